@@ -1,0 +1,27 @@
+"""leptonlab: the package behind a notebook course in deep learning with JAX, Flax and Optax.
+
+Notebooks import what they train and check from here. Importing runs nothing:
+no computation, no PRNG key, no download. ``leptonlab.plot`` (matplotlib) is
+imported only when first used.
+"""
+
+from leptonlab import checks as checks
+from leptonlab import course as course
+from leptonlab._env import cache_dir as cache_dir
+from leptonlab._env import data_dir as data_dir
+from leptonlab._env import quick_mode as quick_mode
+from leptonlab.course import record as record
+
+__version__ = "0.1.0"
+
+_LAZY = {"plot"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f"leptonlab.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'leptonlab' has no attribute {name!r}")
