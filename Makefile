@@ -1,0 +1,46 @@
+# leptonlab: two commands on a fresh machine.
+#   make course   run the whole course in batch (full; QUICK=1 for the quick run) and write the report
+#   make test     run the package tests and every notebook in quick mode
+# Also: make lab (JupyterLab with the course kernel), make fetch (download the datasets once).
+# Both create the virtual environment .venv on first use; with an NVIDIA GPU they install the CUDA build of JAX.
+
+PYTHON ?= python3
+VENV   ?= .venv
+QUICK  ?= 0
+OUT    ?=
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# Notebooks run in the kernel of this environment: put its kernelspecs first on the search path,
+# so a stale user-level kernel of the same name (another checkout, another venv) cannot win.
+export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
+export PYTHONNOUSERSITE := 1
+
+.PHONY: course lab test fetch venv clean-venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+	  echo "NVIDIA GPU found: installing the CUDA build of JAX"; extras="test,cuda"; \
+	else extras="test"; fi; \
+	$(BIN)/python -m pip install --quiet -e ".[$$extras]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name leptonlab --display-name "Python (leptonlab)"
+	touch $@
+
+course: $(STAMP)
+	$(BIN)/leptonlab run $(if $(filter 1 yes true,$(QUICK)),--quick,--full) $(if $(OUT),--out $(OUT),)
+
+lab: $(STAMP)
+	cd notebooks && ../$(BIN)/jupyter lab
+
+fetch: $(STAMP)
+	$(BIN)/leptonlab fetch
+
+test: $(STAMP)
+	LEPTONLAB_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-kernel-name leptonlab
+
+clean-venv:
+	rm -rf $(VENV)

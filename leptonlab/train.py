@@ -1,0 +1,334 @@
+"""The training loop every chapter uses (introduced in notebook 05).
+
+The model is split once into a static ``graphdef`` and array state. One pure
+function, ``train_step(state, batch) -> (state, metrics)``, does a whole step
+(forward, backward, optimizer update) and is compiled once with ``jax.jit``,
+its state donated. The dataset lives on the device; an epoch is a permutation of
+indices drawn from an explicit key, and nothing syncs with the host inside an
+epoch except the progress bar's step count.
+
+    state, history = fit(model, (x_train, y_train), TrainConfig(epochs=5),
+                         loss_fn=classification_loss, val_data=(x_val, y_val))
+    model = state.model()
+
+A loss function has the signature ``loss_fn(model, batch, key) -> (loss, metrics)``
+where ``batch = (x, y)``, ``loss`` is a scalar to minimise, and ``metrics`` maps
+names to per-example values ``[B]`` (so that averages over an epoch are exact).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx, struct
+
+Batch = tuple[jax.Array, jax.Array]
+Metrics = dict[str, jax.Array]
+LossFn = Callable[[nnx.Module, Batch, jax.Array], tuple[jax.Array, Metrics]]
+
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of :func:`fit`, each with its unit."""
+
+    epochs: int = 10  # passes over the training set
+    batch_size: int = 128  # examples per optimizer step
+    learning_rate: float = 1e-3  # step size (parameter units per gradient unit)
+    optimizer: str = "adam"  # one of OPTIMIZERS
+    momentum: float = 0.9  # momentum coefficient, used by "momentum" (and as Adam's b1)
+    weight_decay: float = 0.0  # decoupled weight decay per step, used by "adamw"
+    seed: int = 0  # derives the shuffling and dropout keys: same seed, same run
+    eval_batch_size: int = 1024  # examples per evaluation call (memory, not results)
+    progress: bool = True  # show a tqdm progress bar
+
+    def __post_init__(self):
+        _require(isinstance(self.epochs, int) and self.epochs >= 1, f"epochs must be an int >= 1, got {self.epochs!r}.")
+        for name in ("batch_size", "eval_batch_size"):
+            value = getattr(self, name)
+            _require(isinstance(value, int) and value >= 1, f"{name} must be an int >= 1, got {value!r}.")
+        _require(self.learning_rate > 0 and math.isfinite(self.learning_rate),
+                 f"learning_rate must be a positive number, got {self.learning_rate!r}.")
+        _require(self.optimizer in OPTIMIZERS, f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}.")
+        _require(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum!r}.")
+        _require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay!r}.")
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    """The optax optimizer that ``config.optimizer`` names, at ``config.learning_rate``."""
+    lr = config.learning_rate
+    if config.optimizer == "sgd":
+        return optax.sgd(lr)
+    if config.optimizer == "momentum":
+        return optax.sgd(lr, momentum=config.momentum)
+    if config.optimizer == "adam":
+        return optax.adam(lr, b1=config.momentum)
+    return optax.adamw(lr, b1=config.momentum, weight_decay=config.weight_decay)
+
+
+@struct.dataclass
+class TrainState:
+    """Everything that changes during training, as one pytree.
+
+    ``graphdef`` and ``tx`` are static (part of the compiled program); the rest
+    are arrays: ``params`` (trainable ``nnx.Param`` leaves), ``rest`` (other
+    model state such as batch statistics), ``opt_state``, ``key`` (PRNG key,
+    split every step) and ``step`` (int32 scalar).
+    """
+
+    graphdef: nnx.GraphDef = struct.field(pytree_node=False)
+    tx: optax.GradientTransformation = struct.field(pytree_node=False)
+    params: nnx.State
+    rest: nnx.State
+    opt_state: optax.OptState
+    key: jax.Array
+    step: jax.Array
+
+    @classmethod
+    def create(cls, model: nnx.Module, tx: optax.GradientTransformation, *, key: jax.Array) -> TrainState:
+        """Split ``model`` once and initialise the optimizer; ``key`` seeds dropout and friends."""
+        if not isinstance(model, nnx.Module):
+            raise TypeError(f"expected a flax.nnx.Module, got {type(model).__name__}.")
+        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+        return cls(graphdef=graphdef, tx=tx, params=params, rest=rest, opt_state=tx.init(params),
+                   key=key, step=jnp.zeros((), jnp.int32))
+
+    def model(self) -> nnx.Module:
+        """The NNX model with this state's parameters (a new object; the state is unchanged)."""
+        return nnx.merge(self.graphdef, self.params, self.rest)
+
+
+def classification_loss(model: nnx.Module, batch: Batch, key: jax.Array) -> tuple[jax.Array, Metrics]:
+    """Softmax cross-entropy on integer labels; metrics ``loss`` and ``accuracy`` per example.
+
+    ``batch = (x: [B, ...], y: [B] int)``; the model returns logits ``[B, C]``.
+    """
+    del key  # deterministic model
+    x, y = batch
+    logits = model(x)  # [B, C]
+    losses = optax.softmax_cross_entropy_with_integer_labels(logits, y)  # [B]
+    correct = (jnp.argmax(logits, axis=-1) == y).astype(jnp.float32)  # [B]
+    return losses.mean(), {"loss": losses, "accuracy": correct}
+
+
+def regression_loss(model: nnx.Module, batch: Batch, key: jax.Array) -> tuple[jax.Array, Metrics]:
+    """Mean squared error; metric ``loss`` (squared error) per example.
+
+    ``batch = (x: [B, ...], y: [B, T] or [B])``; the model returns ``[B, T]``.
+    """
+    del key
+    x, y = batch
+    pred = model(x).reshape(y.shape)  # [B, T] (or [B] when T = 1 and y is [B])
+    errors = jnp.square(pred - y).reshape(y.shape[0], -1).mean(axis=-1)  # [B]
+    return errors.mean(), {"loss": errors}
+
+
+def train_step(state: TrainState, batch: Batch, loss_fn: LossFn) -> tuple[TrainState, Metrics]:
+    """One optimizer step on ``batch``: the pure function :func:`fit` compiles.
+
+    Returns the new state and the per-example metrics of this batch (computed
+    with the parameters before the update).
+    """
+    key, step_key = jax.random.split(state.key)
+
+    def loss_of(params):
+        model = nnx.merge(state.graphdef, params, state.rest)
+        model.train()
+        loss, metrics = loss_fn(model, batch, step_key)
+        _, _, rest = nnx.split(model, nnx.Param, ...)
+        return loss, (metrics, rest)
+
+    grads, (metrics, rest) = jax.grad(loss_of, has_aux=True)(state.params)
+    updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    new_state = state.replace(params=params, rest=rest, opt_state=opt_state, key=key, step=state.step + 1)
+    return new_state, metrics
+
+
+def eval_step(state: TrainState, batch: Batch, loss_fn: LossFn) -> Metrics:
+    """Per-example metrics of the model in evaluation mode on ``batch`` (no update)."""
+    model = nnx.merge(state.graphdef, state.params, state.rest)
+    model.eval()
+    _, metrics = loss_fn(model, batch, jax.random.key(0))
+    return metrics
+
+
+def _take(data: Batch, idx: jax.Array) -> Batch:
+    return jax.tree.map(lambda a: jnp.take(a, idx, axis=0), data)  # each [B, ...]
+
+
+def _sum_metrics(totals: Metrics, metrics: Metrics, weight: jax.Array) -> Metrics:
+    return {name: totals[name] + jnp.sum(value * weight) for name, value in metrics.items()}
+
+
+@jax.jit(static_argnames="loss_fn", donate_argnames=("state", "totals"))
+def _train_on_indices(state: TrainState, totals: Metrics, data: Batch, idx: jax.Array, loss_fn: LossFn):
+    """train_step on the batch ``data[idx]`` (idx: [B] int32), adding its metrics to ``totals``."""
+    state, metrics = train_step(state, _take(data, idx), loss_fn)
+    return state, _sum_metrics(totals, metrics, jnp.ones(idx.shape[0], jnp.float32))
+
+
+@jax.jit(static_argnames="loss_fn", donate_argnames="totals")
+def _eval_on_indices(state: TrainState, totals: Metrics, data: Batch, idx: jax.Array, weight: jax.Array,
+                     loss_fn: LossFn):
+    """Add the metrics of ``data[idx]`` weighted by ``weight`` ([B], 0 for padding) to ``totals``."""
+    return _sum_metrics(totals, eval_step(state, _take(data, idx), loss_fn), weight)
+
+
+def _metric_names(state: TrainState, data: Batch, loss_fn: LossFn) -> tuple[str, ...]:
+    shapes = jax.eval_shape(lambda s, d: eval_step(s, d, loss_fn), state, _take(data, jnp.zeros(1, jnp.int32)))
+    return tuple(shapes)
+
+
+def _check_data(data: Any, name: str) -> Batch:
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        raise TypeError(f"{name} must be a pair (x, y) of arrays, got {type(data).__name__}.")
+    x, y = (jnp.asarray(a) for a in data)
+    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
+        raise ValueError(f"{name}: x and y need the same number of examples on axis 0, "
+                         f"got x {x.shape} and y {y.shape}.")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it needs at least one example.")
+    return x, y
+
+
+def evaluate(state: TrainState, data: Batch, *, loss_fn: LossFn = classification_loss,
+             batch_size: int = 1024) -> dict[str, float]:
+    """Mean of each metric over all of ``data = (x: [N, ...], y: [N, ...])``.
+
+    Batches are padded to one shape (so evaluation compiles once) and the
+    padding is weighted out: the result is exact for any N.
+    """
+    data = _check_data(data, "data")
+    n = data[0].shape[0]
+    size = min(batch_size, n)
+    totals = {name: jnp.zeros((), jnp.float32) for name in _metric_names(state, data, loss_fn)}
+    for start in range(0, n, size):
+        idx = jnp.arange(start, start + size)  # [size]; past the end is padding
+        weight = (idx < n).astype(jnp.float32)
+        totals = _eval_on_indices(state, totals, data, jnp.minimum(idx, n - 1), weight, loss_fn=loss_fn)
+    return {name: float(total) / n for name, total in totals.items()}
+
+
+class History:
+    """Per-epoch metrics of a run: ``history["val_accuracy"]`` is a NumPy array over epochs."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+
+    def append(self, row: Mapping[str, float]) -> None:
+        self.rows.append(dict(row))
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if not self.rows or name not in self.rows[-1]:
+            known = sorted(self.rows[-1]) if self.rows else []
+            raise KeyError(f"no metric {name!r} in this history; it has {known}.")
+        return np.array([row.get(name, np.nan) for row in self.rows])
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def names(self) -> list[str]:
+        """The metric names recorded in the last epoch."""
+        return list(self.rows[-1]) if self.rows else []
+
+    def last(self) -> dict[str, float]:
+        """The metrics of the last epoch."""
+        if not self.rows:
+            raise ValueError("the history is empty: no epoch has finished.")
+        return dict(self.rows[-1])
+
+    def __repr__(self) -> str:
+        return f"History({len(self)} epochs, metrics={self.names})"
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="step", leave=False, dynamic_ncols=True)
+
+
+def fit(model: nnx.Module, train_data: Batch, config: TrainConfig = TrainConfig(), *,
+        loss_fn: LossFn = classification_loss, val_data: Batch | None = None,
+        state: TrainState | None = None) -> tuple[TrainState, History]:
+    """Train ``model`` on ``train_data = (x: [N, ...], y: [N, ...])``; returns ``(state, history)``.
+
+    Each epoch visits ``N // batch_size`` batches in an order drawn from
+    ``config.seed`` and the epoch number (the last partial batch is dropped so
+    every step has the same shape and the step compiles once). After each epoch
+    the mean training metrics (``train_<name>``, averaged over the epoch's steps)
+    and, with ``val_data``, the validation metrics (``val_<name>``) are recorded.
+    Pass ``state`` to continue a previous run instead of starting from ``model``.
+    ``state.model()`` gives the trained model back.
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
+    train_data = _check_data(train_data, "train_data")
+    if val_data is not None:
+        val_data = _check_data(val_data, "val_data")
+    seed_key = jax.random.key(config.seed)
+    data_key, init_key = jax.random.split(seed_key)
+    if state is None:
+        state = TrainState.create(model, make_optimizer(config), key=init_key)
+    n = train_data[0].shape[0]
+    batch_size = min(config.batch_size, n)
+    steps = n // batch_size
+    names = _metric_names(state, train_data, loss_fn)
+    history = History()
+    bar = _progress_bar(config.epochs * steps, config.progress)
+    try:
+        for epoch in range(config.epochs):
+            start = time.perf_counter()
+            order = jax.random.permutation(jax.random.fold_in(data_key, epoch), n)  # [N]
+            batches = order[: steps * batch_size].reshape(steps, batch_size)  # [steps, B]
+            totals = {name: jnp.zeros((), jnp.float32) for name in names}
+            for i in range(steps):
+                state, totals = _train_on_indices(state, totals, train_data, batches[i], loss_fn=loss_fn)
+                if bar is not None:
+                    bar.update(1)
+            row = {"epoch": epoch + 1}
+            row.update({f"train_{k}": float(v) / (steps * batch_size) for k, v in totals.items()})  # one sync
+            if val_data is not None:
+                row.update({f"val_{k}": v for k, v in evaluate(state, val_data, loss_fn=loss_fn,
+                                                               batch_size=config.eval_batch_size).items()})
+            row["seconds"] = time.perf_counter() - start
+            history.append(row)
+            if bar is not None:
+                bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k.endswith(("loss", "accuracy"))})
+    finally:
+        if bar is not None:
+            bar.close()
+    return state, history
+
+
+def predict(state: TrainState, x: jax.Array, *, batch_size: int = 1024) -> jax.Array:
+    """The model's outputs on ``x: [N, ...]`` in evaluation mode, batch by batch: ``[N, ...]``."""
+    x = jnp.asarray(x)
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(f"predict needs a batch of at least one example, got shape {x.shape}.")
+    outputs = [_predict_batch(state, x[i: i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+    return jnp.concatenate(outputs)
+
+
+@jax.jit
+def _predict_batch(state: TrainState, x: jax.Array) -> jax.Array:
+    model = state.model()
+    model.eval()
+    return model(x)
