@@ -1,0 +1,155 @@
+"""The training loop: one-step smoke test, learning, determinism, exact evaluation, bad input."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+from leptonlab import train
+from leptonlab.models import MLP
+
+QUIET = dict(progress=False)
+
+
+def _blobs(n=256, seed=0):
+    """Two separable Gaussian blobs: x [n, 2], y [n] int32."""
+    k1, k2 = jax.random.split(jax.random.key(seed))
+    y = jax.random.bernoulli(k1, 0.5, (n,)).astype(jnp.int32)
+    x = jax.random.normal(k2, (n, 2)) + 3.0 * (2 * y[:, None] - 1)
+    return x, y
+
+
+def _model(seed=0):
+    return MLP(2, [16], 2, rngs=nnx.Rngs(seed))
+
+
+def test_one_step_smoke():
+    x, y = _blobs(32)
+    state = train.TrainState.create(_model(), optax.sgd(0.1), key=jax.random.key(0))
+    new_state, metrics = train.train_step(state, (x, y), train.classification_loss)
+    assert int(new_state.step) == 1
+    assert metrics["loss"].shape == (32,) and metrics["accuracy"].shape == (32,)
+    changed = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), state.params, new_state.params)
+    assert all(jax.tree.leaves(changed))
+
+
+def test_train_step_equals_manual_sgd():
+    """One SGD step is params - lr * grad of the mean loss (reference: jax.grad by hand)."""
+    x, y = _blobs(16)
+    model = _model()
+    state = train.TrainState.create(model, optax.sgd(0.5), key=jax.random.key(0))
+
+    def loss(params):
+        m = nnx.merge(state.graphdef, params, state.rest)
+        return optax.softmax_cross_entropy_with_integer_labels(m(x), y).mean()
+
+    grads = jax.grad(loss)(state.params)
+    want = jax.tree.map(lambda p, g: p - 0.5 * g, state.params, grads)
+    got, _ = train.train_step(state, (x, y), train.classification_loss)
+    for a, b in zip(jax.tree.leaves(got.params), jax.tree.leaves(want)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_fit_learns_classification():
+    x, y = _blobs(512)
+    config = train.TrainConfig(epochs=5, batch_size=32, learning_rate=1e-2, **QUIET)
+    state, history = train.fit(_model(), (x[:400], y[:400]), config, val_data=(x[400:], y[400:]))
+    assert len(history) == 5
+    assert history["val_accuracy"][-1] >= 0.95
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert int(state.step) == 5 * (400 // 32)
+
+
+def test_fit_learns_regression():
+    x = jnp.linspace(-2, 2, 128)[:, None]  # [128, 1]
+    y = 0.5 * x + 1.0
+    config = train.TrainConfig(epochs=60, batch_size=32, learning_rate=3e-2, **QUIET)
+    state, history = train.fit(MLP(1, [10], 1, rngs=nnx.Rngs(0)), (x, y), config, loss_fn=train.regression_loss)
+    assert history["train_loss"][-1] < 0.01 * history["train_loss"][0]
+    assert train.evaluate(state, (x, y), loss_fn=train.regression_loss)["loss"] < 1e-2
+
+
+@pytest.mark.parametrize("optimizer", train.OPTIMIZERS)
+def test_every_optimizer_reduces_loss(optimizer):
+    x, y = _blobs(256)
+    config = train.TrainConfig(epochs=3, batch_size=32, learning_rate=3e-2, optimizer=optimizer,
+                               weight_decay=1e-4, **QUIET)
+    _, history = train.fit(_model(), (x, y), config)
+    assert history["train_loss"][-1] < history["train_loss"][0]
+
+
+def test_same_seed_same_run_different_seed_different_run():
+    x, y = _blobs(256)
+    config = train.TrainConfig(epochs=2, batch_size=32, **QUIET)
+    runs = [train.fit(_model(), (x, y), config)[0] for _ in range(2)]
+    other = train.fit(_model(), (x, y), dataclasses.replace(config, seed=1))[0]
+    leaves = [jax.tree.leaves(s.params) for s in (*runs, other)]
+    assert all(jnp.array_equal(a, b) for a, b in zip(leaves[0], leaves[1]))
+    assert not all(jnp.array_equal(a, b) for a, b in zip(leaves[0], leaves[2]))
+
+
+def test_continuing_from_state_keeps_training():
+    x, y = _blobs(128)
+    config = train.TrainConfig(epochs=1, batch_size=32, **QUIET)
+    state, _ = train.fit(_model(), (x, y), config)
+    state, _ = train.fit(None, (x, y), config, state=state)
+    assert int(state.step) == 2 * 4
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 64, 1000])
+def test_evaluate_is_exact_for_any_batch_size(batch_size):
+    x, y = _blobs(100)
+    state = train.TrainState.create(_model(), optax.sgd(0.1), key=jax.random.key(0))
+    logits = state.model()(x)
+    want_loss = float(optax.softmax_cross_entropy_with_integer_labels(logits, y).mean())
+    want_acc = float((logits.argmax(-1) == y).mean())
+    got = train.evaluate(state, (x, y), batch_size=batch_size)
+    assert got["loss"] == pytest.approx(want_loss, rel=1e-5)
+    assert got["accuracy"] == pytest.approx(want_acc)
+
+
+def test_predict_matches_model():
+    x, _ = _blobs(50)
+    state = train.TrainState.create(_model(), optax.sgd(0.1), key=jax.random.key(0))
+    np.testing.assert_allclose(train.predict(state, x, batch_size=16), state.model()(x), atol=1e-6)
+
+
+def test_history_access_and_errors():
+    history = train.History()
+    with pytest.raises(ValueError, match="empty"):
+        history.last()
+    history.append({"epoch": 1, "train_loss": 2.0})
+    history.append({"epoch": 2, "train_loss": 1.0})
+    np.testing.assert_array_equal(history["train_loss"], [2.0, 1.0])
+    with pytest.raises(KeyError, match="no metric 'val_loss'"):
+        history["val_loss"]
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("epochs", 0, "epochs"), ("batch_size", -1, "batch_size"), ("learning_rate", 0.0, "learning_rate"),
+    ("learning_rate", float("nan"), "learning_rate"), ("optimizer", "adagrad!", "unknown optimizer"),
+    ("momentum", 1.0, "momentum"), ("weight_decay", -0.1, "weight_decay"),
+])
+def test_config_rejects_bad_values(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        train.TrainConfig(**{field: value})
+
+
+def test_fit_rejects_bad_input():
+    x, y = _blobs(16)
+    with pytest.raises(ValueError, match="same number of examples"):
+        train.fit(_model(), (x, y[:8]), train.TrainConfig(**QUIET))
+    with pytest.raises(TypeError, match="pair"):
+        train.fit(_model(), x, train.TrainConfig(**QUIET))
+    with pytest.raises(TypeError, match="TrainConfig"):
+        train.fit(_model(), (x, y), {"epochs": 1})
+    with pytest.raises(ValueError, match="empty"):
+        train.fit(_model(), (x[:0], y[:0]), train.TrainConfig(**QUIET))
+    with pytest.raises(TypeError, match="nnx.Module"):
+        train.TrainState.create("not a model", optax.sgd(0.1), key=jax.random.key(0))
+    with pytest.raises(ValueError, match="at least one example"):
+        train.predict(train.TrainState.create(_model(), optax.sgd(0.1), key=jax.random.key(0)), x[:0])
