@@ -5,8 +5,17 @@ no computation, no PRNG key, no download. ``leptonlab.plot`` (matplotlib) is
 imported only when first used.
 """
 
+from leptonlab import activations as activations
+from leptonlab import autodiff as autodiff
 from leptonlab import checks as checks
 from leptonlab import course as course
+from leptonlab import data as data
+from leptonlab import descent as descent
+from leptonlab import gradients as gradients
+from leptonlab import losses as losses
+from leptonlab import models as models
+from leptonlab import timing as timing
+from leptonlab import train as train
 from leptonlab._env import cache_dir as cache_dir
 from leptonlab._env import data_dir as data_dir
 from leptonlab._env import quick_mode as quick_mode

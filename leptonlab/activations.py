@@ -118,7 +118,7 @@ def sigmoid_derivative(x: Any) -> jax.Array:
     Shapes: ``x: [...]`` -> ``[...]``, values in (0, 1/4]; it is largest at 0
     and vanishes for large ``|x|``. Introduced in notebook 01.
     """
-    s = sigmoid(x)
+    s = sigmoid(_as_float_array(x, fn="sigmoid_derivative"))
     return s * (1.0 - s)
 
 
@@ -140,7 +140,7 @@ def tanh_derivative(x: Any) -> jax.Array:
 
     Shapes: ``x: [...]`` -> ``[...]``, values in (0, 1]. Introduced in notebook 01.
     """
-    t = tanh(x)
+    t = jnp.tanh(_as_float_array(x, fn="tanh_derivative"))
     return 1.0 - t * t
 
 

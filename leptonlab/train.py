@@ -262,7 +262,7 @@ def _progress_bar(total: int, enabled: bool):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="step", leave=False, dynamic_ncols=True)
+    return tqdm(total=total, unit="step", leave=False, dynamic_ncols=True, mininterval=0.5)
 
 
 def fit(model: nnx.Module, train_data: Batch, config: TrainConfig = TrainConfig(), *,

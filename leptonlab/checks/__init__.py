@@ -1,9 +1,25 @@
 """Exercise checks: ``checks.sigmoid(my_sigmoid)`` tells a learner whether an answer is right.
 
 Each check calls the learner's function on inputs chosen to catch the usual
-mistakes (large |x|, empty batches, wrong axes), prints ``✓ ...`` on success and
-returns True, or raises :class:`CheckFailed` with a short message and a hint
+mistakes (large |x|, empty batches, wrong axes), prints ``✓ ...`` on success,
+or raises :class:`CheckFailed` with a short message and a hint
 (rendered in Jupyter without a traceback). Checks are grouped by notebook.
 """
 
 from leptonlab.checks._core import CheckFailed as CheckFailed
+from leptonlab.checks._descent import gd_step as gd_step
+from leptonlab.checks._descent import momentum_step as momentum_step
+from leptonlab.checks._gradients import autodiff_sin as autodiff_sin
+from leptonlab.checks._gradients import central_difference as central_difference
+from leptonlab.checks._gradients import linear_backward as linear_backward
+from leptonlab.checks._training import accuracy as accuracy
+from leptonlab.checks._training import mse_loss_fn as mse_loss_fn
+from leptonlab.checks._training import sgd_update as sgd_update
+from leptonlab.checks._activations import sigmoid as sigmoid
+from leptonlab.checks._activations import sigmoid_derivative as sigmoid_derivative
+from leptonlab.checks._activations import softmax as softmax
+from leptonlab.checks._jax_basics import per_example_grads as per_example_grads
+from leptonlab.checks._jax_basics import two_normal_samples as two_normal_samples
+from leptonlab.checks._losses import binary_cross_entropy_with_logits as binary_cross_entropy_with_logits
+from leptonlab.checks._losses import categorical_cross_entropy as categorical_cross_entropy
+from leptonlab.checks._losses import mse as mse

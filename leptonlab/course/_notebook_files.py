@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import nbformat
+from typing import TYPE_CHECKING, Any
 
 from leptonlab.course._record import METRICS_MIME
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 KERNEL_NAME = "leptonlab"
 PARAMETERS_TAG = "parameters"
@@ -38,7 +39,8 @@ def _notebook_path(path: str | Path) -> Path:
     if p.suffix != ".ipynb":
         raise ValueError(f"{p} is not a notebook: expected a file ending in .ipynb.")
     if not p.is_file():
-        raise FileNotFoundError(f"no notebook at {p}: check the path (it is read relative to {Path.cwd()}).")
+        raise FileNotFoundError(f"no notebook at {p}: check the path "
+                                f"(it is read relative to {Path.cwd()}).")
     return p
 
 
@@ -46,7 +48,9 @@ def _tags(cell: Any) -> list[str]:
     return list(cell.get("metadata", {}).get("tags", []))
 
 
-def _read(path: Path) -> nbformat.NotebookNode:
+def _read(path: Path) -> NotebookNode:
+    import nbformat  # imported here: it takes seconds, and every notebook imports leptonlab
+
     return nbformat.read(path, as_version=nbformat.NO_CONVERT)
 
 
@@ -97,6 +101,8 @@ def strip_outputs(path: str | Path) -> bool:
     Returns:
         True if the file changed, False if it was already clean.
     """
+    import nbformat
+
     p = _notebook_path(path)
     before = p.read_text(encoding="utf-8")
     nb = nbformat.reads(before, as_version=nbformat.NO_CONVERT)
@@ -122,8 +128,8 @@ def _kernel_problems(nb: Any) -> list[str]:
     if name == KERNEL_NAME:
         return []
     return [f"kernelspec name is {name!r}, expected {KERNEL_NAME!r}: "
-            'set metadata.kernelspec to {"name": "leptonlab", "display_name": "Python (leptonlab)", '
-            '"language": "python"}.']
+            'set metadata.kernelspec to {"name": "leptonlab", '
+            '"display_name": "Python (leptonlab)", "language": "python"}.']
 
 
 def _parameters_problems(nb: Any) -> list[str]:
@@ -167,8 +173,8 @@ def _solution_problems(index: int, cell: Any) -> list[str]:
         return []
     problems = []
     if not _markers_balanced(source):
-        problems.append(f"{_cell_name(index, cell)}: unbalanced {BEGIN_SOLUTION!r} / {END_SOLUTION!r} "
-                        "markers: each BEGIN needs one END after it, not nested.")
+        problems.append(f"{_cell_name(index, cell)}: unbalanced {BEGIN_SOLUTION!r} / "
+                        f"{END_SOLUTION!r} markers: each BEGIN needs one END after it, not nested.")
     nbgrader = cell.metadata.get("nbgrader", {})
     if nbgrader.get("solution") is not True or not nbgrader.get("grade_id"):
         problems.append(f"{_cell_name(index, cell)} holds a solution but lacks nbgrader metadata: "
@@ -207,7 +213,8 @@ def _metric_outputs(cells: Iterable[Any]) -> Iterable[dict[str, Any]]:
     for cell in cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
-            if output.get("output_type") in ("display_data", "execute_result") and METRICS_MIME in data:
+            shown = output.get("output_type") in ("display_data", "execute_result")
+            if shown and METRICS_MIME in data:
                 yield data[METRICS_MIME]
 
 

@@ -64,7 +64,9 @@ def _describe(err: BaseException) -> str:
     """``"ErrorName: message"`` of a papermill cell error or of any other exception."""
     name = getattr(err, "ename", None) or type(err).__name__
     message = getattr(err, "evalue", None)
-    return one_line(f"{name}: {message if message is not None else err}")
+    cell = getattr(err, "exec_count", None)
+    where = f" (cell In [{cell}])" if cell is not None else ""
+    return one_line(f"{name}: {message if message is not None else err}") + where
 
 
 def _children_peak_mib() -> float | None:
@@ -187,14 +189,16 @@ def _progress_line(index: int, total: int, row: NotebookRow) -> str:
 
 def _check_notebooks(notebooks: Iterable[str | Path]) -> list[Path]:
     if isinstance(notebooks, (str, Path)):
-        raise TypeError("notebooks must be a list of paths, e.g. [Path('notebooks/00_setup.ipynb')].")
+        raise TypeError("notebooks must be a list of paths, "
+                        "e.g. [Path('notebooks/00_setup.ipynb')].")
     paths = [_notebook_path(p) for p in notebooks]
     if not paths:
         raise ValueError("no notebooks to run: pass at least one .ipynb path.")
     names = [p.name for p in paths]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise ValueError(f"notebooks named alike would overwrite each other's executed copy: {repeated}.")
+        raise ValueError("notebooks named alike would overwrite each other's executed copy: "
+                         f"{repeated}.")
     return paths
 
 
@@ -202,7 +206,8 @@ def _check_parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
     if parameters is None:
         return {}
     if not isinstance(parameters, Mapping):
-        raise TypeError(f"parameters must be a dict of name -> value, got {type(parameters).__name__}.")
+        raise TypeError("parameters must be a dict of name -> value, "
+                        f"got {type(parameters).__name__}.")
     bad = [name for name in parameters if not (isinstance(name, str) and name.isidentifier())]
     if bad:
         raise ValueError(f"parameter names must be Python identifiers, got {bad}.")
@@ -211,7 +216,8 @@ def _check_parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
     try:
         json.dumps(dict(parameters))
     except TypeError as err:
-        raise TypeError(f"parameters must be plain values (numbers, str, bool, lists, dicts): {err}.") from None
+        raise TypeError("parameters must be plain values (numbers, str, bool, lists, dicts): "
+                        f"{err}.") from None
     return dict(parameters)
 
 
@@ -219,12 +225,15 @@ def _check_options(quick: Any, kernel: Any, timeout: Any, progress: Any) -> None
     if not isinstance(quick, bool):
         raise TypeError(f"quick must be True or False, got {quick!r}.")
     if not isinstance(kernel, str) or not kernel:
-        raise TypeError(f"kernel must be a Jupyter kernel name such as 'leptonlab', got {kernel!r}.")
+        raise TypeError(f"kernel must be a Jupyter kernel name such as 'leptonlab', "
+                        f"got {kernel!r}.")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                 or timeout <= 0):
-        raise ValueError(f"timeout must be a positive number of seconds per cell or None, got {timeout!r}.")
+        raise ValueError("timeout must be a positive number of seconds per cell or None, "
+                         f"got {timeout!r}.")
     if progress is not None and not callable(progress):
-        raise TypeError(f"progress must be a function taking a str (e.g. print) or None, got {progress!r}.")
+        raise TypeError("progress must be a function taking a str (e.g. print) or None, "
+                        f"got {progress!r}.")
 
 
 def run_course(

@@ -22,7 +22,8 @@ def _check_hex(owner: str, algo: str, value: str | None) -> None:
     if value is None:
         return
     if len(value) != _HEX_LENGTHS[algo] or any(c not in "0123456789abcdef" for c in value):
-        raise ValueError(f"{owner}: {algo} must be {_HEX_LENGTHS[algo]} lower-case hex digits, got {value!r}.")
+        raise ValueError(f"{owner}: {algo} must be {_HEX_LENGTHS[algo]} lower-case hex digits, "
+                         f"got {value!r}.")
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,9 @@ _SST2_ROWS: tuple[_Row, ...] = (
 # MNIST: the S3 mirror first, as torchvision does (yann.lecun.com is often unreachable).
 _MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
 _FASHION_MNIST_MIRRORS = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
-_TINYSHAKESPEARE_MIRRORS = ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/",)
+_TINYSHAKESPEARE_MIRRORS = (
+    "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/",
+)
 
 # md5 published by GroupLens (ml-100k.zip.md5); size as stated in the shared data README.
 ML_100K_ARCHIVE = Archive("ml-100k.zip", ("https://files.grouplens.org/datasets/movielens/ml-100k.zip",),

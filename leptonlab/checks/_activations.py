@@ -1,0 +1,138 @@
+"""Checks for the exercises of notebook 01 (sigmoid and activations)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from leptonlab import activations as _ref
+from leptonlab.checks._core import CheckFailed, as_array, call, expect_close, passed
+
+_NOT_JAX_HINT = ("write it with jax.numpy (jnp.exp, jnp.where, ...), not numpy or math, "
+                 "so that jax.grad can differentiate it.")
+
+
+def _grad_values(exercise: str, fn: Callable[..., Any], xs: jax.Array) -> np.ndarray:
+    """``d fn / dx`` at each of ``xs`` (1-D) via ``jax.vmap(jax.grad(fn))``, with a friendly failure."""
+    try:
+        return np.asarray(jax.vmap(jax.grad(lambda x: jnp.asarray(fn(x), dtype=jnp.float32)))(xs), dtype=np.float64)
+    except NotImplementedError:
+        raise CheckFailed(exercise, "the exercise is not written yet.",
+                          "replace `raise NotImplementedError()` with your code, run that cell, then run this one.") from None
+    except Exception as err:
+        raise CheckFailed(exercise, f"jax.grad could not differentiate your function ({type(err).__name__}: "
+                          f"{str(err).splitlines()[0] if str(err) else ''}).", _NOT_JAX_HINT) from None
+
+
+def sigmoid(fn: Callable[[jax.Array], jax.Array]) -> None:
+    """Check a learner's numerically stable sigmoid ``fn(x) -> [same shape as x]``.
+
+    Compares with :func:`leptonlab.activations.sigmoid` on ordinary inputs, a
+    2-D batch, inputs as large as |x| = 1000, and checks that ``jax.grad(fn)``
+    is finite there and equals sigma(x)(1 - sigma(x)). Exercise of notebook 01.
+    """
+    ex = "sigmoid"
+    xs = jnp.array([-3.0, -1.0, 0.0, 0.5, 2.0, 4.0])  # [6]
+    got = as_array(ex, call(ex, fn, xs), "sigmoid(x)")
+    want = np.asarray(_ref.sigmoid(xs))
+    if got.shape == want.shape and np.allclose(got, 1.0 - want, atol=1e-5) and not np.allclose(got, want, atol=1e-5):
+        raise CheckFailed(ex, f"sigmoid(2) is {got[4]:.4f}; expected 0.8808.",
+                          "you computed sigma(-x): check the sign in the exponent, sigma(x) = 1 / (1 + exp(-x)).")
+    expect_close(ex, got, want, what="sigmoid(x)",
+                 hint="sigma(x) = 1 / (1 + exp(-x)): sigma(0) = 0.5 and sigma(2) = 0.8808.")
+
+    batch = jnp.array([[-2.0, 0.0, 2.0], [1.0, -1.0, 3.0]])  # [2, 3]
+    expect_close(ex, call(ex, fn, batch), _ref.sigmoid(batch), what="sigmoid of a [2, 3] batch",
+                 hint="sigmoid works elementwise: the output has the input's shape.")
+
+    big = jnp.array([-1000.0, -100.0, -30.0, 30.0, 100.0, 1000.0])  # [6]
+    positive = np.asarray(big) > 0
+    got_big = as_array(ex, call(ex, fn, big), "sigmoid(x) for large |x|")
+    if got_big.shape == big.shape and not np.all(np.isfinite(got_big)):
+        side = "positive" if not np.all(np.isfinite(got_big[positive])) else "negative"
+        term = "exp(x)" if side == "positive" else "exp(-x)"
+        raise CheckFailed(ex, f"sigmoid(x) is not finite for large {side} x: {got_big.tolist()}.",
+                          f"for large {side} x, {term} overflows to inf (inf / inf = nan): use the stable form "
+                          "with z = exp(-|x|), which never overflows.")
+    expect_close(ex, got_big, _ref.sigmoid(big), what="sigmoid(x) for large |x|",
+                 hint="for large |x| sigmoid is 0 or 1 to float32 precision.")
+
+    points = jnp.array([-1000.0, -20.0, 0.0, 3.0, 1000.0])  # [5]
+    grads = _grad_values(ex, fn, points)
+    if not np.all(np.isfinite(grads)):
+        raise CheckFailed(ex, f"jax.grad of your sigmoid is not finite at x = {points.tolist()}: {grads.tolist()}.",
+                          "an exp() overflowed inside the gradient. Note that jnp.where computes BOTH branches "
+                          "(and their gradients), so each branch must stay finite for every x: compute "
+                          "z = exp(-|x|) with -|x| = jnp.where(x >= 0, -x, x), then 1/(1+z) or z/(1+z).")
+    expect_close(ex, grads, _ref.sigmoid_derivative(points), what="jax.grad of your sigmoid",
+                 hint="the gradient should be sigma(x)(1 - sigma(x)), 0.25 at x = 0; avoid jnp.abs at 0 "
+                      "(write -|x| as jnp.where(x >= 0, -x, x)).")
+    passed(ex, "matches the reference, stays finite at |x| = 1000, and so does its gradient.")
+
+
+def sigmoid_derivative(fn: Callable[[jax.Array], jax.Array]) -> None:
+    """Check a learner's ``fn(x)`` = sigma'(x) = sigma(x)(1 - sigma(x)), elementwise, finite at |x| = 1000.
+
+    Exercise of notebook 01.
+    """
+    ex = "sigmoid_derivative"
+    xs = jnp.array([-4.0, -1.0, 0.0, 0.5, 2.0, 5.0])  # [6]
+    got = as_array(ex, call(ex, fn, xs), "sigma'(x)")
+    want = np.asarray(_ref.sigmoid_derivative(xs))
+    if got.shape == want.shape and np.allclose(got, np.asarray(_ref.sigmoid(xs)), atol=1e-5):
+        raise CheckFailed(ex, "your function returns sigma(x) itself.",
+                          "the derivative is sigma(x) * (1 - sigma(x)).")
+    expect_close(ex, got, want, what="sigma'(x)",
+                 hint="sigma'(x) = sigma(x) * (1 - sigma(x)); at x = 0 it is 0.25, its maximum.")
+    big = jnp.array([-1000.0, -100.0, 100.0, 1000.0])  # [4]
+    expect_close(ex, call(ex, fn, big), _ref.sigmoid_derivative(big), what="sigma'(x) for large |x|",
+                 hint="exp(-x) / (1 + exp(-x))**2 is inf / inf = nan for large negative x: "
+                      "compute s = sigmoid(x) with the stable sigmoid, then s * (1 - s).")
+    batch = jnp.array([[0.0, 1.0, -1.0], [2.0, -2.0, 3.0]])  # [2, 3]
+    expect_close(ex, call(ex, fn, batch), _ref.sigmoid_derivative(batch), what="sigma'(x) of a [2, 3] batch",
+                 hint="work elementwise: the output has the input's shape.")
+    passed(ex, "equals sigma(x)(1 - sigma(x)), also at |x| = 1000.")
+
+
+def softmax(fn: Callable[[jax.Array], jax.Array]) -> None:
+    """Check a learner's stable softmax over the last axis: ``fn(x: [..., C]) -> [..., C]``.
+
+    Compares with :func:`leptonlab.activations.softmax` on a vector, on a
+    non-square and a square batch (to catch normalising the wrong axis), and on
+    scores as large as 1000. Exercise of notebook 01.
+    """
+    ex = "softmax"
+    v = jnp.array([1.0, 2.0, 3.0, 0.5])  # [4]
+    expect_close(ex, call(ex, fn, v), _ref.softmax(v), what="softmax of [1, 2, 3, 0.5]",
+                 hint="softmax(x)_i = exp(x_i) / sum_j exp(x_j); the outputs sum to 1.")
+
+    batch = jnp.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])  # [2, 3]
+    try:
+        got = fn(batch)
+    except NotImplementedError:
+        got = call(ex, fn, batch)  # raises the "not written yet" message
+    except Exception as err:
+        raise CheckFailed(ex, f"on a [2, 3] batch your code raised {type(err).__name__}: {str(err).splitlines()[0]}",
+                          "sum over the last axis with keepdims=True, jnp.sum(e, axis=-1, keepdims=True), "
+                          "so the [2, 1] sums divide each row.") from None
+    expect_close(ex, got, _ref.softmax(batch), what="softmax of a [2, 3] batch",
+                 hint="normalise each row (the last axis): jnp.sum(e, axis=-1, keepdims=True).")
+
+    square = jnp.array([[1.0, 2.0, 3.0], [3.0, 0.0, 1.0], [0.0, 5.0, 2.0]])  # [3, 3]
+    expect_close(ex, call(ex, fn, square), _ref.softmax(square), what="softmax of a [3, 3] batch",
+                 hint="each ROW must sum to 1: sum over axis=-1 with keepdims=True (without keepdims, "
+                      "a square batch silently divides by the column sums).")
+
+    big = jnp.array([[1000.0, 1001.0, 1002.0], [-1000.0, 0.0, 1000.0]])  # [2, 3]
+    got_big = as_array(ex, call(ex, fn, big), "softmax of large scores")
+    if got_big.shape == big.shape and not np.all(np.isfinite(got_big)):
+        raise CheckFailed(ex, f"softmax([1000, 1001, 1002]) gives {got_big[0].tolist()}.",
+                          "exp(1000) overflows to inf and inf / inf = nan. Subtract the row maximum first: "
+                          "softmax(x) = softmax(x - max(x)), with jnp.max(x, axis=-1, keepdims=True).")
+    expect_close(ex, got_big, _ref.softmax(big), what="softmax of large scores",
+                 hint="subtract the row maximum (keepdims=True) before exponentiating.")
+    passed(ex, "matches the reference on vectors, batches and scores up to 1000.")

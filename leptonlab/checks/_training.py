@@ -1,0 +1,77 @@
+"""Checks for notebook 05 (a neural network training loop)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from leptonlab.checks._core import CheckFailed, call, expect_close, passed
+
+
+def accuracy(fn) -> bool:
+    """Check ``fn(logits: [B, C], labels: [B]) -> fraction of rows whose argmax equals the label``."""
+    name = "accuracy"
+    logits = jnp.array([[2.0, 1.0, 0.1], [0.0, 3.0, 1.0], [0.2, 0.1, 5.0], [1.0, 0.0, 0.5]])  # [4, 3]
+    labels = jnp.array([0, 1, 0, 2])
+    got = call(name, fn, logits, labels)
+    if np.ndim(got) != 0:
+        raise CheckFailed(name, f"the result has shape {np.shape(got)}; accuracy is one number.",
+                          "average the per-example correctness: jnp.mean(predictions == labels).")
+    if np.isclose(float(got), 2.0):
+        raise CheckFailed(name, "you returned the number of correct predictions (2), not the fraction.",
+                          "divide by the batch size, or use jnp.mean.")
+    expect_close(name, got, 0.5, what="accuracy on a batch with 2 of 4 right",
+                 hint="the predicted class is jnp.argmax(logits, axis=-1): the largest logit of each row.")
+    expect_close(name, call(name, fn, logits[:2], labels[:2]), 1.0, what="accuracy on a batch all right")
+    return passed(name)
+
+
+def mse_loss_fn(fn) -> bool:
+    """Check a regression loss ``fn(model, batch, key) -> (loss, {"loss": per-example [B]})``."""
+    name = "mse_loss_fn"
+    model = nnx.Linear(1, 1, rngs=nnx.Rngs(0))
+    x = jnp.linspace(-1.0, 1.0, 6)[:, None]  # [6, 1]
+    y = 2.0 * x + 0.5  # [6, 1]
+    out = call(name, fn, model, (x, y), jax.random.key(0))
+    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)):
+        raise CheckFailed(name, f"expected a pair (loss, metrics_dict), got {type(out).__name__}.",
+                          'return loss, {"loss": per_example_errors}.')
+    loss, metrics = out
+    errors = jnp.square(model(x) - y)[:, 0]  # [6]
+    if "loss" not in metrics:
+        raise CheckFailed(name, f"the metrics dict has keys {sorted(metrics)}, but no 'loss'.",
+                          'return loss, {"loss": per_example_errors}.')
+    if np.isclose(float(loss), 0.5 * float(errors.mean())):
+        raise CheckFailed(name, "your loss is half the mean squared error.",
+                          "the 1/2 factor is a convention for derivatives; the MSE itself is mean((y_hat - y)^2).")
+    expect_close(name, loss, errors.mean(), what="the loss", hint="the loss is the mean of the squared errors.")
+    expect_close(name, metrics["loss"], errors, what="the per-example errors",
+                 hint="one squared error per example: shape [B], not the mean.")
+    grads = jax.grad(lambda m: fn(m, (x, y), jax.random.key(0))[0])(model)
+    want = jax.grad(lambda m: jnp.mean(jnp.square(m(x) - y)))(model)
+    expect_close(name, grads.kernel[...], want.kernel[...], what="the gradient of your loss",
+                 hint="use jax.numpy operations only, so that jax.grad can differentiate the loss.")
+    return passed(name)
+
+
+def sgd_update(fn) -> bool:
+    """Check ``fn(params, grads, learning_rate) -> new params`` (any pytree) against optax.sgd."""
+    name = "sgd_update"
+    params = {"w": jnp.array([[1.0, -2.0], [0.5, 3.0]]), "b": jnp.array([0.1, -0.1])}
+    grads = {"w": jnp.array([[0.2, -0.4], [1.0, 0.0]]), "b": jnp.array([-1.0, 2.0])}
+    got = call(name, fn, params, grads, 0.1)
+    if not isinstance(got, dict) or set(got) != set(params):
+        raise CheckFailed(name, "the result should have the same structure as params.",
+                          "jax.tree.map(lambda p, g: ..., params, grads) walks both trees together.")
+    updates, _ = optax.sgd(0.1).update(grads, optax.sgd(0.1).init(params))
+    want = optax.apply_updates(params, updates)
+    for key in params:
+        if np.allclose(got[key], params[key] + 0.1 * grads[key]):
+            raise CheckFailed(name, f"params[{key!r}] moved up the gradient: the loss would grow.",
+                              "gradient descent subtracts: p - learning_rate * g.")
+        expect_close(name, got[key], want[key], what=f"params[{key!r}]",
+                     hint="each parameter becomes p - learning_rate * g.")
+    return passed(name)

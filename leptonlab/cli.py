@@ -1,0 +1,224 @@
+"""The ``leptonlab`` command: doctor, run the course, fetch data, keep notebooks clean.
+
+Each subcommand is a :class:`Command` in ``COMMANDS`` (its arguments and the function
+that runs it), so a new one (``release``, ``grade``) is one more entry. Bad input
+prints one line and exits with code 2; a run with failed notebooks or notebooks
+with problems exits with 1. ``python -m leptonlab`` is the same command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line and returned, not ``sys.exit``-ed."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its name, one-line help, how to add its arguments and how to run it."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]  # returns the exit code
+
+
+def _existing_notebooks(paths: Sequence[str]) -> list[Path]:
+    """The paths as Paths, or a UsageError naming the first that is not a notebook file."""
+    notebooks = [Path(p) for p in paths]
+    for p in notebooks:
+        if p.suffix != ".ipynb":
+            raise UsageError(f"{p} is not a notebook: expected a file ending in .ipynb")
+        if not p.is_file():
+            raise UsageError(f"no notebook at {p} (paths are read relative to {Path.cwd()})")
+    return notebooks
+
+
+def _default_notebooks(pattern_all: bool) -> list[Path]:
+    """The course's notebooks: ``NN_*.ipynb`` (or every ``*.ipynb``) in ``notebooks/``."""
+    from leptonlab.course import course_notebooks, find_notebooks_dir
+
+    folder = find_notebooks_dir()
+    return sorted(folder.glob("*.ipynb")) if pattern_all else course_notebooks(folder)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return seconds
+
+
+# ---------------------------------------------------------------- doctor
+
+
+def _add_doctor(parser: argparse.ArgumentParser) -> None:
+    del parser  # no options
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from leptonlab.doctor import print_doctor
+
+    print_doctor()
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- run
+
+
+def _add_run(parser: argparse.ArgumentParser) -> None:
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", dest="quick", action="store_true", default=None,
+                      help="small, fast runs (LEPTONLAB_QUICK=1); default: as LEPTONLAB_QUICK says")
+    mode.add_argument("--full", dest="quick", action="store_false", help="the full course")
+    parser.add_argument("--out", metavar="DIR", type=Path,
+                        help="folder for executed notebooks and the report "
+                             "(default: runs/<quick|full>-<YYYYmmdd-HHMMSS>)")
+    parser.add_argument("--timeout", metavar="S", type=_positive_seconds,
+                        help="limit per cell in seconds (default: none)")
+    parser.add_argument("--kernel", default="leptonlab", help="Jupyter kernel (default: leptonlab)")
+    parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
+                        help="notebooks to run, in order (default: notebooks/NN_*.ipynb)")
+
+
+def _quick_from_env() -> bool:
+    from leptonlab._env import quick_mode
+
+    return quick_mode()  # a ValueError here is reported as bad input
+
+
+def _run(args: argparse.Namespace) -> int:
+    from leptonlab.course import run_course
+
+    notebooks = _existing_notebooks(args.notebooks) if args.notebooks else _default_notebooks(False)
+    quick = _quick_from_env() if args.quick is None else args.quick
+    mode = "quick" if quick else "full"
+    out = args.out or Path("runs") / f"{mode}-{datetime.now():%Y%m%d-%H%M%S}"
+    print(f"running {len(notebooks)} notebook(s) in {mode} mode into {out}")
+    report = run_course(notebooks, out_dir=out, quick=quick, kernel=args.kernel,
+                        timeout=args.timeout)
+    ok = len(report.rows) - report.failed
+    print(f"{ok} ok, {report.failed} failed; report: {report.markdown_path}")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+# ---------------------------------------------------------------- fetch
+
+
+def _add_fetch(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("datasets", nargs="*", metavar="DATASET",
+                        help="datasets to download and verify (default: all)")
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    try:
+        from leptonlab.data import prefetch
+    except ImportError:
+        print("leptonlab fetch: data layer unavailable (leptonlab.data.prefetch not found)",
+              file=sys.stderr)
+        return EXIT_FAILED
+    rows = prefetch(args.datasets or None)  # prints one line per file; ValueError: unknown name
+    failed = sum(row["state"] != "ok" for row in rows)
+    print(f"{len(rows) - failed} file(s) ready, {failed} failed")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+# ---------------------------------------------------------------- notebook hygiene
+
+
+def _add_strip(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("notebooks", nargs="+", metavar="NOTEBOOK",
+                        help="notebooks to clean in place")
+
+
+def _strip(args: argparse.Namespace) -> int:
+    from leptonlab.course import strip_outputs
+
+    for path in _existing_notebooks(args.notebooks):
+        print(f"{'stripped' if strip_outputs(path) else 'already clean'}: {path}")
+    return EXIT_OK
+
+
+def _add_check(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
+                        help="notebooks to check (default: notebooks/*.ipynb)")
+
+
+def _check(args: argparse.Namespace) -> int:
+    from leptonlab.course import check_notebook
+
+    notebooks = _existing_notebooks(args.notebooks) if args.notebooks else _default_notebooks(True)
+    bad = 0
+    for path in notebooks:
+        problems = check_notebook(path)
+        bad += bool(problems)
+        for problem in problems:
+            print(f"{path}: {problem}")
+    print(f"{len(notebooks)} notebook(s) checked, {bad} with problems")
+    return EXIT_FAILED if bad else EXIT_OK
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("doctor", "versions, devices, memory settings, quick mode and datasets",
+            _add_doctor, _doctor),
+    Command("run", "execute notebooks with papermill and write report.md / report.csv",
+            _add_run, _run),
+    Command("fetch", "download and verify datasets into the cache", _add_fetch, _fetch),
+    Command("strip", "clear outputs and papermill metadata from notebooks, in place",
+            _add_strip, _strip),
+    Command("check-notebooks", "check notebooks against CONTRIBUTING.md's conventions",
+            _add_check, _check),
+)
+
+_EPILOG = """examples:
+  leptonlab doctor
+  leptonlab run --quick                        # every notebooks/NN_*.ipynb, quick mode
+  leptonlab run --full --out runs/final notebooks/03_descent.ipynb
+  leptonlab fetch mnist
+  leptonlab strip notebooks/03_descent.ipynb
+  leptonlab check-notebooks
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one subparser per entry of ``COMMANDS``."""
+    parser = _Parser(prog="leptonlab", description=__doc__.splitlines()[0], epilog=_EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        subparser = sub.add_parser(command.name, help=command.help, description=command.help)
+        command.add_arguments(subparser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``leptonlab`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        runner = {command.name: command.run for command in COMMANDS}[args.command]
+        return runner(args)
+    except SystemExit as done:  # --help
+        return done.code if isinstance(done.code, int) else EXIT_OK
+    except (UsageError, ValueError, FileNotFoundError) as err:
+        print(f"leptonlab: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return EXIT_USAGE

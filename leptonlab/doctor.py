@@ -1,0 +1,148 @@
+"""What the course runs on: versions, devices, memory settings, quick mode and the datasets.
+
+``doctor()`` returns the facts as a dict; ``print_doctor()`` prints them as a
+small aligned table (notebook 00 calls it, and so does ``leptonlab doctor``).
+JAX is imported when ``doctor()`` is called, never at import of this module.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from typing import Any
+
+from leptonlab._env import QUICK_ENV, cache_dir, data_dir, quick_mode
+
+PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint")
+MEMORY_ENV = ("XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION",
+              "XLA_PYTHON_CLIENT_ALLOCATOR", "XLA_FLAGS", "JAX_PLATFORMS")
+DATA_UNAVAILABLE = "data layer unavailable"
+DATASET_COLUMNS = ("dataset", "file", "state", "path")
+KEYS = ("python", "platform", "packages", "backend", "devices", "memory_env", "quick",
+        "data_dir", "cache_dir", "datasets")
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _jax_facts() -> dict[str, Any]:
+    """Default backend and devices grouped by kind; the error text if JAX cannot start."""
+    try:
+        import jax
+
+        devices = jax.devices()
+        backend = jax.default_backend()
+    except Exception as err:  # a broken CUDA install must not hide the rest of the report
+        return {"backend": f"error: {type(err).__name__}: {err}", "devices": []}
+    kinds: dict[tuple[str, str], int] = {}
+    for device in devices:
+        kind = (device.platform, device.device_kind)
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return {"backend": backend,
+            "devices": [{"platform": p, "kind": k, "count": n} for (p, k), n in kinds.items()]}
+
+
+def _quick() -> bool | str:
+    try:
+        return quick_mode()
+    except ValueError as err:
+        return f"invalid: {err}"
+
+
+def _datasets() -> list[dict[str, Any]] | str:
+    """``leptonlab.data.status()``, or a line saying why it could not be read."""
+    try:
+        from leptonlab import data
+
+        status = data.status
+    except (ImportError, AttributeError):
+        return DATA_UNAVAILABLE
+    try:
+        return [dict(entry) for entry in status()]
+    except Exception as err:  # the doctor reports problems, it does not crash on them
+        return f"{DATA_UNAVAILABLE}: {type(err).__name__}: {err}"
+
+
+def doctor() -> dict[str, Any]:
+    """Facts about this environment, as a dict with the keys in ``KEYS``.
+
+    ``packages`` maps jax/jaxlib/flax/optax/orbax-checkpoint to their versions (None if
+    missing); ``devices`` lists ``{"platform", "kind", "count"}``; ``memory_env`` holds the
+    JAX/XLA memory variables (None if unset); ``datasets`` is the list of
+    ``leptonlab.data.status()`` or a string saying why there is none. Introduced in notebook 00.
+    """
+    data = data_dir()
+    return {
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "packages": {name: _version(name) for name in PACKAGES},
+        **_jax_facts(),
+        "memory_env": {name: os.environ.get(name) for name in MEMORY_ENV},
+        "quick": _quick(),
+        "data_dir": None if data is None else str(data),
+        "cache_dir": str(cache_dir()),
+        "datasets": _datasets(),
+    }
+
+
+def _devices_text(devices: Sequence[Mapping[str, Any]]) -> str:
+    if not devices:
+        return "none found"
+    return ", ".join(_device_text(d) for d in devices)
+
+
+def _device_text(device: Mapping[str, Any]) -> str:
+    platform_name = "" if device["kind"] == device["platform"] else f" ({device['platform']})"
+    return f"{device['count']} × {device['kind']}{platform_name}"
+
+
+def _aligned(pairs: Sequence[tuple[str, str]]) -> list[str]:
+    width = max(len(name) for name, _ in pairs)
+    return [f"  {name:<{width}}  {value}" for name, value in pairs]
+
+
+def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return ("  " + "  ".join(f"{c:<{w}}" for c, w in zip(cells, widths))).rstrip()
+
+    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def format_datasets(datasets: Sequence[Mapping[str, Any]] | str) -> list[str]:
+    """The dataset status as table lines, or the line saying why there is none."""
+    if isinstance(datasets, str):
+        return [f"  {datasets}"]
+    if not datasets:
+        return ["  no datasets registered"]
+    rows = [[str(entry.get(col, "")) for col in DATASET_COLUMNS] for entry in datasets]
+    return _table(rows, DATASET_COLUMNS)
+
+
+def format_doctor(facts: Mapping[str, Any]) -> str:
+    """The output of :func:`doctor` as aligned text: environment, memory settings, datasets."""
+    quick = facts["quick"]
+    quick_text = quick if isinstance(quick, str) else ("on" if quick else "off") + f" ({QUICK_ENV})"
+    pairs = [("python", f"{facts['python']} ({facts['platform']})")]
+    pairs += [(name, version or "not installed") for name, version in facts["packages"].items()]
+    pairs += [("backend", facts["backend"]), ("devices", _devices_text(facts["devices"]))]
+    pairs += [(name, "(unset)" if value is None else value)
+              for name, value in facts["memory_env"].items()]
+    pairs += [("quick mode", quick_text),
+              ("data dir", facts["data_dir"] or "(unset: download and cache)"),
+              ("cache dir", facts["cache_dir"])]
+    lines = ["leptonlab doctor", *_aligned(pairs), "",
+             "datasets", *format_datasets(facts["datasets"])]
+    return "\n".join(lines)
+
+
+def print_doctor() -> None:
+    """Print the :func:`doctor` report as an aligned table (notebook 00's first cell)."""
+    print(format_doctor(doctor()))

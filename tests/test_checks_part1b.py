@@ -1,0 +1,94 @@
+"""The checks of notebooks 03 and 04: they pass the reference, and fail with the intended hint
+on a stub that raises NotImplementedError and on typical wrong answers."""
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from leptonlab import checks
+from leptonlab.autodiff import Value
+from leptonlab.checks import CheckFailed
+
+
+def _stub(*args):
+    raise NotImplementedError()
+
+
+# ------------------------------------------------------------------------- references
+def ref_central(f, x, h=1e-5):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def ref_linear_backward(x, W, g):
+    return g @ W.T, x.T @ g, g.sum(axis=0)
+
+
+def ref_sin(a):
+    return Value(math.sin(a.data), (a,), "sin", (math.cos(a.data),))
+
+
+def ref_gd_step(theta, grad, lr):
+    return theta - lr * grad
+
+
+def ref_momentum(theta, v, grad, lr, beta):
+    v = beta * v + grad
+    return theta - lr * v, v
+
+
+REFERENCES = [
+    (checks.central_difference, ref_central),
+    (checks.linear_backward, ref_linear_backward),
+    (checks.autodiff_sin, ref_sin),
+    (checks.gd_step, ref_gd_step),
+    (checks.momentum_step, ref_momentum),
+]
+
+
+@pytest.mark.parametrize("check,ref", REFERENCES, ids=lambda c: getattr(c, "__name__", ""))
+def test_check_passes_the_reference(check, ref, capsys):
+    assert check(ref) is True
+    assert "✓" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check", [c for c, _ in REFERENCES], ids=lambda c: c.__name__)
+def test_check_explains_a_stub(check):
+    with pytest.raises(CheckFailed, match="not written yet"):
+        check(_stub)
+
+
+# (check, wrong answer, words the hint must contain)
+WRONG = [
+    (checks.central_difference, lambda f, x, h: (f(x + h) - f(x)) / h, "one-sided"),
+    (checks.central_difference, lambda f, x, h: (f(x + h) - f(x - h)) / h, "divide by 2 * h"),
+    (checks.central_difference, lambda f, x, h: (f(x + h) - f(x - h)) / 2 * h, "brackets"),
+    (checks.linear_backward, lambda x, W, g: (g @ W.T, g.T @ x, g.sum(axis=0)), "x.T @ grad_out"),
+    (checks.linear_backward, lambda x, W, g: (g @ W.T, x.T @ g, g), "summed over the batch"),
+    (checks.linear_backward, lambda x, W, g: (g @ W.T, x.T @ g), "return dx, dW, db"),
+    (checks.autodiff_sin, lambda a: Value(math.sin(a.data), (a,), "sin", (-math.cos(a.data),)), "+cos"),
+    (checks.autodiff_sin, lambda a: Value(math.sin(a.data), (a,), "sin", (math.sin(a.data),)), "not the value"),
+    (checks.autodiff_sin, lambda a: Value(math.sin(a.data)), "children=(a,)"),
+    (checks.autodiff_sin, lambda a: math.sin(a.data), "expected a Value"),
+    (checks.gd_step, lambda t, g, lr: t + lr * g, "uphill"),
+    (checks.gd_step, lambda t, g, lr: t - g, "learning rate"),
+    (checks.gd_step, lambda t, g, lr: jnp.asarray(np.asarray(t) - float(lr) * np.asarray(g)), "jax.jit"),
+    (checks.momentum_step, lambda t, v, g, lr, b: (t - lr * (b * v + (1 - b) * g), b * v + (1 - b) * g),
+     "(1 - beta)"),
+    (checks.momentum_step, lambda t, v, g, lr, b: (t - lr * v, b * v + g), "velocity first"),
+    (checks.momentum_step, lambda t, v, g, lr, b: (t - lr * g, g), "remember the past"),
+    (checks.momentum_step, lambda t, v, g, lr, b: t - lr * (b * v + g), "return theta, velocity"),
+]
+
+
+@pytest.mark.parametrize("check,wrong,words", WRONG, ids=[f"{c.__name__}-{w}" for c, _, w in WRONG])
+def test_check_names_the_typical_mistake(check, wrong, words):
+    with pytest.raises(CheckFailed) as err:
+        check(wrong)
+    assert words in str(err.value)
+
+
+def test_check_rejects_a_called_function():
+    with pytest.raises(CheckFailed, match="without calling it"):
+        checks.gd_step(1.0)

@@ -1,0 +1,67 @@
+"""leptonlab.doctor: the facts it reports, the printed table, and no crash without a data layer."""
+
+import re
+import sys
+
+import jax
+import pytest
+
+import leptonlab
+from leptonlab.doctor import (DATA_UNAVAILABLE, KEYS, MEMORY_ENV, PACKAGES, doctor, format_datasets,
+                              format_doctor, print_doctor)
+
+
+def test_doctor_has_the_expected_keys_and_values(monkeypatch):
+    monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    monkeypatch.setenv("LEPTONLAB_QUICK", "1")
+    monkeypatch.setenv("LEPTONLAB_CACHE_DIR", "/tmp/lepton-cache")
+    facts = doctor()
+    assert tuple(facts) == KEYS
+    assert set(facts["packages"]) == set(PACKAGES) and facts["packages"]["jax"] == jax.__version__
+    assert facts["backend"] == jax.default_backend()
+    assert sum(d["count"] for d in facts["devices"]) == len(jax.devices())
+    assert set(facts["memory_env"]) == set(MEMORY_ENV)
+    assert facts["memory_env"]["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    assert facts["quick"] is True and facts["cache_dir"] == "/tmp/lepton-cache"
+    assert isinstance(facts["datasets"], (list, str))
+
+
+def test_invalid_quick_setting_is_reported_not_raised(monkeypatch):
+    monkeypatch.setenv("LEPTONLAB_QUICK", "maybe")
+    assert doctor()["quick"].startswith("invalid: LEPTONLAB_QUICK='maybe'")
+
+
+def test_missing_data_layer_is_reported(monkeypatch):
+    monkeypatch.delattr(leptonlab, "data", raising=False)
+    monkeypatch.setitem(sys.modules, "leptonlab.data", None)  # import now raises ImportError
+    assert doctor()["datasets"] == DATA_UNAVAILABLE
+    assert DATA_UNAVAILABLE in format_doctor(doctor())
+
+
+def test_printed_table_is_aligned(capsys):
+    assert print_doctor() is None  # nothing echoed as a notebook cell's value
+    out = capsys.readouterr().out
+    assert out.startswith("leptonlab doctor\n") and "\ndatasets\n" in out
+    facts_block = out.split("\n\n")[0].splitlines()[1:]
+    assert [line.split()[0] for line in facts_block[:2]] == ["python", "jax"]
+    value_columns = {re.match(r"^  \S.*?\s{2,}(?=\S)", line).end() for line in facts_block}
+    assert len(value_columns) == 1  # every value starts in the same column
+
+
+@pytest.mark.parametrize("datasets, expected", [
+    ("data layer unavailable", ["  data layer unavailable"]),
+    ([], ["  no datasets registered"]),
+])
+def test_format_datasets_without_rows(datasets, expected):
+    assert format_datasets(datasets) == expected
+
+
+def test_format_datasets_table():
+    rows = [{"dataset": "mnist", "file": "train.gz", "state": "ok", "path": "/c/mnist/train.gz",
+             "source": "cache"},
+            {"dataset": "sst-2", "file": "dev.tsv", "state": "missing", "path": "/c/sst-2/dev.tsv",
+             "source": "cache"}]
+    lines = format_datasets(rows)
+    assert lines[0].split() == ["dataset", "file", "state", "path"]
+    assert lines[2].split() == ["mnist", "train.gz", "ok", "/c/mnist/train.gz"]
+    assert lines[2].index("ok") == lines[3].index("missing") == lines[0].index("state")
