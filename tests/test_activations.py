@@ -142,3 +142,29 @@ def test_jacobian_of_scalar_is_refused(fn):
 def test_gelu_bad_approximate(fn):
     with pytest.raises(TypeError, match="approximate=True or False"):
         fn(1.0, approximate="tanh")
+
+
+# ------------------------------------------------------------------ plot.activation_functions
+
+def test_plot_activation_functions_smoke():
+    from matplotlib.figure import Figure
+
+    from leptonlab import plot
+
+    fig = plot.activation_functions(num=21)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    fig = plot.activation_functions({"relu": A.relu}, derivatives=False, num=11)
+    assert len(fig.axes) == 1
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    ({"functions": [A.relu]}, TypeError, "non-empty dict"),
+    ({"functions": {"relu": 3}}, TypeError, "not a function"),
+    ({"x_min": 2.0, "x_max": -2.0}, ValueError, "low < high"),
+    ({"num": 1}, ValueError, "num must be an int >= 2"),
+])
+def test_plot_activation_functions_bad_input(kwargs, exc, match):
+    from leptonlab import plot
+
+    with pytest.raises(exc, match=match):
+        plot.activation_functions(**kwargs)

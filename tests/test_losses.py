@@ -157,3 +157,41 @@ def test_categorical_ce_bad_labels():
         L.categorical_cross_entropy(1.0, jnp.array(0))
     with pytest.raises(TypeError, match="labels"):
         L.categorical_cross_entropy(logits, None)
+
+
+# ------------------------------------------------------------------ plot.function_curves, plot.loss_surfaces
+
+def test_plot_function_curves_and_loss_surfaces_smoke():
+    from matplotlib.figure import Figure
+
+    from leptonlab import plot
+
+    x = jnp.linspace(-2.0, 2.0, 9)
+    fig = plot.function_curves(x, {"MSE": x**2, "MAE": jnp.abs(x)}, xlabel="error", ylabel="loss", title="t")
+    assert isinstance(fig, Figure)
+    xs, ys = jnp.array([0.0, 1.0, 2.0]), jnp.array([1.0, 3.0, 5.0])
+    fig = plot.loss_surfaces({"MSE": lambda w, b: L.mse(w * xs + b, ys), "MAE": lambda w, b: L.mae(w * xs + b, ys)},
+                             w_range=(0.0, 4.0), b_range=(-1.0, 3.0), num=7, mark=(2.0, 1.0))
+    assert isinstance(fig, Figure) and len(fig.axes) == 4  # two panels and their colour bars
+
+
+def test_plot_function_curves_bad_input():
+    from leptonlab import plot
+
+    with pytest.raises(ValueError, match="curve 'a' has shape"):
+        plot.function_curves(jnp.arange(3.0), {"a": jnp.arange(4.0)})
+    with pytest.raises(TypeError, match="non-empty dict"):
+        plot.function_curves(jnp.arange(3.0), [jnp.arange(3.0)])
+    with pytest.raises(ValueError, match="1-D"):
+        plot.function_curves(jnp.ones((2, 2)), {"a": jnp.ones((2, 2))})
+
+
+def test_plot_loss_surfaces_bad_input():
+    from leptonlab import plot
+
+    with pytest.raises(TypeError, match="pair"):
+        plot.loss_surfaces({"a": lambda w, b: w}, w_range=1.0, b_range=(0, 1))
+    with pytest.raises(ValueError, match="low < high"):
+        plot.loss_surfaces({"a": lambda w, b: w}, w_range=(1, 0), b_range=(0, 1))
+    with pytest.raises(TypeError, match="not a function"):
+        plot.loss_surfaces({"a": 3}, w_range=(0, 1), b_range=(0, 1), num=3)

@@ -72,3 +72,18 @@ def test_compare_devices_bad_devices():
         timing.compare_devices(lambda x: x, jnp.ones(1), devices=[])
     with pytest.raises(TypeError, match="jax.Device"):
         timing.compare_devices(lambda x: x, jnp.ones(1), devices=["gpu"])
+
+
+# ------------------------------------------------------------------ plot.timing_bars
+
+def test_plot_timing_bars_smoke_and_bad_input():
+    from matplotlib.figure import Figure
+
+    from leptonlab import plot
+
+    t = timing.Timing(first_call_s=0.05, median_s=0.001, min_s=0.0009, repeats=3, device="cpu:0")
+    assert isinstance(plot.timing_bars({"cpu:0": t, "cpu:0 (no jit)": t}), Figure)
+    with pytest.raises(TypeError, match="not a Timing"):
+        plot.timing_bars({"cpu": 0.1})
+    with pytest.raises(TypeError, match="non-empty dict"):
+        plot.timing_bars({})

@@ -18,7 +18,7 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-5, atol=1e-6))
 
 
-def gd_step(fn: Callable) -> bool:
+def gd_step(fn: Callable) -> None:
     """Check ``fn(theta [P], grad [P], learning_rate) -> theta [P]``: one step of gradient descent. Notebook 04."""
     name = "gd_step"
     for lr in (0.1, 0.03):
@@ -44,10 +44,10 @@ def gd_step(fn: Callable) -> bool:
     except Exception as err:  # noqa: BLE001 - report any tracing failure to the learner
         raise CheckFailed(name, f"your update fails under jax.jit ({type(err).__name__}).",
                           "use jnp / arithmetic on the arrays, not float() or NumPy in-place operations.") from None
-    return passed(name)
+    passed(name)
 
 
-def momentum_step(fn: Callable) -> bool:
+def momentum_step(fn: Callable) -> None:
     """Check ``fn(theta, velocity, grad, learning_rate, beta) -> (theta, velocity)``: heavy-ball momentum
     (``v = beta * v + grad``, ``theta = theta - learning_rate * v``), over three steps. Notebook 04."""
     name = "momentum_step"
@@ -84,4 +84,4 @@ def momentum_step(fn: Callable) -> bool:
         raise CheckFailed(name, f"at step {step} you returned theta = {np.round(got_theta, 4).tolist()}, "
                           f"velocity = {np.round(got_v, 4).tolist()}; expected theta = "
                           f"{np.round(want_theta, 4).tolist()}, velocity = {np.round(want_v, 4).tolist()}.", hint)
-    return passed(name, "three steps agree with the reference.")
+    passed(name, "three steps agree with the reference.")

@@ -12,7 +12,7 @@ from leptonlab.autodiff import Value
 from leptonlab.checks._core import CheckFailed, as_array, call, expect_close, passed
 
 
-def central_difference(fn: Callable) -> bool:
+def central_difference(fn: Callable) -> None:
     """Check ``fn(f, x, h) -> float``: the central difference ``(f(x+h) - f(x-h)) / (2h)``. Notebook 03."""
     name = "central_difference"
     cases = [(np.sin, 0.7, 1e-3), (lambda t: t ** 3, 2.0, 1e-2), (np.exp, -1.5, 1e-4)]
@@ -36,10 +36,10 @@ def central_difference(fn: Callable) -> bool:
         else:
             hint = "use the h you are given, and evaluate f at x + h and x - h."
         raise CheckFailed(name, f"for x = {x}, h = {h} you returned {got:.8g}; the central difference is {want:.8g}.", hint)
-    return passed(name)
+    passed(name)
 
 
-def linear_backward(fn: Callable) -> bool:
+def linear_backward(fn: Callable) -> None:
     """Check ``fn(x [B, D], W [D, H], grad_out [B, H]) -> (dx [B, D], dW [D, H], db [H])``
     for the layer ``y = x @ W + b``. Notebook 03."""
     name = "linear_backward"
@@ -62,11 +62,14 @@ def linear_backward(fn: Callable) -> bool:
         "db": "b is shared by every example: db = grad_out summed over the batch axis (axis 0).",
     }
     for label, got, ref in zip(("dx", "dW", "db"), out, want):
+        got_arr = as_array(name, got, label)
+        if got_arr.shape != ref.shape:
+            raise CheckFailed(name, f"{label} has shape {got_arr.shape}, expected {ref.shape}.", hints[label])
         expect_close(name, got, ref, what=label, hint=hints[label], rtol=1e-4, atol=1e-5)
-    return passed(name, "dx, dW and db agree with jax.vjp.")
+    passed(name, "dx, dW and db agree with jax.vjp.")
 
 
-def autodiff_sin(fn: Callable) -> bool:
+def autodiff_sin(fn: Callable) -> None:
     """Check ``fn(a: Value) -> Value``: sin as an op of the tiny autodiff (value sin a, local gradient cos a). Notebook 03."""
     name = "autodiff_sin"
     for x in (0.5, 2.0, -1.2):
@@ -92,4 +95,4 @@ def autodiff_sin(fn: Callable) -> bool:
         else:
             hint = "the local gradient of sin at a is math.cos(a.data)."
         raise CheckFailed(name, f"for a = {x}, d(3 sin a)/da came out as {a.grad:.6g}; expected {want:.6g}.", hint)
-    return passed(name, "value and gradient agree with sin and cos.")
+    passed(name, "value and gradient agree with sin and cos.")

@@ -1,0 +1,59 @@
+"""The project's own files agree: environment.yml lists what pyproject.toml lists, and the
+course kernel runs this environment's Python."""
+
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _environment_pip_requirements() -> list[str]:
+    lines = (ROOT / "environment.yml").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "- pip:")
+    indent = len(lines[start + 1]) - len(lines[start + 1].lstrip())
+    reqs = []
+    for line in lines[start + 1:]:
+        if not line.strip() or len(line) - len(line.lstrip()) < indent:
+            break
+        reqs.append(line.strip()[2:].strip())
+    return [r for r in reqs if not r.startswith("-e")]
+
+
+def test_environment_yml_lists_the_same_requirements_as_pyproject():
+    project = _pyproject()["project"]
+    wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["test"])
+    assert set(_environment_pip_requirements()) == wanted
+
+
+def test_environment_yml_python_matches_requires_python():
+    text = (ROOT / "environment.yml").read_text()
+    required = _pyproject()["project"]["requires-python"]  # e.g. ">=3.11"
+    assert f"python{required}" in text.replace(" ", "")
+
+
+def test_cuda_extra_is_the_cuda_build_of_jax():
+    assert any(_name(r) == "jax" and "cuda12" in r for r in _pyproject()["project"]["optional-dependencies"]["cuda"])
+
+
+def test_course_kernel_runs_this_python():
+    """The kernel named leptonlab must start this environment's interpreter, not a stale one."""
+    kernelspec = pytest.importorskip("jupyter_client.kernelspec")
+    try:
+        spec = kernelspec.KernelSpecManager().get_kernel_spec("leptonlab")
+    except kernelspec.NoSuchKernel:
+        pytest.fail("no 'leptonlab' kernel: run `make venv` (or python -m ipykernel install --sys-prefix --name leptonlab)")
+    assert Path(spec.argv[0]).absolute() == Path(sys.executable).absolute(), (
+        f"the leptonlab kernel runs {spec.argv[0]}, not {sys.executable}: a stale kernelspec wins; "
+        "re-run `make venv` or remove the stale one (`jupyter kernelspec list`).")
