@@ -54,6 +54,7 @@ def test_course_kernel_runs_this_python():
         spec = kernelspec.KernelSpecManager().get_kernel_spec("leptonlab")
     except kernelspec.NoSuchKernel:
         pytest.fail("no 'leptonlab' kernel: run `make venv` (or python -m ipykernel install --sys-prefix --name leptonlab)")
-    assert Path(spec.argv[0]).absolute() == Path(sys.executable).absolute(), (
-        f"the leptonlab kernel runs {spec.argv[0]}, not {sys.executable}: a stale kernelspec wins; "
+    kernel_prefix = Path(spec.argv[0]).absolute().parent.parent  # <prefix>/bin/python -> <prefix>
+    assert kernel_prefix == Path(sys.prefix).absolute(), (
+        f"the leptonlab kernel runs {spec.argv[0]}, outside this environment ({sys.prefix}): a stale kernelspec wins; "
         "re-run `make venv` or remove the stale one (`jupyter kernelspec list`).")

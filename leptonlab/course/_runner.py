@@ -162,6 +162,7 @@ def _crash_message(done: subprocess.CompletedProcess[str]) -> str:
 def _run_notebook(path: Path, output: Path, *, quick: bool, kernel: str,
                   parameters: Mapping[str, Any], timeout: float | None) -> NotebookRow:
     """Execute one notebook in a fresh child process and describe the outcome."""
+    output.unlink(missing_ok=True)  # never read metrics from an earlier run's copy
     with tempfile.TemporaryDirectory(prefix="leptonlab-run-") as tmp:
         job = _Job(input=str(path.resolve()), output=str(output.resolve()), kernel=kernel,
                    cwd=str(path.resolve().parent), parameters={"QUICK": quick, **parameters},

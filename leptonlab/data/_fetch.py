@@ -71,7 +71,7 @@ def _check_offline(entry: DataFile, folder: Path) -> Path:
         raise DataError(
             f"{entry.dataset}/{entry.name} is not in the offline data folder: looked for {path} "
             f"because {_env.DATA_DIR_ENV}={folder} is set. Either copy the file there (on a machine "
-            "with internet, `leptonlab fetch` or `leptonlab.data.prefetch()` downloads it to "
+            f"with internet, `leptonlab fetch {entry.dataset}` downloads it to "
             f"<cache>/{entry.dataset}/{entry.name}), or unset {_env.DATA_DIR_ENV} to download it "
             "into the cache.")
     problem = _file_problem(path, entry)
