@@ -23,7 +23,7 @@ from leptonlab.course import record as record
 
 __version__ = "0.1.0"
 
-_LAZY = {"plot"}
+_LAZY = {"plot", "doctor"}
 
 
 def __getattr__(name: str):

@@ -27,7 +27,7 @@ BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
 
 _NOISE_CELL_TAGS = {INJECTED_TAG, ERROR_MARKER_TAG}
-_NOISE_METADATA = ("papermill", "execution", "ExecuteTime")  # run records, not content
+_NOISE_METADATA = ("papermill", "execution", "ExecuteTime", "widgets")  # run records and widget state, not content
 _COURSE_NOTEBOOK = re.compile(r"^\d{2}_.+\.ipynb$")
 
 

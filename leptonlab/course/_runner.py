@@ -272,6 +272,9 @@ def run_course(
     if not isinstance(out_dir, (str, Path)):
         raise TypeError(f"out_dir must be a folder path, got {type(out_dir).__name__}.")
     out = Path(out_dir)
+    if any(p.resolve().parent == out.resolve() for p in paths):
+        raise ValueError(f"out_dir {out} holds the notebooks themselves: the executed copies would "
+                         "overwrite them; choose another folder, e.g. runs/quick.")
     out.mkdir(parents=True, exist_ok=True)
     info = run_info(quick=quick, python=_kernel_python(kernel))
     say = progress or (lambda line: None)
