@@ -2,6 +2,9 @@
 
 Every model maps a batch to a batch: the leading axis ``B`` is the batch. Create
 one with an explicit ``rngs=nnx.Rngs(seed)``; train it with :func:`leptonlab.train.fit`.
+Every model is called as ``model(x, rngs=key)``: ``key`` (a PRNG key, or None) drives
+dropout in training mode (``model.train()``) and is ignored in evaluation mode
+(``model.eval()``) and by models without randomness.
 """
 
 from __future__ import annotations
@@ -28,22 +31,25 @@ class MLP(nnx.Module):
         hidden: widths of the hidden layers, e.g. ``[10]`` or ``[256, 128]``.
         out_features: outputs per example (classes, or regression targets).
         activation: one of "relu", "tanh", "sigmoid", "gelu".
+        dropout: probability of zeroing each hidden unit in training mode (0 = no dropout).
         rngs: the NNX random streams that initialise the weights.
     """
 
     def __init__(self, in_features: int, hidden: Sequence[int], out_features: int, *,
-                 activation: str = "relu", rngs: nnx.Rngs):
+                 activation: str = "relu", dropout: float = 0.0, rngs: nnx.Rngs):
         widths = [in_features, *hidden, out_features]
         if any(not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in widths):
             raise ValueError(f"MLP widths must be positive integers, got in={in_features!r}, "
                              f"hidden={list(hidden)!r}, out={out_features!r}.")
         if activation not in _ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(_ACTIVATIONS)}.")
+        _check_rate(dropout)
         self.in_features = in_features
         self.activation = activation
         self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(widths[:-1], widths[1:])])
+        self.dropout = nnx.Dropout(dropout)
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, *, rngs: jax.Array | None = None) -> jax.Array:
         if x.ndim < 2:
             raise ValueError(f"MLP expects a batch [B, features], got shape {x.shape}; "
                              "add a batch axis with x[None] or x.reshape(-1, 1).")
@@ -53,5 +59,72 @@ class MLP(nnx.Module):
                              f"(input shape {x.shape}).")
         act = _ACTIVATIONS[self.activation]
         for layer in self.layers[:-1]:
-            x = act(layer(x))  # [B, width]
+            x = self.dropout(act(layer(x)), rngs=rngs)  # [B, width]
         return self.layers[-1](x)  # [B, out_features]
+
+
+def _check_rate(rate: float) -> None:
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"dropout must be a probability in [0, 1), got {rate!r}.")
+
+
+def flatten_size(image_size: int, channels: Sequence[int]) -> int:
+    """Features after the conv blocks of :class:`CNN`: ``channels[-1] * side**2``.
+
+    Each block halves the side with a 2x2 max-pool (rounding down), so a 28x28 image
+    after two blocks is 7x7: ``flatten_size(28, (32, 64)) == 64 * 7 * 7 == 3136``.
+    (A source's CNN uses ``64 * 8 * 8``, the size for 32x32 inputs: notebook 08.)
+    """
+    if image_size < 1 or not channels:
+        raise ValueError(f"need image_size >= 1 and at least one conv block, got {image_size}, {channels}.")
+    side = image_size
+    for _ in channels:
+        side //= 2
+    if side < 1:
+        raise ValueError(f"{len(channels)} pooling blocks shrink a {image_size}px image to nothing; use fewer blocks.")
+    return channels[-1] * side * side
+
+
+class CNN(nnx.Module):
+    """A small convolutional classifier for square images (notebook 08).
+
+    ``len(channels)`` blocks of [3x3 conv (SAME) -> batch norm (optional) -> ReLU ->
+    2x2 max-pool], then flatten -> dense(``dense``) -> ReLU -> dropout -> dense(num_classes).
+    ``x: [B, H, W] or [B, H, W, C] -> logits [B, num_classes]`` with ``H = W = image_size``.
+    The defaults are the MNIST network of notebook 08 (conv32-conv64-dense256).
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, *, image_size: int = 28,
+                 channels: Sequence[int] = (32, 64), dense: int = 256, dropout: float = 0.0,
+                 batch_norm: bool = False, rngs: nnx.Rngs):
+        _check_rate(dropout)
+        self.image_size = image_size
+        self.in_channels = in_channels
+        n_flat = flatten_size(image_size, channels)
+        widths = [in_channels, *channels]
+        self.convs = nnx.List([nnx.Conv(a, b, (3, 3), padding="SAME", use_bias=not batch_norm, rngs=rngs)
+                               for a, b in zip(widths[:-1], widths[1:])])
+        self.norms = nnx.List([nnx.BatchNorm(c, momentum=0.9, rngs=rngs) for c in channels] if batch_norm else [])
+        self.hidden = nnx.Linear(n_flat, dense, rngs=rngs)
+        self.dropout = nnx.Dropout(dropout)
+        self.head = nnx.Linear(dense, num_classes, rngs=rngs)
+
+    def features(self, x: jax.Array) -> jax.Array:
+        """The output of the conv blocks: ``[B, H, W(, C)] -> [B, h, w, channels[-1]]``."""
+        if x.ndim == 3:
+            x = x[..., None]  # [B, H, W] -> [B, H, W, 1]
+        if x.ndim != 4 or x.shape[1:] != (self.image_size, self.image_size, self.in_channels):
+            raise ValueError(f"CNN expects images [B, {self.image_size}, {self.image_size}, {self.in_channels}] "
+                             f"(or [B, H, W] for one channel), got shape {x.shape}.")
+        for i, conv in enumerate(self.convs):
+            x = conv(x)  # [B, h, w, c]
+            if len(self.norms):
+                x = self.norms[i](x)
+            x = nnx.max_pool(nnx.relu(x), window_shape=(2, 2), strides=(2, 2))  # [B, h/2, w/2, c]
+        return x
+
+    def __call__(self, x: jax.Array, *, rngs: jax.Array | None = None) -> jax.Array:
+        x = self.features(x)  # [B, h, w, c]
+        x = x.reshape(x.shape[0], -1)  # [B, h*w*c]
+        x = self.dropout(nnx.relu(self.hidden(x)), rngs=rngs)  # [B, dense]
+        return self.head(x)  # [B, num_classes]

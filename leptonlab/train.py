@@ -35,6 +35,9 @@ Metrics = dict[str, jax.Array]
 LossFn = Callable[[nnx.Module, Batch, jax.Array], tuple[jax.Array, Metrics]]
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+SCHEDULES = ("constant", "cosine", "onecycle")
+COMPUTE_DTYPES = ("float32", "bfloat16")
+AugmentFn = Callable[[jax.Array, jax.Array], jax.Array]  # (x: [B, ...], key) -> x
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,10 +46,15 @@ class TrainConfig:
 
     epochs: int = 10  # passes over the training set
     batch_size: int = 128  # examples per optimizer step
-    learning_rate: float = 1e-3  # step size (parameter units per gradient unit)
+    learning_rate: float = 1e-3  # peak step size (parameter units per gradient unit)
     optimizer: str = "adam"  # one of OPTIMIZERS
     momentum: float = 0.9  # momentum coefficient, used by "momentum" (and as Adam's b1)
-    weight_decay: float = 0.0  # decoupled weight decay per step, used by "adamw"
+    weight_decay: float = 0.0  # per-step shrinkage of the weights: decoupled for "adamw", L2 otherwise
+    schedule: str = "constant"  # learning-rate schedule over the run, one of SCHEDULES
+    warmup_epochs: float = 0.0  # epochs of linear warm-up from 0 to learning_rate ("cosine")
+    early_stopping: int = 0  # stop after this many epochs without a better val_loss (0 = never)
+    compute_dtype: str = "float32"  # "bfloat16": forward and backward in bf16, float32 master weights
+    checkpoint_dir: str | None = None  # save the run here after each epoch, and resume from it
     seed: int = 0  # derives the shuffling and dropout keys: same seed, same run
     eval_batch_size: int = 1024  # examples per evaluation call (memory, not results)
     progress: bool = True  # show a tqdm progress bar
@@ -61,6 +69,13 @@ class TrainConfig:
         _require(self.optimizer in OPTIMIZERS, f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}.")
         _require(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum!r}.")
         _require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay!r}.")
+        _require(self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose one of {SCHEDULES}.")
+        _require(0 <= self.warmup_epochs < self.epochs,
+                 f"warmup_epochs must be in [0, epochs), got {self.warmup_epochs!r} for {self.epochs} epochs.")
+        _require(isinstance(self.early_stopping, int) and self.early_stopping >= 0,
+                 f"early_stopping must be an int >= 0 (epochs of patience), got {self.early_stopping!r}.")
+        _require(self.compute_dtype in COMPUTE_DTYPES,
+                 f"unknown compute_dtype {self.compute_dtype!r}; choose one of {COMPUTE_DTYPES}.")
 
 
 def _require(ok: bool, message: str) -> None:
@@ -68,16 +83,33 @@ def _require(ok: bool, message: str) -> None:
         raise ValueError(message)
 
 
-def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
-    """The optax optimizer that ``config.optimizer`` names, at ``config.learning_rate``."""
-    lr = config.learning_rate
+def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int) -> optax.Schedule:
+    """The learning rate at each step: constant, warm-up + cosine decay to 0, or one-cycle."""
+    if steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}.")
+    total = config.epochs * steps_per_epoch
+    if config.schedule == "constant":
+        return optax.constant_schedule(config.learning_rate)
+    if config.schedule == "cosine":
+        warmup = int(config.warmup_epochs * steps_per_epoch)
+        return optax.warmup_cosine_decay_schedule(0.0, config.learning_rate, warmup, total, end_value=0.0)
+    return optax.cosine_onecycle_schedule(total, config.learning_rate)
+
+
+def make_optimizer(config: TrainConfig, steps_per_epoch: int = 1) -> optax.GradientTransformation:
+    """The optax optimizer that ``config`` describes, with its schedule and weight decay."""
+    lr = learning_rate_schedule(config, steps_per_epoch)
+    if config.optimizer == "adamw":
+        return optax.adamw(lr, b1=config.momentum, weight_decay=config.weight_decay)
     if config.optimizer == "sgd":
-        return optax.sgd(lr)
-    if config.optimizer == "momentum":
-        return optax.sgd(lr, momentum=config.momentum)
-    if config.optimizer == "adam":
-        return optax.adam(lr, b1=config.momentum)
-    return optax.adamw(lr, b1=config.momentum, weight_decay=config.weight_decay)
+        tx = optax.sgd(lr)
+    elif config.optimizer == "momentum":
+        tx = optax.sgd(lr, momentum=config.momentum)
+    else:
+        tx = optax.adam(lr, b1=config.momentum)
+    if config.weight_decay:
+        return optax.chain(optax.add_decayed_weights(config.weight_decay), tx)  # L2: g + wd * w
+    return tx
 
 
 @struct.dataclass
@@ -87,7 +119,8 @@ class TrainState:
     ``graphdef`` and ``tx`` are static (part of the compiled program); the rest
     are arrays: ``params`` (trainable ``nnx.Param`` leaves), ``rest`` (other
     model state such as batch statistics), ``opt_state``, ``key`` (PRNG key,
-    split every step) and ``step`` (int32 scalar).
+    split every step) and ``step`` (int32 scalar). ``compute_dtype`` (static)
+    is the dtype of the forward and backward pass; parameters stay float32.
     """
 
     graphdef: nnx.GraphDef = struct.field(pytree_node=False)
@@ -97,15 +130,19 @@ class TrainState:
     opt_state: optax.OptState
     key: jax.Array
     step: jax.Array
+    compute_dtype: str = struct.field(pytree_node=False, default="float32")
 
     @classmethod
-    def create(cls, model: nnx.Module, tx: optax.GradientTransformation, *, key: jax.Array) -> TrainState:
+    def create(cls, model: nnx.Module, tx: optax.GradientTransformation, *, key: jax.Array,
+               compute_dtype: str = "float32") -> TrainState:
         """Split ``model`` once and initialise the optimizer; ``key`` seeds dropout and friends."""
         if not isinstance(model, nnx.Module):
             raise TypeError(f"expected a flax.nnx.Module, got {type(model).__name__}.")
+        if compute_dtype not in COMPUTE_DTYPES:
+            raise ValueError(f"unknown compute_dtype {compute_dtype!r}; choose one of {COMPUTE_DTYPES}.")
         graphdef, params, rest = nnx.split(model, nnx.Param, ...)
         return cls(graphdef=graphdef, tx=tx, params=params, rest=rest, opt_state=tx.init(params),
-                   key=key, step=jnp.zeros((), jnp.int32))
+                   key=key, step=jnp.zeros((), jnp.int32), compute_dtype=compute_dtype)
 
     def model(self) -> nnx.Module:
         """The NNX model with this state's parameters (a new object; the state is unchanged)."""
@@ -117,9 +154,8 @@ def classification_loss(model: nnx.Module, batch: Batch, key: jax.Array) -> tupl
 
     ``batch = (x: [B, ...], y: [B] int)``; the model returns logits ``[B, C]``.
     """
-    del key  # deterministic model
     x, y = batch
-    logits = model(x)  # [B, C]
+    logits = model(x, rngs=key).astype(jnp.float32)  # [B, C]; the key drives dropout in training mode
     losses = optax.softmax_cross_entropy_with_integer_labels(logits, y)  # [B]
     correct = (jnp.argmax(logits, axis=-1) == y).astype(jnp.float32)  # [B]
     return losses.mean(), {"loss": losses, "accuracy": correct}
@@ -130,40 +166,55 @@ def regression_loss(model: nnx.Module, batch: Batch, key: jax.Array) -> tuple[ja
 
     ``batch = (x: [B, ...], y: [B, T] or [B])``; the model returns ``[B, T]``.
     """
-    del key
     x, y = batch
-    pred = model(x).reshape(y.shape)  # [B, T] (or [B] when T = 1 and y is [B])
+    pred = model(x, rngs=key).astype(jnp.float32).reshape(y.shape)  # [B, T] (or [B] when y is [B])
     errors = jnp.square(pred - y).reshape(y.shape[0], -1).mean(axis=-1)  # [B]
     return errors.mean(), {"loss": errors}
 
 
-def train_step(state: TrainState, batch: Batch, loss_fn: LossFn) -> tuple[TrainState, Metrics]:
+def _cast_floats(tree, dtype: str):
+    """Floating-point leaves of ``tree`` cast to ``dtype`` (integers, e.g. labels, untouched)."""
+    if dtype == "float32":
+        return tree
+    return jax.tree.map(lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
+
+
+def train_step(state: TrainState, batch: Batch, loss_fn: LossFn,
+               augment: AugmentFn | None = None) -> tuple[TrainState, Metrics]:
     """One optimizer step on ``batch``: the pure function :func:`fit` compiles.
 
-    Returns the new state and the per-example metrics of this batch (computed
-    with the parameters before the update).
+    ``augment(x, key)`` (optional) transforms the inputs first, with a key split
+    from the state. With ``compute_dtype="bfloat16"`` the forward and backward
+    pass run in bf16 on bf16 copies of the parameters and inputs; gradients,
+    optimizer and parameters stay float32. Returns the new state and the
+    per-example metrics of this batch (with the parameters before the update).
     """
-    key, step_key = jax.random.split(state.key)
+    key, step_key, augment_key = jax.random.split(state.key, 3)
+    x, y = batch
+    if augment is not None:
+        x = augment(x, augment_key)  # [B, ...], same shape
 
     def loss_of(params):
-        model = nnx.merge(state.graphdef, params, state.rest)
+        # Rebuilding ``rest`` here gives its Variables this trace, so batch norm may update them.
+        rest = jax.tree.map(lambda v: v, state.rest)
+        model = nnx.merge(state.graphdef, _cast_floats(params, state.compute_dtype), rest)
         model.train()
-        loss, metrics = loss_fn(model, batch, step_key)
+        loss, metrics = loss_fn(model, (_cast_floats(x, state.compute_dtype), y), step_key)
         _, _, rest = nnx.split(model, nnx.Param, ...)
         return loss, (metrics, rest)
 
-    grads, (metrics, rest) = jax.grad(loss_of, has_aux=True)(state.params)
+    grads, (metrics, rest) = jax.grad(loss_of, has_aux=True)(state.params)  # grads: float32, like params
     updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
+    rest = jax.tree.map(lambda new, old: new.astype(old.dtype), rest, state.rest)  # batch stats stay float32
     new_state = state.replace(params=params, rest=rest, opt_state=opt_state, key=key, step=state.step + 1)
     return new_state, metrics
 
 
 def eval_step(state: TrainState, batch: Batch, loss_fn: LossFn) -> Metrics:
     """Per-example metrics of the model in evaluation mode on ``batch`` (no update)."""
-    model = nnx.merge(state.graphdef, state.params, state.rest)
-    model.eval()
-    _, metrics = loss_fn(model, batch, jax.random.key(0))
+    x, y = batch
+    _, metrics = loss_fn(_eval_model(state), (_cast_floats(x, state.compute_dtype), y), jax.random.key(0))
     return metrics
 
 
@@ -175,10 +226,11 @@ def _sum_metrics(totals: Metrics, metrics: Metrics, weight: jax.Array) -> Metric
     return {name: totals[name] + jnp.sum(value * weight) for name, value in metrics.items()}
 
 
-@jax.jit(static_argnames="loss_fn", donate_argnames=("state", "totals"))
-def _train_on_indices(state: TrainState, totals: Metrics, data: Batch, idx: jax.Array, loss_fn: LossFn):
+@jax.jit(static_argnames=("loss_fn", "augment"), donate_argnames=("state", "totals"))
+def _train_on_indices(state: TrainState, totals: Metrics, data: Batch, idx: jax.Array, loss_fn: LossFn,
+                      augment: AugmentFn | None = None):
     """train_step on the batch ``data[idx]`` (idx: [B] int32), adding its metrics to ``totals``."""
-    state, metrics = train_step(state, _take(data, idx), loss_fn)
+    state, metrics = train_step(state, _take(data, idx), loss_fn, augment)
     return state, _sum_metrics(totals, metrics, jnp.ones(idx.shape[0], jnp.float32))
 
 
@@ -265,46 +317,83 @@ def _progress_bar(total: int, enabled: bool):
     return tqdm(total=total, unit="step", leave=False, dynamic_ncols=True, mininterval=0.5)
 
 
-def fit(model: nnx.Module, train_data: Batch, config: TrainConfig = TrainConfig(), *,
+def _seed_keys(seed: int) -> tuple[jax.Array, jax.Array]:
+    """(data-order key, state key): both derive from the seed alone."""
+    data_key, state_key = jax.random.split(jax.random.key(seed))
+    return data_key, state_key
+
+
+def _epoch_batches(config: TrainConfig, n: int, epoch: int) -> jax.Array:
+    """The batches of ``epoch``: a permutation drawn from (seed, epoch), cut into ``[steps, B]`` indices."""
+    batch_size = min(config.batch_size, n)
+    steps = n // batch_size
+    data_key, _ = _seed_keys(config.seed)
+    order = jax.random.permutation(jax.random.fold_in(data_key, epoch), n)  # [N]
+    return order[: steps * batch_size].reshape(steps, batch_size)  # [steps, B]
+
+
+def _resume(config: TrainConfig, state: TrainState, history: History) -> tuple[TrainState, int]:
+    """Restore the newest checkpoint of ``config.checkpoint_dir`` if there is one."""
+    from leptonlab import checkpoint
+
+    if config.checkpoint_dir is None or checkpoint.latest_epoch(config.checkpoint_dir) is None:
+        return state, 0
+    state, record = checkpoint.restore_checkpoint(config.checkpoint_dir, state)
+    for row in record.get("history", []):
+        history.append(row)
+    return state, int(record["epoch"])
+
+
+def fit(model: nnx.Module | None, train_data: Batch, config: TrainConfig = TrainConfig(), *,
         loss_fn: LossFn = classification_loss, val_data: Batch | None = None,
-        state: TrainState | None = None) -> tuple[TrainState, History]:
+        augment: AugmentFn | None = None, state: TrainState | None = None) -> tuple[TrainState, History]:
     """Train ``model`` on ``train_data = (x: [N, ...], y: [N, ...])``; returns ``(state, history)``.
 
     Each epoch visits ``N // batch_size`` batches in an order drawn from
     ``config.seed`` and the epoch number (the last partial batch is dropped so
-    every step has the same shape and the step compiles once). After each epoch
-    the mean training metrics (``train_<name>``, averaged over the epoch's steps)
-    and, with ``val_data``, the validation metrics (``val_<name>``) are recorded.
-    Pass ``state`` to continue a previous run instead of starting from ``model``.
-    ``state.model()`` gives the trained model back.
+    every step has the same shape and the step compiles once). ``augment(x, key)``
+    transforms each training batch on the device. After each epoch the mean
+    training metrics (``train_<name>``, averaged over the epoch's steps) and, with
+    ``val_data``, the validation metrics (``val_<name>``) are recorded.
+
+    With ``config.checkpoint_dir`` the run is saved after every epoch and, when
+    the folder already holds a checkpoint of this run, resumed from it: the
+    resumed run ends with exactly the parameters of an uninterrupted one. With
+    ``config.early_stopping = k`` training stops after k epochs without a lower
+    ``val_loss`` and returns the state of the best epoch. Pass ``state`` to continue
+    a previous run instead of starting from ``model``. ``state.model()`` gives the
+    trained model back.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
     train_data = _check_data(train_data, "train_data")
     if val_data is not None:
         val_data = _check_data(val_data, "val_data")
-    seed_key = jax.random.key(config.seed)
-    data_key, init_key = jax.random.split(seed_key)
-    if state is None:
-        state = TrainState.create(model, make_optimizer(config), key=init_key)
+    if config.early_stopping and val_data is None:
+        raise ValueError("early_stopping watches val_loss: pass val_data=(x_val, y_val), or set early_stopping=0.")
     n = train_data[0].shape[0]
-    batch_size = min(config.batch_size, n)
-    steps = n // batch_size
-    names = _metric_names(state, train_data, loss_fn)
+    steps = n // min(config.batch_size, n)
+    if state is None:
+        _, init_key = _seed_keys(config.seed)
+        state = TrainState.create(model, make_optimizer(config, steps), key=init_key,
+                                  compute_dtype=config.compute_dtype)
     history = History()
-    bar = _progress_bar(config.epochs * steps, config.progress)
+    state, first_epoch = _resume(config, state, history)
+    names = _metric_names(state, train_data, loss_fn)
+    best = (math.inf, None)  # (val_loss, state) of the best epoch, for early stopping
+    bar = _progress_bar((config.epochs - first_epoch) * steps, config.progress)
     try:
-        for epoch in range(config.epochs):
+        for epoch in range(first_epoch, config.epochs):
             start = time.perf_counter()
-            order = jax.random.permutation(jax.random.fold_in(data_key, epoch), n)  # [N]
-            batches = order[: steps * batch_size].reshape(steps, batch_size)  # [steps, B]
+            batches = _epoch_batches(config, n, epoch)  # [steps, B]
             totals = {name: jnp.zeros((), jnp.float32) for name in names}
             for i in range(steps):
-                state, totals = _train_on_indices(state, totals, train_data, batches[i], loss_fn=loss_fn)
+                state, totals = _train_on_indices(state, totals, train_data, batches[i], loss_fn=loss_fn,
+                                                  augment=augment)
                 if bar is not None:
                     bar.update(1)
             row = {"epoch": epoch + 1}
-            row.update({f"train_{k}": float(v) / (steps * batch_size) for k, v in totals.items()})  # one sync
+            row.update({f"train_{k}": float(v) / batches.size for k, v in totals.items()})  # one sync
             if val_data is not None:
                 row.update({f"val_{k}": v for k, v in evaluate(state, val_data, loss_fn=loss_fn,
                                                                batch_size=config.eval_batch_size).items()})
@@ -312,14 +401,35 @@ def fit(model: nnx.Module, train_data: Batch, config: TrainConfig = TrainConfig(
             history.append(row)
             if bar is not None:
                 bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k.endswith(("loss", "accuracy"))})
+            if config.checkpoint_dir is not None:
+                from leptonlab import checkpoint
+
+                checkpoint.save_checkpoint(config.checkpoint_dir, epoch + 1, state, {"history": history.rows})
+            if config.early_stopping:
+                if row["val_loss"] < best[0]:
+                    best = (row["val_loss"], jax.tree.map(jnp.copy, state))
+                elif epoch + 1 - _best_epoch(history) >= config.early_stopping:
+                    return best[1], history
     finally:
         if bar is not None:
             bar.close()
+    if config.early_stopping and best[1] is not None:
+        return best[1], history
     return state, history
 
 
+def _best_epoch(history: History) -> int:
+    return int(history["epoch"][int(np.argmin(history["val_loss"]))])
+
+
+def _eval_model(state: TrainState) -> nnx.Module:
+    model = nnx.merge(state.graphdef, _cast_floats(state.params, state.compute_dtype), state.rest)
+    model.eval()
+    return model
+
+
 def predict(state: TrainState, x: jax.Array, *, batch_size: int = 1024) -> jax.Array:
-    """The model's outputs on ``x: [N, ...]`` in evaluation mode, batch by batch: ``[N, ...]``."""
+    """The model's outputs on ``x: [N, ...]`` in evaluation mode, batch by batch: ``[N, ...]`` float32."""
     x = jnp.asarray(x)
     if x.ndim == 0 or x.shape[0] == 0:
         raise ValueError(f"predict needs a batch of at least one example, got shape {x.shape}.")
@@ -329,6 +439,4 @@ def predict(state: TrainState, x: jax.Array, *, batch_size: int = 1024) -> jax.A
 
 @jax.jit
 def _predict_batch(state: TrainState, x: jax.Array) -> jax.Array:
-    model = state.model()
-    model.eval()
-    return model(x)
+    return _eval_model(state)(_cast_floats(x, state.compute_dtype)).astype(jnp.float32)
