@@ -50,12 +50,12 @@ def _existing_notebooks(paths: Sequence[str]) -> list[Path]:
     return notebooks
 
 
-def _default_notebooks(pattern_all: bool) -> list[Path]:
-    """The course's notebooks: ``NN_*.ipynb`` (or every ``*.ipynb``) in ``notebooks/``."""
+def _default_notebooks(*, every: bool) -> list[Path]:
+    """The course's notebooks ``NN_*.ipynb`` in ``notebooks/`` (``every``: all ``*.ipynb``)."""
     from leptonlab.course import course_notebooks, find_notebooks_dir
 
     folder = find_notebooks_dir()
-    return sorted(folder.glob("*.ipynb")) if pattern_all else course_notebooks(folder)
+    return sorted(folder.glob("*.ipynb")) if every else course_notebooks(folder)
 
 
 def _positive_seconds(text: str) -> float:
@@ -100,17 +100,13 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
                         help="notebooks to run, in order (default: notebooks/NN_*.ipynb)")
 
 
-def _quick_from_env() -> bool:
-    from leptonlab._env import quick_mode
-
-    return quick_mode()  # a ValueError here is reported as bad input
-
-
 def _run(args: argparse.Namespace) -> int:
+    from leptonlab._env import quick_mode
     from leptonlab.course import run_course
 
-    notebooks = _existing_notebooks(args.notebooks) if args.notebooks else _default_notebooks(False)
-    quick = _quick_from_env() if args.quick is None else args.quick
+    given = args.notebooks
+    notebooks = _existing_notebooks(given) if given else _default_notebooks(every=False)
+    quick = quick_mode() if args.quick is None else args.quick  # ValueError: bad LEPTONLAB_QUICK
     mode = "quick" if quick else "full"
     out = args.out or Path("runs") / f"{mode}-{datetime.now():%Y%m%d-%H%M%S}"
     print(f"running {len(notebooks)} notebook(s) in {mode} mode into {out}")
@@ -166,7 +162,8 @@ def _add_check(parser: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace) -> int:
     from leptonlab.course import check_notebook
 
-    notebooks = _existing_notebooks(args.notebooks) if args.notebooks else _default_notebooks(True)
+    given = args.notebooks
+    notebooks = _existing_notebooks(given) if given else _default_notebooks(every=True)
     bad = 0
     for path in notebooks:
         problems = check_notebook(path)

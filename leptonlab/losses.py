@@ -21,7 +21,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from leptonlab.activations import _as_float_array, log_softmax
 

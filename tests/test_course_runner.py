@@ -11,7 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from leptonlab.course import run_course
+from leptonlab.course import RunInfo, run_course
+from leptonlab.course import _runner
 
 REPO = Path(__file__).resolve().parents[1]
 KERNELSPEC = {"name": "leptonlab", "display_name": "Python (leptonlab)", "language": "python"}
@@ -130,3 +131,18 @@ def test_notebooks_named_alike_are_refused(tmp_path, one):
     other = notebook(tmp_path / "b" / "00_x.ipynb", "y = 2")
     with pytest.raises(ValueError, match="overwrite each other"):
         run_course([one, other], out_dir=tmp_path / "out", quick=True)
+
+
+def test_out_dir_must_not_be_the_notebooks_folder(tmp_path, one):
+    with pytest.raises(ValueError, match="would overwrite them"):
+        run_course([one], out_dir=tmp_path, quick=True)
+
+
+def test_a_crashed_runner_process_is_a_failed_row(tmp_path, one, monkeypatch):
+    info = RunInfo("2025-01-01 00:00", True, "0.6", "cpu", "1 × cpu", "test")
+    monkeypatch.setattr(_runner, "run_info", lambda **kwargs: info)
+    monkeypatch.setattr(_runner, "_CHILD", "import sys; sys.stderr.write('kaput'); sys.exit(3)")
+    report = run_course([one], out_dir=tmp_path / "out", quick=False, progress=None)
+    (row,) = report.rows
+    assert row.status == "failed" and row.peak_mib is None and row.metrics == {}
+    assert row.error == "ChildProcessError: the runner process exited with code 3: kaput"

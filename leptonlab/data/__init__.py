@@ -42,3 +42,12 @@ from leptonlab.data._registry import Archive as Archive
 from leptonlab.data._registry import DataFile as DataFile
 from leptonlab.data._registry import Dataset as Dataset
 from leptonlab.data._registry import get_dataset as get_dataset
+from leptonlab.data._arrays import Split as Split
+from leptonlab.data._arrays import Standardizer as Standardizer
+from leptonlab.data._arrays import fit_standardizer as fit_standardizer
+from leptonlab.data._arrays import to_float as to_float
+from leptonlab.data._arrays import train_val_split as train_val_split
+from leptonlab.data._augment import Augment as Augment
+from leptonlab.data._augment import random_crop as random_crop
+from leptonlab.data._augment import random_flip as random_flip
+from leptonlab.data._augment import random_rotation as random_rotation

@@ -217,6 +217,10 @@ def status() -> list[dict[str, str]]:
     return rows
 
 
+def _size_text(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB"
+
+
 def _dataset_names(datasets: str | Iterable[str] | None) -> list[str]:
     if datasets is None:
         return list(_registry.DATASETS)
@@ -259,7 +263,7 @@ def prefetch(datasets: str | Iterable[str] | None = None, *,
             rows.append({"dataset": name, "file": entry.name, "state": state, "path": str(path),
                          "source": source, "message": message})
             if progress is not None:
-                line = (f"✓ {name}/{entry.name} ({entry.size / 1e6:.1f} MB, {source})" if state == "ok"
+                line = (f"✓ {name}/{entry.name} ({_size_text(entry.size)}, {source})" if state == "ok"
                         else f"✗ {name}/{entry.name}: {message}")
                 progress(line)
     return rows

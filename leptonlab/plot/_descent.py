@@ -8,6 +8,7 @@ from typing import Any
 import jax
 import numpy as np
 from matplotlib.colors import LogNorm
+from matplotlib.ticker import MaxNLocator
 from matplotlib.figure import Figure
 
 from leptonlab.plot._style import COLORS, finish, new_figure
@@ -62,6 +63,7 @@ def gradient_agreement(reference: Any, others: Mapping[str, Any], *, reference_l
         ax_val.scatter(ref, got, s=22, marker=markers[i % 4], color=COLORS[i], label=label)
         ax_err.semilogy(idx, np.maximum(np.abs(got - ref), 1e-17), markers[i % 4], color=COLORS[i], label=label)
     ax_val.set(xlabel=f"{reference_label} gradient entry", ylabel="gradient entry", title="same values")
+    ax_err.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_err.set(xlabel="parameter index", ylabel=f"|gradient - {reference_label}|", title="differences")
     for ax in (ax_val, ax_err):
         ax.grid(alpha=0.3)
@@ -70,7 +72,7 @@ def gradient_agreement(reference: Any, others: Mapping[str, Any], *, reference_l
 
 
 def loss_curves(curves: Mapping[str, Any], *, logy: bool = True, title: str = "loss during descent",
-                xlabel: str = "step") -> Figure:
+                xlabel: str = "step", ylabel: str = "loss (MSE)") -> Figure:
     """Loss against step, one line per entry of ``curves`` (label -> ``[T+1]`` losses).
 
     Diverging runs (huge or non-finite losses) leave through the top of the plot instead
@@ -96,7 +98,7 @@ def loss_curves(curves: Mapping[str, Any], *, logy: bool = True, title: str = "l
     if top is not None and lows:
         bottom = min(lows)
         ax.set_ylim((bottom * 0.5, top) if logy else (min(0.0, bottom), top))
-    ax.set(xlabel=xlabel, ylabel="loss (MSE)", title=title)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(alpha=0.3, which="both" if logy else "major")
     ax.legend(fontsize=8)
     return finish(fig)

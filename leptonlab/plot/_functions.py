@@ -177,5 +177,5 @@ def timing_bars(timings: Mapping[str, Any], *, title: str = "time per call") -> 
     ax.set_xscale("log")
     ax.set(xlabel="milliseconds (log scale)", title=title)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     return finish(fig)
