@@ -1,7 +1,7 @@
 """The ``leptonlab`` command: doctor, run the course, fetch data, keep notebooks clean.
 
 Each subcommand is a :class:`Command` in ``COMMANDS`` (its arguments and the function
-that runs it), so a new one (``release``, ``grade``) is one more entry. Bad input
+that runs it). Bad input
 prints one line and exits with code 2; a run with failed notebooks or notebooks
 with problems exits with 1. ``python -m leptonlab`` is the same command.
 """
@@ -174,6 +174,48 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_FAILED if bad else EXIT_OK
 
 
+def _add_release(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
+                        help="solution notebooks or a folder of them (default: the course's notebooks/)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the student notebooks")
+
+
+def _release(args: argparse.Namespace) -> int:
+    from leptonlab.course import release
+
+    paths = [Path(p) for p in args.notebooks]
+    if len(paths) == 1 and paths[0].is_dir():
+        from leptonlab.course import course_notebooks
+
+        notebooks = course_notebooks(paths[0])
+    else:
+        notebooks = _existing_notebooks(args.notebooks) if paths else _default_notebooks(every=False)
+    for done in release(notebooks, args.out):
+        print(f"{done.target}: {done.solutions} exercise(s) stubbed, {done.hidden_tests} hidden test block(s) removed")
+    return EXIT_OK
+
+
+def _add_grade(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("submissions", metavar="SUBMISSIONS", help="folder of <student>/<notebook>.ipynb")
+    parser.add_argument("--source", default=None, metavar="DIR",
+                        help="the solution notebooks (default: the course's notebooks/)")
+    parser.add_argument("--out", default="grades.csv", metavar="CSV", help="where to write the table")
+    parser.add_argument("--timeout", type=int, default=120, metavar="S", help="seconds per cell (default 120)")
+    parser.add_argument("--memory-mb", type=int, default=6144, metavar="MB",
+                        help="memory limit of each student's kernel (default 6144)")
+    parser.add_argument("--kernel", default="leptonlab", help="Jupyter kernel (default: leptonlab)")
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from leptonlab.course import find_notebooks_dir, grade, grades_csv
+
+    source = Path(args.source) if args.source else find_notebooks_dir()
+    rows = grade(args.submissions, source, timeout=args.timeout, memory_mb=args.memory_mb, kernel=args.kernel)
+    Path(args.out).write_text(grades_csv(rows), encoding="utf-8")
+    print(f"{len(rows)} graded exercise(s) written to {args.out}")
+    return EXIT_OK
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("doctor", "versions, devices, memory settings, quick mode and datasets",
             _add_doctor, _doctor),
@@ -184,6 +226,10 @@ COMMANDS: tuple[Command, ...] = (
             _add_strip, _strip),
     Command("check-notebooks", "check notebooks against CONTRIBUTING.md's conventions",
             _add_check, _check),
+    Command("release", "write student notebooks: solutions stubbed, hidden tests removed",
+            _add_release, _release),
+    Command("grade", "execute each student's notebooks and write a table of points",
+            _add_grade, _grade),
 )
 
 _EPILOG = """examples:
@@ -193,6 +239,8 @@ _EPILOG = """examples:
   leptonlab fetch mnist
   leptonlab strip notebooks/03_descent.ipynb
   leptonlab check-notebooks
+  leptonlab release notebooks/ --out release/
+  leptonlab grade submissions/ --source notebooks/ --out grades.csv
 """
 
 

@@ -60,3 +60,45 @@ def precision_recall_f1(y_true, y_pred, num_classes: int) -> PerClass:
     denom = precision + recall
     f1 = jnp.where(denom > 0, 2 * precision * recall / jnp.where(denom > 0, denom, 1), 0.0)
     return PerClass(precision, recall, f1, actual.astype(jnp.int32))
+
+
+def worst_mistakes(probs, y_true, k: int) -> jax.Array:
+    """Indices of the ``k`` most confident wrong predictions, most confident first (notebook 08).
+
+    ``probs: [N, C]`` class probabilities (softmax of the logits), ``y_true: [N]`` int.
+    A prediction is wrong when ``argmax(probs) != y_true``; its confidence is the
+    probability of the predicted class. Returns ``[min(k, wrong)]`` int32 indices
+    into the N examples (empty when every prediction is right).
+    """
+    probs, y_true = jnp.asarray(probs), jnp.asarray(y_true)
+    if probs.ndim != 2 or y_true.shape != (probs.shape[0],):
+        raise ValueError(f"worst_mistakes needs probs [N, C] and labels [N], got {probs.shape} and {y_true.shape}.")
+    if not jnp.issubdtype(y_true.dtype, jnp.integer):
+        raise TypeError(f"labels must be integers, got {y_true.dtype}.")
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k must be an int >= 1, got {k!r}.")
+    predicted = jnp.argmax(probs, axis=-1)  # [N]
+    confidence = jnp.max(probs, axis=-1)  # [N]
+    score = jnp.where(predicted != y_true, confidence, -jnp.inf)  # [N]; right answers sort last
+    order = jnp.argsort(-score, stable=True)[:k]  # [k]
+    n_wrong = int(jnp.sum(predicted != y_true))
+    return order[: min(k, n_wrong)].astype(jnp.int32)
+
+
+def classification_report(y_true, y_pred, class_names) -> str:
+    """A text table of per-class precision, recall, F1 and support, then accuracy and macro F1 (notebook 08).
+
+    ``y_true, y_pred: [N]`` int labels in ``0..C-1``; ``class_names``: C names.
+    """
+    names = [str(n) for n in class_names]
+    if not names:
+        raise ValueError("class_names must name at least one class.")
+    scores = precision_recall_f1(y_true, y_pred, len(names))
+    width = max(12, *(len(n) for n in names))
+    lines = [f"{'class':<{width}} precision  recall     f1  support"]
+    for i, name in enumerate(names):
+        lines.append(f"{name:<{width}} {float(scores.precision[i]):9.3f} {float(scores.recall[i]):7.3f} "
+                     f"{float(scores.f1[i]):6.3f} {int(scores.support[i]):8d}")
+    lines.append(f"{'accuracy':<{width}} {float(accuracy(y_true, y_pred)):24.3f} {int(scores.support.sum()):8d}")
+    lines.append(f"{'macro F1':<{width}} {float(scores.f1.mean()):24.3f}")
+    return "\n".join(lines)

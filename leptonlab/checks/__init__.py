@@ -23,3 +23,14 @@ from leptonlab.checks._jax_basics import two_normal_samples as two_normal_sample
 from leptonlab.checks._losses import binary_cross_entropy_with_logits as binary_cross_entropy_with_logits
 from leptonlab.checks._losses import categorical_cross_entropy as categorical_cross_entropy
 from leptonlab.checks._losses import mse as mse
+from leptonlab.checks._cnn import confusion_matrix as confusion_matrix
+from leptonlab.checks._cnn import flatten_size as flatten_size
+from leptonlab.checks._regularisation import inverted_dropout as inverted_dropout
+from leptonlab.checks._regularisation import l2_penalty as l2_penalty
+from leptonlab.checks._regularisation import should_stop as should_stop
+from leptonlab.checks._data import min_max_scale as min_max_scale
+from leptonlab.checks._data import random_flip as random_flip
+from leptonlab.checks._data import standardize as standardize
+from leptonlab.checks._conv import conv2d_single_channel as conv2d_single_channel
+from leptonlab.checks._conv import max_pool_2x2 as max_pool_2x2
+from leptonlab.checks._conv import output_size as output_size

@@ -15,3 +15,10 @@ from leptonlab.course._report import report_markdown as report_markdown
 from leptonlab.course._report import write_report as write_report
 from leptonlab.course._runner import run_course as run_course
 from leptonlab.course._runner import run_info as run_info
+from leptonlab.course._grading import GradeRow as GradeRow
+from leptonlab.course._grading import grade as grade
+from leptonlab.course._grading import grades_csv as grades_csv
+from leptonlab.course._release import MarkerError as MarkerError
+from leptonlab.course._release import Released as Released
+from leptonlab.course._release import release as release
+from leptonlab.course._release import release_notebook as release_notebook

@@ -16,3 +16,13 @@ from leptonlab.plot._functions import activation_functions as activation_functio
 from leptonlab.plot._functions import function_curves as function_curves
 from leptonlab.plot._functions import loss_surfaces as loss_surfaces
 from leptonlab.plot._functions import timing_bars as timing_bars
+from leptonlab.plot._evaluation import compare_runs as compare_runs
+from leptonlab.plot._evaluation import confusion_matrix as confusion_matrix
+from leptonlab.plot._evaluation import learning_rate_schedules as learning_rate_schedules
+from leptonlab.plot._evaluation import worst_mistakes as worst_mistakes
+from leptonlab.plot._images import augmentation_preview as augmentation_preview
+from leptonlab.plot._images import class_balance as class_balance
+from leptonlab.plot._images import feature_maps as feature_maps
+from leptonlab.plot._images import filter_grid as filter_grid
+from leptonlab.plot._images import pixel_histogram as pixel_histogram
+from leptonlab.plot._images import receptive_field_maps as receptive_field_maps
