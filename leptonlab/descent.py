@@ -323,6 +323,19 @@ def _sgd_run(theta0, X, y, learning_rate, beta, keys, *, steps, batch_size):
     return _trajectory(theta0, thetas, X, y)
 
 
+def _batch_keys(batch_size: int | None, key: jax.Array | None, n: int, steps: int):
+    """Validated ``batch_size`` and one key per step (unused when the batch is all ``n`` examples)."""
+    if batch_size is not None:
+        batch_size = _check_count(batch_size, "batch_size")
+        if batch_size > n:
+            raise ValueError(f"batch_size {batch_size} is larger than the {n} examples; use at most N, or None.")
+        if key is None:
+            raise ValueError("mini-batches are random: pass key=jax.random.key(SEED).")
+    if key is not None:
+        _check_key(key)
+    return batch_size, jax.random.split(key if key is not None else jax.random.key(0), steps)
+
+
 def sgd(theta0: jax.Array, X: jax.Array, y: jax.Array, *, learning_rate: float, steps: int,
         batch_size: int | None = None, momentum: float = 0.0, key: jax.Array | None = None) -> Trajectory:
     """(Stochastic) gradient descent with optional mini-batches and heavy-ball momentum, from scratch.
@@ -337,15 +350,7 @@ def sgd(theta0: jax.Array, X: jax.Array, y: jax.Array, *, learning_rate: float, 
     lr = _check_lr(learning_rate)
     steps = _check_count(steps, "steps")
     beta = _check_beta(momentum)
-    if batch_size is not None:
-        batch_size = _check_count(batch_size, "batch_size")
-        if batch_size > X.shape[0]:
-            raise ValueError(f"batch_size {batch_size} is larger than the {X.shape[0]} examples; use at most N, or None.")
-        if key is None:
-            raise ValueError("mini-batches are random: pass key=jax.random.key(SEED).")
-    if key is not None:
-        _check_key(key)
-    keys = jax.random.split(key if key is not None else jax.random.key(0), steps)  # unused when full batch
+    batch_size, keys = _batch_keys(batch_size, key, X.shape[0], steps)
     return _sgd_run(theta0, X, y, jnp.asarray(lr, theta0.dtype), jnp.asarray(beta, theta0.dtype), keys,
                     steps=steps, batch_size=batch_size)
 
@@ -381,15 +386,7 @@ def optax_descent(theta0: jax.Array, X: jax.Array, y: jax.Array,
     if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
         raise TypeError(f"optimizer should be an optax optimizer such as optax.adam(0.1), got {type(optimizer).__name__}.")
     steps = _check_count(steps, "steps")
-    if batch_size is not None:
-        batch_size = _check_count(batch_size, "batch_size")
-        if batch_size > X.shape[0]:
-            raise ValueError(f"batch_size {batch_size} is larger than the {X.shape[0]} examples; use at most N, or None.")
-        if key is None:
-            raise ValueError("mini-batches are random: pass key=jax.random.key(SEED).")
-    if key is not None:
-        _check_key(key)
-    keys = jax.random.split(key if key is not None else jax.random.key(0), steps)  # unused when full batch
+    batch_size, keys = _batch_keys(batch_size, key, X.shape[0], steps)
     return _optax_run(theta0, X, y, keys, optimizer=optimizer, steps=steps, batch_size=batch_size)
 
 
