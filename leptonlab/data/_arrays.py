@@ -67,11 +67,12 @@ def train_val_split(n: int, *, val_fraction: float, key: jax.Array, stratify: np
     labels = np.asarray(stratify)
     if labels.shape != (n,):
         raise ValueError(f"stratify must hold one label per example, shape ({n},), got {labels.shape}.")
+    order = np.asarray(jax.random.permutation(key, n))  # one shuffle (one compiled program for any labels)
+    order = order[np.argsort(labels[order], kind="stable")]  # grouped by class, shuffled within each class
     train, val = [], []
-    for i, c in enumerate(np.unique(labels)):
-        members = np.flatnonzero(labels == c)
-        order = members[np.asarray(jax.random.permutation(jax.random.fold_in(key, i), len(members)))]
+    for c in np.unique(labels):
+        members = order[labels[order] == c]
         n_val = round(len(members) * val_fraction)
-        val.append(order[:n_val])
-        train.append(order[n_val:])
+        val.append(members[:n_val])
+        train.append(members[n_val:])
     return Split(np.sort(np.concatenate(train)), np.sort(np.concatenate(val)))
