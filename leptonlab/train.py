@@ -22,6 +22,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -332,16 +333,31 @@ def _epoch_batches(config: TrainConfig, n: int, epoch: int) -> jax.Array:
     return order[: steps * batch_size].reshape(steps, batch_size)  # [steps, B]
 
 
-def _resume(config: TrainConfig, state: TrainState, history: History) -> tuple[TrainState, int]:
-    """Restore the newest checkpoint of ``config.checkpoint_dir`` if there is one."""
+def _best_dir(config: TrainConfig) -> Path:
+    """Where early stopping keeps the best epoch's state, beside the run's checkpoints."""
+    return Path(config.checkpoint_dir) / "best"
+
+
+def _resume(config: TrainConfig, state: TrainState, history: History) -> tuple[TrainState, int, tuple]:
+    """Restore the newest checkpoint of ``config.checkpoint_dir`` if there is one.
+
+    Returns the state, the number of finished epochs and, for early stopping, the
+    best (val_loss, state) so far.
+    """
     from leptonlab import checkpoint
 
+    no_best = (math.inf, None)
     if config.checkpoint_dir is None or checkpoint.latest_epoch(config.checkpoint_dir) is None:
-        return state, 0
-    state, record = checkpoint.restore_checkpoint(config.checkpoint_dir, state)
+        return state, 0, no_best
+    template = state
+    state, record = checkpoint.restore_checkpoint(config.checkpoint_dir, template)
     for row in record.get("history", []):
         history.append(row)
-    return state, int(record["epoch"])
+    best = no_best
+    if config.early_stopping and checkpoint.latest_epoch(_best_dir(config)) is not None:
+        best_state, _ = checkpoint.restore_checkpoint(_best_dir(config), template)
+        best = (float(np.min(history["val_loss"])), best_state)
+    return state, int(record["epoch"]), best
 
 
 def fit(model: nnx.Module | None, train_data: Batch, config: TrainConfig = TrainConfig(), *,
@@ -378,9 +394,8 @@ def fit(model: nnx.Module | None, train_data: Batch, config: TrainConfig = Train
         state = TrainState.create(model, make_optimizer(config, steps), key=init_key,
                                   compute_dtype=config.compute_dtype)
     history = History()
-    state, first_epoch = _resume(config, state, history)
+    state, first_epoch, best = _resume(config, state, history)  # best: (val_loss, state), for early stopping
     names = _metric_names(state, train_data, loss_fn)
-    best = (math.inf, None)  # (val_loss, state) of the best epoch, for early stopping
     bar = _progress_bar((config.epochs - first_epoch) * steps, config.progress)
     try:
         for epoch in range(first_epoch, config.epochs):
@@ -401,15 +416,18 @@ def fit(model: nnx.Module | None, train_data: Batch, config: TrainConfig = Train
             history.append(row)
             if bar is not None:
                 bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k.endswith(("loss", "accuracy"))})
-            if config.checkpoint_dir is not None:
+            if config.early_stopping and row["val_loss"] < best[0]:
+                best = (row["val_loss"], jax.tree.map(jnp.copy, state))
+                if config.checkpoint_dir is not None:
+                    from leptonlab import checkpoint
+
+                    checkpoint.save_checkpoint(_best_dir(config), epoch + 1, state, {})
+            if config.checkpoint_dir is not None:  # saved last: a resumed run never misses the best state
                 from leptonlab import checkpoint
 
                 checkpoint.save_checkpoint(config.checkpoint_dir, epoch + 1, state, {"history": history.rows})
-            if config.early_stopping:
-                if row["val_loss"] < best[0]:
-                    best = (row["val_loss"], jax.tree.map(jnp.copy, state))
-                elif epoch + 1 - _best_epoch(history) >= config.early_stopping:
-                    return best[1], history
+            if config.early_stopping and epoch + 1 - _best_epoch(history) >= config.early_stopping:
+                return best[1], history
     finally:
         if bar is not None:
             bar.close()

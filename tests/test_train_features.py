@@ -162,3 +162,28 @@ def test_batch_norm_statistics_are_updated():
 def test_new_config_fields_reject_bad_values(field, value, match):
     with pytest.raises(ValueError, match=match):
         train.TrainConfig(epochs=10, **{field: value})
+
+
+def test_resumed_early_stopping_returns_the_same_best_state(tmp_path, monkeypatch):
+    """The best epoch's state survives an interruption: resumed and uninterrupted runs agree."""
+    kx, ky, kvx, kvy = jax.random.split(jax.random.key(0), 4)
+    x, y = jax.random.normal(kx, (128, 8)), jax.random.randint(ky, (128,), 0, 2)  # random labels: overfits
+    xv, yv = jax.random.normal(kvx, (128, 8)), jax.random.randint(kvy, (128,), 0, 2)
+    config = train.TrainConfig(epochs=20, batch_size=32, learning_rate=1e-2, early_stopping=3, **QUIET)
+    reference, history = train.fit(MLP(8, [32], 2, rngs=nnx.Rngs(0)), (x, y), config, val_data=(xv, yv))
+    real_save = checkpoint.save_checkpoint
+
+    def save_then_interrupt(directory, epoch, state, record):
+        path = real_save(directory, epoch, state, record)
+        if epoch == len(history) - 1 and "best" not in str(directory):
+            raise KeyboardInterrupt("simulated interruption")
+        return path
+
+    ckpt = dataclasses.replace(config, checkpoint_dir=str(tmp_path / "run"))
+    monkeypatch.setattr(checkpoint, "save_checkpoint", save_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(MLP(8, [32], 2, rngs=nnx.Rngs(0)), (x, y), ckpt, val_data=(xv, yv))
+    monkeypatch.setattr(checkpoint, "save_checkpoint", real_save)
+    resumed, resumed_history = train.fit(MLP(8, [32], 2, rngs=nnx.Rngs(0)), (x, y), ckpt, val_data=(xv, yv))
+    assert len(resumed_history) == len(history)
+    assert _leaves_equal(resumed.params, reference.params)
