@@ -65,9 +65,10 @@ def test_worst_mistakes_bad_input():
 
 
 def test_compare_runs_figure():
-    fig = plot.compare_runs({"baseline": _history([1.0, 0.5, 0.7]), "dropout": _history([1.0, 0.6, 0.4])})
+    fig = plot.compare_runs({"baseline": _history([1.0, 0.05, 0.07]), "dropout": _history([1.0, 0.6, 0.4])})
     ax = fig.axes[0]
     assert isinstance(fig, Figure) and ax.get_yscale() == "log"
+    assert plot.compare_runs({"a": _history([1.0, 0.5])}).axes[0].get_yscale() == "linear"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["baseline", "dropout"]
     acc = plot.compare_runs({"a": _history([0.5, 0.2])}, metric="val_accuracy")
     assert acc.axes[0].get_yscale() == "linear"
@@ -87,10 +88,11 @@ def test_compare_runs_bad_input(histories, metric, match):
 def test_learning_rate_schedules_figure():
     schedules = {"constant": optax.constant_schedule(1e-3),
                  "cosine": optax.warmup_cosine_decay_schedule(0.0, 1e-3, 10, 100),
-                 "python": lambda step: 1e-3 / (1 + step)}
+                 "python": lambda step: 1e-3 / (1 + step) if step < 50 else 0.0,
+                 "joined": optax.join_schedules([optax.constant_schedule(1e-3), optax.constant_schedule(1e-4)], [50])}
     fig = plot.learning_rate_schedules(schedules, 100, steps_per_epoch=10)
     ax = fig.axes[0]
-    assert isinstance(fig, Figure) and len(ax.lines) == 3 and ax.get_xlabel() == "epoch"
+    assert isinstance(fig, Figure) and len(ax.lines) == 4 and ax.get_xlabel() == "epoch"
     np.testing.assert_allclose(ax.lines[1].get_ydata()[10], 1e-3, rtol=1e-5)  # the end of the warm-up
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -92,8 +94,8 @@ def compare_runs(histories: Mapping[str, Any], metric: str = "val_loss", *, log:
     """One curve per run of ``metric`` over epochs, all on one axes.
 
     ``histories`` maps a run's name to its :class:`leptonlab.train.History`, e.g.
-    ``compare_runs({"baseline": h1, "dropout": h2}, metric="val_loss")``. The loss
-    is drawn on a log scale unless ``log=False``. The best epoch of each run
+    ``compare_runs({"baseline": h1, "dropout": h2}, metric="val_loss")``. By default a
+    loss spanning more than a factor of 5 is drawn on a log scale (``log=True/False`` forces it). The best epoch of each run
     (lowest loss, highest accuracy) is marked with a dot.
     """
     if not isinstance(histories, Mapping) or not histories:
@@ -103,7 +105,9 @@ def compare_runs(histories: Mapping[str, Any], metric: str = "val_loss", *, log:
             known = history.names if hasattr(history, "names") else type(history).__name__
             raise ValueError(f"run {name!r} has no metric {metric!r}; it has {known}.")
     lower_is_better = "loss" in metric
-    log = lower_is_better if log is None else log
+    if log is None:  # a log axis helps when the losses span more than a factor of 5
+        values = np.concatenate([np.asarray(h[metric], dtype=float) for h in histories.values()])
+        log = lower_is_better and np.nanmin(values) > 0 and np.nanmax(values) > 5 * np.nanmin(values)
     fig, ax = new_figure(width=6.0, height=3.8)
     for i, (name, history) in enumerate(histories.items()):
         color = COLORS[i % len(COLORS)]
@@ -140,9 +144,10 @@ def learning_rate_schedules(schedules: Mapping[str, Callable[[Any], Any]], steps
     for i, (name, schedule) in enumerate(schedules.items()):
         if not callable(schedule):
             raise TypeError(f"schedule {name!r} is a {type(schedule).__name__}, not a function step -> learning rate.")
-        lr = np.asarray(schedule(t), dtype=np.float64)  # optax schedules take an array of steps
-        if lr.shape != t.shape:
-            lr = np.asarray([float(schedule(int(s))) for s in t])
+        try:  # optax schedules are jax functions of the step: evaluate all steps at once
+            lr = np.asarray(jax.vmap(schedule)(jnp.arange(steps)), dtype=np.float64)
+        except Exception:  # a plain Python function of an int step
+            lr = np.asarray([float(schedule(int(s))) for s in t], dtype=np.float64)
         ax.plot(x, lr, color=COLORS[i % len(COLORS)], lw=2, label=name)
     ax.set(xlabel="epoch" if steps_per_epoch else "step", ylabel="learning rate", title="learning-rate schedules")
     ax.grid(alpha=0.3)
