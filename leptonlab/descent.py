@@ -305,17 +305,19 @@ def learning_rate_sweep(theta0: jax.Array, X: jax.Array, y: jax.Array, *,
     return run(jnp.asarray(rates, theta0.dtype))
 
 
+def _minibatch_grad(theta, X, y, key, batch_size):
+    """The MSE gradient on ``batch_size`` distinct examples drawn with ``key`` (None: all of them)."""
+    if batch_size is None:
+        return _grad(theta, X, y)
+    idx = jax.random.choice(key, X.shape[0], (batch_size,), replace=False)  # [B] distinct examples
+    return _grad(theta, X[idx], y[idx])
+
+
 @partial(jax.jit, static_argnames=("steps", "batch_size"))
 def _sgd_run(theta0, X, y, learning_rate, beta, keys, *, steps, batch_size):
-    n = X.shape[0]
-
     def body(carry, key):
         theta, velocity = carry
-        if batch_size is None:
-            g = _grad(theta, X, y)
-        else:
-            idx = jax.random.choice(key, n, (batch_size,), replace=False)  # [B] distinct examples
-            g = _grad(theta, X[idx], y[idx])
+        g = _minibatch_grad(theta, X, y, key, batch_size)
         theta, velocity = momentum_step(theta, velocity, g, learning_rate, beta)
         return (theta, velocity), theta
 
@@ -357,15 +359,9 @@ def sgd(theta0: jax.Array, X: jax.Array, y: jax.Array, *, learning_rate: float, 
 
 @partial(jax.jit, static_argnames=("optimizer", "steps", "batch_size"))
 def _optax_run(theta0, X, y, keys, *, optimizer, steps, batch_size):
-    n = X.shape[0]
-
     def body(carry, key):
         theta, opt_state = carry
-        if batch_size is None:
-            g = _grad(theta, X, y)
-        else:
-            idx = jax.random.choice(key, n, (batch_size,), replace=False)  # [B]
-            g = _grad(theta, X[idx], y[idx])
+        g = _minibatch_grad(theta, X, y, key, batch_size)
         updates, opt_state = optimizer.update(g, opt_state, theta)
         theta = optax.apply_updates(theta, updates)
         return (theta, opt_state), theta
