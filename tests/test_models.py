@@ -2,6 +2,7 @@
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 from flax import nnx
 
@@ -51,3 +52,20 @@ def test_mlp_rejects_wrong_input():
         model(jnp.ones((2, 5)))
     with pytest.raises(ValueError, match="batch"):
         model(jnp.ones(3))
+
+
+@pytest.mark.parametrize("shape", [(2, 28, 28, 3), (1, 7, 7, 2), (3, 6, 10, 1)])
+def test_max_pool_2x2_equals_flax_max_pool(shape, key):
+    from flax import nnx
+
+    from leptonlab.models import max_pool_2x2
+
+    x = jax.random.normal(key, shape)
+    np.testing.assert_array_equal(max_pool_2x2(x), nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2)))
+
+
+def test_max_pool_2x2_rejects_a_batch_without_channels():
+    from leptonlab.models import max_pool_2x2
+
+    with pytest.raises(ValueError, match=r"\[B, H, W, C\]"):
+        max_pool_2x2(jnp.ones((4, 28, 28)))

@@ -1,0 +1,118 @@
+"""Run one case in this process: leptonlab's training loop, then its references."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+from benchmarks._cases import Case
+from benchmarks._timing import peak_rss_mib, throughput
+
+
+def _config(case: Case):
+    from leptonlab.train import TrainConfig
+
+    return TrainConfig(epochs=1, batch_size=case.batch_size, learning_rate=1e-3, optimizer="adam", progress=False)
+
+
+def run_leptonlab(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dict:
+    """``leptonlab.train.fit`` for one epoch of ``case.steps`` steps, continuing the same state each run."""
+    import jax
+
+    from leptonlab.train import fit
+
+    data = (jax.device_put(x), jax.device_put(y))  # resident on the device, as in the notebooks
+    config = _config(case)
+    holder = {"state": None}
+
+    def run() -> int:
+        model = case.make_model() if holder["state"] is None else None
+        state, _ = fit(model, data, config, loss_fn=case.loss_fn, state=holder["state"])
+        jax.block_until_ready(state.params)
+        holder["state"] = state
+        return case.steps * case.batch_size
+
+    return throughput(run, repeats=repeats)
+
+
+def run_naive_jax(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dict:
+    """The loop a first JAX program often is: jitted gradient only, optimizer update op by op,
+    batches gathered on the host, and the loss read back (a host sync) every step."""
+    import jax
+    import optax
+    from flax import nnx
+
+    model = case.make_model()
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    tx = optax.adam(1e-3)
+    opt_state = tx.init(params)
+    key = jax.random.key(0)
+
+    @jax.jit
+    def loss_and_grad(params, xb, yb, key):
+        def loss(p):
+            m = nnx.merge(graphdef, p, rest)
+            m.train()
+            return case.loss_fn(m, (xb, yb), key)[0]
+        return jax.value_and_grad(loss)(params)
+
+    rng = np.random.default_rng(0)
+    holder = {"params": params, "opt_state": opt_state}
+
+    def run() -> int:
+        order = rng.permutation(case.steps * case.batch_size)
+        for i in range(case.steps):
+            idx = order[i * case.batch_size:(i + 1) * case.batch_size]
+            loss, grads = loss_and_grad(holder["params"], x[idx], y[idx], key)
+            updates, holder["opt_state"] = tx.update(grads, holder["opt_state"], holder["params"])
+            holder["params"] = optax.apply_updates(holder["params"], updates)
+            float(loss)  # per-step host sync
+        jax.block_until_ready(holder["params"])
+        return case.steps * case.batch_size
+
+    return throughput(run, repeats=repeats)
+
+
+def run_torch(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dict | None:
+    """PyTorch eager on the identical network and batches (None when PyTorch is not installed)."""
+    if case.make_torch is None or importlib.util.find_spec("torch") is None:
+        return None
+    import torch
+
+    torch.manual_seed(0)
+    model, loss_fn = case.make_torch()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    xs, ys = torch.from_numpy(case.torch_layout(x)), torch.from_numpy(y)
+    n = case.steps * case.batch_size
+
+    def run() -> int:
+        order = torch.randperm(n)
+        for i in range(case.steps):
+            idx = order[i * case.batch_size:(i + 1) * case.batch_size]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model, xs[idx], ys[idx])
+            loss.backward()
+            opt.step()
+        return n
+
+    result = throughput(run, repeats=repeats)
+    result["torch"] = torch.__version__
+    result["threads"] = torch.get_num_threads()
+    return result
+
+
+def run_case(case: Case, repeats: int) -> dict:
+    """All measurements of one case; peak memory is read right after leptonlab's run."""
+    rng = np.random.default_rng(0)
+    x, y = case.make_data(rng, case.steps * case.batch_size)
+    row = {"case": case.name, "description": case.description, "batch_size": case.batch_size,
+           "steps_per_run": case.steps}
+    row["leptonlab"] = run_leptonlab(case, x, y, repeats)
+    row["leptonlab"]["peak_rss_mib"] = peak_rss_mib()
+    row["naive_jax"] = run_naive_jax(case, x, y, repeats)
+    row["pytorch"] = run_torch(case, x, y, repeats)
+    for ref in ("naive_jax", "pytorch"):
+        if row[ref] is not None:
+            row[f"ratio_vs_{ref}"] = row["leptonlab"]["samples_per_s"] / row[ref]["samples_per_s"]
+    return row

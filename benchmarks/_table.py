@@ -1,0 +1,51 @@
+"""The environment record and the Markdown table of a benchmark run."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def environment() -> dict:
+    """What the figures were measured on (the parent process; JAX is not imported here)."""
+    return {"python": platform.python_version(), "machine": platform.machine(), "processor": platform.processor(),
+            "cpu_count": os.cpu_count(), "jax": _version("jax"), "jaxlib": _version("jaxlib"),
+            "flax": _version("flax"), "optax": _version("optax"), "torch": _version("torch"),
+            "xla_flags": os.environ.get("XLA_FLAGS", ""), "jax_platforms": os.environ.get("JAX_PLATFORMS", "")}
+
+
+def _rate(measure: dict | None) -> str:
+    return "-" if measure is None else f"{measure['samples_per_s']:,.0f}"
+
+
+def _ratio(row: dict, ref: str) -> str:
+    value = row.get(f"ratio_vs_{ref}")
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def format_table(result: dict) -> str:
+    """A Markdown table: samples/s (median) of leptonlab and the references, ratios, compile time, memory."""
+    env = result["environment"]
+    lines = [f"jax {env['jax']} | torch {env['torch'] or 'not installed'} | {env['cpu_count']} CPUs | "
+             f"{'quick' if result['quick'] else 'full'} run, median of {result['repeats']}",
+             "",
+             "| case | batch | leptonlab samples/s | naive JAX | PyTorch eager | vs naive JAX | vs PyTorch "
+             "| compile s | peak MiB |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in result["rows"]:
+        if "error" in row:
+            lines.append(f"| {row['case']} | error: {row['error']} |||||||| ")
+            continue
+        ours = row["leptonlab"]
+        lines.append(f"| {row['case']} | {row['batch_size']} | {_rate(ours)} | {_rate(row['naive_jax'])} | "
+                     f"{_rate(row['pytorch'])} | {_ratio(row, 'naive_jax')} | {_ratio(row, 'pytorch')} | "
+                     f"{ours['compile_s']:.1f} | {ours['peak_rss_mib']:.0f} |")
+    return "\n".join(lines)
