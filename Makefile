@@ -10,6 +10,8 @@ QUICK  ?= 0
 OUT    ?=
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# JAX's persistent compilation cache for the course kernel: re-running a notebook reuses its compiled steps.
+JAX_CACHE := $(abspath .cache/jax-compilation)
 
 # Notebooks run in the kernel of this environment: put its kernelspecs first on the search path,
 # so a stale user-level kernel of the same name (another checkout, another venv) cannot win.
@@ -20,14 +22,15 @@ export PYTHONNOUSERSITE := 1
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
 	  echo "NVIDIA GPU found: installing the CUDA build of JAX"; extras="test,cuda"; \
 	else extras="test"; fi; \
 	$(BIN)/python -m pip install --quiet -e ".[$$extras]"
-	$(BIN)/python -m ipykernel install --sys-prefix --name leptonlab --display-name "Python (leptonlab)"
+	$(BIN)/python -m ipykernel install --sys-prefix --name leptonlab --display-name "Python (leptonlab)" \
+	  --env JAX_COMPILATION_CACHE_DIR $(JAX_CACHE)
 	touch $@
 
 course: $(STAMP)

@@ -47,14 +47,25 @@ def test_cuda_extra_is_the_cuda_build_of_jax():
     assert any(_name(r) == "jax" and "cuda12" in r for r in _pyproject()["project"]["optional-dependencies"]["cuda"])
 
 
-def test_course_kernel_runs_this_python():
-    """The kernel named leptonlab must start this environment's interpreter, not a stale one."""
+def _course_kernel_spec():
     kernelspec = pytest.importorskip("jupyter_client.kernelspec")
     try:
-        spec = kernelspec.KernelSpecManager().get_kernel_spec("leptonlab")
+        return kernelspec.KernelSpecManager().get_kernel_spec("leptonlab")
     except kernelspec.NoSuchKernel:
         pytest.fail("no 'leptonlab' kernel: run `make venv` (or python -m ipykernel install --sys-prefix --name leptonlab)")
+
+
+def test_course_kernel_runs_this_python():
+    """The kernel named leptonlab must start this environment's interpreter, not a stale one."""
+    spec = _course_kernel_spec()
     kernel_prefix = Path(spec.argv[0]).absolute().parent.parent  # <prefix>/bin/python -> <prefix>
     assert kernel_prefix == Path(sys.prefix).absolute(), (
         f"the leptonlab kernel runs {spec.argv[0]}, outside this environment ({sys.prefix}): a stale kernelspec wins; "
         "re-run `make venv` or remove the stale one (`jupyter kernelspec list`).")
+
+
+def test_course_kernel_keeps_a_persistent_compilation_cache():
+    """Re-running a notebook reuses compiled steps: the kernel points JAX at a cache folder (PERFORMANCE.md)."""
+    cache = _course_kernel_spec().env.get("JAX_COMPILATION_CACHE_DIR")
+    assert cache and Path(cache).is_absolute(), (
+        f"the leptonlab kernel sets no absolute JAX_COMPILATION_CACHE_DIR (got {cache!r}): re-run `make venv`.")
