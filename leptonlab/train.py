@@ -59,6 +59,7 @@ class TrainConfig:
     seed: int = 0  # derives the shuffling and dropout keys: same seed, same run
     eval_batch_size: int = 1024  # examples per evaluation call (memory, not results)
     progress: bool = True  # show a tqdm progress bar
+    steps_per_call: int = 0  # optimizer steps per compiled call (lax.scan over them); 0 = auto: 1 on CPU, 32 on GPU/TPU
 
     def __post_init__(self):
         _require(isinstance(self.epochs, int) and self.epochs >= 1, f"epochs must be an int >= 1, got {self.epochs!r}.")
@@ -77,6 +78,8 @@ class TrainConfig:
                  f"early_stopping must be an int >= 0 (epochs of patience), got {self.early_stopping!r}.")
         _require(self.compute_dtype in COMPUTE_DTYPES,
                  f"unknown compute_dtype {self.compute_dtype!r}; choose one of {COMPUTE_DTYPES}.")
+        _require(isinstance(self.steps_per_call, int) and self.steps_per_call >= 0,
+                 f"steps_per_call must be an int >= 0 (0 = choose by backend), got {self.steps_per_call!r}.")
 
 
 def _require(ok: bool, message: str) -> None:
@@ -233,6 +236,33 @@ def _train_on_indices(state: TrainState, totals: Metrics, data: Batch, idx: jax.
     """train_step on the batch ``data[idx]`` (idx: [B] int32), adding its metrics to ``totals``."""
     state, metrics = train_step(state, _take(data, idx), loss_fn, augment)
     return state, _sum_metrics(totals, metrics, jnp.ones(idx.shape[0], jnp.float32))
+
+
+@jax.jit(static_argnames=("loss_fn", "augment"), donate_argnames=("state", "totals"))
+def _train_on_chunk(state: TrainState, totals: Metrics, data: Batch, idx: jax.Array, loss_fn: LossFn,
+                    augment: AugmentFn | None = None):
+    """train_step on the batches ``data[idx[k]]`` in turn (idx: [K, B] int32), one ``lax.scan`` call.
+
+    The same steps as K calls of :func:`_train_on_indices`, in one compiled program:
+    on a GPU this removes K - 1 dispatches; on a CPU the per-step loop measured faster (PERFORMANCE.md).
+    """
+    ones = jnp.ones(idx.shape[1], jnp.float32)  # [B]
+
+    def body(carry, batch_idx):  # batch_idx: [B]
+        state, totals = carry
+        state, metrics = train_step(state, _take(data, batch_idx), loss_fn, augment)
+        return (state, _sum_metrics(totals, metrics, ones)), None
+
+    (state, totals), _ = jax.lax.scan(body, (state, totals), idx)
+    return state, totals
+
+
+def steps_per_call(config: TrainConfig, steps: int) -> int:
+    """How many optimizer steps :func:`fit` runs per compiled call: ``config.steps_per_call``,
+    or by backend when it is 0 (1 on CPU, where a Python loop of jitted steps was faster than
+    ``lax.scan`` in our benchmarks; up to 32 on accelerators, where dispatch overhead dominates)."""
+    chosen = config.steps_per_call or (1 if jax.default_backend() == "cpu" else 32)
+    return max(1, min(chosen, steps))
 
 
 @jax.jit(static_argnames="loss_fn", donate_argnames="totals")
@@ -396,17 +426,25 @@ def fit(model: nnx.Module | None, train_data: Batch, config: TrainConfig = Train
     history = History()
     state, first_epoch, best = _resume(config, state, history)  # best: (val_loss, state), for early stopping
     names = _metric_names(state, train_data, loss_fn)
+    chunk = steps_per_call(config, steps)
     bar = _progress_bar((config.epochs - first_epoch) * steps, config.progress)
     try:
         for epoch in range(first_epoch, config.epochs):
             start = time.perf_counter()
             batches = _epoch_batches(config, n, epoch)  # [steps, B]
             totals = {name: jnp.zeros((), jnp.float32) for name in names}
-            for i in range(steps):
-                state, totals = _train_on_indices(state, totals, train_data, batches[i], loss_fn=loss_fn,
-                                                  augment=augment)
+            i = 0
+            while i < steps:  # chunks of `chunk` steps, then single steps for the remainder
+                k = chunk if steps - i >= chunk else 1
+                if k == 1:
+                    state, totals = _train_on_indices(state, totals, train_data, batches[i], loss_fn=loss_fn,
+                                                      augment=augment)
+                else:
+                    state, totals = _train_on_chunk(state, totals, train_data, batches[i:i + k], loss_fn=loss_fn,
+                                                    augment=augment)
+                i += k
                 if bar is not None:
-                    bar.update(1)
+                    bar.update(k)
             row = {"epoch": epoch + 1}
             row.update({f"train_{k}": float(v) / batches.size for k, v in totals.items()})  # one sync
             if val_data is not None:

@@ -133,6 +133,7 @@ def test_history_access_and_errors():
     ("epochs", 0, "epochs"), ("batch_size", -1, "batch_size"), ("learning_rate", 0.0, "learning_rate"),
     ("learning_rate", float("nan"), "learning_rate"), ("optimizer", "adagrad!", "unknown optimizer"),
     ("momentum", 1.0, "momentum"), ("weight_decay", -0.1, "weight_decay"),
+    ("steps_per_call", -1, "steps_per_call"),
 ])
 def test_config_rejects_bad_values(field, value, match):
     with pytest.raises(ValueError, match=match):
@@ -153,3 +154,22 @@ def test_fit_rejects_bad_input():
         train.TrainState.create("not a model", optax.sgd(0.1), key=jax.random.key(0))
     with pytest.raises(ValueError, match="at least one example"):
         train.predict(train.TrainState.create(_model(), optax.sgd(0.1), key=jax.random.key(0)), x[:0])
+
+
+@pytest.mark.parametrize("chunk", [3, 8])
+def test_scanned_steps_equal_the_per_step_loop(chunk):
+    """steps_per_call > 1 (lax.scan over chunks; 10 steps = chunks + single-step remainder) is the same run."""
+    x, y = _blobs(320)
+    config = train.TrainConfig(epochs=2, batch_size=32, steps_per_call=1, **QUIET)
+    one, h1 = train.fit(_model(), (x, y), config)
+    many, h2 = train.fit(_model(), (x, y), dataclasses.replace(config, steps_per_call=chunk))
+    assert int(one.step) == int(many.step) == 20
+    for a, b in zip(jax.tree.leaves(one.params), jax.tree.leaves(many.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h1["train_loss"], h2["train_loss"], rtol=1e-5)
+
+
+def test_steps_per_call_is_chosen_by_backend_and_capped_by_the_epoch():
+    cpu = 1 if jax.default_backend() == "cpu" else 32
+    assert train.steps_per_call(train.TrainConfig(), 1000) == cpu
+    assert train.steps_per_call(train.TrainConfig(steps_per_call=50), 7) == 7
