@@ -1,7 +1,8 @@
 # leptonlab: two commands on a fresh machine.
 #   make course   run the whole course in batch (full; QUICK=1 for the quick run) and write the report
 #   make test     run the package tests and every notebook in quick mode
-# Also: make lab (JupyterLab with the course kernel), make fetch (download the datasets once).
+# Also: make lab (JupyterLab with the course kernel), make fetch (download the datasets once),
+# make bench (training throughput vs PyTorch eager and a naive JAX loop: PERFORMANCE.md).
 # Both create the virtual environment .venv on first use; with an NVIDIA GPU they install the CUDA build of JAX.
 
 PYTHON ?= python3
@@ -18,7 +19,7 @@ JAX_CACHE := $(abspath .cache/jax-compilation)
 export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
 export PYTHONNOUSERSITE := 1
 
-.PHONY: course lab test fetch venv clean-venv
+.PHONY: course lab test fetch bench venv clean-venv
 
 venv: $(STAMP)
 
@@ -41,6 +42,9 @@ lab: $(STAMP)
 
 fetch: $(STAMP)
 	$(BIN)/leptonlab fetch
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks --json runs/benchmarks.json
 
 test: $(STAMP)
 	LEPTONLAB_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-kernel-name leptonlab

@@ -28,6 +28,7 @@ class Case:
     loss_fn: Callable[..., Any]  # leptonlab loss_fn(model, batch, key)
     make_torch: Callable[[], tuple[Any, Callable[[Any, Any, Any], Any]]] | None  # -> (module, loss(model, xb, yb))
     torch_layout: Callable[[np.ndarray], np.ndarray] = lambda x: x  # e.g. NHWC -> NCHW
+    steps_per_call: int = 0  # leptonlab's loop strategy: TrainConfig.steps_per_call (0 = by backend)
 
 
 def _images(side: int, channels: int, classes: int):
@@ -112,3 +113,10 @@ def mlp_case(quick: bool) -> Case:
 def cnn_case(quick: bool) -> Case:
     return Case("cnn", "CNN conv32-conv64-dense256, 28x28x1 (notebook 08)", 128, 5 if quick else 60,
                 _images(28, 1, 10), _cnn, _classification_loss(), _torch_cnn, _nchw)
+
+
+@case("cnn-scan")
+def cnn_scan_case(quick: bool) -> Case:
+    """The CNN with 10 steps per compiled call (lax.scan): the loop strategy fit uses on accelerators."""
+    return dataclasses.replace(cnn_case(quick), name="cnn-scan", steps_per_call=10, steps=10 if quick else 60,
+                               description="the CNN, 10 steps per call with lax.scan (fit's GPU strategy)")

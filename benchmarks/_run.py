@@ -13,7 +13,8 @@ from benchmarks._timing import peak_rss_mib, throughput
 def _config(case: Case):
     from leptonlab.train import TrainConfig
 
-    return TrainConfig(epochs=1, batch_size=case.batch_size, learning_rate=1e-3, optimizer="adam", progress=False)
+    return TrainConfig(epochs=1, batch_size=case.batch_size, learning_rate=1e-3, optimizer="adam", progress=False,
+                       steps_per_call=case.steps_per_call)
 
 
 def run_leptonlab(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dict:
@@ -78,12 +79,18 @@ def run_torch(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dict | 
     """PyTorch eager on the identical network and batches (None when PyTorch is not installed)."""
     if case.make_torch is None or importlib.util.find_spec("torch") is None:
         return None
+    import jax
     import torch
 
+    if jax.default_backend() != "cpu":  # compare like with like: PyTorch on CUDA, or not at all
+        if not torch.cuda.is_available():
+            return None
+        torch.set_default_device("cuda")
     torch.manual_seed(0)
     model, loss_fn = case.make_torch()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    xs, ys = torch.from_numpy(case.torch_layout(x)), torch.from_numpy(y)
+    device = "cuda" if jax.default_backend() != "cpu" else "cpu"
+    xs, ys = torch.from_numpy(case.torch_layout(x)).to(device), torch.from_numpy(y).to(device)
     n = case.steps * case.batch_size
 
     def run() -> int:
@@ -94,11 +101,14 @@ def run_torch(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dict | 
             loss = loss_fn(model, xs[idx], ys[idx])
             loss.backward()
             opt.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
         return n
 
     result = throughput(run, repeats=repeats)
     result["torch"] = torch.__version__
     result["threads"] = torch.get_num_threads()
+    result["device"] = device
     return result
 
 
