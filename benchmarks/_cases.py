@@ -29,6 +29,7 @@ class Case:
     make_torch: Callable[[], tuple[Any, Callable[[Any, Any, Any], Any]]] | None  # -> (module, loss(model, xb, yb))
     torch_layout: Callable[[np.ndarray], np.ndarray] = lambda x: x  # e.g. NHWC -> NCHW
     steps_per_call: int = 0  # leptonlab's loop strategy: TrainConfig.steps_per_call (0 = by backend)
+    compute_dtype: str = "float32"  # TrainConfig.compute_dtype ("bfloat16": bf16 compute, f32 master weights)
 
 
 def _images(side: int, channels: int, classes: int):
@@ -120,3 +121,10 @@ def cnn_scan_case(quick: bool) -> Case:
     """The CNN with 10 steps per compiled call (lax.scan): the loop strategy fit uses on accelerators."""
     return dataclasses.replace(cnn_case(quick), name="cnn-scan", steps_per_call=10, steps=10 if quick else 60,
                                description="the CNN, 10 steps per call with lax.scan (fit's GPU strategy)")
+
+
+@case("cnn-bf16")
+def cnn_bf16_case(quick: bool) -> Case:
+    """The CNN computing in bfloat16 (float32 master weights); PyTorch stays float32."""
+    return dataclasses.replace(cnn_case(quick), name="cnn-bf16", compute_dtype="bfloat16",
+                               description="the CNN in bf16 compute (PyTorch reference in float32)")

@@ -14,7 +14,7 @@ def _config(case: Case):
     from leptonlab.train import TrainConfig
 
     return TrainConfig(epochs=1, batch_size=case.batch_size, learning_rate=1e-3, optimizer="adam", progress=False,
-                       steps_per_call=case.steps_per_call)
+                       steps_per_call=case.steps_per_call, compute_dtype=case.compute_dtype)
 
 
 def run_leptonlab(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dict:
