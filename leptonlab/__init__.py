@@ -15,6 +15,7 @@ from leptonlab import descent as descent
 from leptonlab import gradients as gradients
 from leptonlab import losses as losses
 from leptonlab import models as models
+from leptonlab import recsys as recsys
 from leptonlab import timing as timing
 from leptonlab import train as train
 from leptonlab._env import cache_dir as cache_dir

@@ -34,3 +34,7 @@ from leptonlab.checks._data import standardize as standardize
 from leptonlab.checks._conv import conv2d_single_channel as conv2d_single_channel
 from leptonlab.checks._conv import max_pool_2x2 as max_pool_2x2
 from leptonlab.checks._conv import output_size as output_size
+from leptonlab.checks._recsys import mask_seen as mask_seen
+from leptonlab.checks._recsys import ndcg_single as ndcg_single
+from leptonlab.checks._recsys import predict_rating as predict_rating
+from leptonlab.checks._recsys import rmse as rmse

@@ -26,3 +26,8 @@ from leptonlab.plot._images import feature_maps as feature_maps
 from leptonlab.plot._images import filter_grid as filter_grid
 from leptonlab.plot._images import pixel_histogram as pixel_histogram
 from leptonlab.plot._images import receptive_field_maps as receptive_field_maps
+from leptonlab.plot._recsys import hit_rate_curves as hit_rate_curves
+from leptonlab.plot._recsys import latent_factors as latent_factors
+from leptonlab.plot._recsys import model_comparison as model_comparison
+from leptonlab.plot._recsys import rating_overview as rating_overview
+from leptonlab.plot._recsys import regularisation_sweep as regularisation_sweep

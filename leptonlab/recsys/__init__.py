@@ -1,0 +1,49 @@
+"""Recommender systems on MovieLens-100K (notebooks 13-14).
+
+Ratings re-indexed to 0-based rows, the implicit-feedback view, neighbourhood
+collaborative filtering, biased matrix factorisation trained under ``jit``,
+neural recommenders (NCF, two-tower) with negative sampling, a popularity
+baseline, rating and ranking metrics, and top-k recommendation with cold start.
+"""
+
+from leptonlab.recsys._data import Candidates as Candidates
+from leptonlab.recsys._data import IdIndex as IdIndex
+from leptonlab.recsys._data import candidate_lists as candidate_lists
+from leptonlab.recsys._data import ImplicitSplit as ImplicitSplit
+from leptonlab.recsys._data import Interactions as Interactions
+from leptonlab.recsys._data import build_index as build_index
+from leptonlab.recsys._data import index_ratings as index_ratings
+from leptonlab.recsys._data import item_popularity as item_popularity
+from leptonlab.recsys._data import leave_one_out as leave_one_out
+from leptonlab.recsys._data import rating_matrix as rating_matrix
+from leptonlab.recsys._data import sample_negatives as sample_negatives
+from leptonlab.recsys._data import seen_matrix as seen_matrix
+from leptonlab.recsys._metrics import candidate_ranks as candidate_ranks
+from leptonlab.recsys._metrics import hit_rate_at_k as hit_rate_at_k
+from leptonlab.recsys._metrics import mae as mae
+from leptonlab.recsys._metrics import ndcg_at_k as ndcg_at_k
+from leptonlab.recsys._metrics import precision_at_k as precision_at_k
+from leptonlab.recsys._metrics import ranking_report as ranking_report
+from leptonlab.recsys._metrics import rmse as rmse
+from leptonlab.recsys._mf import MFConfig as MFConfig
+from leptonlab.recsys._mf import MFHistory as MFHistory
+from leptonlab.recsys._mf import MFParams as MFParams
+from leptonlab.recsys._mf import evaluate_mf as evaluate_mf
+from leptonlab.recsys._mf import fit_biases as fit_biases
+from leptonlab.recsys._mf import fit_mf as fit_mf
+from leptonlab.recsys._mf import global_mean_baseline as global_mean_baseline
+from leptonlab.recsys._mf import init_mf as init_mf
+from leptonlab.recsys._mf import mf_loss as mf_loss
+from leptonlab.recsys._mf import mf_predict as mf_predict
+from leptonlab.recsys._neighbours import NeighbourModel as NeighbourModel
+from leptonlab.recsys._neighbours import fit_neighbours as fit_neighbours
+from leptonlab.recsys._neighbours import predict_neighbours as predict_neighbours
+from leptonlab.recsys._neighbours import similarity_matrix as similarity_matrix
+from leptonlab.recsys._neural import NCF as NCF
+from leptonlab.recsys._neural import TwoTower as TwoTower
+from leptonlab.recsys._neural import negative_sampling_loss as negative_sampling_loss
+from leptonlab.recsys._neural import score_pairs as score_pairs
+from leptonlab.recsys._neural import user_genre_profiles as user_genre_profiles
+from leptonlab.recsys._recommend import Recommender as Recommender
+from leptonlab.recsys._recommend import TopK as TopK
+from leptonlab.recsys._recommend import mf_scores as mf_scores
