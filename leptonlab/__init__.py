@@ -16,7 +16,11 @@ from leptonlab import gradients as gradients
 from leptonlab import losses as losses
 from leptonlab import models as models
 from leptonlab import recsys as recsys
+from leptonlab import resnet as resnet
 from leptonlab import timing as timing
+from leptonlab import explain as explain
+from leptonlab import metrics as metrics
+from leptonlab import transfer as transfer
 from leptonlab import train as train
 from leptonlab._env import cache_dir as cache_dir
 from leptonlab._env import data_dir as data_dir

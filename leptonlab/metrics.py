@@ -102,3 +102,15 @@ def classification_report(y_true, y_pred, class_names) -> str:
     lines.append(f"{'accuracy':<{width}} {float(accuracy(y_true, y_pred)):24.3f} {int(scores.support.sum()):8d}")
     lines.append(f"{'macro F1':<{width}} {float(scores.f1.mean()):24.3f}")
     return "\n".join(lines)
+# Threshold curves and probability quality (notebook 17); the code lives in leptonlab/_curves.py.
+from leptonlab._curves import OneVsRest as OneVsRest  # noqa: E402
+from leptonlab._curves import Reliability as Reliability  # noqa: E402
+from leptonlab._curves import auc as auc  # noqa: E402
+from leptonlab._curves import average_precision as average_precision  # noqa: E402
+from leptonlab._curves import expected_calibration_error as expected_calibration_error  # noqa: E402
+from leptonlab._curves import one_vs_rest_roc as one_vs_rest_roc  # noqa: E402
+from leptonlab._curves import precision_recall_curve as precision_recall_curve  # noqa: E402
+from leptonlab._curves import reliability as reliability  # noqa: E402
+from leptonlab._curves import roc_auc as roc_auc  # noqa: E402
+from leptonlab._curves import roc_curve as roc_curve  # noqa: E402
+from leptonlab._curves import top_k_accuracy as top_k_accuracy  # noqa: E402

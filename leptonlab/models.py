@@ -143,3 +143,5 @@ class CNN(nnx.Module):
         x = x.reshape(x.shape[0], -1)  # [B, h*w*c]
         x = self.dropout(nnx.relu(self.hidden(x)), rngs=rngs)  # [B, dense]
         return self.head(x)  # [B, num_classes]
+from leptonlab.resnet import ResidualBlock as ResidualBlock  # noqa: E402  (notebook 15)
+from leptonlab.resnet import ResNet as ResNet  # noqa: E402

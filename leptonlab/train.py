@@ -496,3 +496,102 @@ def predict(state: TrainState, x: jax.Array, *, batch_size: int = 1024) -> jax.A
 @jax.jit
 def _predict_batch(state: TrainState, x: jax.Array) -> jax.Array:
     return _eval_model(state)(_cast_floats(x, state.compute_dtype)).astype(jnp.float32)
+
+
+# ---------------------------------------------------------------------------- notebook 15: label smoothing,
+# test-time augmentation, time to accuracy
+
+
+def smooth_labels(y: jax.Array, num_classes: int, smoothing: float) -> jax.Array:
+    """Integer labels ``y: [B]`` as smoothed one-hot targets ``[B, num_classes]`` float32.
+
+    The true class gets ``1 - smoothing + smoothing / C`` and every other class
+    ``smoothing / C``; each row still sums to 1. Introduced in notebook 15.
+    """
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}.")
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"smoothing must be in [0, 1), got {smoothing!r}.")
+    y = jnp.asarray(y)
+    if not jnp.issubdtype(y.dtype, jnp.integer):
+        raise TypeError(f"y must hold integer class labels, got {y.dtype}.")
+    one_hot = jax.nn.one_hot(y, num_classes, dtype=jnp.float32)  # [B, C]
+    return one_hot * (1.0 - smoothing) + smoothing / num_classes
+
+
+@dataclasses.dataclass(frozen=True)
+class SmoothedClassificationLoss:
+    """Softmax cross-entropy against label-smoothed targets: a ``loss_fn`` for :func:`fit`.
+
+    ``SmoothedClassificationLoss(0.1)(model, (x, y), key) -> (loss, metrics)`` where ``loss``
+    is the mean smoothed cross-entropy (what is minimised) and ``metrics`` holds, per
+    example ``[B]``: ``loss`` (smoothed), ``nll`` (the plain cross-entropy, comparable with
+    :func:`classification_loss`) and ``accuracy``. Smoothing stops the network from
+    pushing logits to infinity to reach probability 1 on training labels. Frozen and
+    hashable, so the compiled training step is reused. Introduced in notebook 15.
+    """
+
+    smoothing: float = 0.1  # probability mass spread evenly over all classes
+
+    def __post_init__(self):
+        if not isinstance(self.smoothing, (int, float)) or not 0.0 <= self.smoothing < 1.0:
+            raise ValueError(f"smoothing must be a number in [0, 1), got {self.smoothing!r}.")
+
+    def __call__(self, model: nnx.Module, batch: Batch, key: jax.Array) -> tuple[jax.Array, Metrics]:
+        x, y = batch
+        logits = model(x, rngs=key).astype(jnp.float32)  # [B, C]
+        targets = smooth_labels(y, logits.shape[-1], float(self.smoothing))  # [B, C]
+        losses = optax.softmax_cross_entropy(logits, targets)  # [B]
+        nll = optax.softmax_cross_entropy_with_integer_labels(logits, y)  # [B]
+        correct = (jnp.argmax(logits, axis=-1) == y).astype(jnp.float32)  # [B]
+        return losses.mean(), {"loss": losses, "nll": nll, "accuracy": correct}
+
+
+def predict_tta(state: TrainState, x: jax.Array, *, flip: bool = True, batch_size: int = 1024) -> jax.Array:
+    """Test-time augmentation: class probabilities averaged over each image and its mirror image.
+
+    ``x: [N, H, W, C]`` (or ``[N, H, W]``) -> ``[N, classes]`` float32 probabilities: the mean
+    of the softmax of the model's logits on ``x`` and on ``x`` flipped left-right. Use it only
+    for data whose labels do not change under a left-right flip (photos; not digits or text).
+    With ``flip=False`` it is the softmax of :func:`predict`. Introduced in notebook 15.
+    """
+    if not isinstance(state, TrainState):
+        raise TypeError(f"state must be a TrainState (from fit), got {type(state).__name__}.")
+    x = jnp.asarray(x)
+    if x.ndim not in (3, 4) or x.shape[0] == 0:
+        raise ValueError(f"predict_tta needs images [N, H, W, C] or [N, H, W] with N >= 1, got shape {x.shape}.")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}.")
+    probs = jax.nn.softmax(predict(state, x, batch_size=batch_size), axis=-1)  # [N, classes]
+    if not flip:
+        return probs
+    mirrored = jax.nn.softmax(predict(state, x[:, :, ::-1], batch_size=batch_size), axis=-1)  # axis 2 = width
+    return (probs + mirrored) / 2
+
+
+def elapsed_seconds(history: History) -> np.ndarray:
+    """Wall-clock seconds since the start of training at the end of each epoch: ``[epochs]``.
+
+    The cumulative sum of ``history["seconds"]`` (training and validation time, including
+    compilation in the first epoch). Introduced in notebook 15.
+    """
+    if not isinstance(history, History):
+        raise TypeError(f"history must be the History returned by fit, got {type(history).__name__}.")
+    if not len(history):
+        raise ValueError("the history is empty: no epoch has finished.")
+    return np.cumsum(history["seconds"])
+
+
+def time_to_accuracy(history: History, target: float, *, metric: str = "val_accuracy") -> float | None:
+    """Seconds of training until ``history[metric]`` first reached ``target``; None if it never did.
+
+    Time-to-accuracy (as in the DAWNBench and airbench CIFAR-10 benchmarks) measures a
+    training recipe by how fast it gets good, not by its accuracy after an arbitrary number
+    of epochs. Resolution: one epoch. Introduced in notebook 15.
+    """
+    if not isinstance(target, (int, float)) or not 0.0 < target <= 1.0:
+        raise ValueError(f"target must be an accuracy in (0, 1], got {target!r}.")
+    seconds = elapsed_seconds(history)
+    values = history[metric]  # KeyError listing the recorded metrics
+    reached = np.flatnonzero(values >= target)
+    return float(seconds[reached[0]]) if reached.size else None

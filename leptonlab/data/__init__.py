@@ -26,6 +26,12 @@ from leptonlab.data._formats import parse_sst2 as parse_sst2
 from leptonlab.data._formats import parse_text as parse_text
 from leptonlab.data._formats import read_archive_members as read_archive_members
 from leptonlab.data._loaders import CIFAR10_CLASSES as CIFAR10_CLASSES
+from leptonlab.data._loaders import CIFAR10_PNG_DIR as CIFAR10_PNG_DIR
+from leptonlab.data._loaders import CIFAR10_SOURCES as CIFAR10_SOURCES
+from leptonlab.data._loaders import DataSource as DataSource
+from leptonlab.data._image_folder import IMAGE_EXTENSIONS as IMAGE_EXTENSIONS
+from leptonlab.data._image_folder import ImageFolder as ImageFolder
+from leptonlab.data._image_folder import image_folder as image_folder
 from leptonlab.data._loaders import FASHION_MNIST_CLASSES as FASHION_MNIST_CLASSES
 from leptonlab.data._loaders import MNIST_CLASSES as MNIST_CLASSES
 from leptonlab.data._loaders import MOVIELENS_FOLDS as MOVIELENS_FOLDS

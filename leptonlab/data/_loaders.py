@@ -6,11 +6,20 @@ checks the result's shapes, so a notebook can rely on what the docstring says.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import logging
+import os
+import tempfile
+import warnings
+import zipfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from leptonlab import _env
 from leptonlab.data._errors import DataError
 from leptonlab.data._fetch import fetch
 from leptonlab.data._formats import (
@@ -27,6 +36,7 @@ from leptonlab.data._formats import (
     parse_text,
     read_archive_members,
 )
+from leptonlab.data._image_folder import image_folder
 from leptonlab.data._registry import CIFAR10_ARCHIVE_NAME
 
 MNIST_CLASSES = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
@@ -204,7 +214,7 @@ def load_movielens_fold(name: str) -> tuple[Ratings, Ratings]:
     return _ratings(f"{name}.base"), _ratings(f"{name}.test")
 
 
-def _load_cifar10_archive(split: str) -> tuple[np.ndarray, np.ndarray]:
+def _load_cifar10_archive(split: str) -> tuple[np.ndarray, np.ndarray, Path]:
     """``split`` read from the official, md5-verified ``cifar-10-python.tar.gz``."""
     members = _CIFAR10_BATCHES[split]
     archive = fetch("cifar-10", CIFAR10_ARCHIVE_NAME)
@@ -212,28 +222,171 @@ def _load_cifar10_archive(split: str) -> tuple[np.ndarray, np.ndarray]:
     parts = [parse_cifar_batch(raw[m], source=f"{archive}:{m}") for m in members]
     images = np.concatenate([p[0] for p in parts])  # [N, 32, 32, 3]
     labels = np.concatenate([p[1] for p in parts])  # [N]
-    return images, _check_labels(str(archive), labels, images.shape[0], len(CIFAR10_CLASSES))
+    return images, _check_labels(str(archive), labels, images.shape[0], len(CIFAR10_CLASSES)), archive
 
 
-def load_cifar10(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """CIFAR-10 from the official python archive, unpickled safely.
+CIFAR10_PNG_DIR = "cifar-10-png"
+"""Folder (inside ``LEPTONLAB_DATA_DIR``) of the offline CIFAR-10 PNG subset: ``{train,test}/<class>/*.png``."""
+
+CIFAR10_PNG_SUMS_SHA256 = "59d49b9758920879e9e9adeda24a1c0ce74575ef53cf9f113c05a15c6ae9fb4e"
+"""sha256 of the subset's ``SHA256SUMS`` (as in the offline folder's MANIFEST.tsv); it pins every PNG."""
+
+CIFAR10_SOURCES = ("auto", "archive", "png")
+_PNG_CACHE_VERSION = 1  # bump when the decoded format changes
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSource:
+    """Which files a loader read: print it in a notebook so readers know what was measured on.
+
+    Returned by ``load_cifar10(..., return_info=True)``. Introduced in notebook 15.
+    """
+
+    dataset: str  # "cifar-10"
+    split: str  # "train" or "test"
+    kind: str  # "official archive" or "offline PNG subset"
+    path: str  # the archive file or the split's folder
+    n_images: int
+    cached: bool = False  # decoded arrays came from the cache (the files' checksums were verified before)
+
+    @property
+    def official(self) -> bool:
+        """True for the full official split, False for the offline subset."""
+        return self.kind == "official archive"
+
+    def __str__(self) -> str:
+        what = ("the official archive (full split)" if self.official
+                else "the offline PNG subset (the full test split, 2,000 training images per class)")
+        cached = ", decoded copy from the cache" if self.cached else ""
+        return f"{self.dataset} {self.split}: {self.n_images:,} images from {what}: {self.path}{cached}"
+
+
+def _png_sums(folder: Path, split: str) -> tuple[dict[str, str], str]:
+    """``{path relative to the split folder: sha256}`` for ``split`` and a digest of those lines."""
+    sums = folder / "SHA256SUMS"
+    if not sums.is_file():
+        raise DataError(f"{sums} is missing: the PNG subset cannot be verified without it. "
+                        "Restore the folder from the original offline copy.")
+    raw = sums.read_bytes()
+    got = hashlib.sha256(raw).hexdigest()
+    if got != CIFAR10_PNG_SUMS_SHA256:
+        raise DataError(f"{sums} is not the registered list (sha256 {got}, expected "
+                        f"{CIFAR10_PNG_SUMS_SHA256}): the PNG subset was changed. Restore the original copy.")
+    table, lines = {}, []
+    for number, line in enumerate(raw.decode("ascii").splitlines(), 1):
+        parts = line.split()
+        if len(parts) != 2:
+            raise DataError(f"{sums}, line {number}: expected '<relative path> <sha256>', got {line!r}.")
+        if parts[0].startswith(split + "/"):
+            table[parts[0][len(split) + 1:]] = parts[1]
+            lines.append(line)
+    if not table:
+        raise DataError(f"{sums} lists no files of the {split!r} split.")
+    return table, hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _stat_fingerprint(folder: Path, names) -> str:
+    """A digest of the files' sizes and modification times: changes when a file is touched."""
+    h = hashlib.sha256()
+    for name in sorted(names):
+        try:
+            st = (folder / name).stat()
+        except OSError:
+            return "missing"
+        h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _load_cifar10_png(root: Path, split: str) -> tuple[np.ndarray, np.ndarray, Path, bool]:
+    """``split`` of the PNG subset at ``root``, verified against its pinned SHA256SUMS.
+
+    The decoded arrays are cached in ``<cache dir>/cifar-10-png/<split>-<content digest>.npz``;
+    the cache is used only while the files' sizes and modification times are unchanged.
+    """
+    folder = root / split
+    sums, digest = _png_sums(root, split)
+    fingerprint = _stat_fingerprint(folder, sums)
+    cache = _env.cache_dir() / CIFAR10_PNG_DIR / f"{split}-v{_PNG_CACHE_VERSION}-{digest[:16]}.npz"
+    if cache.is_file():
+        try:
+            with np.load(cache, allow_pickle=False) as saved:
+                if str(saved["fingerprint"]) == fingerprint:
+                    return saved["images"], saved["labels"], folder, True
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # a damaged cache entry is rebuilt below
+    found = image_folder(folder, size=(32, 32), mode="RGB", classes=CIFAR10_CLASSES, extensions=(".png",),
+                         checksums=sums)
+    labels = _check_labels(str(folder), found.labels, found.images.shape[0], len(CIFAR10_CLASSES))
+    tmp = None
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=cache.parent, prefix=f".{cache.name}.", suffix=".tmp")
+        with os.fdopen(handle, "wb") as out:
+            np.savez(out, images=found.images, labels=labels, fingerprint=np.asarray(fingerprint))
+        os.replace(tmp, cache)
+    except OSError as err:  # a read-only cache only costs time
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        warnings.warn(f"could not cache the decoded CIFAR-10 PNGs in {cache}: {err}", stacklevel=3)
+    return found.images, labels, folder, False
+
+
+def load_cifar10(split: str = "train", *, source: str = "auto", return_info: bool = False):
+    """CIFAR-10 from the official python archive (unpickled safely), or offline from the PNG subset.
+
+    With ``source="auto"`` the official ``cifar-10-python.tar.gz`` is used (downloaded once
+    into the cache, md5-checked). Offline (``LEPTONLAB_DATA_DIR`` set) when the folder has no
+    ``cifar-10/cifar-10-python.tar.gz`` but has ``cifar-10-png/``, that subset is read instead:
+    the whole test split but only 2,000 of the 5,000 training images per class. Every PNG is
+    checked against the pinned ``SHA256SUMS``; the decoded arrays are cached, so the second
+    load takes a fraction of a second. The choice is logged (logger ``leptonlab.data``) and
+    returned with ``return_info=True``: report it with the accuracy.
 
     Args:
-        split: ``"train"`` (50,000 images, ``data_batch_1``-``5`` in order) or
-            ``"test"`` (10,000, ``test_batch``).
+        split: ``"train"`` (50,000 images, ``data_batch_1``-``5`` in order; 20,000 in the
+            subset, sorted by class) or ``"test"`` (10,000, ``test_batch``; the same images
+            in the subset, sorted by class).
+        source: ``"auto"``, ``"archive"`` (only the official archive) or ``"png"`` (only the
+            offline subset; needs ``LEPTONLAB_DATA_DIR``).
+        return_info: also return a :class:`DataSource` saying which data was read.
 
     Returns:
-        ``(images, labels)``: ``[N, 32, 32, 3] uint8`` RGB (height, width,
-        channel) and ``[N] int32`` classes 0-9 (names in :data:`CIFAR10_CLASSES`).
+        ``(images, labels)``, or ``(images, labels, info)`` with ``return_info``:
+        ``[N, 32, 32, 3] uint8`` RGB (height, width, channel) and ``[N] int32`` classes 0-9
+        (names in :data:`CIFAR10_CLASSES`).
 
     Raises:
-        DataError: offline when ``<data dir>/cifar-10/cifar-10-python.tar.gz``
-            is missing (the shared offline folder has only a PNG subset).
+        DataError: when no source is available (the message says what was looked for), or a
+            file is corrupt. A corrupt or unsafe archive is an error, never a reason to fall back.
 
     Introduced in notebook 15.
     """
     split = _choice("split", split, tuple(_CIFAR10_BATCHES))
-    # The official archive is the only source today: offline without it, fetch raises a
-    # DataError. The PNG-folder fallback (<data dir>/cifar-10-png/, a subset) goes here:
-    # catch that DataError and read the PNGs instead.
-    return _load_cifar10_archive(split)
+    source = _choice("source", source, CIFAR10_SOURCES)
+    if not isinstance(return_info, bool):
+        raise TypeError(f"return_info must be True or False, got {return_info!r}.")
+    offline = _env.data_dir()
+    png_root = offline / CIFAR10_PNG_DIR if offline is not None else None
+    archive_missing = offline is not None and not (offline / "cifar-10" / CIFAR10_ARCHIVE_NAME).is_file()
+    use_png = source == "png" or (source == "auto" and archive_missing and png_root is not None
+                                  and png_root.is_dir())
+    if use_png:
+        if png_root is None or not png_root.is_dir():
+            raise DataError(f"source='png' reads the offline CIFAR-10 PNG subset from "
+                            f"<{_env.DATA_DIR_ENV}>/{CIFAR10_PNG_DIR}/, but "
+                            + (f"{_env.DATA_DIR_ENV} is not set." if png_root is None
+                               else f"{png_root} does not exist.")
+                            + " Use source='auto' for the official archive.")
+        images, labels, path, cached = _load_cifar10_png(png_root, split)
+        info = DataSource("cifar-10", split, "offline PNG subset", str(path), int(images.shape[0]), cached)
+    else:
+        try:
+            images, labels, path = _load_cifar10_archive(split)
+        except DataError as err:
+            if source == "auto" and archive_missing:
+                raise DataError(f"{err}\nNo fallback either: the offline PNG subset "
+                                f"{png_root} does not exist.") from None
+            raise
+        info = DataSource("cifar-10", split, "official archive", str(path), int(images.shape[0]))
+    logging.getLogger("leptonlab.data").info("%s", info)
+    return (images, labels, info) if return_info else (images, labels)

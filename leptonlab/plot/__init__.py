@@ -26,6 +26,16 @@ from leptonlab.plot._images import feature_maps as feature_maps
 from leptonlab.plot._images import filter_grid as filter_grid
 from leptonlab.plot._images import pixel_histogram as pixel_histogram
 from leptonlab.plot._images import receptive_field_maps as receptive_field_maps
+from leptonlab.plot._cifar import channel_means as channel_means
+from leptonlab.plot._cifar import time_to_accuracy as time_to_accuracy
+from leptonlab.plot._explain import accuracy_vs_epsilon as accuracy_vs_epsilon
+from leptonlab.plot._explain import adversarial_examples as adversarial_examples
+from leptonlab.plot._explain import embedding_projection as embedding_projection
+from leptonlab.plot._explain import precision_recall as precision_recall
+from leptonlab.plot._explain import reliability_diagram as reliability_diagram
+from leptonlab.plot._explain import roc_curves as roc_curves
+from leptonlab.plot._explain import saliency_overlays as saliency_overlays
+from leptonlab.plot._explain import verification_scores as verification_scores
 from leptonlab.plot._recsys import hit_rate_curves as hit_rate_curves
 from leptonlab.plot._recsys import latent_factors as latent_factors
 from leptonlab.plot._recsys import model_comparison as model_comparison
