@@ -16,6 +16,8 @@ from leptonlab import gradients as gradients
 from leptonlab import losses as losses
 from leptonlab import models as models
 from leptonlab import recsys as recsys
+from leptonlab import recurrent as recurrent
+from leptonlab import text as text
 from leptonlab import resnet as resnet
 from leptonlab import timing as timing
 from leptonlab import explain as explain

@@ -145,3 +145,9 @@ class CNN(nnx.Module):
         return self.head(x)  # [B, num_classes]
 from leptonlab.resnet import ResidualBlock as ResidualBlock  # noqa: E402  (notebook 15)
 from leptonlab.resnet import ResNet as ResNet  # noqa: E402
+# The recurrent models of notebooks 10-12 live in leptonlab.recurrent; listed here with the other models.
+from leptonlab.recurrent import CharRNN as CharRNN  # noqa: E402
+from leptonlab.recurrent import GRUCell as GRUCell  # noqa: E402
+from leptonlab.recurrent import LSTMCell as LSTMCell  # noqa: E402
+from leptonlab.recurrent import RecurrentClassifier as RecurrentClassifier  # noqa: E402
+from leptonlab.recurrent import RNNCell as RNNCell  # noqa: E402

@@ -34,6 +34,12 @@ from leptonlab.checks._regularisation import should_stop as should_stop
 from leptonlab.checks._data import min_max_scale as min_max_scale
 from leptonlab.checks._data import random_flip as random_flip
 from leptonlab.checks._data import standardize as standardize
+from leptonlab.checks._recurrent import rnn_forward as rnn_forward
+from leptonlab.checks._recurrent import rnn_step as rnn_step
+from leptonlab.checks._text import masked_mean as masked_mean
+from leptonlab.checks._text import pad_and_truncate as pad_and_truncate
+from leptonlab.checks._text import temperature_softmax as temperature_softmax
+from leptonlab.checks._text import top_k_filter as top_k_filter
 from leptonlab.checks._transfer import cosine_similarity as cosine_similarity
 from leptonlab.checks._transfer import threshold_from_roc as threshold_from_roc
 from leptonlab.checks._evaluation import expected_calibration_error as expected_calibration_error

@@ -28,6 +28,11 @@ from leptonlab.plot._images import pixel_histogram as pixel_histogram
 from leptonlab.plot._images import receptive_field_maps as receptive_field_maps
 from leptonlab.plot._cifar import channel_means as channel_means
 from leptonlab.plot._cifar import time_to_accuracy as time_to_accuracy
+from leptonlab.plot._sequences import gate_activations as gate_activations
+from leptonlab.plot._sequences import gradient_vs_distance as gradient_vs_distance
+from leptonlab.plot._sequences import length_histogram as length_histogram
+from leptonlab.plot._sequences import token_distributions as token_distributions
+from leptonlab.plot._sequences import word_scores as word_scores
 from leptonlab.plot._explain import accuracy_vs_epsilon as accuracy_vs_epsilon
 from leptonlab.plot._explain import adversarial_examples as adversarial_examples
 from leptonlab.plot._explain import embedding_projection as embedding_projection
