@@ -11,6 +11,7 @@ from leptonlab import checks as checks
 from leptonlab import conv as conv
 from leptonlab import course as course
 from leptonlab import data as data
+from leptonlab import deploy as deploy
 from leptonlab import descent as descent
 from leptonlab import gradients as gradients
 from leptonlab import losses as losses

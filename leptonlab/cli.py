@@ -216,6 +216,35 @@ def _grade(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- predict
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _add_predict(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model_dir", metavar="MODEL_DIR", help="a folder written by leptonlab.deploy.export_model")
+    parser.add_argument("images", nargs="+", metavar="IMAGE",
+                        help="8-bit grayscale images (PNG, ...) or .npy arrays of the model's input shape")
+    parser.add_argument("--top", type=_positive_int, default=1, metavar="K",
+                        help="show the K most likely classes (default 1)")
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from leptonlab.deploy import predict_files
+
+    for row in predict_files(args.model_dir, args.images, top=args.top):  # InputError: one line, exit 2
+        print(row)
+    return EXIT_OK
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("doctor", "versions, devices, memory settings, quick mode and datasets",
             _add_doctor, _doctor),
@@ -230,6 +259,8 @@ COMMANDS: tuple[Command, ...] = (
             _add_release, _release),
     Command("grade", "execute each student's notebooks and write a table of points",
             _add_grade, _grade),
+    Command("predict", "classify image files with an exported model, validating each input",
+            _add_predict, _predict),
 )
 
 _EPILOG = """examples:
@@ -241,6 +272,7 @@ _EPILOG = """examples:
   leptonlab check-notebooks
   leptonlab release notebooks/ --out release/
   leptonlab grade submissions/ --source notebooks/ --out grades.csv
+  leptonlab predict models/mnist digit.png --top 3
 """
 
 

@@ -34,6 +34,8 @@ from leptonlab.checks._regularisation import should_stop as should_stop
 from leptonlab.checks._data import min_max_scale as min_max_scale
 from leptonlab.checks._data import random_flip as random_flip
 from leptonlab.checks._data import standardize as standardize
+from leptonlab.checks._deploy import quantize_int8 as quantize_int8
+from leptonlab.checks._deploy import soft_target_loss as soft_target_loss
 from leptonlab.checks._recurrent import rnn_forward as rnn_forward
 from leptonlab.checks._recurrent import rnn_step as rnn_step
 from leptonlab.checks._text import masked_mean as masked_mean
