@@ -20,11 +20,13 @@ from leptonlab import recsys as recsys
 from leptonlab import recurrent as recurrent
 from leptonlab import text as text
 from leptonlab import resnet as resnet
+from leptonlab import scale as scale
+from leptonlab import search as search
 from leptonlab import timing as timing
+from leptonlab import train as train
 from leptonlab import explain as explain
 from leptonlab import metrics as metrics
 from leptonlab import transfer as transfer
-from leptonlab import train as train
 from leptonlab._env import cache_dir as cache_dir
 from leptonlab._env import data_dir as data_dir
 from leptonlab._env import quick_mode as quick_mode

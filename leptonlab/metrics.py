@@ -102,6 +102,8 @@ def classification_report(y_true, y_pred, class_names) -> str:
     lines.append(f"{'accuracy':<{width}} {float(accuracy(y_true, y_pred)):24.3f} {int(scores.support.sum()):8d}")
     lines.append(f"{'macro F1':<{width}} {float(scores.f1.mean()):24.3f}")
     return "\n".join(lines)
+
+
 # Threshold curves and probability quality (notebook 17); the code lives in leptonlab/_curves.py.
 from leptonlab._curves import OneVsRest as OneVsRest  # noqa: E402
 from leptonlab._curves import Reliability as Reliability  # noqa: E402

@@ -143,8 +143,12 @@ class CNN(nnx.Module):
         x = x.reshape(x.shape[0], -1)  # [B, h*w*c]
         x = self.dropout(nnx.relu(self.hidden(x)), rngs=rngs)  # [B, dense]
         return self.head(x)  # [B, num_classes]
+
+
 from leptonlab.resnet import ResidualBlock as ResidualBlock  # noqa: E402  (notebook 15)
 from leptonlab.resnet import ResNet as ResNet  # noqa: E402
+
+
 # The recurrent models of notebooks 10-12 live in leptonlab.recurrent; listed here with the other models.
 from leptonlab.recurrent import CharRNN as CharRNN  # noqa: E402
 from leptonlab.recurrent import GRUCell as GRUCell  # noqa: E402

@@ -69,3 +69,14 @@ def test_course_kernel_keeps_a_persistent_compilation_cache():
     cache = _course_kernel_spec().env.get("JAX_COMPILATION_CACHE_DIR")
     assert cache and Path(cache).is_absolute(), (
         f"the leptonlab kernel sets no absolute JAX_COMPILATION_CACHE_DIR (got {cache!r}): re-run `make venv`.")
+
+
+def test_importing_the_package_starts_no_jax_backend():
+    """Nothing runs at import: jax.distributed.initialize() (notebook 19) must still be possible afterwards."""
+    import subprocess
+
+    code = ("import leptonlab, leptonlab.checks, leptonlab.plot, leptonlab.doctor\n"
+            "import jax._src.xla_bridge as xb\n"
+            "assert not xb._backends, f'importing leptonlab initialised {list(xb._backends)}'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-1500:]

@@ -34,6 +34,9 @@ from leptonlab.checks._regularisation import should_stop as should_stop
 from leptonlab.checks._data import min_max_scale as min_max_scale
 from leptonlab.checks._data import random_flip as random_flip
 from leptonlab.checks._data import standardize as standardize
+from leptonlab.checks._conv import conv2d_single_channel as conv2d_single_channel
+from leptonlab.checks._conv import max_pool_2x2 as max_pool_2x2
+from leptonlab.checks._conv import output_size as output_size
 from leptonlab.checks._deploy import quantize_int8 as quantize_int8
 from leptonlab.checks._deploy import soft_target_loss as soft_target_loss
 from leptonlab.checks._recurrent import rnn_forward as rnn_forward
@@ -46,9 +49,10 @@ from leptonlab.checks._transfer import cosine_similarity as cosine_similarity
 from leptonlab.checks._transfer import threshold_from_roc as threshold_from_roc
 from leptonlab.checks._evaluation import expected_calibration_error as expected_calibration_error
 from leptonlab.checks._evaluation import fgsm_perturb as fgsm_perturb
-from leptonlab.checks._conv import conv2d_single_channel as conv2d_single_channel
-from leptonlab.checks._conv import max_pool_2x2 as max_pool_2x2
-from leptonlab.checks._conv import output_size as output_size
+from leptonlab.checks._search import halving_survivors as halving_survivors
+from leptonlab.checks._search import log_uniform as log_uniform
+from leptonlab.checks._scale import data_parallel_grad as data_parallel_grad
+from leptonlab.checks._scale import local_batch_rows as local_batch_rows
 from leptonlab.checks._recsys import mask_seen as mask_seen
 from leptonlab.checks._recsys import ndcg_single as ndcg_single
 from leptonlab.checks._recsys import predict_rating as predict_rating

@@ -10,8 +10,12 @@ import numpy as np
 
 from leptonlab.checks._core import CheckFailed, as_array, call, passed
 
-_THETA = jnp.array([1.0, -2.0, 0.5])   # [P]
-_GRAD = jnp.array([0.4, -1.0, 2.0])    # [P]
+def _theta() -> jax.Array:
+    return jnp.array([1.0, -2.0, 0.5])  # [P]; built on call: importing the checks starts no JAX backend
+
+
+def _grad() -> jax.Array:
+    return jnp.array([0.4, -1.0, 2.0])  # [P]
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
@@ -22,8 +26,8 @@ def gd_step(fn: Callable) -> None:
     """Check ``fn(theta [P], grad [P], learning_rate) -> theta [P]``: one step of gradient descent. Notebook 04."""
     name = "gd_step"
     for lr in (0.1, 0.03):
-        got = as_array(name, call(name, fn, _THETA, _GRAD, lr), "the new theta")
-        theta, g = np.asarray(_THETA, np.float64), np.asarray(_GRAD, np.float64)
+        got = as_array(name, call(name, fn, _theta(), _grad(), lr), "the new theta")
+        theta, g = np.asarray(_theta(), np.float64), np.asarray(_grad(), np.float64)
         want = theta - lr * g
         if _close(got, want):
             continue
@@ -40,7 +44,7 @@ def gd_step(fn: Callable) -> None:
         raise CheckFailed(name, f"with learning_rate = {lr} the new theta is {np.round(got, 4).tolist()}; "
                           f"expected {np.round(want, 4).tolist()}.", hint)
     try:  # gradient_descent compiles the update: it must be traceable
-        jax.jit(fn)(_THETA, _GRAD, 0.1)
+        jax.jit(fn)(_theta(), _grad(), 0.1)
     except Exception as err:  # noqa: BLE001 - report any tracing failure to the learner
         raise CheckFailed(name, f"your update fails under jax.jit ({type(err).__name__}).",
                           "use jnp / arithmetic on the arrays, not float() or NumPy in-place operations.") from None
@@ -52,9 +56,9 @@ def momentum_step(fn: Callable) -> None:
     (``v = beta * v + grad``, ``theta = theta - learning_rate * v``), over three steps. Notebook 04."""
     name = "momentum_step"
     lr, beta = 0.1, 0.9
-    grads = [_GRAD, 0.5 * _GRAD[::-1], jnp.array([-1.0, 0.2, 0.3])]
-    theta, v = _THETA, jnp.zeros_like(_THETA)
-    want_theta, want_v = np.asarray(_THETA, np.float64), np.zeros(3)
+    grads = [_grad(), 0.5 * _grad()[::-1], jnp.array([-1.0, 0.2, 0.3])]
+    theta, v = _theta(), jnp.zeros_like(_theta())
+    want_theta, want_v = np.asarray(_theta(), np.float64), np.zeros(3)
     for step, g in enumerate(grads, start=1):
         out = call(name, fn, theta, v, g, lr, beta)
         if not isinstance(out, (tuple, list)) or len(out) != 2:

@@ -45,6 +45,11 @@ from leptonlab.plot._explain import reliability_diagram as reliability_diagram
 from leptonlab.plot._explain import roc_curves as roc_curves
 from leptonlab.plot._explain import saliency_overlays as saliency_overlays
 from leptonlab.plot._explain import verification_scores as verification_scores
+from leptonlab.plot._scale import cost_curve as cost_curve
+from leptonlab.plot._scale import halving_rounds as halving_rounds
+from leptonlab.plot._scale import lr_sensitivity as lr_sensitivity
+from leptonlab.plot._scale import scaling_curve as scaling_curve
+from leptonlab.plot._scale import sharding_map as sharding_map
 from leptonlab.plot._recsys import hit_rate_curves as hit_rate_curves
 from leptonlab.plot._recsys import latent_factors as latent_factors
 from leptonlab.plot._recsys import model_comparison as model_comparison
