@@ -75,21 +75,30 @@ def run_naive_jax(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dic
     return throughput(run, repeats=repeats)
 
 
+def _jax_backend() -> str:
+    """JAX's backend, asked in a subprocess so that this process never starts JAX's thread pool."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "import jax; print(jax.default_backend())"],
+                          capture_output=True, text=True)
+    return done.stdout.strip() or "cpu"
+
+
 def run_torch(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dict | None:
     """PyTorch eager on the identical network and batches (None when PyTorch is not installed)."""
     if case.make_torch is None or importlib.util.find_spec("torch") is None:
         return None
-    import jax
     import torch
 
-    if jax.default_backend() != "cpu":  # compare like with like: PyTorch on CUDA, or not at all
+    if _jax_backend() != "cpu":  # compare like with like: PyTorch on CUDA, or not at all
         if not torch.cuda.is_available():
             return None
         torch.set_default_device("cuda")
     torch.manual_seed(0)
     model, loss_fn = case.make_torch()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    device = "cuda" if jax.default_backend() != "cpu" else "cpu"
+    device = "cuda" if _jax_backend() != "cpu" else "cpu"
     xs, ys = torch.from_numpy(case.torch_layout(x)).to(device), torch.from_numpy(y).to(device)
     n = case.steps * case.batch_size
 
@@ -112,17 +121,29 @@ def run_torch(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dict | 
     return result
 
 
-def run_case(case: Case, repeats: int) -> dict:
-    """All measurements of one case; peak memory is read right after leptonlab's run."""
+def run_case(case: Case, repeats: int, part: str = "jax") -> dict:
+    """One part of a case: ``"jax"`` (leptonlab, then the naive JAX loop) or ``"torch"`` (PyTorch eager).
+
+    The parts run in separate processes: JAX's and PyTorch's CPU thread pools in one process
+    compete for the same cores and made PyTorch's figures erratic (up to 30x apart between runs).
+    Peak memory is read right after leptonlab's run.
+    """
     rng = np.random.default_rng(0)
     x, y = case.make_data(rng, case.steps * case.batch_size)
     row = {"case": case.name, "description": case.description, "batch_size": case.batch_size,
            "steps_per_run": case.steps}
+    if part == "torch":
+        row["pytorch"] = run_torch(case, x, y, repeats)
+        return row
     row["leptonlab"] = run_leptonlab(case, x, y, repeats)
     row["leptonlab"]["peak_rss_mib"] = peak_rss_mib()
     row["naive_jax"] = run_naive_jax(case, x, y, repeats)
-    row["pytorch"] = run_torch(case, x, y, repeats)
+    return row
+
+
+def add_ratios(row: dict) -> dict:
+    """``ratio_vs_<reference>``: leptonlab's samples/s over the reference's (> 1: leptonlab is faster)."""
     for ref in ("naive_jax", "pytorch"):
-        if row[ref] is not None:
+        if row.get(ref) is not None and "leptonlab" in row:
             row[f"ratio_vs_{ref}"] = row["leptonlab"]["samples_per_s"] / row[ref]["samples_per_s"]
     return row
