@@ -63,6 +63,13 @@ class MLP(nnx.Module):
         return self.layers[-1](x)  # [B, out_features]
 
 
+def count_params(model: nnx.Module) -> int:
+    """Number of trainable parameters (entries of every ``nnx.Param``) of ``model`` (notebooks 11, 12, 15)."""
+    if not isinstance(model, nnx.Module):
+        raise TypeError(f"expected a flax.nnx.Module, got {type(model).__name__}.")
+    return int(sum(p.size for p in jax.tree.leaves(nnx.state(model, nnx.Param))))
+
+
 def _check_rate(rate: float) -> None:
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"dropout must be a probability in [0, 1), got {rate!r}.")

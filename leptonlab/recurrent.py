@@ -437,9 +437,3 @@ def gradient_norms_through_time(cell: RNNCell, xs: jax.Array) -> jax.Array:
 
     grads = jax.grad(last_state)(xs)  # [B, T, D]
     return jnp.linalg.norm(grads, axis=-1).mean(axis=0)  # [T]
-
-
-def count_params(model: nnx.Module) -> int:
-    """Number of trainable parameters (entries of every ``nnx.Param``)."""
-    return int(sum(p.size for p in jax.tree.leaves(nnx.state(model, nnx.Param))))
-

@@ -126,10 +126,3 @@ class ResNet(nnx.Module):
 
     def __call__(self, x: jax.Array, *, rngs: jax.Array | None = None) -> jax.Array:
         return self.head(self.features(x))  # [B, num_classes]
-
-
-def count_params(model: nnx.Module) -> int:
-    """Number of trainable parameters (``nnx.Param`` entries) of ``model``."""
-    if not isinstance(model, nnx.Module):
-        raise TypeError(f"expected a flax.nnx.Module, got {type(model).__name__}.")
-    return int(sum(p.size for p in jax.tree.leaves(nnx.state(model, nnx.Param))))

@@ -78,9 +78,9 @@ def test_resnet_trains_with_bf16_compute():
 def test_count_params():
     model = models.ResNet(10, width=4, stages=(1,), rngs=nnx.Rngs(0))
     # stem 3*3*3*4 + bn 2*4; block: 2 convs 3*3*4*4 + 2 bns 2*4; head 4*10 + 10
-    assert resnet.count_params(model) == 108 + 8 + 2 * 144 + 2 * 8 + 50
+    assert models.count_params(model) == 108 + 8 + 2 * 144 + 2 * 8 + 50
     with pytest.raises(TypeError, match="expected a flax.nnx.Module"):
-        resnet.count_params("model")
+        models.count_params("model")
 
 
 @pytest.mark.parametrize("kwargs, message", [
