@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from leptonlab.plot._style import COLORS, finish, new_figure
+from leptonlab.plot._style import COLORS, curves_by_name, finish, new_figure
 
 
 def _curve_dict(curves: Any, name: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -166,11 +166,7 @@ def accuracy_vs_epsilon(epsilons: Any, runs: Mapping[str, Any], *, title: str = 
     if eps.ndim != 1 or eps.size < 1 or not isinstance(runs, Mapping) or not runs:
         raise ValueError("accuracy_vs_epsilon needs epsilons [E] and a non-empty dict {model name: accuracies [E]}.")
     fig, ax = new_figure(width=5.5, height=3.6)
-    for i, (name, acc) in enumerate(runs.items()):
-        acc = np.asarray(acc, float)
-        if acc.shape != eps.shape:
-            raise ValueError(f"run {name!r} has {acc.shape} accuracies for {eps.size} epsilons.")
-        ax.plot(eps, acc, "o-", color=COLORS[i % len(COLORS)], lw=1.6, label=name)
+    curves_by_name(ax, eps, runs, what="run", x_name="epsilon", values_name="accuracies", lw=1.6)
     ax.set(xlabel="ε (largest change per pixel, pixels in [0, 1])", ylabel="test accuracy", title=title, ylim=(0, 1))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from leptonlab.plot._style import COLORS, finish, new_figure
+from leptonlab.plot._style import COLORS, curves_by_name, finish, new_figure
 
 
 def rating_overview(ratings, item_counts, user_counts) -> Figure:
@@ -104,11 +104,7 @@ def hit_rate_curves(curves: Mapping[str, Sequence[float]], ks: Sequence[int]) ->
     if not curves:
         raise ValueError("curves is empty: pass {model name: [HR@K for K in ks]}.")
     fig, ax = new_figure(width=5.5, height=3.6)
-    for j, (name, values) in enumerate(curves.items()):
-        values = np.asarray(values, float)
-        if values.shape != ks.shape:
-            raise ValueError(f"curve {name!r} has {values.shape} values for {ks.shape} values of K.")
-        ax.plot(ks, values, "o-", color=COLORS[j % len(COLORS)], label=name)
+    curves_by_name(ax, ks, curves, what="curve", x_name="K")
     ax.set(xlabel="K (list length)", ylabel="HR@K", title="hit rate of the held-out item", ylim=(0, 1))
     ax.legend(fontsize=8)
     return finish(fig)
