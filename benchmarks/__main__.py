@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--only mlp,cnn] [--repeats 5] [--json out.json]``.
+"""``python -m benchmarks [--quick] [--only mlp,cnn] [--repeats 5] [--json out.json] [--time-to-target]``.
 
 Each case runs in child processes (JAX, then PyTorch: their CPU thread pools must
 not compete in one process), so its peak memory is its own; each child prints one
@@ -9,20 +9,36 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from benchmarks._cases import CASES
-from benchmarks._table import environment, format_table
+from benchmarks._table import environment, format_table, format_target_table
+from benchmarks._target import TARGETS
 
 
 def _child(name: str, quick: bool, repeats: int, part: str) -> None:
-    from benchmarks._run import run_case
+    if part.startswith("target-"):
+        from benchmarks import _target
 
-    row = run_case(CASES[name](quick), repeats, part)
+        case, target = CASES[name](quick), _target.TARGETS[name]
+        run = _target.leptonlab_time_to_target if part == "target-jax" else _target.torch_time_to_target
+        row = {"case": name, "note": target.note, "batch_size": case.batch_size, part[len("target-"):]: run(case, target)}
+    else:
+        from benchmarks._run import run_case
+
+        row = run_case(CASES[name](quick), repeats, part)
     print("BENCHMARK-ROW " + json.dumps(row), flush=True)
+
+
+def _exception_line(stderr: str) -> str:
+    """The ``SomeError: message`` line of a child's traceback (JAX appends notes after it)."""
+    lines = stderr.strip().splitlines()
+    errors = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt|Exit)\b", line)]
+    return (errors or lines or ["no output"])[-1]
 
 
 def _run_child(name: str, quick: bool, repeats: int, part: str) -> dict:
@@ -32,7 +48,7 @@ def _run_child(name: str, quick: bool, repeats: int, part: str) -> dict:
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     rows = [line[len("BENCHMARK-ROW "):] for line in done.stdout.splitlines() if line.startswith("BENCHMARK-ROW ")]
     if done.returncode != 0 or not rows:
-        return {"case": name, "error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
+        return {"case": name, "error": _exception_line(done.stderr)}
     return json.loads(rows[-1])
 
 
@@ -48,14 +64,30 @@ def _run_case(name: str, quick: bool, repeats: int) -> dict:
     return add_ratios(row)
 
 
+def _time_to_target(name: str) -> dict:
+    """leptonlab, then PyTorch, each in its own process, trained on the real data to the case's target."""
+    row = _run_child(name, False, 1, "target-jax")
+    if "error" in row:
+        return row
+    row["torch"] = _run_child(name, False, 1, "target-torch").get("torch")
+    ours, ref = row["jax"], row["torch"]
+    if ref is not None and ours["reached"] and ref["reached"]:
+        row["speedup_vs_pytorch"] = ref["seconds"] / ours["seconds"]
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few steps, few repeats: checks the runner, not the speed")
     parser.add_argument("--only", default=",".join(CASES), help=f"comma-separated cases (default: all of {list(CASES)})")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (median reported)")
     parser.add_argument("--json", type=Path, default=None, help="write the results here (default: print only)")
+    parser.add_argument("--time-to-target", action="store_true",
+                        help=f"also train on the real data to a target accuracy (cases {list(TARGETS)}; "
+                             "needs the dataset, minutes per case)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--part", default="jax", choices=("jax", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--part", default="jax", choices=("jax", "torch", "target-jax", "target-torch"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 5)
     if repeats < 1:
@@ -69,14 +101,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown case(s) {unknown}; choose from {list(CASES)}")
     start = time.time()
     rows = [_run_case(name, args.quick, repeats) for name in names]
-    result = {"environment": environment(), "quick": args.quick, "repeats": repeats, "rows": rows,
-              "wall_s": time.time() - start}
+    result = {"environment": environment(), "quick": args.quick, "repeats": repeats, "rows": rows}
+    if args.time_to_target:
+        result["time_to_target"] = [_time_to_target(name) for name in names if name in TARGETS]
+    result["wall_s"] = time.time() - start
     print(format_table(result))
+    if args.time_to_target:
+        print("\n" + format_target_table(result["time_to_target"]))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json}")
-    return 1 if any("error" in row for row in rows) else 0
+    return 1 if any("error" in row for row in rows + result.get("time_to_target", [])) else 0
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ class Case:
     torch_layout: Callable[[np.ndarray], np.ndarray] = lambda x: x  # e.g. NHWC -> NCHW
     steps_per_call: int = 0  # leptonlab's loop strategy: TrainConfig.steps_per_call (0 = by backend)
     compute_dtype: str = "float32"  # TrainConfig.compute_dtype ("bfloat16": bf16 compute, f32 master weights)
+    trainer: str = "fit"  # which course loop is timed: "fit" (leptonlab.train.fit) or "fit_mf" (recsys.fit_mf)
 
 
 def _images(side: int, channels: int, classes: int):
@@ -88,6 +89,123 @@ def _torch_cnn():
     return model, _torch_cross_entropy
 
 
+# --- character GRU (notebook 11, full configuration): embed 64, GRU 512, 65 characters ---
+
+CHARS, SEQ_LEN, CHAR_EMBED, CHAR_HIDDEN = 65, 128, 64, 512
+
+
+def _char_windows(rng: np.random.Generator, n: int):
+    ids = rng.integers(0, CHARS, size=(n, SEQ_LEN + 1)).astype(np.int32)  # [N, T + 1]
+    return ids[:, :-1], ids[:, 1:]  # inputs and next characters, each [N, T]
+
+
+def _char_gru():
+    from flax import nnx
+
+    from leptonlab.recurrent import CharRNN
+
+    return CharRNN(CHARS, CHAR_HIDDEN, cell="gru", embed=CHAR_EMBED, rngs=nnx.Rngs(0))
+
+
+def _torch_char_gru():
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class CharGRU(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(CHARS, CHAR_EMBED)
+            self.gru = nn.GRU(CHAR_EMBED, CHAR_HIDDEN, batch_first=True)
+            self.head = nn.Linear(CHAR_HIDDEN, CHARS)
+
+        def forward(self, x):
+            h, _ = self.gru(self.embedding(x.long()))  # [B, T, H]
+            return self.head(h)  # [B, T, V]
+
+    def loss(model, xb, yb):
+        return F.cross_entropy(model(xb).reshape(-1, CHARS), yb.reshape(-1).long())
+
+    return CharGRU(), loss
+
+
+def _lm_loss():
+    from leptonlab.recurrent import lm_loss
+
+    return lm_loss
+
+
+# --- CIFAR ResNet (notebook 15, CPU configuration): width 32, stages (2, 2, 2), stem stride 2 ---
+
+def _resnet():
+    from flax import nnx
+
+    from leptonlab.models import ResNet
+
+    return ResNet(10, width=32, stages=(2, 2, 2), stem_stride=2, rngs=nnx.Rngs(0))
+
+
+def _torch_resnet():
+    import torch.nn as nn
+
+    def conv_bn(a, b, k, stride):
+        return [nn.Conv2d(a, b, k, stride=stride, padding=k // 2, bias=False), nn.BatchNorm2d(b)]
+
+    class Block(nn.Module):
+        def __init__(self, a, b, stride):
+            super().__init__()
+            self.body = nn.Sequential(*conv_bn(a, b, 3, stride), nn.ReLU(), *conv_bn(b, b, 3, 1))
+            self.shortcut = nn.Sequential(*conv_bn(a, b, 1, stride)) if (stride != 1 or a != b) else nn.Identity()
+
+        def forward(self, x):
+            return (self.body(x) + self.shortcut(x)).relu()
+
+    layers, channels = [*conv_bn(3, 32, 3, 2), nn.ReLU()], 32
+    for i, n in enumerate((2, 2, 2)):
+        for j in range(n):
+            out = 32 * 2 ** i
+            layers.append(Block(channels, out, 2 if (i > 0 and j == 0) else 1))
+            channels = out
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 10)]
+    return nn.Sequential(*layers), _torch_cross_entropy
+
+
+# --- biased matrix factorisation (notebook 13): rank 128, MovieLens-100K-sized, full batch ---
+
+MF_USERS, MF_ITEMS, MF_RANK = 943, 1682, 128
+
+
+def _ratings(rng: np.random.Generator, n: int):
+    pairs = np.stack([rng.integers(0, MF_USERS, n), rng.integers(0, MF_ITEMS, n)], axis=1).astype(np.int32)  # [N, 2]
+    return pairs, rng.integers(1, 6, size=n).astype(np.float32)  # (user, item) rows and 1..5 stars
+
+
+def _torch_mf():
+    import torch
+    import torch.nn as nn
+
+    class BiasedMF(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.p, self.q = nn.Embedding(MF_USERS, MF_RANK), nn.Embedding(MF_ITEMS, MF_RANK)
+            self.bu, self.bi = nn.Embedding(MF_USERS, 1), nn.Embedding(MF_ITEMS, 1)
+            for table in (self.p, self.q):
+                nn.init.normal_(table.weight, std=0.1)
+            for table in (self.bu, self.bi):
+                nn.init.zeros_(table.weight)
+
+        def forward(self, pairs):
+            u, i = pairs[:, 0].long(), pairs[:, 1].long()
+            p, q, bu, bi = self.p(u), self.q(i), self.bu(u)[:, 0], self.bi(i)[:, 0]
+            return 3.0 + bu + bi + (p * q).sum(-1), p, q, bu, bi
+
+    def loss(model, xb, yb):  # the same objective as leptonlab.recsys.mf_loss (l2 0.05, l2_bias 0.005)
+        pred, p, q, bu, bi = model(xb)
+        penalty = 0.05 * ((p * p).sum(-1) + (q * q).sum(-1)) + 0.005 * (bu * bu + bi * bi)
+        return torch.mean((pred - yb) ** 2 + penalty)
+
+    return BiasedMF(), loss
+
+
 def _classification_loss():
     from leptonlab.train import classification_loss
 
@@ -128,3 +246,22 @@ def cnn_bf16_case(quick: bool) -> Case:
     """The CNN computing in bfloat16 (float32 master weights); PyTorch stays float32."""
     return dataclasses.replace(cnn_case(quick), name="cnn-bf16", compute_dtype="bfloat16",
                                description="the CNN in bf16 compute (PyTorch reference in float32)")
+
+
+@case("char-gru")
+def char_gru_case(quick: bool) -> Case:
+    return Case("char-gru", f"character GRU {CHAR_HIDDEN} units, {SEQ_LEN} characters per window (notebook 11)", 64,
+                2 if quick else 10, _char_windows, _char_gru, _lm_loss(), _torch_char_gru)
+
+
+@case("resnet")
+def resnet_case(quick: bool) -> Case:
+    return Case("resnet", "ResNet width 32, stages (2, 2, 2), 32x32x3 (notebook 15 on a CPU)", 128, 3 if quick else 20,
+                _images(32, 3, 10), _resnet, _classification_loss(), _torch_resnet, _nchw)
+
+
+@case("mf")
+def mf_case(quick: bool) -> Case:
+    """Full-batch biased MF: one optimizer step sees every rating (80,000, MovieLens-100K's u1.base)."""
+    return Case("mf", f"biased MF rank {MF_RANK}, {MF_USERS} users x {MF_ITEMS} items, full batch (notebook 13)",
+                80_000, 3 if quick else 50, _ratings, lambda: None, None, _torch_mf, trainer="fit_mf")

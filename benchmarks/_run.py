@@ -17,9 +17,67 @@ def _config(case: Case):
                        steps_per_call=case.steps_per_call, compute_dtype=case.compute_dtype)
 
 
+def _interactions(pairs: np.ndarray, ratings: np.ndarray):
+    """Synthetic ``(user, item)`` rows ``[N, 2]`` and stars ``[N]`` as ``recsys.Interactions``."""
+    from benchmarks._cases import MF_ITEMS, MF_USERS
+    from leptonlab import recsys
+
+    return recsys.Interactions(user=pairs[:, 0], item=pairs[:, 1], rating=ratings,
+                               timestamp=np.zeros(len(ratings), np.int64),
+                               users=recsys.build_index(np.arange(MF_USERS)),
+                               items=recsys.build_index(np.arange(MF_ITEMS)))
+
+
+def run_leptonlab_mf(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dict:
+    """``leptonlab.recsys.fit_mf``: ``case.steps`` full-batch epochs, one compiled scan per run."""
+    import jax
+
+    from benchmarks._cases import MF_RANK
+    from leptonlab import recsys
+
+    train = _interactions(x, y)
+    config = recsys.MFConfig(rank=MF_RANK, epochs=case.steps, batch_size=None, learning_rate=1e-3)
+
+    def run() -> int:
+        params, _ = recsys.fit_mf(train, config, key=jax.random.key(0))
+        jax.block_until_ready(params)
+        return case.steps * case.batch_size
+
+    return throughput(run, repeats=repeats)
+
+
+def run_naive_jax_mf(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dict:
+    """Full-batch MF, the first-program way: jitted gradient, optimizer op by op, a host sync per step."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from benchmarks._cases import MF_ITEMS, MF_RANK, MF_USERS
+    from leptonlab import recsys
+
+    params = recsys.init_mf(MF_USERS, MF_ITEMS, MF_RANK, key=jax.random.key(0), mu=float(y.mean()))
+    tx = optax.adam(1e-3)
+    holder = {"params": params, "opt_state": tx.init(params)}
+    users, items, ratings = jnp.asarray(x[:, 0]), jnp.asarray(x[:, 1]), jnp.asarray(y)
+    loss_and_grad = jax.jit(jax.value_and_grad(lambda p: recsys.mf_loss(p, users, items, ratings, 0.05, 0.005)))
+
+    def run() -> int:
+        for _ in range(case.steps):
+            loss, grads = loss_and_grad(holder["params"])
+            updates, holder["opt_state"] = tx.update(grads, holder["opt_state"], holder["params"])
+            holder["params"] = optax.apply_updates(holder["params"], updates)
+            float(loss)  # per-step host sync
+        return case.steps * case.batch_size
+
+    return throughput(run, repeats=repeats)
+
+
 def run_leptonlab(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dict:
     """``leptonlab.train.fit`` for one epoch of ``case.steps`` steps, continuing the same state each run."""
     import jax
+
+    if case.trainer == "fit_mf":
+        return run_leptonlab_mf(case, x, y, repeats)
 
     from leptonlab.train import fit
 
@@ -44,6 +102,8 @@ def run_naive_jax(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dic
     import optax
     from flax import nnx
 
+    if case.trainer == "fit_mf":
+        return run_naive_jax_mf(case, x, y, repeats)
     model = case.make_model()
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     tx = optax.adam(1e-3)
@@ -51,21 +111,23 @@ def run_naive_jax(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dic
     key = jax.random.key(0)
 
     @jax.jit
-    def loss_and_grad(params, xb, yb, key):
+    def loss_and_grad(params, rest, xb, yb, key):
         def loss(p):
-            m = nnx.merge(graphdef, p, rest)
+            m = nnx.merge(graphdef, p, rest, copy=True)  # a fresh module inside the trace
             m.train()
-            return case.loss_fn(m, (xb, yb), key)[0]
-        return jax.value_and_grad(loss)(params)
+            value = case.loss_fn(m, (xb, yb), key)[0]
+            return value, nnx.split(m, nnx.Param, ...)[2]  # batch-norm statistics updated by the pass
+        (value, rest), grads = jax.value_and_grad(loss, has_aux=True)(params)
+        return value, rest, grads
 
     rng = np.random.default_rng(0)
-    holder = {"params": params, "opt_state": opt_state}
+    holder = {"params": params, "opt_state": opt_state, "rest": rest}
 
     def run() -> int:
         order = rng.permutation(case.steps * case.batch_size)
         for i in range(case.steps):
             idx = order[i * case.batch_size:(i + 1) * case.batch_size]
-            loss, grads = loss_and_grad(holder["params"], x[idx], y[idx], key)
+            loss, holder["rest"], grads = loss_and_grad(holder["params"], holder["rest"], x[idx], y[idx], key)
             updates, holder["opt_state"] = tx.update(grads, holder["opt_state"], holder["params"])
             holder["params"] = optax.apply_updates(holder["params"], updates)
             float(loss)  # per-step host sync

@@ -49,3 +49,24 @@ def format_table(result: dict) -> str:
                      f"{_rate(row['pytorch'])} | {_ratio(row, 'naive_jax')} | {_ratio(row, 'pytorch')} | "
                      f"{ours['compile_s']:.1f} | {ours['peak_rss_mib']:.0f} |")
     return "\n".join(lines)
+
+
+def _seconds(result: dict | None) -> str:
+    if result is None:
+        return "-"
+    if not result["reached"]:
+        return f"not reached (best {result['best_accuracy']:.2%})"
+    return f"{result['seconds']:.0f} s ({result['epochs']} epochs)"
+
+
+def format_target_table(rows: list[dict]) -> str:
+    """A Markdown table of time to the target test accuracy: leptonlab, PyTorch eager, speed-up."""
+    lines = ["| case | target | leptonlab | PyTorch eager | speed-up |", "|---|---|---|---|---|"]
+    for row in rows:
+        if "error" in row:
+            lines.append(f"| {row['case']} | error: {row['error']} ||||")
+            continue
+        speedup = row.get("speedup_vs_pytorch")
+        lines.append(f"| {row['case']} | {row['jax']['target']:.1%} | {_seconds(row['jax'])} | "
+                     f"{_seconds(row['torch'])} | {'-' if speedup is None else f'{speedup:.2f}x'} |")
+    return "\n".join(lines)

@@ -51,3 +51,37 @@ def test_every_case_builds_its_data_with_the_batch_shape():
         case = build(True)
         x, y = case.make_data(np.random.default_rng(0), 2 * case.batch_size)
         assert x.shape[0] == y.shape[0] == 2 * case.batch_size, name
+
+
+def test_a_failed_child_reports_its_exception_not_jax_notes():
+    from benchmarks.__main__ import _exception_line
+
+    stderr = ("Traceback (most recent call last):\n  File \"x.py\", line 1\n"
+              "flax.errors.TraceContextError: Cannot mutate BatchStat\n--------------------\n"
+              "For simplicity, JAX has removed its internal frames from the traceback of the following exception.\n")
+    assert _exception_line(stderr) == "flax.errors.TraceContextError: Cannot mutate BatchStat"
+    assert _exception_line("") == "no output"
+
+
+def test_the_matrix_factorisation_case_times_fit_mf_and_the_naive_loop():
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--child", "mf", "--part", "jax", "--quick",
+                           "--repeats", "1"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    row = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("BENCHMARK-ROW "))[14:])
+    assert row["case"] == "mf" and row["batch_size"] == 80_000
+    assert row["leptonlab"]["samples_per_s"] > 0 and row["naive_jax"]["samples_per_s"] > 0
+
+
+def test_time_to_target_table_says_when_a_target_was_not_reached():
+    from benchmarks._table import format_target_table
+    from benchmarks._target import _result, Target
+
+    target = Target("mnist", 0.99, 3, "test")
+    reached = _result([(12.0, 0.985), (20.5, 0.991)], target)
+    missed = _result([(30.0, 0.97), (61.0, 0.98), (90.0, 0.989)], target)
+    assert reached["reached"] and reached["seconds"] == 20.5 and reached["epochs"] == 2
+    assert not missed["reached"] and missed["seconds"] is None and missed["best_accuracy"] == 0.989
+    table = format_target_table([{"case": "cnn", "jax": reached, "torch": missed},
+                                 {"case": "mlp", "jax": reached, "torch": reached, "speedup_vs_pytorch": 1.0}])
+    assert "| cnn | 99.0% | 20 s (2 epochs) | not reached (best 98.90%) | - |" in table
+    assert "| mlp | 99.0% | 20 s (2 epochs) | 20 s (2 epochs) | 1.00x |" in table
