@@ -26,6 +26,7 @@ import optax
 from flax import nnx
 
 CELLS = ("rnn", "gru", "lstm")
+POOLINGS = ("last", "max")  # how RecurrentClassifier turns the states of a sentence into features
 
 
 def _check_size(value: Any, name: str) -> int:
@@ -375,43 +376,60 @@ class RecurrentClassifier(nnx.Module):
     ``x: [B, L] int`` (right-padded with ``pad_id``) -> ``logits: [B, num_classes]``.
     The mask ``x != pad_id`` freezes the state at padded steps, so the forward
     state after the last real word and the backward state after the first word are
-    the same however much padding follows; their concatenation ``[B, 2H]`` (``[B, H]``
-    one-way) goes through dropout to a linear layer. Train it with
-    ``leptonlab.train.classification_loss``: the masking is inside the model.
+    the same however much padding follows. ``pooling="last"`` represents the sentence
+    by those two states; ``pooling="max"`` adds, per direction, the largest value each
+    unit reached over the real words (a masked max over time, which lets a single
+    strong word anywhere in a long sentence count). The features ``[B, F]`` with
+    ``F = H * directions * (1 or 2)`` go through dropout to a linear layer. Train it
+    with ``leptonlab.train.classification_loss``: the masking is inside the model.
+    ``word_dropout`` (training only) replaces each real word by ``unk_id`` with that
+    probability, so the model cannot lean on any single word it has memorised.
     """
 
     def __init__(self, vocab_size: int, embed: int, hidden: int, num_classes: int = 2, *, cell: str = "gru",
-                 bidirectional: bool = True, pad_id: int = 0, dropout: float = 0.0, rngs: nnx.Rngs):
+                 bidirectional: bool = True, pooling: str = "last", pad_id: int = 0, dropout: float = 0.0,
+                 word_dropout: float = 0.0, unk_id: int = 1, rngs: nnx.Rngs):
         for value, name in ((vocab_size, "vocab_size"), (embed, "embed"), (hidden, "hidden")):
             _check_size(value, name)
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}.")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}.")
-        if not 0 <= pad_id < vocab_size:
-            raise ValueError(f"pad_id must be an id in [0, {vocab_size}), got {pad_id!r}.")
-        self.pad_id = pad_id
+        for value, name in ((dropout, "dropout"), (word_dropout, "word_dropout")):
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}.")
+        for value, name in ((pad_id, "pad_id"), (unk_id, "unk_id")):
+            if not 0 <= value < vocab_size:
+                raise ValueError(f"{name} must be an id in [0, {vocab_size}), got {value!r}.")
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}.")
+        self.pad_id, self.unk_id, self.pooling = pad_id, unk_id, pooling
+        self.word_dropout = nnx.Dropout(word_dropout)  # used on a mask: off in eval mode, like all dropout
         self.embedding = nnx.Embed(vocab_size, embed, rngs=rngs)
         self.forward_cell = make_cell(cell, embed, hidden, rngs=rngs)
         self.backward_cell = make_cell(cell, embed, hidden, rngs=rngs) if bidirectional else None
         self.dropout = nnx.Dropout(dropout)
-        self.head = nnx.Linear(hidden * (2 if bidirectional else 1), num_classes, rngs=rngs)
+        features = hidden * (2 if bidirectional else 1) * (2 if pooling == "max" else 1)
+        self.head = nnx.Linear(features, num_classes, rngs=rngs)
 
     def features(self, x: jax.Array, *, rngs: jax.Array | None = None) -> jax.Array:
-        """The sentence representation ``[B, 2H]`` (``[B, H]`` one-way) before the classifier layer."""
+        """The sentence representation ``[B, F]`` before the classifier layer (see the class docstring)."""
         if not jnp.issubdtype(x.dtype, jnp.integer):
             raise TypeError(f"RecurrentClassifier takes word ids (integers), got dtype {x.dtype}.")
         if x.ndim != 2:
             raise ValueError(f"RecurrentClassifier expects padded ids [B, L], got shape {x.shape}.")
-        k_embed, k_out = (None, None) if rngs is None else tuple(jax.random.split(rngs))
+        k_word, k_embed, k_out = (None, None, None) if rngs is None else tuple(jax.random.split(rngs, 3))
         mask = x != self.pad_id  # [B, L]
+        if self.word_dropout.rate > 0:
+            keep = self.word_dropout(jnp.ones(x.shape, jnp.float32), rngs=k_word) > 0  # [B, L]; all True in eval
+            x = jnp.where(keep | ~mask, x, self.unk_id)
         e = self.dropout(self.embedding(x), rngs=k_embed)  # [B, L, E]
-        carry, _ = scan(self.forward_cell, self.forward_cell.initial_state(x.shape[0]), e, mask=mask)
-        parts = [_hidden_of(carry)]  # [B, H] after the last real word
-        if self.backward_cell is not None:
-            carry, _ = scan(self.backward_cell, self.backward_cell.initial_state(x.shape[0]), e, mask=mask,
-                            reverse=True)
-            parts.append(_hidden_of(carry))  # [B, H] after reading back to the first word
+        parts = []
+        for cell, reverse in ((self.forward_cell, False), (self.backward_cell, True)):
+            if cell is None:
+                continue
+            carry, hs = scan(cell, cell.initial_state(x.shape[0]), e, mask=mask, reverse=reverse)  # hs: [B, L, H]
+            parts.append(_hidden_of(carry))  # [B, H] after the last real word (backwards: the first)
+            if self.pooling == "max":
+                parts.append(jnp.max(jnp.where(mask[..., None], hs, -jnp.inf), axis=1))  # [B, H] over real words
         return self.dropout(jnp.concatenate(parts, axis=-1), rngs=k_out)
 
     def __call__(self, x: jax.Array, *, rngs: jax.Array | None = None) -> jax.Array:

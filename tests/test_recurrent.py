@@ -71,9 +71,10 @@ def test_masked_scan_freezes_the_state_on_padding(kind, key):
     np.testing.assert_allclose(jax.tree.leaves(back)[-1][0], jax.tree.leaves(back_short)[-1][0], atol=1e-6)
 
 
+@pytest.mark.parametrize("pooling", ["last", "max"])
 @pytest.mark.parametrize("bidirectional", [True, False])
-def test_classifier_ignores_padding(bidirectional):
-    model = RecurrentClassifier(20, 8, 6, bidirectional=bidirectional, rngs=nnx.Rngs(0))
+def test_classifier_ignores_padding(bidirectional, pooling):
+    model = RecurrentClassifier(20, 8, 6, bidirectional=bidirectional, pooling=pooling, rngs=nnx.Rngs(0))
     x = jnp.array([[3, 4, 5, 0, 0], [2, 0, 0, 0, 0]], jnp.int32)
     longer = jnp.concatenate([x, jnp.zeros((2, 7), jnp.int32)], axis=1)
     logits = model(x)
@@ -87,7 +88,40 @@ def test_classifier_ignores_padding(bidirectional):
         model(jnp.zeros((5,), jnp.int32))
     with pytest.raises(ValueError, match="pad_id"):
         RecurrentClassifier(5, 4, 4, pad_id=7, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="pooling"):
+        RecurrentClassifier(5, 4, 4, pooling="mean", rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="word_dropout"):
+        RecurrentClassifier(5, 4, 4, word_dropout=1.0, rngs=nnx.Rngs(0))
 
+
+def test_word_dropout_hides_words_in_training_only():
+    model = RecurrentClassifier(20, 8, 6, word_dropout=0.5, rngs=nnx.Rngs(0))
+    x = jnp.array([[3, 4, 5, 6, 7, 8, 0, 0]] * 64, jnp.int32)  # [64, 8]: 6 real words, 2 pads
+    unk_only = jnp.where(x != 0, 1, 0)  # every real word replaced by <unk>
+    key = jax.random.key(1)
+    train = model(x, rngs=key)
+    assert not np.allclose(train, model(x, rngs=jax.random.key(2))), "another key drops other words"
+    np.testing.assert_allclose(train, model(x, rngs=key), atol=0)  # same key, same words dropped
+    rows = [model(x[:1], rngs=k)[0] for k in jax.random.split(key, 16)]
+    assert any(not np.allclose(r, rows[0]) for r in rows[1:])
+    model.eval()
+    clean = model(x)
+    np.testing.assert_allclose(clean, jnp.broadcast_to(clean[:1], clean.shape), atol=1e-6)  # nothing dropped
+    assert not np.allclose(clean[:1], model(unk_only[:1]))
+
+
+def test_max_pooling_takes_the_largest_state_over_the_real_words():
+    model = RecurrentClassifier(20, 8, 6, pooling="max", rngs=nnx.Rngs(0))
+    x = jnp.array([[3, 4, 5, 0, 0], [2, 9, 0, 0, 0]], jnp.int32)  # [B=2, L=5], 3 and 2 real words
+    e = model.embedding(x)
+    fwd, fwd_hs = scan(model.forward_cell, model.forward_cell.initial_state(2), e, mask=x != 0)
+    bwd, bwd_hs = scan(model.backward_cell, model.backward_cell.initial_state(2), e, mask=x != 0, reverse=True)
+    n = [3, 2]
+    expected = jnp.stack([jnp.concatenate([fwd[i], fwd_hs[i, :n[i]].max(0), bwd[i], bwd_hs[i, :n[i]].max(0)])
+                          for i in range(2)])  # [2, 4H]
+    features = model.features(x)
+    assert features.shape == (2, 4 * 6)
+    np.testing.assert_allclose(features, expected, atol=1e-6)
 
 def test_classifier_one_training_step_lowers_the_loss():
     x = jnp.array([[3, 4, 0, 0], [5, 6, 7, 0]] * 8, jnp.int32)
