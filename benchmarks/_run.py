@@ -35,7 +35,7 @@ def run_leptonlab_mf(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> 
     from benchmarks._cases import MF_RANK
     from leptonlab import recsys
 
-    train = _interactions(x, y)
+    train = _interactions(x[:case.batch_size], y[:case.batch_size])  # one full batch, trained `steps` epochs
     config = recsys.MFConfig(rank=MF_RANK, epochs=case.steps, batch_size=None, learning_rate=1e-3)
 
     def run() -> int:
@@ -58,7 +58,8 @@ def run_naive_jax_mf(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> 
     params = recsys.init_mf(MF_USERS, MF_ITEMS, MF_RANK, key=jax.random.key(0), mu=float(y.mean()))
     tx = optax.adam(1e-3)
     holder = {"params": params, "opt_state": tx.init(params)}
-    users, items, ratings = jnp.asarray(x[:, 0]), jnp.asarray(x[:, 1]), jnp.asarray(y)
+    rows = slice(0, case.batch_size)  # one full batch, as fit_mf trains
+    users, items, ratings = jnp.asarray(x[rows, 0]), jnp.asarray(x[rows, 1]), jnp.asarray(y[rows])
     loss_and_grad = jax.jit(jax.value_and_grad(lambda p: recsys.mf_loss(p, users, items, ratings, 0.05, 0.005)))
 
     def run() -> int:
