@@ -44,6 +44,16 @@ def _ids_array(ids, name: str = "ids") -> np.ndarray:
     return arr
 
 
+def _sequence_to_decode(ids, size: int, length: str) -> np.ndarray:
+    """``ids`` as one sequence ``[length]`` of ids in ``[0, size)``, or a clear error."""
+    arr = _ids_array(ids)
+    if arr.ndim != 1:
+        raise ValueError(f"decode expects one sequence of ids [{length}], got shape {arr.shape}; decode each row.")
+    if arr.size and (arr.min() < 0 or arr.max() >= size):
+        raise ValueError(f"ids must lie in [0, {size}), got values from {arr.min()} to {arr.max()}.")
+    return arr
+
+
 @dataclasses.dataclass(frozen=True)
 class CharVocab:
     """A character vocabulary: character ``chars[i]`` has id ``i`` (notebook 11).
@@ -91,11 +101,7 @@ class CharVocab:
 
     def decode(self, ids) -> str:
         """Ids ``[N]`` (any integer array or list) back to the string of length N."""
-        arr = _ids_array(ids)
-        if arr.ndim != 1:
-            raise ValueError(f"decode expects one sequence of ids [N], got shape {arr.shape}; decode each row.")
-        if arr.size and (arr.min() < 0 or arr.max() >= self.size):
-            raise ValueError(f"ids must lie in [0, {self.size}), got values from {arr.min()} to {arr.max()}.")
+        arr = _sequence_to_decode(ids, self.size, "N")
         return "".join(self.chars[i] for i in arr.tolist())
 
 
@@ -228,11 +234,7 @@ class WordVocab:
 
     def decode(self, ids) -> str:
         """Ids ``[L]`` back to tokens joined by spaces, padding dropped (``<unk>`` stays visible)."""
-        arr = _ids_array(ids)
-        if arr.ndim != 1:
-            raise ValueError(f"decode expects one sequence of ids [L], got shape {arr.shape}; decode each row.")
-        if arr.size and (arr.min() < 0 or arr.max() >= self.size):
-            raise ValueError(f"ids must lie in [0, {self.size}), got values from {arr.min()} to {arr.max()}.")
+        arr = _sequence_to_decode(ids, self.size, "L")
         return " ".join(self.words[i] for i in arr.tolist() if i != PAD_ID)
 
 
