@@ -60,11 +60,11 @@ def run_naive_jax_mf(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> 
     holder = {"params": params, "opt_state": tx.init(params)}
     rows = slice(0, case.batch_size)  # one full batch, as fit_mf trains
     users, items, ratings = jnp.asarray(x[rows, 0]), jnp.asarray(x[rows, 1]), jnp.asarray(y[rows])
-    loss_and_grad = jax.jit(jax.value_and_grad(lambda p: recsys.mf_loss(p, users, items, ratings, 0.05, 0.005)))
+    loss_and_grad = jax.jit(jax.value_and_grad(lambda p, u, i, r: recsys.mf_loss(p, u, i, r, 0.05, 0.005)))
 
     def run() -> int:
         for _ in range(case.steps):
-            loss, grads = loss_and_grad(holder["params"])
+            loss, grads = loss_and_grad(holder["params"], users, items, ratings)  # data as arguments, not constants
             updates, holder["opt_state"] = tx.update(grads, holder["opt_state"], holder["params"])
             holder["params"] = optax.apply_updates(holder["params"], updates)
             float(loss)  # per-step host sync
