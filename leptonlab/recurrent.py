@@ -428,8 +428,9 @@ class RecurrentClassifier(nnx.Module):
                 continue
             carry, hs = scan(cell, cell.initial_state(x.shape[0]), e, mask=mask, reverse=reverse)  # hs: [B, L, H]
             parts.append(_hidden_of(carry))  # [B, H] after the last real word (backwards: the first)
-            if self.pooling == "max":
-                parts.append(jnp.max(jnp.where(mask[..., None], hs, -jnp.inf), axis=1))  # [B, H] over real words
+            if self.pooling == "max":  # [B, H] over the real words; 0 for a row of padding only (no word)
+                pooled = jnp.max(jnp.where(mask[..., None], hs, -jnp.inf), axis=1)
+                parts.append(jnp.where(mask.any(axis=1, keepdims=True), pooled, 0.0))
         return self.dropout(jnp.concatenate(parts, axis=-1), rngs=k_out)
 
     def __call__(self, x: jax.Array, *, rngs: jax.Array | None = None) -> jax.Array:

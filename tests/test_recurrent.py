@@ -122,6 +122,8 @@ def test_max_pooling_takes_the_largest_state_over_the_real_words():
     features = model.features(x)
     assert features.shape == (2, 4 * 6)
     np.testing.assert_allclose(features, expected, atol=1e-6)
+    empty = model.features(jnp.zeros((1, 5), jnp.int32))  # a sentence with no word (all padding)
+    assert np.isfinite(empty).all(), "an empty sentence must not give -inf features"
 
 def test_classifier_one_training_step_lowers_the_loss():
     x = jnp.array([[3, 4, 0, 0], [5, 6, 7, 0]] * 8, jnp.int32)
