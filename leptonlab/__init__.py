@@ -14,6 +14,7 @@ from leptonlab import data as data
 from leptonlab import deploy as deploy
 from leptonlab import descent as descent
 from leptonlab import gradients as gradients
+from leptonlab import kernels as kernels
 from leptonlab import losses as losses
 from leptonlab import models as models
 from leptonlab import recsys as recsys

@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from leptonlab import kernels
+
 _ACTIVATIONS = {"relu": nnx.relu, "tanh": jnp.tanh, "sigmoid": nnx.sigmoid, "gelu": nnx.gelu}
 
 
@@ -92,19 +94,8 @@ def flatten_size(image_size: int, channels: Sequence[int]) -> int:
     return channels[-1] * side * side
 
 
-def max_pool_2x2(x: jax.Array) -> jax.Array:
-    """2x2 max-pooling with stride 2 (VALID: an odd last row/column is dropped).
-
-    ``x: [B, H, W, C] -> [B, H // 2, W // 2, C]``. The same values as
-    ``nnx.max_pool(x, (2, 2), strides=(2, 2))``, written as a reshape and a max:
-    its gradient is an elementwise mask instead of XLA's select-and-scatter, which
-    makes the backward pass of the pooling several times faster on CPU (PERFORMANCE.md).
-    """
-    if x.ndim != 4:
-        raise ValueError(f"max_pool_2x2 expects [B, H, W, C], got shape {x.shape}.")
-    b, h, w, c = x.shape
-    x = x[:, : h // 2 * 2, : w // 2 * 2]  # [B, 2h', 2w', C]
-    return x.reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))  # [B, h', w', C]
+# 2x2 max-pooling whose gradient is one elementwise pass (kernels.py; same values as nnx.max_pool).
+max_pool_2x2 = kernels.max_pool_2x2
 
 
 class CNN(nnx.Module):
@@ -124,7 +115,8 @@ class CNN(nnx.Module):
         self.in_channels = in_channels
         n_flat = flatten_size(image_size, channels)
         widths = [in_channels, *channels]
-        self.convs = nnx.List([nnx.Conv(a, b, (3, 3), padding="SAME", use_bias=not batch_norm, rngs=rngs)
+        self.convs = nnx.List([nnx.Conv(a, b, (3, 3), padding="SAME", use_bias=not batch_norm, rngs=rngs,
+                                        conv_general_dilated=kernels.conv_general_dilated)  # im2col on CPU
                                for a, b in zip(widths[:-1], widths[1:])])
         self.norms = nnx.List([nnx.BatchNorm(c, momentum=0.9, rngs=rngs) for c in channels] if batch_norm else [])
         self.hidden = nnx.Linear(n_flat, dense, rngs=rngs)
@@ -142,7 +134,7 @@ class CNN(nnx.Module):
             x = conv(x)  # [B, h, w, c]
             if len(self.norms):
                 x = self.norms[i](x)
-            x = max_pool_2x2(nnx.relu(x))  # [B, h/2, w/2, c]
+            x = nnx.relu(max_pool_2x2(x))  # [B, h/2, w/2, c]; = pool(relu(x)), relu on 4x fewer values
         return x
 
     def __call__(self, x: jax.Array, *, rngs: jax.Array | None = None) -> jax.Array:

@@ -1,0 +1,198 @@
+"""Convolution and max-pooling with hand-written gradients: the CPU hot spots of the CNNs.
+
+XLA's CPU backend runs a convolution's *weight* gradient several times slower than
+its forward pass (PERFORMANCE.md measures it), and the gradient of a max-pool written
+as ``reshape(...).max(...)`` counts ties with an extra reduction. This module gives the
+course's convolutional models the formulation a CPU is fast at, as ``jax.custom_vjp``:
+
+* :func:`conv2d`: a convolution as **im2col + one matrix product**. The forward pass
+  gathers every receptive window into a row (the patches, notebook 07) and multiplies by
+  the kernel; it keeps the patches, so the weight gradient is one more product,
+  ``patches^T @ dy``, and the input gradient is ``dy @ kernel^T`` folded back onto the
+  image (col2im). Same numbers as ``lax.conv_general_dilated`` up to float rounding.
+* :func:`conv_general_dilated`: a drop-in for ``lax.conv_general_dilated`` that takes
+  that path for plain 2-D NHWC convolutions on the CPU and calls ``lax`` otherwise (other
+  backends, dilations, groups, patches over :data:`MAX_PATCH_BYTES`). Pass it to
+  ``nnx.Conv(..., conv_general_dilated=kernels.conv_general_dilated)``.
+* :func:`max_pool_2x2`: 2x2 max-pooling whose gradient goes to the first maximum of each
+  window (PyTorch's convention), computed in one elementwise pass.
+
+Shapes: images ``[B, H, W, C]`` (NHWC), kernels ``[KH, KW, C, O]`` (HWIO).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+__all__ = ["MAX_PATCH_BYTES", "conv2d", "conv_general_dilated", "max_pool_2x2"]
+
+#: Above this many bytes of patches per convolution, :func:`conv_general_dilated` calls ``lax``
+#: instead (im2col keeps ``KH * KW`` copies of the input alive until the backward pass).
+MAX_PATCH_BYTES = 512 * 2**20
+
+_NHWC = ("NHWC", "HWIO", "NHWC")
+
+Pads = tuple[tuple[int, int], tuple[int, int]]
+
+
+def _out_hw(hw: tuple[int, int], kernel: tuple[int, int], strides: tuple[int, int], pads: Pads) -> tuple[int, int]:
+    return tuple((n + lo + hi - k) // s + 1 for n, k, s, (lo, hi) in zip(hw, kernel, strides, pads))
+
+
+def _patches(x: jax.Array, kernel: tuple[int, int], strides: tuple[int, int], pads: Pads) -> jax.Array:
+    """im2col: ``x: [B, H, W, C] -> [B * Ho * Wo, KH * KW * C]``, columns in ``(kh, kw, c)`` order.
+
+    ``KH * KW`` strided slices of the padded image, stacked (measured faster on the CPU
+    than one gather of the same pixels).
+    """
+    kh, kw = kernel
+    (sh, sw), b, c = strides, x.shape[0], x.shape[3]
+    ho, wo = _out_hw(x.shape[1:3], kernel, strides, pads)
+    xp = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))  # [B, Hp, Wp, C]
+    taps = [lax.slice(xp, (0, i, j, 0), (b, i + sh * (ho - 1) + 1, j + sw * (wo - 1) + 1, c), (1, sh, sw, 1))
+            for i in range(kh) for j in range(kw)]  # KH*KW x [B, Ho, Wo, C]: the pixels tap (i, j) meets
+    stacked = taps[0][:, :, :, None] if len(taps) == 1 else jnp.stack(taps, axis=3)  # [B, Ho, Wo, KH*KW, C]
+    return stacked.reshape(b * ho * wo, kh * kw * c)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _conv_im2col(x: jax.Array, w: jax.Array, strides: tuple[int, int], pads: Pads) -> jax.Array:
+    return _conv_im2col_fwd(x, w, strides, pads)[0]
+
+
+def _conv_im2col_fwd(x, w, strides, pads):
+    kh, kw, c, o = w.shape
+    b, h, wd, _ = x.shape
+    ho, wo = _out_hw((h, wd), (kh, kw), strides, pads)
+    p = _patches(x, (kh, kw), strides, pads)  # [B*Ho*Wo, KH*KW*C]
+    y = (p @ w.reshape(kh * kw * c, o)).reshape(b, ho, wo, o)  # [B, Ho, Wo, O]
+    return y, (x, p, w)
+
+
+def _conv_im2col_bwd(strides, pads, residuals, dy):
+    x, p, w = residuals
+    kh, kw, c, o = w.shape
+    dy2 = dy.reshape(-1, o)  # [B*Ho*Wo, O]
+    dw = lax.dot_general(p, dy2, (((0,), (0,)), ((), ()))).reshape(w.shape)  # patches^T @ dy
+    # The input gradient as XLA's transposed convolution: measured faster here than dy @ kernel^T
+    # (a [B*Ho*Wo, KH*KW*C] product) folded back by col2im. Dead code when x needs no gradient.
+    dx = jax.vjp(lambda x: lax.conv_general_dilated(x, w, strides, pads, dimension_numbers=_NHWC), x)[1](dy)[0]
+    return dx, dw.astype(w.dtype)
+
+
+_conv_im2col.defvjp(_conv_im2col_fwd, _conv_im2col_bwd)
+
+
+def _pads(padding: Any, hw: tuple[int, int], kernel: tuple[int, int], strides: tuple[int, int]) -> Pads:
+    if isinstance(padding, str):
+        return tuple(tuple(p) for p in lax.padtype_to_pads(hw, kernel, strides, padding))
+    return tuple((int(lo), int(hi)) for lo, hi in padding)
+
+
+def conv2d(x: jax.Array, w: jax.Array, *, strides: int | tuple[int, int] = 1,
+           padding: str | tuple[tuple[int, int], tuple[int, int]] = "SAME") -> jax.Array:
+    """A 2-D convolution by im2col and a matrix product, with its gradient written the same way.
+
+    ``x: [B, H, W, C]``, ``w: [KH, KW, C, O] -> [B, Ho, Wo, O]``; ``padding`` is ``"SAME"``,
+    ``"VALID"`` or ``((top, bottom), (left, right))``. Equals ``lax.conv_general_dilated``
+    with NHWC/HWIO dimension numbers. Its memory cost: the patches, ``KH * KW`` times the
+    input, live until the backward pass.
+    """
+    if x.ndim != 4 or w.ndim != 4 or x.shape[-1] != w.shape[2]:
+        raise ValueError(f"conv2d expects x [B, H, W, C] and w [KH, KW, C, O] with the same C, "
+                         f"got {x.shape} and {w.shape}.")
+    strides = (strides, strides) if isinstance(strides, int) else tuple(strides)
+    return _conv_im2col(x, w, strides, _pads(padding, x.shape[1:3], w.shape[:2], strides))
+
+
+def _is_plain(lhs, rhs, lhs_dilation, rhs_dilation, dimension_numbers, feature_group_count, batch_group_count,
+              precision, preferred_element_type, extra) -> bool:
+    """True for what :func:`conv2d` computes: 2-D, NHWC/HWIO, no dilation, no groups, default dtypes."""
+    if lhs.ndim != 4 or rhs.ndim != 4 or feature_group_count != 1 or batch_group_count != 1:
+        return False
+    if precision is not None or preferred_element_type is not None or any(v is not None for v in extra.values()):
+        return False
+    if any(d != 1 for d in (*(lhs_dilation or (1, 1)), *(rhs_dilation or (1, 1)))):
+        return False
+    return lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers) == \
+        lax.conv_dimension_numbers(lhs.shape, rhs.shape, _NHWC)
+
+
+def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides, padding, lhs_dilation=None,
+                         rhs_dilation=None, dimension_numbers=None, feature_group_count: int = 1,
+                         batch_group_count: int = 1, precision=None, preferred_element_type=None,
+                         **extra) -> jax.Array:
+    """``lax.conv_general_dilated``, but plain 2-D NHWC convolutions run as :func:`conv2d` on the CPU.
+
+    The choice is made when the computation is lowered (``lax.platform_dependent``): GPUs and
+    TPUs keep their own convolution kernels. Anything :func:`conv2d` does not cover
+    (dilation, groups, other layouts, ``precision``, patches over :data:`MAX_PATCH_BYTES`)
+    goes to ``lax`` unchanged.
+    """
+    def with_lax(lhs, rhs):
+        return lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                                        dimension_numbers, feature_group_count, batch_group_count, precision,
+                                        preferred_element_type, **extra)
+
+    if not _is_plain(lhs, rhs, lhs_dilation, rhs_dilation, dimension_numbers, feature_group_count,
+                     batch_group_count, precision, preferred_element_type, extra):
+        return with_lax(lhs, rhs)
+    strides = tuple(int(s) for s in window_strides)
+    pads = _pads(padding, lhs.shape[1:3], rhs.shape[:2], strides)
+    ho, wo = _out_hw(lhs.shape[1:3], rhs.shape[:2], strides, pads)
+    patch_bytes = lhs.shape[0] * ho * wo * rhs.shape[0] * rhs.shape[1] * rhs.shape[2] * lhs.dtype.itemsize
+    if patch_bytes > MAX_PATCH_BYTES:
+        return with_lax(lhs, rhs)
+    return lax.platform_dependent(lhs, rhs, cpu=lambda a, b: _conv_im2col(a, b, strides, pads), default=with_lax)
+
+
+def _windows_2x2(x: jax.Array) -> list[jax.Array]:
+    """The four corners of every 2x2 window: ``[B, 2h, 2w, C] -> 4 x [B, h, w, C]`` (row-major order)."""
+    b, h2, w2, c = x.shape
+    r = x.reshape(b, h2 // 2, 2, w2 // 2, 2, c)
+    return [r[:, :, i, :, j] for i in range(2) for j in range(2)]
+
+
+@jax.custom_vjp
+def _max_pool_even(x: jax.Array) -> jax.Array:
+    a, b, c, d = _windows_2x2(x)
+    return jnp.maximum(jnp.maximum(a, b), jnp.maximum(c, d))
+
+
+def _max_pool_even_fwd(x):
+    return _max_pool_even(x), x
+
+
+def _max_pool_even_bwd(x, g):
+    corners = _windows_2x2(x)
+    top = jnp.maximum(jnp.maximum(corners[0], corners[1]), jnp.maximum(corners[2], corners[3]))
+    taken = jnp.zeros(top.shape, bool)
+    parts = []
+    for corner in corners:  # the first corner equal to the maximum gets the gradient, the others none
+        hit = (corner == top) & ~taken
+        taken = taken | hit
+        parts.append(jnp.where(hit, g, jnp.zeros((), g.dtype)))
+    b, h2, w2, c = x.shape
+    dx = jnp.stack(parts, axis=3).reshape(b, h2 // 2, w2 // 2, 2, 2, c)  # [B, h, w, di, dj, C]
+    return (dx.transpose(0, 1, 3, 2, 4, 5).reshape(x.shape),)
+
+
+_max_pool_even.defvjp(_max_pool_even_fwd, _max_pool_even_bwd)
+
+
+def max_pool_2x2(x: jax.Array) -> jax.Array:
+    """2x2 max-pooling with stride 2 (VALID: an odd last row or column is dropped).
+
+    ``x: [B, H, W, C] -> [B, H // 2, W // 2, C]``: the same values as
+    ``nnx.max_pool(x, (2, 2), strides=(2, 2))``. The gradient of each output goes to the
+    first maximum of its window (row-major), as in PyTorch, in one elementwise pass.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"max_pool_2x2 expects [B, H, W, C], got shape {x.shape}.")
+    _, h, w, _ = x.shape
+    return _max_pool_even(x[:, : h // 2 * 2, : w // 2 * 2])

@@ -1,0 +1,134 @@
+"""leptonlab.kernels: im2col convolution and max-pooling with hand-written gradients."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+from jax import lax
+
+from leptonlab import kernels
+
+NHWC = ("NHWC", "HWIO", "NHWC")
+CONFIGS = [  # (x shape, kernel size, strides, padding)
+    ((3, 9, 11, 4), (3, 3), (1, 1), "SAME"),
+    ((3, 9, 11, 4), (3, 3), (2, 2), "SAME"),
+    ((2, 8, 8, 5), (1, 1), (2, 2), "VALID"),
+    ((2, 7, 7, 2), (5, 5), (1, 2), ((2, 1), (0, 3))),
+    ((2, 6, 6, 1), (3, 3), (1, 1), "VALID"),
+]
+
+
+def _lax_conv(x, w, strides, padding):
+    return lax.conv_general_dilated(x, w, strides, padding, dimension_numbers=NHWC)
+
+
+def _dropin(x, w, strides, padding, **kw):
+    return kernels.conv_general_dilated(x, w, strides, padding,
+                                        dimension_numbers=lax.conv_dimension_numbers(x.shape, w.shape, NHWC), **kw)
+
+
+@pytest.mark.parametrize("shape, ksize, strides, padding", CONFIGS)
+def test_conv2d_matches_lax_values_and_both_gradients(shape, ksize, strides, padding):
+    kx, kw, kg = jax.random.split(jax.random.key(0), 3)
+    x = jax.random.normal(kx, shape)
+    w = jax.random.normal(kw, (*ksize, shape[-1], 6))
+    ref, ref_vjp = jax.vjp(lambda x, w: _lax_conv(x, w, strides, padding), x, w)
+    out, vjp = jax.vjp(jax.jit(lambda x, w: kernels.conv2d(x, w, strides=strides, padding=padding)), x, w)
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+    g = jax.random.normal(kg, ref.shape)
+    for mine, theirs in zip(vjp(g), ref_vjp(g)):  # dx, dw
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape, ksize, strides, padding", CONFIGS)
+def test_dropin_matches_lax_under_jit_and_grad(shape, ksize, strides, padding):
+    x = jax.random.normal(jax.random.key(1), shape)
+    w = jax.random.normal(jax.random.key(2), (*ksize, shape[-1], 3))
+    loss = lambda conv: jax.jit(jax.grad(lambda w: jnp.sum(jnp.tanh(conv(x, w, strides, padding)))))(w)
+    np.testing.assert_allclose(loss(_dropin), loss(_lax_conv), rtol=1e-4, atol=1e-5)
+
+
+def _primitives(fn, *args) -> str:
+    return str(jax.make_jaxpr(fn)(*args))
+
+
+def test_dropin_takes_the_im2col_path_only_for_what_it_covers(monkeypatch):
+    x, w = jnp.ones((2, 8, 8, 4)), jnp.ones((3, 3, 4, 4))
+    assert "custom_vjp_call" in _primitives(lambda x, w: _dropin(x, w, (1, 1), "SAME"), x, w)
+    dilated = _primitives(lambda x, w: _dropin(x, w, (1, 1), "SAME", rhs_dilation=(2, 2)), x, w)
+    grouped = _primitives(lambda x, w: kernels.conv_general_dilated(
+        x, w[:, :, :2], (1, 1), "SAME", dimension_numbers=lax.conv_dimension_numbers(x.shape, w.shape, NHWC),
+        feature_group_count=2), x, w)
+    for jaxpr in (dilated, grouped):
+        assert "custom_vjp_call" not in jaxpr and "conv_general_dilated" in jaxpr
+    monkeypatch.setattr(kernels, "MAX_PATCH_BYTES", 0)  # patches too big: XLA's convolution instead
+    assert "custom_vjp_call" not in _primitives(lambda x, w: _dropin(x, w, (1, 1), "SAME"), x, w)
+
+
+def test_grouped_convolution_falls_back_with_the_right_numbers():
+    x = jax.random.normal(jax.random.key(3), (2, 6, 6, 4))
+    w = jax.random.normal(jax.random.key(4), (3, 3, 2, 4))
+    dn = lax.conv_dimension_numbers(x.shape, w.shape, NHWC)
+    np.testing.assert_allclose(
+        kernels.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=dn, feature_group_count=2),
+        lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=dn, feature_group_count=2), rtol=1e-6)
+
+
+def test_conv2d_rejects_mismatched_channels():
+    with pytest.raises(ValueError, match=r"same C"):
+        kernels.conv2d(jnp.ones((1, 5, 5, 3)), jnp.ones((3, 3, 4, 8)))
+
+
+def test_max_pool_gradient_equals_autodiff_when_windows_have_one_maximum():
+    x = jax.random.normal(jax.random.key(5), (2, 6, 8, 3))  # continuous values: no ties
+    reference = lambda x: x.reshape(2, 3, 2, 4, 2, 3).max(axis=(2, 4))
+    g = jax.random.normal(jax.random.key(6), (2, 3, 4, 3))
+    np.testing.assert_array_equal(kernels.max_pool_2x2(x), reference(x))
+    np.testing.assert_allclose(jax.vjp(kernels.max_pool_2x2, x)[1](g)[0], jax.vjp(reference, x)[1](g)[0])
+
+
+def test_max_pool_gradient_goes_to_the_first_maximum_of_a_tied_window():
+    x = jnp.zeros((1, 4, 4, 1)).at[0, 3, 3, 0].set(1.0)  # three windows all zeros, one with a single 1
+    dx = jax.grad(lambda x: kernels.max_pool_2x2(x).sum())(x)[0, :, :, 0]
+    expected = np.zeros((4, 4))
+    expected[0, 0] = expected[0, 2] = expected[2, 0] = 1.0  # tied windows: the top-left corner only
+    expected[3, 3] = 1.0  # the window with one maximum: that pixel
+    np.testing.assert_array_equal(dx, expected)
+
+
+def test_max_pool_drops_an_odd_last_row_and_column_and_gives_them_no_gradient():
+    x = jax.random.normal(jax.random.key(7), (1, 5, 7, 2))
+    out = kernels.max_pool_2x2(x)
+    assert out.shape == (1, 2, 3, 2)
+    dx = jax.grad(lambda x: kernels.max_pool_2x2(x).sum())(x)
+    assert float(jnp.abs(dx[:, 4]).sum()) == 0.0 and float(jnp.abs(dx[:, :, 6]).sum()) == 0.0
+    assert float(dx.sum()) == pytest.approx(out.size)  # one unit of gradient per output
+
+
+def test_cnn_gradients_equal_those_of_xla_convolutions():
+    from leptonlab.models import CNN
+
+    x = jax.random.normal(jax.random.key(8), (4, 28, 28))
+    model = CNN(1, 10, image_size=28, rngs=nnx.Rngs(0))
+    loss = lambda m: jnp.sum(jnp.tanh(m(x)))
+    fast = nnx.grad(loss)(model)
+    for conv in model.convs:
+        conv.conv_general_dilated = lax.conv_general_dilated
+    slow = nnx.grad(loss)(model)
+    for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(slow)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_conv2d_in_bfloat16_keeps_the_dtype_and_the_numbers():
+    x = jax.random.normal(jax.random.key(9), (2, 8, 8, 4))
+    w = jax.random.normal(jax.random.key(10), (3, 3, 4, 8))
+    low = lambda x, w: kernels.conv2d(x.astype(jnp.bfloat16), w.astype(jnp.bfloat16))
+    out, vjp = jax.vjp(low, x, w)
+    assert out.dtype == jnp.bfloat16
+    dx, dw = vjp(jnp.ones_like(out))
+    ref, ref_vjp = jax.vjp(lambda x, w: _lax_conv(x, w, (1, 1), "SAME"), x, w)
+    ref_dx, ref_dw = ref_vjp(jnp.ones_like(ref))
+    np.testing.assert_allclose(out.astype(jnp.float32), ref, rtol=0.05, atol=0.2)
+    np.testing.assert_allclose(dw, ref_dw, rtol=0.05, atol=0.5)
+    np.testing.assert_allclose(dx, ref_dx, rtol=0.05, atol=0.5)
