@@ -112,7 +112,13 @@ def conv2d(x: jax.Array, w: jax.Array, *, strides: int | tuple[int, int] = 1,
 
 def _is_plain(lhs, rhs, lhs_dilation, rhs_dilation, dimension_numbers, feature_group_count, batch_group_count,
               precision, preferred_element_type, extra) -> bool:
-    """True for what :func:`conv2d` computes: 2-D, NHWC/HWIO, no dilation, no groups, default dtypes."""
+    """True for what :func:`conv2d` computes: 2-D, NHWC/HWIO, no dilation, no groups, default dtypes.
+
+    Shapes must be concrete: a symbolic batch (``jax.export`` with ``"B, ..."``) goes to ``lax``,
+    which is also what an exported model should carry to other machines.
+    """
+    if not all(isinstance(d, int) for d in (*lhs.shape, *rhs.shape)):
+        return False
     if lhs.ndim != 4 or rhs.ndim != 4 or feature_group_count != 1 or batch_group_count != 1:
         return False
     if precision is not None or preferred_element_type is not None or any(v is not None for v in extra.values()):
@@ -131,8 +137,8 @@ def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides, padding
 
     The choice is made when the computation is lowered (``lax.platform_dependent``): GPUs and
     TPUs keep their own convolution kernels. Anything :func:`conv2d` does not cover
-    (dilation, groups, other layouts, ``precision``, patches over :data:`MAX_PATCH_BYTES`)
-    goes to ``lax`` unchanged.
+    (dilation, groups, other layouts, ``precision``, symbolic shapes, patches over
+    :data:`MAX_PATCH_BYTES`) goes to ``lax`` unchanged.
     """
     def with_lax(lhs, rhs):
         return lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,

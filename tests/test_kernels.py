@@ -66,6 +66,19 @@ def test_dropin_takes_the_im2col_path_only_for_what_it_covers(monkeypatch):
     assert "custom_vjp_call" not in _primitives(lambda x, w: _dropin(x, w, (1, 1), "SAME"), x, w)
 
 
+def test_a_symbolic_batch_exports_through_xla_convolutions():
+    # jax.export with a batch of any size ("B"): the patch size is unknown, so lax.conv is used.
+    x = jax.random.normal(jax.random.key(5), (3, 8, 8, 2))
+    w = jax.random.normal(jax.random.key(6), (3, 3, 2, 4))
+    conv = jax.jit(lambda x: _dropin(x, w, (1, 1), "SAME"))
+    (b,) = jax.export.symbolic_shape("B")
+    exported = jax.export.export(conv, platforms=("cpu",))(jax.ShapeDtypeStruct((b, 8, 8, 2), jnp.float32))
+    assert "custom_vjp_call" not in _primitives(lambda x: _dropin(x, w, (1, 1), "SAME"),
+                                                 jax.ShapeDtypeStruct((b, 8, 8, 2), jnp.float32))
+    for n in (1, 3):
+        np.testing.assert_allclose(exported.call(x[:n]), _lax_conv(x[:n], w, (1, 1), "SAME"), rtol=1e-6)
+
+
 def test_grouped_convolution_falls_back_with_the_right_numbers():
     x = jax.random.normal(jax.random.key(3), (2, 6, 6, 4))
     w = jax.random.normal(jax.random.key(4), (3, 3, 2, 4))
