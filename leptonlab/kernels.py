@@ -8,8 +8,9 @@ course's convolutional models the formulation a CPU is fast at, as ``jax.custom_
 * :func:`conv2d`: a convolution as **im2col + one matrix product**. The forward pass
   gathers every receptive window into a row (the patches, notebook 07) and multiplies by
   the kernel; it keeps the patches, so the weight gradient is one more product,
-  ``patches^T @ dy``, and the input gradient is ``dy @ kernel^T`` folded back onto the
-  image (col2im). Same numbers as ``lax.conv_general_dilated`` up to float rounding.
+  ``patches^T @ dy``; the input gradient stays XLA's transposed convolution (measured
+  faster than ``dy @ kernel^T`` folded back by col2im). Same numbers as
+  ``lax.conv_general_dilated`` up to float rounding.
 * :func:`conv_general_dilated`: a drop-in for ``lax.conv_general_dilated`` that takes
   that path for plain 2-D NHWC convolutions on the CPU and calls ``lax`` otherwise (other
   backends, dilations, groups, patches over :data:`MAX_PATCH_BYTES`). Pass it to
