@@ -14,6 +14,12 @@ STAMP  := $(VENV)/.installed
 # JAX's persistent compilation cache for the course kernel: re-running a notebook reuses its compiled steps.
 JAX_CACHE := $(abspath .cache/jax-compilation)
 
+# glibc's malloc settings for the processes that train (leptonlab/_env.py ALLOCATOR_TUNABLES,
+# PERFORMANCE.md): freed memory is kept for reuse instead of being faulted back in every step.
+# Set GLIBC_TUNABLES yourself (even to nothing) to override.
+ALLOCATOR_TUNABLES := glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296
+GLIBC_TUNABLES ?= $(ALLOCATOR_TUNABLES)
+
 # Notebooks run in the kernel of this environment: put its kernelspecs first on the search path,
 # so a stale user-level kernel of the same name (another checkout, another venv) cannot win.
 export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
@@ -31,8 +37,12 @@ $(STAMP): pyproject.toml Makefile
 	else extras="test"; fi; \
 	$(BIN)/python -m pip install --quiet -e ".[$$extras]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name leptonlab --display-name "Python (leptonlab)" \
-	  --env JAX_COMPILATION_CACHE_DIR $(JAX_CACHE)
+	  --env JAX_COMPILATION_CACHE_DIR $(JAX_CACHE) --env GLIBC_TUNABLES "$(GLIBC_TUNABLES)"
 	touch $@
+
+# The course, the tests and JupyterLab run with the allocator settings (the kernel has them too);
+# the benchmark runner sets them for leptonlab's side itself and leaves PyTorch's side as it finds it.
+course lab test: export GLIBC_TUNABLES := $(GLIBC_TUNABLES)
 
 course: $(STAMP)
 	$(BIN)/leptonlab run $(if $(filter 1 yes true,$(QUICK)),--quick,--full) $(if $(OUT),--out $(OUT),)

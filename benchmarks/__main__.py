@@ -2,13 +2,17 @@
 
 Each case runs in child processes (JAX, then PyTorch: their CPU thread pools must
 not compete in one process), so its peak memory is its own; each child prints one
-JSON line and this process gathers them into a table and a JSON file.
+JSON line and this process gathers them into a table and a JSON file. leptonlab's
+child runs with the course's glibc malloc settings (``leptonlab._env.ALLOCATOR_TUNABLES``,
+as the course kernel does); PyTorch's child as its users run it, or with the same
+settings under ``--same-allocator``. The table's header says which.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -41,35 +45,46 @@ def _exception_line(stderr: str) -> str:
     return (errors or lines or ["no output"])[-1]
 
 
-def _run_child(name: str, quick: bool, repeats: int, part: str) -> dict:
+def child_environment(part: str, same_allocator: bool) -> dict[str, str]:
+    """The environment of a child: leptonlab's side runs with the course's allocator settings
+    (as in the course kernel); PyTorch's side as its users run it, unless ``same_allocator``."""
+    from leptonlab._env import with_allocator_settings
+
+    if part.endswith("jax") or same_allocator:
+        return with_allocator_settings(os.environ)
+    return dict(os.environ)
+
+
+def _run_child(name: str, quick: bool, repeats: int, part: str, same_allocator: bool = False) -> dict:
     cmd = [sys.executable, "-m", "benchmarks", "--child", name, "--part", part, "--repeats", str(repeats)]
     if quick:
         cmd.append("--quick")
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
+                          env=child_environment(part, same_allocator))
     rows = [line[len("BENCHMARK-ROW "):] for line in done.stdout.splitlines() if line.startswith("BENCHMARK-ROW ")]
     if done.returncode != 0 or not rows:
         return {"case": name, "error": _exception_line(done.stderr)}
     return json.loads(rows[-1])
 
 
-def _run_case(name: str, quick: bool, repeats: int) -> dict:
+def _run_case(name: str, quick: bool, repeats: int, same_allocator: bool) -> dict:
     """The JAX part and the PyTorch part of a case, each in its own process, merged into one row."""
     from benchmarks._run import add_ratios
 
     row = _run_child(name, quick, repeats, "jax")
     if "error" in row:
         return row
-    reference = _run_child(name, quick, repeats, "torch")
+    reference = _run_child(name, quick, repeats, "torch", same_allocator)
     row["pytorch"] = reference.get("pytorch")
     return add_ratios(row)
 
 
-def _time_to_target(name: str) -> dict:
+def _time_to_target(name: str, same_allocator: bool) -> dict:
     """leptonlab, then PyTorch, each in its own process, trained on the real data to the case's target."""
     row = _run_child(name, False, 1, "target-jax")
     if "error" in row:
         return row
-    row["torch"] = _run_child(name, False, 1, "target-torch").get("torch")
+    row["torch"] = _run_child(name, False, 1, "target-torch", same_allocator).get("torch")
     ours, ref = row["jax"], row["torch"]
     if ref is not None and ours["reached"] and ref["reached"]:
         row["speedup_vs_pytorch"] = ref["seconds"] / ours["seconds"]
@@ -85,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-to-target", action="store_true",
                         help=f"also train on the real data to a target accuracy (cases {list(TARGETS)}; "
                              "needs the dataset, minutes per case)")
+    parser.add_argument("--same-allocator", action="store_true",
+                        help="run PyTorch with the course's glibc malloc settings too (default: as its users run it)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--part", default="jax", choices=("jax", "torch", "target-jax", "target-torch"),
                         help=argparse.SUPPRESS)
@@ -100,10 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown case(s) {unknown}; choose from {list(CASES)}")
     start = time.time()
-    rows = [_run_case(name, args.quick, repeats) for name in names]
-    result = {"environment": environment(), "quick": args.quick, "repeats": repeats, "rows": rows}
+    rows = [_run_case(name, args.quick, repeats, args.same_allocator) for name in names]
+    env = environment()
+    env["allocator"] = {side: child_environment(part, args.same_allocator).get("GLIBC_TUNABLES", "")
+                        for side, part in (("leptonlab", "jax"), ("pytorch", "torch"))}
+    result = {"environment": env, "quick": args.quick, "repeats": repeats, "rows": rows}
     if args.time_to_target:
-        result["time_to_target"] = [_time_to_target(name) for name in names if name in TARGETS]
+        result["time_to_target"] = [_time_to_target(name, args.same_allocator) for name in names if name in TARGETS]
     result["wall_s"] = time.time() - start
     print(format_table(result))
     if args.time_to_target:

@@ -31,11 +31,21 @@ def _ratio(row: dict, ref: str) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
+def _allocator_lines(env: dict) -> list[str]:
+    """Which glibc malloc settings (GLIBC_TUNABLES) each side ran with."""
+    sides = env.get("allocator")
+    if not sides:
+        return []
+    return [f"GLIBC_TUNABLES: leptonlab {sides['leptonlab'] or '(default)'} | "
+            f"PyTorch {sides['pytorch'] or '(default)'}"]
+
+
 def format_table(result: dict) -> str:
     """A Markdown table: samples/s (median) of leptonlab and the references, ratios, compile time, memory."""
     env = result["environment"]
     lines = [f"jax {env['jax']} | torch {env['torch'] or 'not installed'} | {env['cpu_count']} CPUs | "
              f"{'quick' if result['quick'] else 'full'} run, median of {result['repeats']}",
+             *_allocator_lines(env),
              "",
              "| case | batch | leptonlab samples/s | naive JAX | PyTorch eager | vs naive JAX | vs PyTorch "
              "| compile s | peak MiB |",

@@ -17,7 +17,7 @@ from leptonlab._env import QUICK_ENV, cache_dir, data_dir, quick_mode
 
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint")
 MEMORY_ENV = ("XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION",
-              "XLA_PYTHON_CLIENT_ALLOCATOR", "XLA_FLAGS", "JAX_PLATFORMS")
+              "XLA_PYTHON_CLIENT_ALLOCATOR", "XLA_FLAGS", "JAX_PLATFORMS", "GLIBC_TUNABLES")
 DATA_UNAVAILABLE = "data layer unavailable"
 DATASET_COLUMNS = ("dataset", "file", "state", "path")
 KEYS = ("python", "platform", "packages", "backend", "devices", "memory_env", "quick",

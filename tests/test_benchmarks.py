@@ -1,6 +1,7 @@
 """The benchmark runner runs on a tiny configuration and writes a well-formed table (no speed is asserted)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,9 @@ from benchmarks._table import environment, format_table  # noqa: E402
 
 def test_runner_measures_the_mlp_and_writes_table_and_json(tmp_path):
     out = tmp_path / "bench.json"
+    env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
     done = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "mlp", "--repeats", "1",
-                           "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+                           "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(out.read_text())
     (row,) = result["rows"]
@@ -30,6 +32,23 @@ def test_runner_measures_the_mlp_and_writes_table_and_json(tmp_path):
     header = next(line for line in table if line.startswith("| case"))
     mlp_line = next(line for line in table if line.startswith("| mlp"))
     assert header.count("|") == mlp_line.count("|") == 10
+    from leptonlab._env import ALLOCATOR_TUNABLES
+
+    assert result["environment"]["allocator"] == {"leptonlab": ALLOCATOR_TUNABLES, "pytorch": ""}
+    assert f"GLIBC_TUNABLES: leptonlab {ALLOCATOR_TUNABLES} | PyTorch (default)" in table
+
+
+def test_leptonlab_runs_with_the_course_allocator_and_pytorch_as_its_users_run_it(monkeypatch):
+    from benchmarks.__main__ import child_environment
+    from leptonlab._env import ALLOCATOR_TUNABLES
+
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    assert child_environment("jax", False)["GLIBC_TUNABLES"] == ALLOCATOR_TUNABLES
+    assert child_environment("target-jax", False)["GLIBC_TUNABLES"] == ALLOCATOR_TUNABLES
+    assert "GLIBC_TUNABLES" not in child_environment("torch", False)
+    assert child_environment("target-torch", True)["GLIBC_TUNABLES"] == ALLOCATOR_TUNABLES
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")  # the user's own choice wins
+    assert child_environment("jax", False)["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2"
 
 
 def test_unknown_case_is_a_usage_error():

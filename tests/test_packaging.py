@@ -71,6 +71,18 @@ def test_course_kernel_keeps_a_persistent_compilation_cache():
         f"the leptonlab kernel sets no absolute JAX_COMPILATION_CACHE_DIR (got {cache!r}): re-run `make venv`.")
 
 
+def test_course_kernel_runs_with_the_allocator_settings():
+    """The kernel reuses freed memory instead of faulting it back in every step (leptonlab._env)."""
+    import os
+
+    from leptonlab._env import ALLOCATOR_TUNABLES
+
+    if "GLIBC_TUNABLES" in os.environ and os.environ["GLIBC_TUNABLES"] != ALLOCATOR_TUNABLES:
+        pytest.skip("GLIBC_TUNABLES is set to something else here: `make venv` put that in the kernel on purpose")
+    assert _course_kernel_spec().env.get("GLIBC_TUNABLES") == ALLOCATOR_TUNABLES, (
+        "the leptonlab kernel does not set the course's GLIBC_TUNABLES: re-run `make venv`.")
+
+
 def test_importing_the_package_starts_no_jax_backend():
     """Nothing runs at import: jax.distributed.initialize() (notebook 19) must still be possible afterwards."""
     import subprocess
