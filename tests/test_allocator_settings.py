@@ -57,6 +57,7 @@ def test_a_childs_environment_gets_the_settings_unless_it_has_its_own():
     assert original == {"A": "1"}  # a copy: the caller's environment is untouched
 
 
-def test_the_makefile_uses_the_same_settings():
+def test_the_makefile_and_the_readme_give_the_same_settings():
     (value,) = re.findall(r"^ALLOCATOR_TUNABLES := (\S+)$", (ROOT / "Makefile").read_text(), flags=re.M)
     assert value == ALLOCATOR_TUNABLES
+    assert f"export GLIBC_TUNABLES={ALLOCATOR_TUNABLES}" in (ROOT / "README.md").read_text()
