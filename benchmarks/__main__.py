@@ -22,6 +22,7 @@ from pathlib import Path
 from benchmarks._cases import CASES
 from benchmarks._table import environment, format_table, format_target_table
 from benchmarks._target import TARGETS
+from leptonlab._env import ALLOCATOR_ENV, with_allocator_settings
 
 
 def _child(name: str, quick: bool, repeats: int, part: str) -> None:
@@ -48,8 +49,6 @@ def _exception_line(stderr: str) -> str:
 def child_environment(part: str, same_allocator: bool) -> dict[str, str]:
     """The environment of a child: leptonlab's side runs with the course's allocator settings
     (as in the course kernel); PyTorch's side as its users run it, unless ``same_allocator``."""
-    from leptonlab._env import with_allocator_settings
-
     if part.endswith("jax") or same_allocator:
         return with_allocator_settings(os.environ)
     return dict(os.environ)
@@ -119,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     rows = [_run_case(name, args.quick, repeats, args.same_allocator) for name in names]
     env = environment()
-    env["allocator"] = {side: child_environment(part, args.same_allocator).get("GLIBC_TUNABLES", "")
+    env["allocator"] = {side: child_environment(part, args.same_allocator).get(ALLOCATOR_ENV, "")
                         for side, part in (("leptonlab", "jax"), ("pytorch", "torch"))}
     result = {"environment": env, "quick": args.quick, "repeats": repeats, "rows": rows}
     if args.time_to_target:

@@ -31,6 +31,7 @@ for _ in range(9):
 print(faults() - before)
 """
 
+
 def _faults_with(tunables: str) -> int:
     env = {"PATH": "/usr/bin:/bin", ALLOCATOR_ENV: tunables}
     done = subprocess.run([sys.executable, "-c", _FAULTS], env=env, capture_output=True, text=True, timeout=120)

@@ -1,6 +1,7 @@
 """The project's own files agree: environment.yml lists what pyproject.toml lists, and the
 course kernel runs this environment's Python."""
 
+import os
 import re
 import sys
 import tomllib
@@ -73,8 +74,6 @@ def test_course_kernel_keeps_a_persistent_compilation_cache():
 
 def test_course_kernel_runs_with_the_allocator_settings():
     """The kernel reuses freed memory instead of faulting it back in every step (leptonlab._env)."""
-    import os
-
     from leptonlab._env import ALLOCATOR_TUNABLES
 
     if "GLIBC_TUNABLES" in os.environ and os.environ["GLIBC_TUNABLES"] != ALLOCATOR_TUNABLES:
