@@ -133,6 +133,32 @@ def test_cnn_gradients_equal_those_of_xla_convolutions():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+def _dot_batch_dims(fn, *args) -> list:
+    return [eqn.params["dimension_numbers"][1] for eqn in jax.make_jaxpr(fn)(*args).eqns
+            if eqn.primitive.name == "dot_general"]
+
+
+def test_a_long_weight_gradient_is_split_into_summed_products_with_the_same_numbers():
+    kp, kd = jax.random.split(jax.random.key(11))
+    long_p, long_dy = jax.random.normal(kp, (32 * 144, 144)), jax.random.normal(kd, (32 * 144, 8))  # N = 32 K
+    short_p, short_dy = long_p[:1024], long_dy[:1024]
+    assert _dot_batch_dims(kernels._weight_grad, long_p, long_dy) == [((0,), (0,))]  # [split, K, O] partials
+    assert _dot_batch_dims(kernels._weight_grad, short_p, short_dy) == [((), ())]  # one product
+    for p, dy in ((long_p, long_dy), (short_p, short_dy)):
+        exact = np.asarray(p, np.float64).T @ np.asarray(dy, np.float64)
+        np.testing.assert_allclose(jax.jit(kernels._weight_grad)(p, dy), exact, rtol=1e-4, atol=1e-3)
+
+
+def test_conv2d_with_a_split_weight_gradient_matches_lax():
+    x = jax.random.normal(jax.random.key(12), (20, 16, 16, 16))  # patches [5120, 144]: the split path
+    w = jax.random.normal(jax.random.key(13), (3, 3, 16, 8))
+    assert kernels._patches(x, (3, 3), (1, 1), ((1, 1), (1, 1))).shape == (5120, 144)
+    g = jax.random.normal(jax.random.key(14), (20, 16, 16, 8))
+    mine = jax.vjp(jax.jit(lambda w: kernels.conv2d(x, w)), w)[1](g)[0]
+    ref = jax.vjp(lambda w: _lax_conv(x, w, (1, 1), "SAME"), w)[1](g)[0]
+    np.testing.assert_allclose(mine, ref, rtol=1e-4, atol=1e-3)
+
+
 def test_conv2d_in_bfloat16_keeps_the_dtype_and_the_numbers():
     x = jax.random.normal(jax.random.key(9), (2, 8, 8, 4))
     w = jax.random.normal(jax.random.key(10), (3, 3, 4, 8))
