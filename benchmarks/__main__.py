@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--only mlp,cnn] [--repeats 5] [--json out.json] [--time-to-target]``.
+"""``python -m benchmarks [--quick] [--only mlp,cnn] [--repeats 5] [--rounds 3] [--json out.json] [--time-to-target]``.
 
 Each case runs in child processes (JAX, then PyTorch: their CPU thread pools must
 not compete in one process), so its peak memory is its own; each child prints one
@@ -66,16 +66,19 @@ def _run_child(name: str, quick: bool, repeats: int, part: str, same_allocator: 
     return json.loads(rows[-1])
 
 
-def _run_case(name: str, quick: bool, repeats: int, same_allocator: bool) -> dict:
-    """The JAX part and the PyTorch part of a case, each in its own process, merged into one row."""
-    from benchmarks._run import add_ratios
+def _run_case(name: str, quick: bool, repeats: int, same_allocator: bool, rounds: int = 1) -> dict:
+    """The JAX part and the PyTorch part of a case, each in its own process, back to back, ``rounds``
+    times; the rounds merged into one row (ratios: medians of the ratios within each round)."""
+    from benchmarks._run import merge_rounds
 
-    row = _run_child(name, quick, repeats, "jax")
-    if "error" in row:
-        return row
-    reference = _run_child(name, quick, repeats, "torch", same_allocator)
-    row["pytorch"] = reference.get("pytorch")
-    return add_ratios(row)
+    rows = []
+    for _ in range(rounds):
+        row = _run_child(name, quick, repeats, "jax")
+        if "error" in row:
+            return row
+        row["pytorch"] = _run_child(name, quick, repeats, "torch", same_allocator).get("pytorch")
+        rows.append(row)
+    return merge_rounds(rows)
 
 
 def _time_to_target(name: str, same_allocator: bool) -> dict:
@@ -95,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few steps, few repeats: checks the runner, not the speed")
     parser.add_argument("--only", default=",".join(CASES), help=f"comma-separated cases (default: all of {list(CASES)})")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (median reported)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run leptonlab and PyTorch back to back this many times; ratios are medians of the "
+                             "ratios within each round (robust to the machine's drift)")
     parser.add_argument("--json", type=Path, default=None, help="write the results here (default: print only)")
     parser.add_argument("--time-to-target", action="store_true",
                         help=f"also train on the real data to a target accuracy (cases {list(TARGETS)}; "
@@ -108,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (2 if args.quick else 5)
     if repeats < 1:
         parser.error("--repeats must be >= 1")
+    if args.rounds < 1:
+        parser.error("--rounds must be >= 1")
     if args.child is not None:
         _child(args.child, args.quick, repeats, args.part)
         return 0
@@ -116,11 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown case(s) {unknown}; choose from {list(CASES)}")
     start = time.time()
-    rows = [_run_case(name, args.quick, repeats, args.same_allocator) for name in names]
+    rows = [_run_case(name, args.quick, repeats, args.same_allocator, args.rounds) for name in names]
     env = environment()
     env["allocator"] = {side: child_environment(part, args.same_allocator).get(ALLOCATOR_ENV, "")
                         for side, part in (("leptonlab", "jax"), ("pytorch", "torch"))}
-    result = {"environment": env, "quick": args.quick, "repeats": repeats, "rows": rows}
+    result = {"environment": env, "quick": args.quick, "repeats": repeats, "rounds": args.rounds, "rows": rows}
     if args.time_to_target:
         result["time_to_target"] = [_time_to_target(name, args.same_allocator) for name in names if name in TARGETS]
     result["wall_s"] = time.time() - start

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import statistics
 
 import numpy as np
 
@@ -209,4 +210,38 @@ def add_ratios(row: dict) -> dict:
     for ref in ("naive_jax", "pytorch"):
         if row.get(ref) is not None and "leptonlab" in row:
             row[f"ratio_vs_{ref}"] = row["leptonlab"]["samples_per_s"] / row[ref]["samples_per_s"]
+    return row
+
+
+def _merge_measures(measures: list[dict]) -> dict:
+    """One side's measures over rounds: medians of rates and compile times, the extremes of the spreads."""
+    merged = dict(measures[len(measures) // 2])  # the rest (versions, threads) from any round
+    merged.update(samples_per_s=statistics.median(m["samples_per_s"] for m in measures),
+                  min_samples_per_s=min(m["min_samples_per_s"] for m in measures),
+                  max_samples_per_s=max(m["max_samples_per_s"] for m in measures),
+                  compile_s=statistics.median(m["compile_s"] for m in measures),
+                  per_round_samples_per_s=[m["samples_per_s"] for m in measures])
+    if "peak_rss_mib" in merged:
+        merged["peak_rss_mib"] = max(m["peak_rss_mib"] for m in measures)
+    return merged
+
+
+def merge_rounds(rounds: list[dict]) -> dict:
+    """Rows of the same case from rounds run one after another (each: leptonlab, then its references).
+
+    A machine's speed drifts over minutes (other tenants, clocks, thermals); a ratio of two
+    figures taken minutes apart carries that drift. So each ratio is the median over rounds
+    of the ratio *within* a round, whose two parts ran back to back; rates are medians too.
+    """
+    row = {k: v for k, v in rounds[0].items() if k not in ("leptonlab", "naive_jax", "pytorch")}
+    row["rounds"] = len(rounds)
+    for side in ("leptonlab", "naive_jax", "pytorch"):
+        measures = [r.get(side) for r in rounds]
+        row[side] = None if any(m is None for m in measures) else _merge_measures(measures)
+    for ref in ("naive_jax", "pytorch"):
+        ratios = [add_ratios(dict(r)).get(f"ratio_vs_{ref}") for r in rounds]
+        row.pop(f"ratio_vs_{ref}", None)
+        if row[ref] is not None and None not in ratios:
+            row[f"ratio_vs_{ref}"] = statistics.median(ratios)
+            row[f"per_round_ratio_vs_{ref}"] = ratios
     return row

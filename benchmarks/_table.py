@@ -44,7 +44,9 @@ def format_table(result: dict) -> str:
     """A Markdown table: samples/s (median) of leptonlab and the references, ratios, compile time, memory."""
     env = result["environment"]
     lines = [f"jax {env['jax']} | torch {env['torch'] or 'not installed'} | {env['cpu_count']} CPUs | "
-             f"{'quick' if result['quick'] else 'full'} run, median of {result['repeats']}",
+             f"{'quick' if result['quick'] else 'full'} run, median of {result['repeats']}"
+             + (f" runs x {result['rounds']} rounds (ratios: median of each round's)" if result.get("rounds", 1) > 1
+                else ""),
              *_allocator_lines(env),
              "",
              "| case | batch | leptonlab samples/s | naive JAX | PyTorch eager | vs naive JAX | vs PyTorch "

@@ -1,6 +1,7 @@
 """The benchmark runner runs on a tiny configuration and writes a well-formed table (no speed is asserted)."""
 
 import json
+import statistics
 import os
 import subprocess
 import sys
@@ -104,3 +105,49 @@ def test_time_to_target_table_says_when_a_target_was_not_reached():
                                  {"case": "mlp", "jax": reached, "torch": reached, "speedup_vs_pytorch": 1.0}])
     assert "| cnn | 99.0% | 20 s (2 epochs) | not reached (best 98.90%) | - |" in table
     assert "| mlp | 99.0% | 20 s (2 epochs) | 20 s (2 epochs) | 1.00x |" in table
+
+
+def _measure(rate: float, **extra) -> dict:
+    return {"samples_per_s": rate, "min_samples_per_s": rate * 0.9, "max_samples_per_s": rate * 1.1,
+            "compile_s": 2.0, **extra}
+
+
+def test_rounds_give_the_median_of_ratios_within_each_round_not_a_ratio_of_drifted_medians():
+    from benchmarks._run import merge_rounds
+
+    # The machine slows down in round 2 for both sides; leptonlab is 1.0x, 1.25x, 0.9x of PyTorch per round.
+    rounds = [{"case": "cnn", "batch_size": 128, "leptonlab": _measure(100.0, peak_rss_mib=900.0),
+               "naive_jax": _measure(80.0), "pytorch": _measure(torch_rate, torch="2.13")}
+              for torch_rate in (100.0, 40.0, 100.0)]
+    rounds[1]["leptonlab"] = _measure(50.0, peak_rss_mib=950.0)
+    rounds[2]["leptonlab"] = _measure(90.0, peak_rss_mib=901.0)
+    row = merge_rounds(rounds)
+    assert row["rounds"] == 3 and row["case"] == "cnn" and row["batch_size"] == 128
+    assert row["per_round_ratio_vs_pytorch"] == pytest.approx([1.0, 1.25, 0.9])
+    assert row["ratio_vs_pytorch"] == pytest.approx(1.0)  # a ratio of the medians would say 0.9
+    assert row["leptonlab"]["samples_per_s"] == 90.0 and row["pytorch"]["samples_per_s"] == 100.0
+    assert row["leptonlab"]["per_round_samples_per_s"] == [100.0, 50.0, 90.0]
+    assert row["leptonlab"]["min_samples_per_s"] == pytest.approx(45.0)
+    assert row["leptonlab"]["max_samples_per_s"] == pytest.approx(110.0)
+    assert row["leptonlab"]["peak_rss_mib"] == 950.0 and row["pytorch"]["torch"] == "2.13"
+    assert row["ratio_vs_naive_jax"] == pytest.approx(statistics.median([100 / 80, 50 / 80, 90 / 80]))
+
+
+def test_a_round_without_pytorch_leaves_the_pytorch_column_empty():
+    from benchmarks._run import merge_rounds
+
+    rounds = [{"case": "mlp", "batch_size": 128, "leptonlab": _measure(10.0, peak_rss_mib=1.0), "naive_jax": _measure(5.0),
+               "pytorch": None},
+              {"case": "mlp", "batch_size": 128, "leptonlab": _measure(12.0, peak_rss_mib=1.0), "naive_jax": _measure(6.0),
+               "pytorch": _measure(9.0)}]
+    row = merge_rounds(rounds)
+    assert row["pytorch"] is None and "ratio_vs_pytorch" not in row
+    assert row["ratio_vs_naive_jax"] == pytest.approx(2.0)
+    assert format_table({"environment": environment(), "quick": True, "repeats": 1, "rounds": 2, "rows": [row]})\
+        .splitlines()[0].endswith("median of 1 runs x 2 rounds (ratios: median of each round's)")
+
+
+def test_rounds_must_be_positive():
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--rounds", "0"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and "--rounds must be >= 1" in done.stderr
