@@ -54,7 +54,7 @@ fetch: $(STAMP)
 	$(BIN)/leptonlab fetch
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks --json runs/benchmarks.json
+	$(BIN)/python -m benchmarks --rounds 3 --json runs/benchmarks.json
 
 test: $(STAMP)
 	LEPTONLAB_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-kernel-name leptonlab
