@@ -37,7 +37,7 @@ __all__ = ["MAX_PATCH_BYTES", "conv2d", "conv_general_dilated", "max_pool_2x2"]
 MAX_PATCH_BYTES = 512 * 2**20
 
 #: The weight gradient of a convolution with many output pixels is this many products over
-#: slices of the pixels, summed (see ``_weight_grad``).
+#: slices of the pixels, summed (see ``_split``).
 WEIGHT_GRAD_SPLIT = 4
 
 _NHWC = ("NHWC", "HWIO", "NHWC")
@@ -52,17 +52,32 @@ def _out_hw(hw: tuple[int, int], kernel: tuple[int, int], strides: tuple[int, in
 def _patches(x: jax.Array, kernel: tuple[int, int], strides: tuple[int, int], pads: Pads) -> jax.Array:
     """im2col: ``x: [B, H, W, C] -> [B * Ho * Wo, KH * KW * C]``, columns in ``(kh, kw, c)`` order.
 
-    ``KH * KW`` strided slices of the padded image, stacked (measured faster on the CPU
-    than one gather of the same pixels).
+    Strided slices of the padded image, stacked one kernel row at a time, then the rows.
+    XLA's CPU compiler fuses a concatenation of at most 8 operands with its slices into one
+    loop, but copies each slice out first when there are 9 (a 3x3 kernel); the two-level
+    stack builds the patches in one pass (1.4-2.7x faster, PERFORMANCE.md).
     """
     kh, kw = kernel
     (sh, sw), b, c = strides, x.shape[0], x.shape[3]
     ho, wo = _out_hw(x.shape[1:3], kernel, strides, pads)
     xp = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))  # [B, Hp, Wp, C]
-    taps = [lax.slice(xp, (0, i, j, 0), (b, i + sh * (ho - 1) + 1, j + sw * (wo - 1) + 1, c), (1, sh, sw, 1))
-            for i in range(kh) for j in range(kw)]  # KH*KW x [B, Ho, Wo, C]: the pixels tap (i, j) meets
-    stacked = taps[0][:, :, :, None] if len(taps) == 1 else jnp.stack(taps, axis=3)  # [B, Ho, Wo, KH*KW, C]
-    return stacked.reshape(b * ho * wo, kh * kw * c)
+
+    def tap(i: int, j: int) -> jax.Array:  # [B, Ho, Wo, C]: the pixels kernel tap (i, j) meets
+        return lax.slice(xp, (0, i, j, 0), (b, i + sh * (ho - 1) + 1, j + sw * (wo - 1) + 1, c), (1, sh, sw, 1))
+
+    rows = [jnp.stack([tap(i, j) for j in range(kw)], axis=3) for i in range(kh)]  # KH x [B, Ho, Wo, KW, C]
+    return jnp.stack(rows, axis=3).reshape(b * ho * wo, kh * kw * c)  # [B, Ho, Wo, KH, KW, C] -> rows
+
+
+def _split(n: int, k: int) -> int:
+    """Into how many slices of its ``n`` rows a ``[n, k]`` patch matrix is cut (1: not cut).
+
+    The weight gradient ``patches^T @ dy`` sums over all ``n`` output pixels into a small
+    ``[K, O]``: one product over a long ``n`` (32,768 pixels in a ResNet's first stage) ran at a
+    third of the machine's matmul speed on the CPU, :data:`WEIGHT_GRAD_SPLIT` products over
+    slices, summed, 1.2-2x faster. Short or wide products stay whole (splitting measured slower).
+    """
+    return WEIGHT_GRAD_SPLIT if k >= 128 and n >= 32 * k and n % WEIGHT_GRAD_SPLIT == 0 else 1
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(2, 3))
@@ -74,27 +89,28 @@ def _conv_im2col_fwd(x, w, strides, pads):
     kh, kw, c, o = w.shape
     b, h, wd, _ = x.shape
     ho, wo = _out_hw((h, wd), (kh, kw), strides, pads)
-    p = _patches(x, (kh, kw), strides, pads)  # [B*Ho*Wo, KH*KW*C]
-    y = (p @ w.reshape(kh * kw * c, o)).reshape(b, ho, wo, o)  # [B, Ho, Wo, O]
-    return y, (x, p, w)
+    p = _patches(x, (kh, kw), strides, pads)  # [N, K] = [B*Ho*Wo, KH*KW*C]
+    n, k = p.shape
+    split = _split(n, k)
+    if split == 1:
+        y = p @ w.reshape(k, o)  # [N, O]
+    else:
+        # The forward product reads the patches in the same [split, N/split, K] view as the weight
+        # gradient: with two views XLA fuses the patch loop into each reader, building it twice.
+        p = p.reshape(split, n // split, k)
+        y = lax.dot_general(p, jnp.broadcast_to(w.reshape(k, o), (split, k, o)), (((2,), (1,)), ((0,), (0,))))
+    return y.reshape(b, ho, wo, o), (x, p, w)
 
 
 def _weight_grad(p: jax.Array, dy2: jax.Array) -> jax.Array:
-    """``patches^T @ dy``: ``p: [N, K], dy2: [N, O] -> [K, O]``, the sum over all N output pixels.
-
-    When N is long and K*O small (the first stage of a ResNet: N = 32,768, K = 288, O = 32),
-    one product runs at a third of the machine's matmul speed on the CPU; as
-    :data:`WEIGHT_GRAD_SPLIT` products over slices of N, summed, it ran 1.2-2x faster
-    (PERFORMANCE.md). Short or wide cases stay one product, where splitting measured slower.
-    """
-    n, k = p.shape
-    split = WEIGHT_GRAD_SPLIT
-    if k < 128 or n < 32 * k or n % split:
+    """``patches^T @ dy -> [K, O]`` for patches ``p: [N, K]`` or cut as ``[split, N/split, K]``
+    (see :func:`_split`) and ``dy2: [N, O]``; the partial sums of a cut are added at float32."""
+    if p.ndim == 2:
         return lax.dot_general(p, dy2, (((0,), (0,)), ((), ())))  # [K, O]
-    parts = lax.dot_general(p.reshape(split, n // split, k), dy2.reshape(split, n // split, -1),
-                            (((1,), (1,)), ((0,), (0,))),
+    split, m, _ = p.shape
+    parts = lax.dot_general(p, dy2.reshape(split, m, -1), (((1,), (1,)), ((0,), (0,))),
                             preferred_element_type=jnp.promote_types(p.dtype, jnp.float32))  # [split, K, O]
-    return parts.sum(axis=0).astype(p.dtype)  # the partial sums added at float32 or wider
+    return parts.sum(axis=0).astype(p.dtype)
 
 
 def _conv_im2col_bwd(strides, pads, residuals, dy):
