@@ -63,22 +63,31 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _metric(value: float, metric: str) -> str:
+    return f"RMSE {value:.4f}" if metric == "rmse" else f"{value:.2%}"
+
+
 def _seconds(result: dict | None) -> str:
     if result is None:
         return "-"
     if not result["reached"]:
-        return f"not reached (best {result['best_accuracy']:.2%})"
-    return f"{result['seconds']:.0f} s ({result['epochs']} epochs)"
+        return f"not reached (best {_metric(result['best'], result['metric'])})"
+    steps = "steps" if result["metric"] == "rmse" else "epochs"  # MF: one full-batch step per epoch
+    seconds = result["seconds"]
+    return f"{seconds:.0f} s ({result['epochs']} {steps})" if seconds >= 10 else \
+        f"{seconds:.1f} s ({result['epochs']} {steps})"
 
 
 def format_target_table(rows: list[dict]) -> str:
-    """A Markdown table of time to the target test accuracy: leptonlab, PyTorch eager, speed-up."""
+    """A Markdown table of time to the target test metric: leptonlab, PyTorch eager, speed-up."""
     lines = ["| case | target | leptonlab | PyTorch eager | speed-up |", "|---|---|---|---|---|"]
     for row in rows:
         if "error" in row:
             lines.append(f"| {row['case']} | error: {row['error']} ||||")
             continue
         speedup = row.get("speedup_vs_pytorch")
-        lines.append(f"| {row['case']} | {row['jax']['target']:.1%} | {_seconds(row['jax'])} | "
+        target = row["jax"]["target"]
+        goal = f"RMSE <= {target:.3f}" if row["jax"]["metric"] == "rmse" else f"{target:.1%}"
+        lines.append(f"| {row['case']} | {goal} | {_seconds(row['jax'])} | "
                      f"{_seconds(row['torch'])} | {'-' if speedup is None else f'{speedup:.2f}x'} |")
     return "\n".join(lines)

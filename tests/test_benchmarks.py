@@ -100,11 +100,26 @@ def test_time_to_target_table_says_when_a_target_was_not_reached():
     reached = _result([(12.0, 0.985), (20.5, 0.991)], target)
     missed = _result([(30.0, 0.97), (61.0, 0.98), (90.0, 0.989)], target)
     assert reached["reached"] and reached["seconds"] == 20.5 and reached["epochs"] == 2
-    assert not missed["reached"] and missed["seconds"] is None and missed["best_accuracy"] == 0.989
+    assert not missed["reached"] and missed["seconds"] is None and missed["best"] == 0.989
     table = format_target_table([{"case": "cnn", "jax": reached, "torch": missed},
                                  {"case": "mlp", "jax": reached, "torch": reached, "speedup_vs_pytorch": 1.0}])
     assert "| cnn | 99.0% | 20 s (2 epochs) | not reached (best 98.90%) | - |" in table
     assert "| mlp | 99.0% | 20 s (2 epochs) | 20 s (2 epochs) | 1.00x |" in table
+
+
+def test_an_rmse_target_is_met_from_above_and_reported_in_steps():
+    from benchmarks._table import format_target_table
+    from benchmarks._target import TARGETS, _result, Target
+
+    target = Target("ml-100k-u1", 0.93, 300, "test", metric="rmse")
+    assert target.met(0.9299) and target.met(0.93) and not target.met(0.9301)
+    reached = _result([(0.5, 1.02), (0.9, 0.95), (1.4, 0.929), (1.9, 0.931)], target)
+    missed = _result([(0.5, 1.02), (0.9, 0.95)], target)
+    assert reached["reached"] and reached["epochs"] == 3 and reached["seconds"] == 1.4 and reached["best"] == 0.929
+    assert not missed["reached"] and missed["best"] == 0.95
+    table = format_target_table([{"case": "mf", "jax": reached, "torch": missed}])
+    assert "| mf | RMSE <= 0.930 | 1.4 s (3 steps) | not reached (best RMSE 0.9500) | - |" in table
+    assert TARGETS["mf"].metric == "rmse" and TARGETS["mlp"].metric == TARGETS["cnn"].metric == "accuracy"
 
 
 def _measure(rate: float, **extra) -> dict:
@@ -151,3 +166,15 @@ def test_rounds_must_be_positive():
     done = subprocess.run([sys.executable, "-m", "benchmarks", "--rounds", "0"], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 2 and "--rounds must be >= 1" in done.stderr
+
+
+@pytest.mark.skipif(not os.environ.get("LEPTONLAB_DATA_DIR"), reason="set LEPTONLAB_DATA_DIR to the offline data")
+def test_mf_time_to_target_times_a_fresh_run_that_ends_on_the_recorded_rmse():
+    from benchmarks._target import Target, leptonlab_mf_time_to_target
+
+    result = leptonlab_mf_time_to_target(Target("ml-100k-u1", 1.05, 40, "test", metric="rmse"))
+    assert result["reached"] and 1 <= result["epochs"] <= 40 and result["seconds"] > 0
+    assert result["curve"][result["epochs"] - 1] <= 1.05 < min(result["curve"][:result["epochs"] - 1], default=9)
+    assert result["rmse_at_stop"] == pytest.approx(result["curve"][result["epochs"] - 1], abs=1e-4)
+    missed = leptonlab_mf_time_to_target(Target("ml-100k-u1", 0.5, 3, "test", metric="rmse"))
+    assert not missed["reached"] and missed["seconds"] is None and missed["best"] == min(missed["curve"])
