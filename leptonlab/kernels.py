@@ -8,7 +8,8 @@ course's convolutional models the formulation a CPU is fast at, as ``jax.custom_
 * :func:`conv2d`: a convolution as **im2col + one matrix product**. The forward pass
   gathers every receptive window into a row (the patches, notebook 07) and multiplies by
   the kernel; it keeps the patches, so the weight gradient is one more product,
-  ``patches^T @ dy``; the input gradient stays XLA's transposed convolution (measured
+  ``patches^T @ dy`` (cut into a few products over slices of the pixels when there are
+  many, see ``_split``); the input gradient stays XLA's transposed convolution (measured
   faster than ``dy @ kernel^T`` folded back by col2im). Same numbers as
   ``lax.conv_general_dilated`` up to float rounding.
 * :func:`conv_general_dilated`: a drop-in for ``lax.conv_general_dilated`` that takes
