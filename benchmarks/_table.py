@@ -73,9 +73,8 @@ def _seconds(result: dict | None) -> str:
     if not result["reached"]:
         return f"not reached (best {_metric(result['best'], result['metric'])})"
     steps = "steps" if result["metric"] == "rmse" else "epochs"  # MF: one full-batch step per epoch
-    seconds = result["seconds"]
-    return f"{seconds:.0f} s ({result['epochs']} {steps})" if seconds >= 10 else \
-        f"{seconds:.1f} s ({result['epochs']} {steps})"
+    digits = 0 if result["seconds"] >= 10 else 1  # "197 s", "2.2 s"
+    return f"{result['seconds']:.{digits}f} s ({result['epochs']} {steps})"
 
 
 def format_target_table(rows: list[dict]) -> str:

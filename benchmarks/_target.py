@@ -73,26 +73,15 @@ def _result(curve: list[tuple[float, float]], target: Target) -> dict:
             "best": target.best(a for _, a in curve), "curve": curve}
 
 
-def _movielens_u1():
-    """MovieLens-100K's fold u1 as ``(train, test)`` Interactions indexed over the whole catalogue."""
-    from leptonlab import data, recsys
-
-    ml = data.load_movielens_100k()
-    users, items = recsys.build_index(ml.users.user), recsys.build_index(ml.movies.item)
-    train, test = data.load_movielens_fold("u1")
-    return (recsys.index_ratings(train, users=users, items=items),
-            recsys.index_ratings(test, users=users, items=items))
-
-
 def leptonlab_mf_time_to_target(target: Target) -> dict:
     """``recsys.fit_mf`` with notebook 13's configuration: the step where the test RMSE first meets
     the target, then a fresh, timed run of that many steps (compilation included)."""
     import jax
 
-    from benchmarks.movielens_mf import MF_CONFIG
+    from benchmarks.movielens_mf import MF_CONFIG, indexed_fold
     from leptonlab import recsys
 
-    train, test = _movielens_u1()
+    train, test = indexed_fold("u1")
     _, history = recsys.fit_mf(train, dataclasses.replace(MF_CONFIG, epochs=target.max_epochs),
                                key=jax.random.key(0), val=test)
     values = [float(v) for v in history.val_rmse]
@@ -115,10 +104,10 @@ def torch_mf_time_to_target(target: Target) -> dict:
     """The same biased MF, objective and optimizer in PyTorch eager, the test RMSE after every step."""
     import torch
 
-    from benchmarks.movielens_mf import MF_CONFIG
+    from benchmarks.movielens_mf import MF_CONFIG, indexed_fold
 
     torch.manual_seed(0)
-    train, test = _movielens_u1()
+    train, test = indexed_fold("u1")
     c = MF_CONFIG
     u, i = torch.from_numpy(train.user).long(), torch.from_numpy(train.item).long()
     r = torch.from_numpy(train.rating.astype(np.float32))

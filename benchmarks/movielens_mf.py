@@ -28,15 +28,21 @@ BLEND = 0.7  # weight of MF in the MF + item-CF blend
 NEIGHBOURS = 40  # k of the item-based CF
 
 
+def indexed_fold(fold: str, ml: data.MovieLens100K | None = None) -> tuple[recsys.Interactions, recsys.Interactions]:
+    """``(train, test)`` of a canonical fold (``"u1"`` .. ``"u5"``), indexed over the whole catalogue."""
+    ml = data.load_movielens_100k() if ml is None else ml
+    users, items = recsys.build_index(ml.users.user), recsys.build_index(ml.movies.item)
+    train, test = data.load_movielens_fold(fold)
+    return (recsys.index_ratings(train, users=users, items=items),
+            recsys.index_ratings(test, users=users, items=items))
+
+
 def run_mf(folds, seeds: int) -> None:
     ml = data.load_movielens_100k()
-    users, items = recsys.build_index(ml.users.user), recsys.build_index(ml.movies.item)
     single, averaged, blended = [], [], []
     start = time.perf_counter()
     for fold in folds:
-        train, test = data.load_movielens_fold(fold)
-        train = recsys.index_ratings(train, users=users, items=items)
-        test = recsys.index_ratings(test, users=users, items=items)
+        train, test = indexed_fold(fold, ml)
         preds = []
         for seed in range(seeds):
             params, _ = recsys.fit_mf(train, MF_CONFIG, key=jax.random.key(seed))
