@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                              "ratios within each round (robust to the machine's drift)")
     parser.add_argument("--json", type=Path, default=None, help="write the results here (default: print only)")
     parser.add_argument("--time-to-target", action="store_true",
-                        help=f"also train on the real data to a target test accuracy or RMSE (cases {list(TARGETS)}; "
+                        help=f"also train on the real data to a target test accuracy, RMSE or loss (cases {list(TARGETS)}; "
                              "needs the dataset, minutes per case)")
     parser.add_argument("--same-allocator", action="store_true",
                         help="run PyTorch with the course's glibc malloc settings too (default: as its users run it)")

@@ -24,9 +24,9 @@ class Case:
     batch_size: int
     steps: int
     make_data: Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]]  # (rng, n) -> (x, y)
-    make_model: Callable[[], Any]  # -> nnx.Module
+    make_model: Callable[..., Any]  # (**Target.model_options, e.g. dropout=) -> nnx.Module
     loss_fn: Callable[..., Any]  # leptonlab loss_fn(model, batch, key)
-    make_torch: Callable[[], tuple[Any, Callable[[Any, Any, Any], Any]]] | None  # -> (module, loss(model, xb, yb))
+    make_torch: Callable[..., tuple[Any, Callable[[Any, Any, Any], Any]]] | None  # -> (module, loss(model, xb, yb))
     torch_layout: Callable[[np.ndarray], np.ndarray] = lambda x: x  # e.g. NHWC -> NCHW
     steps_per_call: int = 0  # leptonlab's loop strategy: TrainConfig.steps_per_call (0 = by backend)
     compute_dtype: str = "float32"  # TrainConfig.compute_dtype ("bfloat16": bf16 compute, f32 master weights)
@@ -99,28 +99,29 @@ def _char_windows(rng: np.random.Generator, n: int):
     return ids[:, :-1], ids[:, 1:]  # inputs and next characters, each [N, T]
 
 
-def _char_gru():
+def _char_gru(dropout: float = 0.0):
     from flax import nnx
 
     from leptonlab.recurrent import CharRNN
 
-    return CharRNN(CHARS, CHAR_HIDDEN, cell="gru", embed=CHAR_EMBED, rngs=nnx.Rngs(0))
+    return CharRNN(CHARS, CHAR_HIDDEN, cell="gru", embed=CHAR_EMBED, dropout=dropout, rngs=nnx.Rngs(0))
 
 
-def _torch_char_gru():
+def _torch_char_gru(dropout: float = 0.0):
     import torch.nn as nn
     import torch.nn.functional as F
 
-    class CharGRU(nn.Module):
+    class CharGRU(nn.Module):  # dropout where CharRNN has it: on the embeddings and on the GRU's outputs
         def __init__(self):
             super().__init__()
             self.embedding = nn.Embedding(CHARS, CHAR_EMBED)
             self.gru = nn.GRU(CHAR_EMBED, CHAR_HIDDEN, batch_first=True)
+            self.dropout = nn.Dropout(dropout)
             self.head = nn.Linear(CHAR_HIDDEN, CHARS)
 
         def forward(self, x):
-            h, _ = self.gru(self.embedding(x.long()))  # [B, T, H]
-            return self.head(h)  # [B, T, V]
+            h, _ = self.gru(self.dropout(self.embedding(x.long())))  # [B, T, H]
+            return self.head(self.dropout(h))  # [B, T, V]
 
     def loss(model, xb, yb):
         return F.cross_entropy(model(xb).reshape(-1, CHARS), yb.reshape(-1).long())

@@ -64,7 +64,7 @@ def format_table(result: dict) -> str:
 
 
 def _metric(value: float, metric: str) -> str:
-    return f"RMSE {value:.4f}" if metric == "rmse" else f"{value:.2%}"
+    return {"rmse": f"RMSE {value:.4f}", "loss": f"{value:.3f} nats"}.get(metric, f"{value:.2%}")
 
 
 def _seconds(result: dict | None) -> str:
@@ -86,7 +86,8 @@ def format_target_table(rows: list[dict]) -> str:
             continue
         speedup = row.get("speedup_vs_pytorch")
         target = row["jax"]["target"]
-        goal = f"RMSE <= {target:.3f}" if row["jax"]["metric"] == "rmse" else f"{target:.1%}"
+        goal = {"rmse": f"RMSE <= {target:.3f}", "loss": f"loss <= {target:.2f} nats"}.get(row["jax"]["metric"],
+                                                                                      f"{target:.1%}")
         lines.append(f"| {row['case']} | {goal} | {_seconds(row['jax'])} | "
                      f"{_seconds(row['torch'])} | {'-' if speedup is None else f'{speedup:.2f}x'} |")
     return "\n".join(lines)

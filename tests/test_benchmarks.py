@@ -1,5 +1,6 @@
 """The benchmark runner runs on a tiny configuration and writes a well-formed table (no speed is asserted)."""
 
+import dataclasses
 import json
 import statistics
 import os
@@ -7,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,3 +180,65 @@ def test_mf_time_to_target_times_a_fresh_run_that_ends_on_the_recorded_rmse():
     assert result["rmse_at_stop"] == pytest.approx(result["curve"][result["epochs"] - 1], abs=1e-4)
     missed = leptonlab_mf_time_to_target(Target("ml-100k-u1", 0.5, 3, "test", metric="rmse"))
     assert not missed["reached"] and missed["seconds"] is None and missed["best"] == min(missed["curve"])
+
+
+def test_a_loss_target_is_met_from_above_and_reported_in_nats():
+    from benchmarks._table import format_target_table
+    from benchmarks._target import TARGETS, _result, Target
+
+    target = TARGETS["char-gru"]
+    assert target.metric == "loss" and target.value == 1.50 and target.lower_is_better
+    assert target.model_options == {"dropout": 0.2} and TARGETS["cnn"].model_options == {}  # notebook 11's dropout
+    assert target.met(1.5) and target.met(1.49) and not target.met(1.501)
+    reached = _result([(110.0, 1.91), (220.0, 1.62), (330.0, 1.498)], target)
+    missed = _result([(110.0, 1.91), (220.0, 1.62)], target)
+    assert reached["reached"] and reached["epochs"] == 3 and reached["best"] == 1.498 and missed["best"] == 1.62
+    table = format_target_table([{"case": "char-gru", "jax": reached, "torch": missed}])
+    assert "| char-gru | loss <= 1.50 nats | 330 s (3 epochs) | not reached (best 1.620 nats) | - |" in table
+
+
+def test_pytorch_side_measures_the_mean_loss_per_character_as_leptonlab_does():
+    torch = pytest.importorskip("torch")
+    from benchmarks._target import _torch_evaluate
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(5, 7, 4)).astype(np.float32)  # [W, T, V]: a "model" that returns fixed logits
+    y = rng.integers(0, 4, size=(5, 7))  # [W, T]
+    model = torch.nn.Identity()
+    got = _torch_evaluate(model, torch.from_numpy(logits), torch.from_numpy(y), "loss", batch_size=2)
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))  # [W, T, V]
+    want = -np.take_along_axis(log_p, y[..., None], -1).mean()
+    assert got == pytest.approx(float(want), rel=1e-5)
+    accuracy = _torch_evaluate(model, torch.from_numpy(logits[:, 0]), torch.from_numpy(y[:, 0]), "accuracy")
+    assert accuracy == pytest.approx(float((logits[:, 0].argmax(-1) == y[:, 0]).mean()))
+
+
+@pytest.mark.skipif(not os.environ.get("LEPTONLAB_DATA_DIR"), reason="set LEPTONLAB_DATA_DIR to the offline data")
+def test_char_gru_time_to_target_trains_on_notebook_11s_windows_and_reads_the_validation_loss(monkeypatch):
+    from benchmarks import _target
+
+    x, y, x_val, y_val = _target.load("tinyshakespeare")  # windows of 128 at stride 64; validation side by side
+    assert x.shape == y.shape == (15_684, 128) and x_val.shape == y_val.shape == (871, 128)
+    assert (x[:, 1:] == y[:, :-1]).all() and (x[1, :64] == x[0, 64:]).all() and (x_val[1, 0] == y_val[0, -1])
+
+    monkeypatch.setattr(_target, "load", lambda dataset: (x[:320], y[:320], x_val[:50], y_val[:50]))
+    target = dataclasses.replace(_target.TARGETS["char-gru"], value=4.1, max_epochs=3)
+    result = _target.leptonlab_time_to_target(CASES["char-gru"](True), target)  # 5 steps of 64 windows an epoch
+    assert result["metric"] == "loss" and result["reached"] and result["seconds"] > 0
+    losses = [loss for _, loss in result["curve"]]
+    assert len(losses) == result["epochs"] and losses[-1] <= 4.1 < min(losses[:-1], default=9)
+    assert losses[-1] < np.log(65)  # below the uniform guess over tiny Shakespeare's 65 characters
+
+
+def test_the_pytorch_char_gru_drops_out_in_training_only_as_charrnn_does():
+    torch = pytest.importorskip("torch")
+    from benchmarks._cases import _char_gru, _torch_char_gru
+
+    model, _ = _torch_char_gru(dropout=0.5)
+    x = torch.randint(0, 65, (2, 16))
+    model.train()
+    assert not torch.equal(model(x), model(x))
+    model.eval()
+    assert torch.equal(model(x), model(x))
+    ours = _char_gru(dropout=0.5)  # the same rate reaches leptonlab's CharRNN
+    assert ours.dropout.rate == 0.5
