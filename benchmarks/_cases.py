@@ -145,7 +145,8 @@ def _resnet():
     return ResNet(10, width=32, stages=(2, 2, 2), stem_stride=2, rngs=nnx.Rngs(0))
 
 
-def _torch_resnet():
+def _torch_resnet(width: int = 32, stages: tuple[int, ...] = (2, 2, 2), stem_stride: int = 2):
+    """The twin of ``leptonlab.models.ResNet(10, width=, stages=, stem_stride=)`` in PyTorch (NCHW)."""
     import torch.nn as nn
 
     def conv_bn(a, b, k, stride):
@@ -160,10 +161,10 @@ def _torch_resnet():
         def forward(self, x):
             return (self.body(x) + self.shortcut(x)).relu()
 
-    layers, channels = [*conv_bn(3, 32, 3, 2), nn.ReLU()], 32
-    for i, n in enumerate((2, 2, 2)):
+    layers, channels = [*conv_bn(3, width, 3, stem_stride), nn.ReLU()], width
+    for i, n in enumerate(stages):
         for j in range(n):
-            out = 32 * 2 ** i
+            out = width * 2 ** i
             layers.append(Block(channels, out, 2 if (i > 0 and j == 0) else 1))
             channels = out
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 10)]

@@ -15,6 +15,7 @@ from leptonlab import deploy as deploy
 from leptonlab import descent as descent
 from leptonlab import gradients as gradients
 from leptonlab import kernels as kernels
+from leptonlab import layers as layers
 from leptonlab import losses as losses
 from leptonlab import models as models
 from leptonlab import recsys as recsys

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from leptonlab import kernels
+from leptonlab.layers import BatchNorm
 
 _ACTIVATIONS = {"relu": nnx.relu, "tanh": jnp.tanh, "sigmoid": nnx.sigmoid, "gelu": nnx.gelu}
 
@@ -118,7 +119,7 @@ class CNN(nnx.Module):
         self.convs = nnx.List([nnx.Conv(a, b, (3, 3), padding="SAME", use_bias=not batch_norm, rngs=rngs,
                                         conv_general_dilated=kernels.conv_general_dilated)  # im2col on CPU
                                for a, b in zip(widths[:-1], widths[1:])])
-        self.norms = nnx.List([nnx.BatchNorm(c, momentum=0.9, rngs=rngs) for c in channels] if batch_norm else [])
+        self.norms = nnx.List([BatchNorm(c, momentum=0.9, rngs=rngs) for c in channels] if batch_norm else [])
         self.hidden = nnx.Linear(n_flat, dense, rngs=rngs)
         self.dropout = nnx.Dropout(dropout)
         self.head = nnx.Linear(dense, num_classes, rngs=rngs)

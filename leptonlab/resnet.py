@@ -19,6 +19,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from leptonlab import kernels
+from leptonlab.layers import BatchNorm
 
 # Every convolution: im2col with hand-written gradients on CPU, XLA's own kernels elsewhere (kernels.py).
 _conv = kernels.conv_general_dilated
@@ -49,16 +50,16 @@ class ResidualBlock(nnx.Module):
             raise ValueError(f"stride must be 1 or 2, got {stride!r}.")
         self.conv1 = nnx.Conv(in_channels, out_channels, (3, 3), strides=stride, padding="SAME",
                               use_bias=False, rngs=rngs, conv_general_dilated=_conv)
-        self.bn1 = nnx.BatchNorm(out_channels, momentum=_BN_MOMENTUM, rngs=rngs)
+        self.bn1 = BatchNorm(out_channels, momentum=_BN_MOMENTUM, rngs=rngs)
         self.conv2 = nnx.Conv(out_channels, out_channels, (3, 3), padding="SAME", use_bias=False, rngs=rngs,
                               conv_general_dilated=_conv)
-        self.bn2 = nnx.BatchNorm(out_channels, momentum=_BN_MOMENTUM,
+        self.bn2 = BatchNorm(out_channels, momentum=_BN_MOMENTUM,
                                  scale_init=nnx.initializers.zeros_init() if zero_init else
                                  nnx.initializers.ones_init(), rngs=rngs)
         if stride != 1 or in_channels != out_channels:
             self.shortcut = nnx.Conv(in_channels, out_channels, (1, 1), strides=stride, use_bias=False, rngs=rngs,
                                      conv_general_dilated=_conv)
-            self.shortcut_bn = nnx.BatchNorm(out_channels, momentum=_BN_MOMENTUM, rngs=rngs)
+            self.shortcut_bn = BatchNorm(out_channels, momentum=_BN_MOMENTUM, rngs=rngs)
         else:
             self.shortcut = None
             self.shortcut_bn = None
@@ -107,7 +108,7 @@ class ResNet(nnx.Module):
         self.feature_dim = width * 2 ** (len(stages) - 1)
         self.stem = nnx.Conv(in_channels, width, (3, 3), strides=stem_stride, padding="SAME", use_bias=False,
                              rngs=rngs, conv_general_dilated=_conv)
-        self.stem_bn = nnx.BatchNorm(width, momentum=_BN_MOMENTUM, rngs=rngs)
+        self.stem_bn = BatchNorm(width, momentum=_BN_MOMENTUM, rngs=rngs)
         blocks, channels = [], width
         for i, n in enumerate(stages):
             out = width * 2 ** i

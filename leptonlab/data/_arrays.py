@@ -25,8 +25,12 @@ class Standardizer(NamedTuple):
     std: jax.Array  # [C] or [], > 0
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        """``(x - mean) / std`` (channels last)."""
-        return (x - self.mean) / self.std
+        """``(x - mean) / std`` (channels last); explicit broadcasting, so it also runs under
+        ``jax_numpy_rank_promotion="raise"``."""
+        x = jnp.asarray(x)
+        lead = (1,) * (x.ndim - jnp.ndim(self.mean))  # [C] -> [1, 1, 1, C] for x [N, H, W, C]
+        mean = jnp.reshape(self.mean, lead + jnp.shape(self.mean))
+        return (x - mean) / jnp.reshape(self.std, lead + jnp.shape(self.std))
 
 
 def fit_standardizer(x: jax.Array, *, per_channel: bool = False) -> Standardizer:

@@ -1,0 +1,305 @@
+"""``python -m benchmarks.cifar10 [--epochs 40] [--json out.json]``: notebook 15's CIFAR-10 recipe, timed.
+
+Trains notebook 15's full recipe (a ResNet with batch norm, pad-crop and mirror augmentation,
+label smoothing 0.1, SGD with momentum, weight decay, a one-cycle schedule, bf16 compute) on
+the CIFAR-10 data leptonlab finds (the official archive, or offline the PNG subset: it says
+which) and reports what fast-training benchmarks report:
+
+- the test accuracy after every epoch, with and without mirror test-time augmentation at the end;
+- time to accuracy (wall-clock seconds from the start of ``fit``, compilation and the
+  per-epoch evaluation included, as ``leptonlab.train.time_to_accuracy`` counts them);
+- steady training throughput (an epoch's seconds without its evaluation), compile time;
+- FLOP utilisation: XLA's count of one training step's floating-point operations times the
+  steps per second, against the chip's dense bf16 peak where the chip is known.
+
+The defaults are notebook 15's GPU settings; on a CPU pass a smaller network (``--width``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+# Dense (no sparsity) bf16 matrix peak, FLOP/s, from the vendors' datasheets; the first
+# substring found in JAX's ``device_kind`` wins, so the PCIe H100 comes before the SXM one.
+PEAK_BF16_FLOPS = (("H100 PCIe", 756e12), ("H100", 989e12), ("H200", 989e12), ("GH200", 989e12),
+                   ("A100", 312e12), ("L40S", 362e12), ("L4", 121e12), ("A10G", 70e12))
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """Notebook 15's full GPU recipe; every field is a command-line option."""
+
+    epochs: int = 40
+    batch_size: int = 512
+    learning_rate: float = 0.4  # one-cycle peak
+    width: int = 64  # channels of the first stage (ResNet-18 style: 64, 128, 256, 512)
+    stages: tuple[int, ...] = (2, 2, 2, 2)  # residual blocks per stage
+    stem_stride: int = 1
+    smoothing: float = 0.1
+    weight_decay: float = 5e-4
+    compute_dtype: str = "bfloat16"
+    steps_per_call: int = 0  # TrainConfig.steps_per_call (0: by backend)
+    seed: int = 0
+
+
+def peak_flops(device_kind: str, compute_dtype: str) -> float | None:
+    """The chip's dense bf16 peak in FLOP/s, or None (unknown chip, or not bf16 compute)."""
+    if compute_dtype != "bfloat16":
+        return None
+    return next((peak for name, peak in PEAK_BF16_FLOPS if name in device_kind), None)
+
+
+def _sub_jaxprs(value):
+    """The jaxprs inside an equation's parameter (pjit, custom_vjp_call, remat, ...)."""
+    for item in value if isinstance(value, (list, tuple)) else (value,):
+        if hasattr(item, "eqns"):
+            yield item
+        elif hasattr(getattr(item, "jaxpr", None), "eqns"):
+            yield item.jaxpr
+
+
+def jaxpr_flops(jaxpr) -> float:
+    """Floating-point operations of the matrix products and convolutions in ``jaxpr`` (2 per multiply-add).
+
+    Only one branch of a ``cond`` runs (the largest is counted: ``lax.platform_dependent``
+    compiles to one); a ``scan`` body counts ``length`` times.
+    """
+    total = 0.0
+    for eqn in jaxpr.eqns:
+        name, params = eqn.primitive.name, eqn.params
+        if name == "conv_general_dilated":
+            kernel = eqn.invars[1].aval.shape  # [O, I, kh, kw] in some order; out channels at rhs_spec[0]
+            per_output = np.prod(kernel) / kernel[params["dimension_numbers"].rhs_spec[0]]
+            total += 2.0 * np.prod(eqn.outvars[0].aval.shape) * per_output
+        elif name == "dot_general":
+            (contracting, _), _ = params["dimension_numbers"]
+            lhs = eqn.invars[0].aval.shape
+            total += 2.0 * np.prod(eqn.outvars[0].aval.shape) * np.prod([lhs[d] for d in contracting])
+        elif name == "cond":
+            total += max(jaxpr_flops(branch.jaxpr) for branch in params["branches"])
+        elif name == "scan":
+            total += params["length"] * jaxpr_flops(params["jaxpr"].jaxpr)
+        else:
+            total += sum(jaxpr_flops(sub) for value in params.values() for sub in _sub_jaxprs(value))
+    return float(total)
+
+
+def forward_flops(model, x) -> float:
+    """FLOPs of ``model(x)`` (evaluation mode) in its products and convolutions, counted from its jaxpr.
+
+    A training step is counted as 3x the forward pass (the forward, the input gradient and
+    the weight gradient), the usual convention of model FLOP utilisation. XLA's own
+    ``cost_analysis()`` is no use on a GPU: it does not count the convolutions it hands to
+    cuDNN (7.4 GFLOP on an H200 for the ResNet-18 step this count puts at 1,706).
+    """
+    import jax
+    from flax import nnx
+
+    graphdef, state = nnx.split(model)
+
+    def forward(state, x):
+        m = nnx.merge(graphdef, state)
+        m.eval()
+        return m(x)
+
+    return jaxpr_flops(jax.make_jaxpr(forward)(state, x).jaxpr)
+
+
+def run_recipe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+               recipe: Recipe = Recipe(), *, data: str = "", targets: tuple[float, ...] = (0.90, 0.93, 0.94)) -> dict:
+    """Train ``recipe`` on uint8 images ``[N, 32, 32, 3]`` with int labels ``[N]``; the figures as a dict."""
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from leptonlab.data import Augment, fit_standardizer, to_float
+    from leptonlab.models import ResNet, count_params
+    from leptonlab.train import SmoothedClassificationLoss, TrainConfig, evaluate, fit, predict_tta, time_to_accuracy
+
+    standardize = fit_standardizer(to_float(x_train), per_channel=True)  # training statistics only
+    train = (jax.device_put(standardize(to_float(x_train))), jax.device_put(jnp.asarray(y_train, jnp.int32)))
+    test = (jax.device_put(standardize(to_float(x_test))), jax.device_put(jnp.asarray(y_test, jnp.int32)))
+    config = TrainConfig(epochs=recipe.epochs, batch_size=recipe.batch_size, learning_rate=recipe.learning_rate,
+                         optimizer="momentum", weight_decay=recipe.weight_decay, schedule="onecycle",
+                         compute_dtype=recipe.compute_dtype, seed=recipe.seed, progress=False,
+                         steps_per_call=recipe.steps_per_call)
+    loss_fn, augment = SmoothedClassificationLoss(recipe.smoothing), Augment(crop_padding=4, flip=True)
+
+    def model():
+        return ResNet(10, width=recipe.width, stages=recipe.stages, stem_stride=recipe.stem_stride,
+                      rngs=nnx.Rngs(recipe.seed))
+
+    steps = len(y_train) // recipe.batch_size
+    flops = 3 * forward_flops(model(), train[0][:recipe.batch_size])  # one training step (see forward_flops)
+
+    start = time.perf_counter()
+    state, history = fit(model(), train, config, loss_fn=loss_fn, val_data=test, augment=augment)
+    wall = time.perf_counter() - start
+    evaluate(state, test, loss_fn=loss_fn)  # compiled already; timed below
+    tick = time.perf_counter()
+    final = evaluate(state, test, loss_fn=loss_fn)
+    eval_s = time.perf_counter() - tick
+    tta = float(jnp.mean(jnp.argmax(predict_tta(state, test[0]), axis=-1) == test[1]))
+
+    seconds = [float(s) for s in history["seconds"]]
+    steady = statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
+    train_epoch_s = max(steady - eval_s, 1e-9)  # an epoch's training alone
+    device = jax.devices()[0]
+    peak = peak_flops(device.device_kind, recipe.compute_dtype)
+    achieved = flops * steps / train_epoch_s
+    memory = (device.memory_stats() or {}) if hasattr(device, "memory_stats") else {}
+    return {
+        "recipe": dataclasses.asdict(recipe), "data": data, "train_images": int(len(y_train)),
+        "test_images": int(len(y_test)), "device": f"{device.platform}:{device.device_kind}",
+        "jax": jax.__version__, "parameters": count_params(model()), "steps_per_epoch": steps,
+        "val_accuracy": [float(a) for a in history["val_accuracy"]], "epoch_seconds": seconds,
+        "fit_seconds": wall, "test_accuracy": float(final["accuracy"]), "test_accuracy_tta": tta,
+        "time_to_accuracy_s": {f"{t:.2f}": time_to_accuracy(history, t) for t in targets},
+        "compile_s": max(seconds[0] - steady, 0.0), "eval_s": eval_s, "train_epoch_s": train_epoch_s,
+        "train_samples_per_s": steps * recipe.batch_size / train_epoch_s,
+        "step_flops": flops, "achieved_flops_per_s": achieved, "peak_flops_per_s": peak,
+        "flop_utilisation": achieved / peak if peak else None,
+        "peak_device_memory_gib": memory.get("peak_bytes_in_use", 0) / 2**30 or None,
+    }
+
+
+def torch_reference(x_train: np.ndarray, y_train: np.ndarray, recipe: Recipe = Recipe(), *, epochs: int = 5) -> dict:
+    """PyTorch eager on the same network, batch, augmentation, loss, optimizer and schedule.
+
+    On CUDA in bf16 autocast with channels-last tensors (PyTorch's fast path for convolutions),
+    on a CPU in float32. Returns the seconds of each epoch and the steady training images/s
+    (median epoch after the first), measured like :func:`run_recipe`'s but without evaluation.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from benchmarks._cases import _torch_resnet
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(recipe.seed)
+    model, _ = _torch_resnet(recipe.width, recipe.stages, recipe.stem_stride)
+    model = model.to(device, memory_format=torch.channels_last)
+    steps, batch = len(y_train) // recipe.batch_size, recipe.batch_size
+    opt = torch.optim.SGD(model.parameters(), lr=recipe.learning_rate, momentum=0.9,
+                          weight_decay=recipe.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, recipe.learning_rate, total_steps=epochs * steps)
+    pixels = x_train.astype(np.float32) / 255.0
+    pixels = (pixels - pixels.mean(axis=(0, 1, 2))) / pixels.std(axis=(0, 1, 2))  # training statistics
+    x = torch.from_numpy(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))).to(device)  # [N, 3, 32, 32]
+    y = torch.from_numpy(y_train.astype(np.int64)).to(device)
+    bf16 = recipe.compute_dtype == "bfloat16" and device == "cuda"
+    rows = torch.arange(32, device=device)
+
+    def augment(xb):  # pad-crop by up to 4 pixels, mirror with probability 1/2, as leptonlab's Augment
+        padded = F.pad(xb, (4, 4, 4, 4))  # [B, 3, 40, 40]
+        dy, dx = torch.randint(0, 9, (2, len(xb)), device=device)
+        r = (dy[:, None] + rows)[:, None, :, None]  # [B, 1, 32, 1]
+        c = (dx[:, None] + rows)[:, None, None, :]  # [B, 1, 1, 32]
+        crops = padded[torch.arange(len(xb), device=device)[:, None, None, None],
+                       torch.arange(3, device=device)[None, :, None, None], r, c]
+        flip = torch.rand(len(xb), device=device) < 0.5
+        return torch.where(flip[:, None, None, None], crops.flip(3), crops)
+
+    def sync():
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    seconds = []
+    for _ in range(epochs):
+        sync()
+        start = time.perf_counter()
+        order = torch.randperm(len(y), device=device)
+        for i in range(steps):
+            idx = order[i * batch:(i + 1) * batch]
+            xb = augment(x[idx]).contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
+                loss = F.cross_entropy(model(xb), y[idx], label_smoothing=recipe.smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            schedule.step()
+        sync()
+        seconds.append(time.perf_counter() - start)
+    steady = statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
+    return {"torch": torch.__version__, "device": device, "bf16_autocast": bf16, "epoch_seconds": seconds,
+            "train_epoch_s": steady, "train_samples_per_s": steps * batch / steady, "final_loss": float(loss.detach())}
+
+
+def format_report(result: dict) -> str:
+    """A few lines a person reads: the data, the accuracy, the time and the utilisation."""
+    r = result["recipe"]
+    reached = ", ".join(f"{float(t):.0%} in {s:.1f} s" if s is not None else f"{float(t):.0%} not reached"
+                        for t, s in result["time_to_accuracy_s"].items())
+    lines = [f"CIFAR-10, notebook 15's recipe on {result['device']} (JAX {result['jax']}): ResNet width {r['width']}, "
+             f"stages {tuple(r['stages'])}, {result['parameters']:,} parameters, {r['epochs']} epochs of "
+             f"{result['steps_per_epoch']} steps x {r['batch_size']}, {r['compute_dtype']}",
+             f"data: {result['data']} ({result['train_images']:,} training, {result['test_images']:,} test images)",
+             f"test accuracy {result['test_accuracy']:.2%}, with mirror TTA {result['test_accuracy_tta']:.2%}",
+             f"time to accuracy (compile and evaluation included): {reached}",
+             f"fit {result['fit_seconds']:.1f} s in all: compile ~{result['compile_s']:.1f} s, an epoch "
+             f"{result['train_epoch_s']:.2f} s of training + {result['eval_s']:.2f} s of evaluation; "
+             f"{result['train_samples_per_s']:,.0f} training images/s"]
+    util = (f", {result['flop_utilisation']:.1%} of the chip's dense bf16 peak "
+            f"({result['peak_flops_per_s'] / 1e12:.0f} TFLOP/s)" if result["flop_utilisation"] else "")
+    lines.append(f"a training step is {result['step_flops'] / 1e9:,.0f} GFLOP (3x the forward pass's products "
+                 f"and convolutions): {_flop_rate(result['achieved_flops_per_s'])}{util}")
+    if result["peak_device_memory_gib"]:
+        lines.append(f"peak device memory {result['peak_device_memory_gib']:.2f} GiB")
+    return "\n".join(lines)
+
+
+def _flop_rate(flops_per_s: float) -> str:
+    return f"{flops_per_s / 1e12:.1f} TFLOP/s" if flops_per_s >= 1e12 else f"{flops_per_s / 1e9:.1f} GFLOP/s"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cifar10", description=__doc__.splitlines()[0])
+    for field in dataclasses.fields(Recipe):
+        default = field.default
+        if isinstance(default, tuple):
+            parser.add_argument(f"--{field.name.replace('_', '-')}", type=lambda s: tuple(int(v) for v in s.split(",")),
+                                default=default, help=f"comma-separated (default {','.join(map(str, default))})")
+        else:
+            parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(default), default=default,
+                                help=f"(default {default})")
+    parser.add_argument("--train-images", type=int, default=None,
+                        help="train on a class-balanced subset of this many images (default: all there are)")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    return parser
+
+
+def balanced_subset(y: np.ndarray, n: int, classes: int = 10) -> np.ndarray:
+    """Sorted indices of the first ``n // classes`` examples of each class."""
+    return np.sort(np.concatenate([np.flatnonzero(y == c)[: n // classes] for c in range(classes)]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    recipe = Recipe(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Recipe)})
+    from leptonlab.data import load_cifar10
+
+    x_train, y_train, info = load_cifar10("train", return_info=True)
+    x_test, y_test = load_cifar10("test")
+    if args.train_images is not None:
+        keep = balanced_subset(y_train, args.train_images)
+        x_train, y_train = x_train[keep], y_train[keep]
+    result = run_recipe(x_train, y_train, x_test, y_test, recipe,
+                        data="official CIFAR-10" if info.official else "offline CIFAR-10 PNG subset")
+    print(format_report(result))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
