@@ -12,7 +12,13 @@ which) and reports what fast-training benchmarks report:
 - FLOP utilisation: XLA's count of one training step's floating-point operations times the
   steps per second, against the chip's dense bf16 peak where the chip is known.
 
-The defaults are notebook 15's GPU settings; on a CPU pass a smaller network (``--width``).
+With ``--pytorch`` the same recipe also trains in PyTorch eager (the same network, augmentation,
+loss, optimizer and schedule; bf16 autocast on CUDA), each side in its own process, and the
+report adds PyTorch's accuracy, time to accuracy and the throughput ratio.
+
+The defaults are notebook 15's GPU settings; its CPU settings are
+``--width 32 --stages 2,2,2 --stem-stride 2 --batch-size 128 --learning-rate 0.2 --epochs 20
+--compute-dtype float32``.
 """
 
 from __future__ import annotations
@@ -173,12 +179,16 @@ def run_recipe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_t
     }
 
 
-def torch_reference(x_train: np.ndarray, y_train: np.ndarray, recipe: Recipe = Recipe(), *, epochs: int = 5) -> dict:
+def torch_reference(x_train: np.ndarray, y_train: np.ndarray, recipe: Recipe = Recipe(), *, epochs: int = 5,
+                    test: tuple[np.ndarray, np.ndarray] | None = None,
+                    targets: tuple[float, ...] = (0.90, 0.93, 0.94)) -> dict:
     """PyTorch eager on the same network, batch, augmentation, loss, optimizer and schedule.
 
     On CUDA in bf16 autocast with channels-last tensors (PyTorch's fast path for convolutions),
-    on a CPU in float32. Returns the seconds of each epoch and the steady training images/s
-    (median epoch after the first), measured like :func:`run_recipe`'s but without evaluation.
+    on a CPU in float32. Returns the training seconds of each epoch and the steady training
+    images/s (median epoch after the first). With ``test = (images, labels)`` it also evaluates
+    after every epoch and reports the accuracies and the time to each target, clocked like
+    :func:`run_recipe`'s (from the start, evaluation included).
     """
     import torch
     import torch.nn.functional as F
@@ -192,11 +202,20 @@ def torch_reference(x_train: np.ndarray, y_train: np.ndarray, recipe: Recipe = R
     steps, batch = len(y_train) // recipe.batch_size, recipe.batch_size
     opt = torch.optim.SGD(model.parameters(), lr=recipe.learning_rate, momentum=0.9,
                           weight_decay=recipe.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, recipe.learning_rate, total_steps=epochs * steps)
+    # optax's cosine_onecycle_schedule: 30% up from lr/25, cosine down to lr/25e4; momentum stays 0.9
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, recipe.learning_rate, total_steps=epochs * steps,
+                                                   cycle_momentum=False)
     pixels = x_train.astype(np.float32) / 255.0
-    pixels = (pixels - pixels.mean(axis=(0, 1, 2))) / pixels.std(axis=(0, 1, 2))  # training statistics
-    x = torch.from_numpy(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))).to(device)  # [N, 3, 32, 32]
+    mean, std = pixels.mean(axis=(0, 1, 2)), pixels.std(axis=(0, 1, 2))  # [3] each: training statistics
+
+    def tensor(images):  # uint8 [N, 32, 32, 3] -> standardised float32 [N, 3, 32, 32] on the device
+        scaled = (images.astype(np.float32) / 255.0 - mean) / std
+        return torch.from_numpy(np.ascontiguousarray(scaled.transpose(0, 3, 1, 2))).to(device)
+
+    x = tensor(x_train)
     y = torch.from_numpy(y_train.astype(np.int64)).to(device)
+    if test is not None:
+        x_test, y_test = tensor(test[0]), torch.from_numpy(test[1].astype(np.int64)).to(device)
     bf16 = recipe.compute_dtype == "bfloat16" and device == "cuda"
     rows = torch.arange(32, device=device)
 
@@ -214,7 +233,17 @@ def torch_reference(x_train: np.ndarray, y_train: np.ndarray, recipe: Recipe = R
         if device == "cuda":
             torch.cuda.synchronize()
 
-    seconds = []
+    def accuracy() -> float:
+        model.eval()
+        correct = 0
+        with torch.no_grad(), torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
+            for i in range(0, len(y_test), 1000):
+                xb = x_test[i:i + 1000].contiguous(memory_format=torch.channels_last)
+                correct += int((model(xb).argmax(-1) == y_test[i:i + 1000]).sum())
+        model.train()
+        return correct / len(y_test)
+
+    seconds, accuracies, clock, begin = [], [], [], time.perf_counter()
     for _ in range(epochs):
         sync()
         start = time.perf_counter()
@@ -230,9 +259,17 @@ def torch_reference(x_train: np.ndarray, y_train: np.ndarray, recipe: Recipe = R
             schedule.step()
         sync()
         seconds.append(time.perf_counter() - start)
+        if test is not None:
+            accuracies.append(accuracy())
+            clock.append(time.perf_counter() - begin)
     steady = statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
-    return {"torch": torch.__version__, "device": device, "bf16_autocast": bf16, "epoch_seconds": seconds,
-            "train_epoch_s": steady, "train_samples_per_s": steps * batch / steady, "final_loss": float(loss.detach())}
+    result = {"torch": torch.__version__, "device": device, "bf16_autocast": bf16, "threads": torch.get_num_threads(),
+              "epoch_seconds": seconds, "train_epoch_s": steady, "train_samples_per_s": steps * batch / steady,
+              "final_loss": float(loss.detach())}
+    if test is not None:
+        reached = {f"{t:.2f}": next((c for c, a in zip(clock, accuracies) if a >= t), None) for t in targets}
+        result.update(val_accuracy=accuracies, test_accuracy=accuracies[-1], time_to_accuracy_s=reached)
+    return result
 
 
 def format_report(result: dict) -> str:
@@ -251,7 +288,7 @@ def format_report(result: dict) -> str:
              f"{result['train_samples_per_s']:,.0f} training images/s"]
     util = (f", {result['flop_utilisation']:.1%} of the chip's dense bf16 peak "
             f"({result['peak_flops_per_s'] / 1e12:.0f} TFLOP/s)" if result["flop_utilisation"] else "")
-    lines.append(f"a training step is {result['step_flops'] / 1e9:,.0f} GFLOP (3x the forward pass's products "
+    lines.append(f"a training step is {result['step_flops'] / 1e9:,.1f} GFLOP (3x the forward pass's products "
                  f"and convolutions): {_flop_rate(result['achieved_flops_per_s'])}{util}")
     if result["peak_device_memory_gib"]:
         lines.append(f"peak device memory {result['peak_device_memory_gib']:.2f} GiB")
@@ -274,6 +311,11 @@ def _parser() -> argparse.ArgumentParser:
                                 help=f"(default {default})")
     parser.add_argument("--train-images", type=int, default=None,
                         help="train on a class-balanced subset of this many images (default: all there are)")
+    parser.add_argument("--targets", type=lambda s: tuple(float(v) for v in s.split(",")), default=(0.90, 0.93, 0.94),
+                        help="test accuracies to time (default 0.90,0.93,0.94)")
+    parser.add_argument("--pytorch", action="store_true",
+                        help="also train PyTorch eager on the same recipe; each side in its own process")
+    parser.add_argument("--part", choices=("leptonlab", "pytorch"), default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     return parser
 
@@ -283,19 +325,80 @@ def balanced_subset(y: np.ndarray, n: int, classes: int = 10) -> np.ndarray:
     return np.sort(np.concatenate([np.flatnonzero(y == c)[: n // classes] for c in range(classes)]))
 
 
+def _recipe_argv(recipe: Recipe, args: argparse.Namespace) -> list[str]:
+    """Command-line arguments that rebuild ``recipe`` and the data options in a child process."""
+    argv = []
+    for field in dataclasses.fields(Recipe):
+        value = getattr(recipe, field.name)
+        argv += [f"--{field.name.replace('_', '-')}", ",".join(map(str, value)) if isinstance(value, tuple) else
+                 str(value)]
+    if args.train_images is not None:
+        argv += ["--train-images", str(args.train_images)]
+    return argv + ["--targets", ",".join(map(str, args.targets))]
+
+
+def _run_part(part: str, argv: list[str]) -> dict:
+    """One side in its own process (as ``python -m benchmarks`` runs them: CPU thread pools of JAX and
+    PyTorch compete in one process). leptonlab's runs with the course's malloc settings, PyTorch's
+    as its users run it."""
+    import os
+    import subprocess
+
+    from leptonlab._env import ALLOCATOR_ENV, with_allocator_settings
+
+    env = with_allocator_settings(os.environ) if part == "leptonlab" else {
+        k: v for k, v in os.environ.items() if k != ALLOCATOR_ENV}
+    done = subprocess.run([sys.executable, "-m", "benchmarks.cifar10", *argv, "--part", part], capture_output=True,
+                          text=True, env=env, cwd=Path(__file__).resolve().parents[1])
+    lines = [line for line in done.stdout.splitlines() if line.startswith("CIFAR10-RESULT ")]
+    if done.returncode != 0 or not lines:
+        return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
+    return json.loads(lines[-1][len("CIFAR10-RESULT "):])
+
+
+def format_pytorch(result: dict, ours: dict) -> str:
+    """PyTorch's side of a ``--pytorch`` run, and the ratios."""
+    if "error" in result:
+        return f"PyTorch: {result['error']}"
+    reached = ", ".join(f"{float(t):.0%} in {s:.1f} s" if s is not None else f"{float(t):.0%} not reached"
+                        for t, s in result.get("time_to_accuracy_s", {}).items())
+    ratio = ours["train_samples_per_s"] / result["train_samples_per_s"]
+    return "\n".join([
+        f"PyTorch {result['torch']} eager on {result['device']}{' in bf16 autocast' if result['bf16_autocast'] else ''}"
+        f" ({result['threads']} threads): test accuracy {result['test_accuracy']:.2%}",
+        f"PyTorch time to accuracy (evaluation included): {reached}",
+        f"PyTorch: an epoch {result['train_epoch_s']:.2f} s of training; {result['train_samples_per_s']:,.0f} training "
+        f"images/s; leptonlab's throughput {ratio:.2f}x PyTorch's"])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     recipe = Recipe(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Recipe)})
-    from leptonlab.data import load_cifar10
+    if args.pytorch:  # each side in its own process, then one report
+        result = _run_part("leptonlab", _recipe_argv(recipe, args))
+        if "error" in result:
+            print(f"leptonlab's run failed: {result['error']}", file=sys.stderr)
+            return 1
+        result["pytorch"] = _run_part("pytorch", _recipe_argv(recipe, args))
+        print(format_report(result) + "\n" + format_pytorch(result["pytorch"], result))
+    else:
+        from leptonlab.data import load_cifar10
 
-    x_train, y_train, info = load_cifar10("train", return_info=True)
-    x_test, y_test = load_cifar10("test")
-    if args.train_images is not None:
-        keep = balanced_subset(y_train, args.train_images)
-        x_train, y_train = x_train[keep], y_train[keep]
-    result = run_recipe(x_train, y_train, x_test, y_test, recipe,
-                        data="official CIFAR-10" if info.official else "offline CIFAR-10 PNG subset")
-    print(format_report(result))
+        x_train, y_train, info = load_cifar10("train", return_info=True)
+        x_test, y_test = load_cifar10("test")
+        if args.train_images is not None:
+            keep = balanced_subset(y_train, args.train_images)
+            x_train, y_train = x_train[keep], y_train[keep]
+        if args.part == "pytorch":
+            result = torch_reference(x_train, y_train, recipe, epochs=recipe.epochs, test=(x_test, y_test),
+                                     targets=args.targets)
+        else:
+            result = run_recipe(x_train, y_train, x_test, y_test, recipe, targets=args.targets,
+                                data="official CIFAR-10" if info.official else "offline CIFAR-10 PNG subset")
+        if args.part is not None:  # a child: one line for the parent
+            print("CIFAR10-RESULT " + json.dumps(result), flush=True)
+            return 0
+        print(format_report(result))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -113,3 +113,19 @@ def test_torch_reference_trains_the_twin():
     result = cifar10.torch_reference(x, y, TINY, epochs=2)
     assert result["device"] in ("cpu", "cuda") and len(result["epoch_seconds"]) == 2
     assert result["train_samples_per_s"] > 0 and np.isfinite(result["final_loss"])
+
+
+def test_child_arguments_rebuild_the_recipe():
+    recipe = cifar10.Recipe(epochs=3, stages=(1, 2), compute_dtype="float32", learning_rate=0.25)
+    args = cifar10._parser().parse_args(["--train-images", "500", "--targets", "0.5,0.6"])
+    again = cifar10._parser().parse_args(cifar10._recipe_argv(recipe, args))
+    assert cifar10.Recipe(**{f: getattr(again, f) for f in cifar10.Recipe.__dataclass_fields__}) == recipe
+    assert again.train_images == 500 and again.targets == (0.5, 0.6)
+
+
+def test_pytorch_report_gives_the_ratio_or_the_error():
+    theirs = {"torch": "2.x", "device": "cpu", "bf16_autocast": False, "threads": 2, "test_accuracy": 0.5,
+              "time_to_accuracy_s": {"0.40": 12.0, "0.90": None}, "train_epoch_s": 2.0, "train_samples_per_s": 1000.0}
+    text = cifar10.format_pytorch(theirs, {"train_samples_per_s": 800.0})
+    assert "40% in 12.0 s, 90% not reached" in text and "0.80x PyTorch's" in text
+    assert cifar10.format_pytorch({"error": "ModuleNotFoundError: torch"}, {}) == "PyTorch: ModuleNotFoundError: torch"
