@@ -130,8 +130,9 @@ def run_recipe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_t
     from leptonlab.models import ResNet, count_params
     from leptonlab.train import SmoothedClassificationLoss, TrainConfig, evaluate, fit, predict_tta, time_to_accuracy
 
-    standardize = fit_standardizer(to_float(x_train), per_channel=True)  # training statistics only
-    train = (jax.device_put(standardize(to_float(x_train))), jax.device_put(jnp.asarray(y_train, jnp.int32)))
+    pixels = to_float(x_train)  # float32 [N, 32, 32, 3] in [0, 1]
+    standardize = fit_standardizer(pixels, per_channel=True)  # training statistics only
+    train = (jax.device_put(standardize(pixels)), jax.device_put(jnp.asarray(y_train, jnp.int32)))
     test = (jax.device_put(standardize(to_float(x_test))), jax.device_put(jnp.asarray(y_test, jnp.int32)))
     config = TrainConfig(epochs=recipe.epochs, batch_size=recipe.batch_size, learning_rate=recipe.learning_rate,
                          optimizer="momentum", weight_decay=recipe.weight_decay, schedule="onecycle",
@@ -139,15 +140,14 @@ def run_recipe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_t
                          steps_per_call=recipe.steps_per_call)
     loss_fn, augment = SmoothedClassificationLoss(recipe.smoothing), Augment(crop_padding=4, flip=True)
 
-    def model():
-        return ResNet(10, width=recipe.width, stages=recipe.stages, stem_stride=recipe.stem_stride,
-                      rngs=nnx.Rngs(recipe.seed))
-
+    model = ResNet(10, width=recipe.width, stages=recipe.stages, stem_stride=recipe.stem_stride,
+                   rngs=nnx.Rngs(recipe.seed))
     steps = len(y_train) // recipe.batch_size
-    flops = 3 * forward_flops(model(), train[0][:recipe.batch_size])  # one training step (see forward_flops)
+    flops = 3 * forward_flops(model, train[0][:recipe.batch_size])  # one training step (see forward_flops)
+    parameters = count_params(model)
 
     start = time.perf_counter()
-    state, history = fit(model(), train, config, loss_fn=loss_fn, val_data=test, augment=augment)
+    state, history = fit(model, train, config, loss_fn=loss_fn, val_data=test, augment=augment)
     wall = time.perf_counter() - start
     eval_times = []
     for _ in range(3):  # compiled already by fit; the median of three (one reading was 2x off on a GPU)
@@ -167,7 +167,7 @@ def run_recipe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_t
     return {
         "recipe": dataclasses.asdict(recipe), "data": data, "train_images": int(len(y_train)),
         "test_images": int(len(y_test)), "device": f"{device.platform}:{device.device_kind}",
-        "jax": jax.__version__, "parameters": count_params(model()), "steps_per_epoch": steps,
+        "jax": jax.__version__, "parameters": parameters, "steps_per_epoch": steps,
         "val_accuracy": [float(a) for a in history["val_accuracy"]], "epoch_seconds": seconds,
         "fit_seconds": wall, "test_accuracy": float(final["accuracy"]), "test_accuracy_tta": tta,
         "time_to_accuracy_s": {f"{t:.2f}": time_to_accuracy(history, t) for t in targets},
@@ -338,21 +338,18 @@ def _recipe_argv(recipe: Recipe, args: argparse.Namespace) -> list[str]:
 
 
 def _run_part(part: str, argv: list[str]) -> dict:
-    """One side in its own process (as ``python -m benchmarks`` runs them: CPU thread pools of JAX and
-    PyTorch compete in one process). leptonlab's runs with the course's malloc settings, PyTorch's
-    as its users run it."""
-    import os
+    """One side in its own process, with the environment ``python -m benchmarks`` gives that side
+    (leptonlab's with the course's malloc settings, PyTorch's as its users run it)."""
     import subprocess
 
-    from leptonlab._env import ALLOCATOR_ENV, with_allocator_settings
+    from benchmarks.__main__ import _exception_line, child_environment
 
-    env = with_allocator_settings(os.environ) if part == "leptonlab" else {
-        k: v for k, v in os.environ.items() if k != ALLOCATOR_ENV}
     done = subprocess.run([sys.executable, "-m", "benchmarks.cifar10", *argv, "--part", part], capture_output=True,
-                          text=True, env=env, cwd=Path(__file__).resolve().parents[1])
+                          text=True, env=child_environment("jax" if part == "leptonlab" else "torch", False),
+                          cwd=Path(__file__).resolve().parents[1])
     lines = [line for line in done.stdout.splitlines() if line.startswith("CIFAR10-RESULT ")]
     if done.returncode != 0 or not lines:
-        return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
+        return {"error": _exception_line(done.stderr)}
     return json.loads(lines[-1][len("CIFAR10-RESULT "):])
 
 

@@ -54,8 +54,8 @@ class ResidualBlock(nnx.Module):
         self.conv2 = nnx.Conv(out_channels, out_channels, (3, 3), padding="SAME", use_bias=False, rngs=rngs,
                               conv_general_dilated=_conv)
         self.bn2 = BatchNorm(out_channels, momentum=_BN_MOMENTUM,
-                                 scale_init=nnx.initializers.zeros_init() if zero_init else
-                                 nnx.initializers.ones_init(), rngs=rngs)
+                             scale_init=nnx.initializers.zeros_init() if zero_init else
+                             nnx.initializers.ones_init(), rngs=rngs)
         if stride != 1 or in_channels != out_channels:
             self.shortcut = nnx.Conv(in_channels, out_channels, (1, 1), strides=stride, use_bias=False, rngs=rngs,
                                      conv_general_dilated=_conv)
