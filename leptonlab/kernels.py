@@ -8,8 +8,8 @@ course's convolutional models the formulation a CPU is fast at, as ``jax.custom_
 * :func:`conv2d`: a convolution as **im2col + one matrix product**. The forward pass
   gathers every receptive window into a row (the patches, notebook 07) and multiplies by
   the kernel; it keeps the patches, so the weight gradient is one more product,
-  ``patches^T @ dy`` (cut into a few products over slices of the pixels when there are
-  many, see ``_split``); the input gradient stays XLA's transposed convolution (measured
+  ``patches^T @ dy`` (written in the form XLA's fast CPU kernels take, see
+  ``_weight_grad``); the input gradient stays XLA's transposed convolution (measured
   faster than ``dy @ kernel^T`` folded back by col2im). Same numbers as
   ``lax.conv_general_dilated`` up to float rounding.
 * :func:`conv_general_dilated`: a drop-in for ``lax.conv_general_dilated`` that takes
@@ -37,9 +37,9 @@ __all__ = ["MAX_PATCH_BYTES", "conv2d", "conv_general_dilated", "max_pool_2x2"]
 #: instead (im2col keeps ``KH * KW`` copies of the input alive until the backward pass).
 MAX_PATCH_BYTES = 512 * 2**20
 
-#: The weight gradient of a convolution with many output pixels is this many products over
-#: slices of the pixels, summed (see ``_split``).
-WEIGHT_GRAD_SPLIT = 4
+#: A weight gradient over patches with fewer columns than this is one plain ``p^T @ dy`` product;
+#: with more it is computed as ``(dy^T @ p)^T`` (see ``_weight_grad``).
+MIN_WEIGHT_GRAD_COLUMNS = 32
 
 _NHWC = ("NHWC", "HWIO", "NHWC")
 
@@ -70,17 +70,6 @@ def _patches(x: jax.Array, kernel: tuple[int, int], strides: tuple[int, int], pa
     return jnp.stack(rows, axis=3).reshape(b * ho * wo, kh * kw * c)  # [B, Ho, Wo, KH, KW, C] -> rows
 
 
-def _split(n: int, k: int) -> int:
-    """Into how many slices of its ``n`` rows a ``[n, k]`` patch matrix is cut (1: not cut).
-
-    The weight gradient ``patches^T @ dy`` sums over all ``n`` output pixels into a small
-    ``[K, O]``: one product over a long ``n`` (32,768 pixels in a ResNet's first stage) ran at a
-    third of the machine's matmul speed on the CPU, :data:`WEIGHT_GRAD_SPLIT` products over
-    slices, summed, 1.2-2x faster. Short or wide products stay whole (splitting measured slower).
-    """
-    return WEIGHT_GRAD_SPLIT if k >= 128 and n >= 32 * k and n % WEIGHT_GRAD_SPLIT == 0 else 1
-
-
 @partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def _conv_im2col(x: jax.Array, w: jax.Array, strides: tuple[int, int], pads: Pads) -> jax.Array:
     return _conv_im2col_fwd(x, w, strides, pads)[0]
@@ -91,27 +80,26 @@ def _conv_im2col_fwd(x, w, strides, pads):
     b, h, wd, _ = x.shape
     ho, wo = _out_hw((h, wd), (kh, kw), strides, pads)
     p = _patches(x, (kh, kw), strides, pads)  # [N, K] = [B*Ho*Wo, KH*KW*C]
-    n, k = p.shape
-    split = _split(n, k)
-    if split == 1:
-        y = p @ w.reshape(k, o)  # [N, O]
-    else:
-        # The forward product reads the patches in the same [split, N/split, K] view as the weight
-        # gradient: with two views XLA fuses the patch loop into each reader, building it twice.
-        p = p.reshape(split, n // split, k)
-        y = lax.dot_general(p, jnp.broadcast_to(w.reshape(k, o), (split, k, o)), (((2,), (1,)), ((0,), (0,))))
+    y = p @ w.reshape(-1, o)  # [N, O]
     return y.reshape(b, ho, wo, o), (x, p, w)
 
 
 def _weight_grad(p: jax.Array, dy2: jax.Array) -> jax.Array:
-    """``patches^T @ dy -> [K, O]`` for patches ``p: [N, K]`` or cut as ``[split, N/split, K]``
-    (see :func:`_split`) and ``dy2: [N, O]``; the partial sums of a cut are added at float32."""
-    if p.ndim == 2:
+    """``patches^T @ dy -> [K, O]`` for patches ``p: [N, K]`` and ``dy2: [N, O]``.
+
+    The product sums over the ``N`` output pixels, the leading axis of both operands. XLA's CPU
+    backend sends a product to its fast kernels (YNNPACK) only when the left operand is summed
+    over its last axis and the right over its first, so a plain ``p^T @ dy`` ran in Eigen at
+    a third to a half of the speed. Here it is ``(dy^T @ p)^T``: ``dy^T`` (``[O, N]``, a small
+    copy) @ ``p``; the optimisation barriers keep XLA from folding the two transposes back into
+    the product's dimension numbers (PERFORMANCE.md measures the effect). With very few
+    columns (``K`` < :data:`MIN_WEIGHT_GRAD_COLUMNS`, e.g. a 3x3 stem on RGB, K = 27) the plain
+    form measured faster.
+    """
+    if p.shape[1] < MIN_WEIGHT_GRAD_COLUMNS:
         return lax.dot_general(p, dy2, (((0,), (0,)), ((), ())))  # [K, O]
-    split, m, _ = p.shape
-    parts = lax.dot_general(p, dy2.reshape(split, m, -1), (((1,), (1,)), ((0,), (0,))),
-                            preferred_element_type=jnp.promote_types(p.dtype, jnp.float32))  # [split, K, O]
-    return parts.sum(axis=0).astype(p.dtype)
+    dy_t = lax.optimization_barrier(dy2.T)  # [O, N]
+    return lax.optimization_barrier(dy_t @ p).T  # [O, K] -> [K, O]
 
 
 def _conv_im2col_bwd(strides, pads, residuals, dy):
