@@ -167,6 +167,32 @@ def test_conv2d_with_many_pixels_matches_lax():
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("hw, kernel, strides, padding", [
+    ((9, 9), (3, 3), (1, 1), "SAME"), ((9, 9), (3, 3), (2, 2), "SAME"), ((10, 7), (3, 3), (2, 2), "VALID"),
+    ((8, 8), (1, 1), (2, 2), "SAME"), ((9, 8), (3, 2), (2, 1), "SAME"), ((6, 6), (3, 3), (1, 1), ((2, 0), (1, 1))),
+])
+def test_col2im_input_gradient_equals_the_transposed_convolution(hw, kernel, strides, padding):
+    x = jax.random.normal(jax.random.key(15), (2, *hw, 3))
+    w = jax.random.normal(jax.random.key(16), (*kernel, 3, 5))
+    pads = kernels._pads(padding, hw, kernel, strides)
+    y, vjp = jax.vjp(lambda x: _lax_conv(x, w, strides, pads), x)
+    dy = jax.random.normal(jax.random.key(17), y.shape)
+    mine = jax.jit(kernels._col2im_input_grad, static_argnums=(2, 3, 4))(dy, w, x.shape, strides, pads)
+    np.testing.assert_allclose(mine, vjp(dy)[0], rtol=1e-5, atol=1e-4)
+
+
+def test_wide_layers_take_col2im_for_the_input_gradient_and_match_lax():
+    assert kernels._col2im_pays(64, 8 * 8) and not kernels._col2im_pays(32, 16 * 16)
+    assert not kernels._col2im_pays(128, 4 * 4)
+    x = jax.random.normal(jax.random.key(18), (2, 8, 8, 4))
+    w = jax.random.normal(jax.random.key(19), (3, 3, 4, 64)) * 0.1
+    g = jax.random.normal(jax.random.key(20), (2, 8, 8, 64))
+    mine = jax.vjp(jax.jit(lambda x, w: kernels.conv2d(x, w)), x, w)[1](g)
+    theirs = jax.vjp(lambda x, w: _lax_conv(x, w, (1, 1), "SAME"), x, w)[1](g)
+    for a, b in zip(mine, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
 def test_conv2d_in_bfloat16_keeps_the_dtype_and_the_numbers():
     x = jax.random.normal(jax.random.key(9), (2, 8, 8, 4))
     w = jax.random.normal(jax.random.key(10), (3, 3, 4, 8))
