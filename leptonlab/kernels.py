@@ -97,22 +97,30 @@ def _conv_im2col_fwd(x, w, strides, pads):
     return y.reshape(b, ho, wo, o), (x, p, w)
 
 
+def _transposed(a: jax.Array) -> jax.Array:
+    """``a.T`` as its own copy, behind an optimisation barrier: ``[M, N] -> [N, M]``.
+
+    XLA's CPU backend sends a matrix product to its fast kernels (YNNPACK) only when the left
+    operand is summed over its last axis and the right over its first. Without the barrier XLA
+    folds a transpose back into the product's dimension numbers, undoing that form.
+    """
+    return lax.optimization_barrier(a.T)
+
+
 def _weight_grad(p: jax.Array, dy2: jax.Array) -> jax.Array:
     """``patches^T @ dy -> [K, O]`` for patches ``p: [N, K]`` and ``dy2: [N, O]``.
 
-    The product sums over the ``N`` output pixels, the leading axis of both operands. XLA's CPU
-    backend sends a product to its fast kernels (YNNPACK) only when the left operand is summed
-    over its last axis and the right over its first, so a plain ``p^T @ dy`` ran in Eigen at
-    a third to a half of the speed. Here it is ``(dy^T @ p)^T``: ``dy^T`` (``[O, N]``, a small
-    copy) @ ``p``; the optimisation barriers keep XLA from folding the two transposes back into
-    the product's dimension numbers (PERFORMANCE.md measures the effect). With very few
-    columns (``K`` < :data:`MIN_WEIGHT_GRAD_COLUMNS`, e.g. a 3x3 stem on RGB, K = 27) the plain
-    form measured faster.
+    The product sums over the ``N`` output pixels, the leading axis of both operands, a form
+    XLA's CPU backend leaves to Eigen (a third to a half of the speed). Here it is
+    ``(dy^T @ p)^T`` in the form YNNPACK takes (see :func:`_transposed`; ``dy^T`` is a small
+    copy, ``[O, N]``; PERFORMANCE.md measures the effect). With very few columns
+    (``K`` < :data:`MIN_WEIGHT_GRAD_COLUMNS`, e.g. a 3x3 stem on RGB, K = 27) the plain form
+    measured faster.
     """
     if p.shape[1] < MIN_WEIGHT_GRAD_COLUMNS:
         return lax.dot_general(p, dy2, (((0,), (0,)), ((), ())))  # [K, O]
-    dy_t = lax.optimization_barrier(dy2.T)  # [O, N]
-    return lax.optimization_barrier(dy_t @ p).T  # [O, K] -> [K, O]
+    # The barrier on the product keeps XLA from folding the last transpose into it as well.
+    return lax.optimization_barrier(_transposed(dy2) @ p).T  # [O, N] @ [N, K] -> [O, K] -> [K, O]
 
 
 def _col2im_input_grad(dy: jax.Array, w: jax.Array, x_shape: tuple[int, ...], strides: tuple[int, int],
@@ -122,15 +130,14 @@ def _col2im_input_grad(dy: jax.Array, w: jax.Array, x_shape: tuple[int, ...], st
     Row ``(b, i, j)`` of ``dy @ kernel^T`` (``[B*Ho*Wo, KH*KW*C]``, the patches' shape) holds what
     each pixel of that receptive window receives; every tap's share is spread back to its pixels
     with ``lax.pad`` (interior padding for strides) and the shares summed, in one fused loop.
-    ``kernel^T`` is a small copy behind an optimisation barrier, so the product keeps the form XLA's
-    fast CPU kernels take (see ``_weight_grad``).
+    ``kernel^T`` is a small copy, so the product keeps the form YNNPACK takes (:func:`_transposed`).
     """
     kh, kw, c, o = w.shape
     b, h, wd, _ = x_shape
     _, ho, wo, _ = dy.shape
     (sh, sw), ((top, bottom), (left, right)) = strides, pads
     hp, wp = h + top + bottom, wd + left + right  # the padded image
-    w_t = lax.optimization_barrier(w.reshape(kh * kw * c, o).T)  # [O, K]
+    w_t = _transposed(w.reshape(kh * kw * c, o))  # [O, K]
     acc = jnp.promote_types(dy.dtype, jnp.float32)  # bf16 shares are summed at float32
     shares = jnp.matmul(dy.reshape(-1, o), w_t, preferred_element_type=acc).reshape(b, ho, wo, kh, kw, c)
     zero = jnp.zeros((), acc)
