@@ -100,6 +100,25 @@ def test_continuing_from_state_keeps_training():
     assert int(state.step) == 2 * 4
 
 
+def test_continuing_a_run_does_not_trace_the_model_again():
+    """fit looks up the metric names on every call; the lookup's trace is cached, the train step's too."""
+    traces = []
+
+    def counting_loss(model, batch, key):
+        traces.append(1)  # runs only while JAX traces
+        return train.classification_loss(model, batch, key)
+
+    x, y = _blobs(128)
+    config = train.TrainConfig(epochs=1, batch_size=32, **QUIET)
+    state, _ = train.fit(_model(), (x, y), config, loss_fn=counting_loss)
+    first = len(traces)
+    assert first >= 2  # the metric names and the train step
+    for _ in range(2):
+        state, history = train.fit(None, (x, y), config, loss_fn=counting_loss, state=state)
+    assert len(traces) == first
+    assert set(history.rows[0]) >= {"train_loss", "train_accuracy"}
+
+
 @pytest.mark.parametrize("batch_size", [1, 7, 64, 1000])
 def test_evaluate_is_exact_for_any_batch_size(batch_size):
     x, y = _blobs(100)
