@@ -8,6 +8,7 @@ imported only when first used.
 from leptonlab import activations as activations
 from leptonlab import autodiff as autodiff
 from leptonlab import checks as checks
+from leptonlab import compiler as compiler
 from leptonlab import conv as conv
 from leptonlab import course as course
 from leptonlab import data as data

@@ -9,10 +9,12 @@ course's convolutional models the formulation a CPU is fast at, as ``jax.custom_
   gathers every receptive window into a row (the patches, notebook 07) and multiplies by
   the kernel; it keeps the patches, so the weight gradient is one more product,
   ``patches^T @ dy`` (written in the form XLA's fast CPU kernels take, see
-  ``_weight_grad``); the input gradient is ``dy @ kernel^T`` folded back onto the image
-  (col2im) for layers with 64 or more output channels over 8x8 or more pixels, XLA's
-  transposed convolution for the others (each measured faster where it is used, see
-  ``_col2im_pays``). Same numbers as ``lax.conv_general_dilated`` up to float rounding.
+  ``_weight_grad``); the input gradient is XLA's transposed convolution, which the course's
+  compiler options (:mod:`leptonlab.compiler`) send to Eigen's fast kernel. Compiled with
+  XLA's defaults, layers with 64 or more output channels over 8x8 or more pixels fold
+  ``dy @ kernel^T`` back onto the image instead (col2im; each route measured faster where it
+  is used, see ``_col2im_pays``). Same numbers as ``lax.conv_general_dilated`` up to float
+  rounding.
 * :func:`conv_general_dilated`: a drop-in for ``lax.conv_general_dilated`` that takes
   that path for plain 2-D NHWC convolutions on the CPU and calls ``lax`` otherwise (other
   backends, dilations, groups, patches over :data:`MAX_PATCH_BYTES`). Pass it to
@@ -31,6 +33,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+from leptonlab import compiler
 
 __all__ = ["MAX_PATCH_BYTES", "conv2d", "conv_general_dilated", "max_pool_2x2"]
 
@@ -75,12 +79,13 @@ def _patches(x: jax.Array, kernel: tuple[int, int], strides: tuple[int, int], pa
     return jnp.stack(rows, axis=3).reshape(b * ho * wo, kh * kw * c)  # [B, Ho, Wo, KH, KW, C] -> rows
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _conv_im2col(x: jax.Array, w: jax.Array, strides: tuple[int, int], pads: Pads) -> jax.Array:
-    return _conv_im2col_fwd(x, w, strides, pads)[0]
+@partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _conv_im2col(x: jax.Array, w: jax.Array, strides: tuple[int, int], pads: Pads, col2im: bool) -> jax.Array:
+    """``col2im``: whether the input gradient is folded back by col2im (see ``_col2im_pays``)."""
+    return _conv_im2col_fwd(x, w, strides, pads, col2im)[0]
 
 
-def _conv_im2col_fwd(x, w, strides, pads):
+def _conv_im2col_fwd(x, w, strides, pads, col2im):
     kh, kw, c, o = w.shape
     b, h, wd, _ = x.shape
     ho, wo = _out_hw((h, wd), (kh, kw), strides, pads)
@@ -156,19 +161,21 @@ def _col2im_pays(out_channels: int, out_pixels: int) -> bool:
     Measured on the course's layers (batch 128, PERFORMANCE.md): with 64 or more output channels
     over 8x8 or more output pixels per image the product and the fold ran 1.1-1.4x faster (the
     MNIST CNN's 14x14x32->64 10.3 -> 7.8 ms); with 32 output channels (the product sums over too
-    few) or 4x4 pixels XLA's convolution was faster.
+    few) or 4x4 pixels XLA's convolution was faster. That compares with the convolution XLA runs
+    by default (in YNNPACK); where the course's compiler options send it to Eigen
+    (:func:`leptonlab.compiler.cpu_compiler_options`), Eigen's was faster for every layer.
     """
-    return out_channels >= 64 and out_pixels >= 64
+    return out_channels >= 64 and out_pixels >= 64 and not compiler.cpu_compiler_options()
 
 
-def _conv_im2col_bwd(strides, pads, residuals, dy):
+def _conv_im2col_bwd(strides, pads, col2im, residuals, dy):
     x, p, w = residuals
     kh, kw, c, o = w.shape
     dy2 = dy.reshape(-1, o)  # [B*Ho*Wo, O]
     dw = _weight_grad(p, dy2).reshape(w.shape)  # patches^T @ dy
     # The input gradient (dead code when x needs none): folded back by col2im where that measured
     # faster, else XLA's transposed convolution.
-    if _col2im_pays(o, dy.shape[1] * dy.shape[2]):
+    if col2im:
         dx = _col2im_input_grad(dy, w, x.shape, strides, pads)
     else:
         dx = jax.vjp(lambda x: lax.conv_general_dilated(x, w, strides, pads, dimension_numbers=_NHWC), x)[1](dy)[0]
@@ -176,6 +183,16 @@ def _conv_im2col_bwd(strides, pads, residuals, dy):
 
 
 _conv_im2col.defvjp(_conv_im2col_fwd, _conv_im2col_bwd)
+
+
+def _im2col_conv(x: jax.Array, w: jax.Array, strides: tuple[int, int], pads: Pads) -> jax.Array:
+    """:func:`_conv_im2col` with its input-gradient route chosen for this layer's shape.
+
+    The route is an argument of the custom VJP, not a lookup in its backward pass: JAX keeps
+    traced gradients by their arguments, so a changed choice is traced anew.
+    """
+    ho, wo = _out_hw(x.shape[1:3], w.shape[:2], strides, pads)
+    return _conv_im2col(x, w, strides, pads, _col2im_pays(w.shape[3], ho * wo))
 
 
 def _pads(padding: Any, hw: tuple[int, int], kernel: tuple[int, int], strides: tuple[int, int]) -> Pads:
@@ -197,7 +214,7 @@ def conv2d(x: jax.Array, w: jax.Array, *, strides: int | tuple[int, int] = 1,
         raise ValueError(f"conv2d expects x [B, H, W, C] and w [KH, KW, C, O] with the same C, "
                          f"got {x.shape} and {w.shape}.")
     strides = (strides, strides) if isinstance(strides, int) else tuple(strides)
-    return _conv_im2col(x, w, strides, _pads(padding, x.shape[1:3], w.shape[:2], strides))
+    return _im2col_conv(x, w, strides, _pads(padding, x.shape[1:3], w.shape[:2], strides))
 
 
 def _is_plain(lhs, rhs, lhs_dilation, rhs_dilation, dimension_numbers, feature_group_count, batch_group_count,
@@ -244,7 +261,7 @@ def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides, padding
     patch_bytes = lhs.shape[0] * ho * wo * rhs.shape[0] * rhs.shape[1] * rhs.shape[2] * lhs.dtype.itemsize
     if patch_bytes > MAX_PATCH_BYTES:
         return with_lax(lhs, rhs)
-    return lax.platform_dependent(lhs, rhs, cpu=lambda a, b: _conv_im2col(a, b, strides, pads), default=with_lax)
+    return lax.platform_dependent(lhs, rhs, cpu=lambda a, b: _im2col_conv(a, b, strides, pads), default=with_lax)
 
 
 def _windows_2x2(x: jax.Array) -> list[jax.Array]:

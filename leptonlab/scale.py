@@ -48,6 +48,7 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from leptonlab.compiler import tuned_jit
 from leptonlab.train import (Batch, History, LossFn, TrainConfig, TrainState, _check_data, classification_loss,
                              make_optimizer, train_step)
 
@@ -183,14 +184,15 @@ def _dp_step_impl(state: TrainState, totals: dict, batch: Batch, loss_fn: LossFn
 def make_train_step(mesh: Mesh, loss_fn: LossFn = classification_loss, *, donate: bool = True) -> Callable:
     """``step(state, totals, batch) -> (state, totals)`` compiled for ``mesh``.
 
-    :func:`leptonlab.train.train_step` under ``jax.jit`` with the state replicated
+    :func:`leptonlab.train.train_step` under ``jax.jit`` (with the course's compiler options,
+    :func:`leptonlab.compiler.tuned_jit`) with the state replicated
     and the batch sharded over the mesh: XLA partitions the forward and backward
     pass by rows and all-reduces the gradients. ``totals`` sums the per-example
     metrics. Introduced in notebook 19.
     """
     rep, rows = replicated(mesh), batch_sharding(mesh)
-    return jax.jit(functools.partial(_dp_step_impl, loss_fn=loss_fn), in_shardings=(rep, rep, rows),
-                   out_shardings=(rep, rep), donate_argnums=(0, 1) if donate else ())
+    return tuned_jit(functools.partial(_dp_step_impl, loss_fn=loss_fn), in_shardings=(rep, rep, rows),
+                     out_shardings=(rep, rep), donate_argnums=(0, 1) if donate else ())
 
 
 def epoch_indices(config: TrainConfig, n: int, epoch: int) -> np.ndarray:

@@ -36,6 +36,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from leptonlab.compiler import tuned_jit
 from leptonlab.train import (Batch, LossFn, Metrics, TrainState, _check_data, _take, classification_loss,
                              eval_step, train_step)
 
@@ -287,8 +288,8 @@ def _train_epoch_impl(states: TrainState, data: Batch, batches: jax.Array, loss_
     return states, {k: v.mean(axis=0) for k, v in metrics.items()}  # epoch means: {name: [N]}
 
 
-_train_epoch = jax.jit(_train_epoch_impl, static_argnames="loss_fn", donate_argnames="states")
-_train_epoch_keep = jax.jit(_train_epoch_impl, static_argnames="loss_fn")  # no donation: for timing
+_train_epoch = tuned_jit(_train_epoch_impl, static_argnames="loss_fn", donate_argnames="states")
+_train_epoch_keep = tuned_jit(_train_epoch_impl, static_argnames="loss_fn")  # no donation: for timing
 
 
 @functools.partial(jax.jit, static_argnames=("n", "batch_size"))

@@ -31,6 +31,8 @@ import numpy as np
 import optax
 from flax import nnx, struct
 
+from leptonlab.compiler import tuned_jit
+
 Batch = tuple[jax.Array, jax.Array]
 Metrics = dict[str, jax.Array]
 LossFn = Callable[[nnx.Module, Batch, jax.Array], tuple[jax.Array, Metrics]]
@@ -230,7 +232,7 @@ def _sum_metrics(totals: Metrics, metrics: Metrics, weight: jax.Array) -> Metric
     return {name: totals[name] + jnp.sum(value * weight) for name, value in metrics.items()}
 
 
-@jax.jit(static_argnames=("loss_fn", "augment"), donate_argnames=("state", "totals"))
+@tuned_jit(static_argnames=("loss_fn", "augment"), donate_argnames=("state", "totals"))
 def _train_on_indices(state: TrainState, totals: Metrics, data: Batch, idx: jax.Array, loss_fn: LossFn,
                       augment: AugmentFn | None = None):
     """train_step on the batch ``data[idx]`` (idx: [B] int32), adding its metrics to ``totals``."""
@@ -238,7 +240,7 @@ def _train_on_indices(state: TrainState, totals: Metrics, data: Batch, idx: jax.
     return state, _sum_metrics(totals, metrics, jnp.ones(idx.shape[0], jnp.float32))
 
 
-@jax.jit(static_argnames=("loss_fn", "augment"), donate_argnames=("state", "totals"))
+@tuned_jit(static_argnames=("loss_fn", "augment"), donate_argnames=("state", "totals"))
 def _train_on_chunk(state: TrainState, totals: Metrics, data: Batch, idx: jax.Array, loss_fn: LossFn,
                     augment: AugmentFn | None = None):
     """train_step on the batches ``data[idx[k]]`` in turn (idx: [K, B] int32), one ``lax.scan`` call.
@@ -265,7 +267,7 @@ def steps_per_call(config: TrainConfig, steps: int) -> int:
     return max(1, min(chosen, steps))
 
 
-@jax.jit(static_argnames="loss_fn", donate_argnames="totals")
+@tuned_jit(static_argnames="loss_fn", donate_argnames="totals")
 def _eval_on_indices(state: TrainState, totals: Metrics, data: Batch, idx: jax.Array, weight: jax.Array,
                      loss_fn: LossFn):
     """Add the metrics of ``data[idx]`` weighted by ``weight`` ([B], 0 for padding) to ``totals``."""

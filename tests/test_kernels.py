@@ -181,12 +181,27 @@ def test_col2im_input_gradient_equals_the_transposed_convolution(hw, kernel, str
     np.testing.assert_allclose(mine, vjp(dy)[0], rtol=1e-5, atol=1e-4)
 
 
-def test_wide_layers_take_col2im_for_the_input_gradient_and_match_lax():
+def test_col2im_is_taken_only_with_xla_defaults(monkeypatch):
+    monkeypatch.setattr(kernels.compiler, "cpu_compiler_options", lambda: {})
     assert kernels._col2im_pays(64, 8 * 8) and not kernels._col2im_pays(32, 16 * 16)
     assert not kernels._col2im_pays(128, 4 * 4)
+    monkeypatch.setattr(kernels.compiler, "cpu_compiler_options", lambda: {"an option": "on"})
+    assert not kernels._col2im_pays(64, 8 * 8)  # Eigen's transposed convolution instead
+
+
+def _jaxpr_pads(f, *args) -> int:
+    """How many pad operations the gradient's jaxpr holds (col2im spreads each tap with one)."""
+    return str(jax.make_jaxpr(jax.grad(lambda *a: f(*a).sum(), argnums=(0, 1)))(*args)).count(" pad[")
+
+
+@pytest.mark.parametrize("defaults", [True, False])
+def test_wide_layers_route_the_input_gradient_by_the_options_and_match_lax(monkeypatch, defaults):
+    monkeypatch.setattr(kernels.compiler, "cpu_compiler_options", lambda: {} if defaults else {"an option": "on"})
     x = jax.random.normal(jax.random.key(18), (2, 8, 8, 4))
     w = jax.random.normal(jax.random.key(19), (3, 3, 4, 64)) * 0.1
     g = jax.random.normal(jax.random.key(20), (2, 8, 8, 64))
+    # the forward pads the image once; col2im spreads each of the 9 taps with one more pad
+    assert _jaxpr_pads(kernels.conv2d, x, w) == (1 + 9 if defaults else 1)
     mine = jax.vjp(jax.jit(lambda x, w: kernels.conv2d(x, w)), x, w)[1](g)
     theirs = jax.vjp(lambda x, w: _lax_conv(x, w, (1, 1), "SAME"), x, w)[1](g)
     for a, b in zip(mine, theirs):
