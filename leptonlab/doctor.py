@@ -20,7 +20,7 @@ MEMORY_ENV = ("XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION",
               "XLA_PYTHON_CLIENT_ALLOCATOR", "XLA_FLAGS", "JAX_PLATFORMS", "GLIBC_TUNABLES")
 DATA_UNAVAILABLE = "data layer unavailable"
 DATASET_COLUMNS = ("dataset", "file", "state", "path")
-KEYS = ("python", "platform", "packages", "backend", "devices", "memory_env", "quick",
+KEYS = ("python", "platform", "packages", "backend", "devices", "xla_options", "memory_env", "quick",
         "data_dir", "cache_dir", "datasets")
 
 
@@ -48,6 +48,16 @@ def _jax_facts() -> dict[str, Any]:
             "devices": [{"platform": p, "kind": k, "count": n} for (p, k), n in kinds.items()]}
 
 
+def _xla_options() -> dict[str, str] | str:
+    """``leptonlab.compiler.cpu_compiler_options()``, or a line saying why it could not be decided."""
+    try:
+        from leptonlab.compiler import cpu_compiler_options
+
+        return cpu_compiler_options()
+    except Exception as err:  # e.g. a bad LEPTONLAB_XLA_OPTIONS: reported, not raised
+        return f"invalid: {err}"
+
+
 def _quick() -> bool | str:
     try:
         return quick_mode()
@@ -73,7 +83,8 @@ def doctor() -> dict[str, Any]:
     """Facts about this environment, as a dict with the keys in ``KEYS``.
 
     ``packages`` maps jax/jaxlib/flax/optax/orbax-checkpoint to their versions (None if
-    missing); ``devices`` lists ``{"platform", "kind", "count"}``; ``memory_env`` holds the
+    missing); ``devices`` lists ``{"platform", "kind", "count"}``; ``xla_options`` the options
+    the training steps compile with (:mod:`leptonlab.compiler`); ``memory_env`` holds the
     JAX/XLA memory variables (None if unset); ``datasets`` is the list of
     ``leptonlab.data.status()`` or a string saying why there is none. Introduced in notebook 00.
     """
@@ -83,6 +94,7 @@ def doctor() -> dict[str, Any]:
         "platform": f"{platform.system()} {platform.machine()}",
         "packages": {name: _version(name) for name in PACKAGES},
         **_jax_facts(),
+        "xla_options": _xla_options(),
         "memory_env": {name: os.environ.get(name) for name in MEMORY_ENV},
         "quick": _quick(),
         "data_dir": None if data is None else str(data),
@@ -133,6 +145,9 @@ def format_doctor(facts: Mapping[str, Any]) -> str:
     pairs = [("python", f"{facts['python']} ({facts['platform']})")]
     pairs += [(name, version or "not installed") for name, version in facts["packages"].items()]
     pairs += [("backend", facts["backend"]), ("devices", _devices_text(facts["devices"]))]
+    options = facts["xla_options"]
+    pairs += [("XLA options", options if isinstance(options, str) else
+               " ".join(f"{k}={v}" for k, v in options.items()) or "XLA's defaults")]
     pairs += [(name, "(unset)" if value is None else value)
               for name, value in facts["memory_env"].items()]
     pairs += [("quick mode", quick_text),

@@ -26,6 +26,21 @@ def test_doctor_has_the_expected_keys_and_values(monkeypatch):
     assert isinstance(facts["datasets"], (list, str))
 
 
+def test_xla_options_are_reported_and_a_bad_switch_does_not_crash(monkeypatch):
+    from leptonlab import compiler
+
+    assert doctor()["xla_options"] == compiler.cpu_compiler_options()
+    assert "XLA options" in format_doctor(doctor())
+    compiler._decided.cache_clear()
+    monkeypatch.setenv(compiler.OPTIONS_ENV, "fast")
+    try:
+        facts = doctor()
+    finally:
+        compiler._decided.cache_clear()
+    assert facts["xla_options"].startswith("invalid: LEPTONLAB_XLA_OPTIONS='fast'")
+    assert "invalid: LEPTONLAB_XLA_OPTIONS" in format_doctor(facts)
+
+
 def test_invalid_quick_setting_is_reported_not_raised(monkeypatch):
     monkeypatch.setenv("LEPTONLAB_QUICK", "maybe")
     assert doctor()["quick"].startswith("invalid: LEPTONLAB_QUICK='maybe'")
