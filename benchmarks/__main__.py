@@ -6,6 +6,12 @@ JSON line and this process gathers them into a table and a JSON file. leptonlab'
 child runs with the course's glibc malloc settings (``leptonlab._env.ALLOCATOR_TUNABLES``,
 as the course kernel does); PyTorch's child as its users run it, or with the same
 settings under ``--same-allocator``. The table's header says which.
+
+A run cut short loses nothing it finished: each case's row is printed as soon as it is
+measured and the JSON file is rewritten after every case (``"complete": false`` until the
+end). ``--budget-s`` stops starting cases once that many seconds are spent (the rest are
+listed as skipped), and ``--child-timeout-s`` ends a child that takes longer (an error row):
+the way to fit a run into a borrowed machine's time limit.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import time
 from pathlib import Path
 
 from benchmarks._cases import CASES
-from benchmarks._table import environment, format_table, format_target_table
+from benchmarks._table import environment, format_row, format_table, format_target_row, format_target_table
 from benchmarks._target import TARGETS
 from leptonlab._env import ALLOCATOR_ENV, with_allocator_settings
 
@@ -54,39 +60,44 @@ def child_environment(part: str, same_allocator: bool) -> dict[str, str]:
     return dict(os.environ)
 
 
-def _run_child(name: str, quick: bool, repeats: int, part: str, same_allocator: bool = False) -> dict:
+def _run_child(name: str, quick: bool, repeats: int, part: str, same_allocator: bool = False,
+               timeout_s: float | None = None) -> dict:
     cmd = [sys.executable, "-m", "benchmarks", "--child", name, "--part", part, "--repeats", str(repeats)]
     if quick:
         cmd.append("--quick")
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
-                          env=child_environment(part, same_allocator))
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
+                              env=child_environment(part, same_allocator), timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return {"case": name, "error": f"the {part} part took longer than --child-timeout-s {timeout_s:g} s"}
     rows = [line[len("BENCHMARK-ROW "):] for line in done.stdout.splitlines() if line.startswith("BENCHMARK-ROW ")]
     if done.returncode != 0 or not rows:
         return {"case": name, "error": _exception_line(done.stderr)}
     return json.loads(rows[-1])
 
 
-def _run_case(name: str, quick: bool, repeats: int, same_allocator: bool, rounds: int = 1) -> dict:
+def _run_case(name: str, quick: bool, repeats: int, same_allocator: bool, rounds: int = 1,
+              timeout_s: float | None = None) -> dict:
     """The JAX part and the PyTorch part of a case, each in its own process, back to back, ``rounds``
     times; the rounds merged into one row (ratios: medians of the ratios within each round)."""
     from benchmarks._run import merge_rounds
 
     rows = []
     for _ in range(rounds):
-        row = _run_child(name, quick, repeats, "jax")
+        row = _run_child(name, quick, repeats, "jax", timeout_s=timeout_s)
         if "error" in row:
             return row
-        row["pytorch"] = _run_child(name, quick, repeats, "torch", same_allocator).get("pytorch")
+        row["pytorch"] = _run_child(name, quick, repeats, "torch", same_allocator, timeout_s).get("pytorch")
         rows.append(row)
     return merge_rounds(rows)
 
 
-def _time_to_target(name: str, same_allocator: bool) -> dict:
+def _time_to_target(name: str, same_allocator: bool, timeout_s: float | None = None) -> dict:
     """leptonlab, then PyTorch, each in its own process, trained on the real data to the case's target."""
-    row = _run_child(name, False, 1, "target-jax")
+    row = _run_child(name, False, 1, "target-jax", timeout_s=timeout_s)
     if "error" in row:
         return row
-    row["torch"] = _run_child(name, False, 1, "target-torch", same_allocator).get("torch")
+    row["torch"] = _run_child(name, False, 1, "target-torch", same_allocator, timeout_s).get("torch")
     ours, ref = row["jax"], row["torch"]
     if ref is not None and ours["reached"] and ref["reached"]:
         row["speedup_vs_pytorch"] = ref["seconds"] / ours["seconds"]
@@ -107,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
                              "needs the dataset, minutes per case)")
     parser.add_argument("--same-allocator", action="store_true",
                         help="run PyTorch with the course's glibc malloc settings too (default: as its users run it)")
+    parser.add_argument("--budget-s", type=float, default=None,
+                        help="start no case after this many seconds (the rest are listed as skipped)")
+    parser.add_argument("--child-timeout-s", type=float, default=None,
+                        help="end a child process (one side of one case) that runs longer than this (an error row)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--part", default="jax", choices=("jax", "torch", "target-jax", "target-torch"),
                         help=argparse.SUPPRESS)
@@ -116,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeats must be >= 1")
     if args.rounds < 1:
         parser.error("--rounds must be >= 1")
+    for option in ("budget_s", "child_timeout_s"):
+        if getattr(args, option) is not None and getattr(args, option) <= 0:
+            parser.error(f"--{option.replace('_', '-')} must be a positive number of seconds")
     if args.child is not None:
         _child(args.child, args.quick, repeats, args.part)
         return 0
@@ -123,24 +141,51 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in CASES]
     if unknown:
         parser.error(f"unknown case(s) {unknown}; choose from {list(CASES)}")
-    start = time.time()
-    rows = [_run_case(name, args.quick, repeats, args.same_allocator, args.rounds) for name in names]
-    env = environment()
-    env["allocator"] = {side: child_environment(part, args.same_allocator).get(ALLOCATOR_ENV, "")
-                        for side, part in (("leptonlab", "jax"), ("pytorch", "torch"))}
-    result = {"environment": env, "quick": args.quick, "repeats": repeats, "rounds": args.rounds, "rows": rows}
+    result = {"environment": environment(), "quick": args.quick, "repeats": repeats, "rounds": args.rounds,
+              "rows": [], "complete": False}
+    result["environment"]["allocator"] = {side: child_environment(part, args.same_allocator).get(ALLOCATOR_ENV, "")
+                                          for side, part in (("leptonlab", "jax"), ("pytorch", "torch"))}
+    start = time.monotonic()
+
+    def over_budget(name: str) -> dict | None:
+        if args.budget_s is not None and time.monotonic() - start >= args.budget_s:
+            return {"case": name, "skipped": f"not started, the --budget-s of {args.budget_s:g} s was spent"}
+        return None
+
+    def keep(key: str, row: dict) -> None:  # report a finished case at once and save what the run has so far
+        result.setdefault(key, []).append(row)
+        result["wall_s"] = time.monotonic() - start
+        print(f"[{result['wall_s']:.0f} s] {format_row(row) if key == 'rows' else format_target_row(row)}",
+              file=sys.stderr, flush=True)
+        _save(args.json, result)
+
+    for name in names:
+        keep("rows", over_budget(name) or _run_case(name, args.quick, repeats, args.same_allocator, args.rounds,
+                                                    args.child_timeout_s))
     if args.time_to_target:
-        result["time_to_target"] = [_time_to_target(name, args.same_allocator) for name in names if name in TARGETS]
-    result["wall_s"] = time.time() - start
+        result["time_to_target"] = []
+        for name in (n for n in names if n in TARGETS):
+            keep("time_to_target", over_budget(name) or _time_to_target(name, args.same_allocator,
+                                                                        args.child_timeout_s))
+    result["complete"] = True
+    result["wall_s"] = time.monotonic() - start
     print(format_table(result))
     if args.time_to_target:
         print("\n" + format_target_table(result["time_to_target"]))
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        _save(args.json, result)
         print(f"wrote {args.json}")
-    return 1 if any("error" in row for row in rows + result.get("time_to_target", [])) else 0
+    return 1 if any("error" in row for row in result["rows"] + result.get("time_to_target", [])) else 0
 
+
+def _save(path: Path | None, result: dict) -> None:
+    """Write the results so far; a run killed while writing leaves the previous version, not half a file."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(result, indent=2) + "\n")
+    partial.replace(path)
 
 if __name__ == "__main__":
     sys.exit(main())

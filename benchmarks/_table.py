@@ -52,15 +52,29 @@ def format_table(result: dict) -> str:
              "| case | batch | leptonlab samples/s | naive JAX | PyTorch eager | vs naive JAX | vs PyTorch "
              "| compile s | peak MiB |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for row in result["rows"]:
-        if "error" in row:
-            lines.append(f"| {row['case']} | error: {row['error']} |||||||| ")
-            continue
-        ours = row["leptonlab"]
-        lines.append(f"| {row['case']} | {row['batch_size']} | {_rate(ours)} | {_rate(row['naive_jax'])} | "
-                     f"{_rate(row['pytorch'])} | {_ratio(row, 'naive_jax')} | {_ratio(row, 'pytorch')} | "
-                     f"{ours['compile_s']:.1f} | {ours['peak_rss_mib']:.0f} |")
+    lines += [format_row(row) for row in result["rows"]]
+    if not result.get("complete", True):
+        lines.append("(incomplete: the run was cut short after these cases)")
     return "\n".join(lines)
+
+
+def _not_measured(row: dict, columns: int) -> str | None:
+    """The row of a case that failed or was not started, or None."""
+    for key in ("error", "skipped"):
+        if key in row:
+            return f"| {row['case']} | {key}: {row[key]} |" + "|" * (columns - 2)
+    return None
+
+
+def format_row(row: dict) -> str:
+    """One case's line of :func:`format_table`."""
+    missing = _not_measured(row, 9)
+    if missing is not None:
+        return missing
+    ours = row["leptonlab"]
+    return (f"| {row['case']} | {row['batch_size']} | {_rate(ours)} | {_rate(row['naive_jax'])} | "
+            f"{_rate(row['pytorch'])} | {_ratio(row, 'naive_jax')} | {_ratio(row, 'pytorch')} | "
+            f"{ours['compile_s']:.1f} | {ours['peak_rss_mib']:.0f} |")
 
 
 def _metric(value: float, metric: str) -> str:
@@ -79,15 +93,18 @@ def _seconds(result: dict | None) -> str:
 
 def format_target_table(rows: list[dict]) -> str:
     """A Markdown table of time to the target test metric: leptonlab, PyTorch eager, speed-up."""
-    lines = ["| case | target | leptonlab | PyTorch eager | speed-up |", "|---|---|---|---|---|"]
-    for row in rows:
-        if "error" in row:
-            lines.append(f"| {row['case']} | error: {row['error']} ||||")
-            continue
-        speedup = row.get("speedup_vs_pytorch")
-        target = row["jax"]["target"]
-        goal = {"rmse": f"RMSE <= {target:.3f}", "loss": f"loss <= {target:.2f} nats"}.get(row["jax"]["metric"],
-                                                                                      f"{target:.1%}")
-        lines.append(f"| {row['case']} | {goal} | {_seconds(row['jax'])} | "
-                     f"{_seconds(row['torch'])} | {'-' if speedup is None else f'{speedup:.2f}x'} |")
-    return "\n".join(lines)
+    return "\n".join(["| case | target | leptonlab | PyTorch eager | speed-up |", "|---|---|---|---|---|",
+                      *map(format_target_row, rows)])
+
+
+def format_target_row(row: dict) -> str:
+    """One case's line of :func:`format_target_table`."""
+    missing = _not_measured(row, 5)
+    if missing is not None:
+        return missing
+    speedup = row.get("speedup_vs_pytorch")
+    target = row["jax"]["target"]
+    goal = {"rmse": f"RMSE <= {target:.3f}", "loss": f"loss <= {target:.2f} nats"}.get(row["jax"]["metric"],
+                                                                                  f"{target:.1%}")
+    return (f"| {row['case']} | {goal} | {_seconds(row['jax'])} | "
+            f"{_seconds(row['torch'])} | {'-' if speedup is None else f'{speedup:.2f}x'} |")

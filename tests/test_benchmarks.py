@@ -170,6 +170,64 @@ def test_rounds_must_be_positive():
     assert done.returncode == 2 and "--rounds must be >= 1" in done.stderr
 
 
+def _finished_case(name: str, *args) -> dict:
+    return {"case": name, "batch_size": 128, "leptonlab": _measure(100.0, peak_rss_mib=900.0),
+            "naive_jax": _measure(80.0), "pytorch": None, "ratio_vs_naive_jax": 1.25}
+
+
+def test_a_run_cut_short_keeps_every_case_it_finished(tmp_path, monkeypatch, capsys):
+    import benchmarks.__main__ as runner
+
+    out, seen = tmp_path / "bench.json", []
+
+    def run_case(name, *args):  # what a run killed during this case would leave behind
+        seen.append(json.loads(out.read_text()) if out.exists() else None)
+        return _finished_case(name)
+
+    monkeypatch.setattr(runner, "_run_case", run_case)
+    assert runner.main(["--only", "mlp,cnn,mf", "--json", str(out)]) == 0
+    assert seen[0] is None
+    assert [row["case"] for row in seen[1]["rows"]] == ["mlp"] and seen[1]["complete"] is False
+    assert [row["case"] for row in seen[2]["rows"]] == ["mlp", "cnn"] and seen[2]["complete"] is False
+    final = json.loads(out.read_text())
+    assert [row["case"] for row in final["rows"]] == ["mlp", "cnn", "mf"] and final["complete"] is True
+    assert not list(tmp_path.glob("*.partial"))
+    progress = capsys.readouterr().err.splitlines()
+    assert len(progress) == 3 and progress[1].endswith("| cnn | 128 | 100 | 80 | - | 1.25x | - | 2.0 | 900 |")
+    assert "incomplete" in format_table(seen[2]) and "incomplete" not in format_table(final)
+
+
+def test_a_time_budget_skips_the_cases_it_leaves_no_time_for(monkeypatch, capsys):
+    import time
+
+    import benchmarks.__main__ as runner
+
+    def slow_case(name, *args):
+        time.sleep(0.3)
+        return _finished_case(name)
+
+    monkeypatch.setattr(runner, "_run_case", slow_case)
+    assert runner.main(["--only", "mlp,cnn,mf", "--budget-s", "0.1"]) == 0
+    table = capsys.readouterr().out
+    assert "| mlp | 128 | 100 |" in table
+    for name in ("cnn", "mf"):
+        assert f"| {name} | skipped: not started, the --budget-s of 0.1 s was spent |" in table
+
+
+def test_a_child_that_overruns_its_timeout_is_an_error_row_not_a_hang():
+    from benchmarks.__main__ import _run_child
+
+    row = _run_child("mlp", True, 1, "jax", timeout_s=0.5)  # starting JAX alone takes longer
+    assert row == {"case": "mlp", "error": "the jax part took longer than --child-timeout-s 0.5 s"}
+
+
+@pytest.mark.parametrize("option", ["--budget-s", "--child-timeout-s"])
+def test_time_limits_must_be_positive(option):
+    done = subprocess.run([sys.executable, "-m", "benchmarks", option, "0"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and f"{option} must be a positive number of seconds" in done.stderr
+
+
 @pytest.mark.skipif(not os.environ.get("LEPTONLAB_DATA_DIR"), reason="set LEPTONLAB_DATA_DIR to the offline data")
 def test_mf_time_to_target_times_a_fresh_run_that_ends_on_the_recorded_rmse():
     from benchmarks._target import Target, leptonlab_mf_time_to_target
