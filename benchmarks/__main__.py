@@ -5,7 +5,8 @@ not compete in one process), so its peak memory is its own; each child prints on
 JSON line and this process gathers them into a table and a JSON file. leptonlab's
 child runs with the course's glibc malloc settings (``leptonlab._env.ALLOCATOR_TUNABLES``,
 as the course kernel does); PyTorch's child as its users run it, or with the same
-settings under ``--same-allocator``. The table's header says which.
+settings under ``--same-allocator``; PyTorch's images in its default layout, or in channels-last
+(its fast path for CPU convolutions) under ``--torch-channels-last``. The table's header says which.
 
 A run cut short loses nothing it finished: each case's row is printed as soon as it is
 measured and the JSON file is rewritten after every case (``"complete": false`` until the
@@ -31,17 +32,19 @@ from benchmarks._target import TARGETS
 from leptonlab._env import ALLOCATOR_ENV, with_allocator_settings
 
 
-def _child(name: str, quick: bool, repeats: int, part: str) -> None:
+def _child(name: str, quick: bool, repeats: int, part: str, channels_last_layout: bool = False) -> None:
     if part.startswith("target-"):
         from benchmarks import _target
 
         case, target = CASES[name](quick), _target.TARGETS[name]
         run = _target.leptonlab_time_to_target if part == "target-jax" else _target.torch_time_to_target
-        row = {"case": name, "note": target.note, "batch_size": case.batch_size, part[len("target-"):]: run(case, target)}
+        options = {"channels_last_layout": True} if channels_last_layout and part == "target-torch" else {}
+        row = {"case": name, "note": target.note, "batch_size": case.batch_size,
+               part[len("target-"):]: run(case, target, **options)}
     else:
         from benchmarks._run import run_case
 
-        row = run_case(CASES[name](quick), repeats, part)
+        row = run_case(CASES[name](quick), repeats, part, channels_last_layout)
     print("BENCHMARK-ROW " + json.dumps(row), flush=True)
 
 
@@ -61,10 +64,12 @@ def child_environment(part: str, same_allocator: bool) -> dict[str, str]:
 
 
 def _run_child(name: str, quick: bool, repeats: int, part: str, same_allocator: bool = False,
-               timeout_s: float | None = None) -> dict:
+               timeout_s: float | None = None, channels_last_layout: bool = False) -> dict:
     cmd = [sys.executable, "-m", "benchmarks", "--child", name, "--part", part, "--repeats", str(repeats)]
     if quick:
         cmd.append("--quick")
+    if channels_last_layout and part.endswith("torch"):
+        cmd.append("--torch-channels-last")
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
                               env=child_environment(part, same_allocator), timeout=timeout_s)
@@ -77,7 +82,7 @@ def _run_child(name: str, quick: bool, repeats: int, part: str, same_allocator: 
 
 
 def _run_case(name: str, quick: bool, repeats: int, same_allocator: bool, rounds: int = 1,
-              timeout_s: float | None = None) -> dict:
+              timeout_s: float | None = None, channels_last_layout: bool = False) -> dict:
     """The JAX part and the PyTorch part of a case, each in its own process, back to back, ``rounds``
     times; the rounds merged into one row (ratios: medians of the ratios within each round)."""
     from benchmarks._run import merge_rounds
@@ -87,17 +92,20 @@ def _run_case(name: str, quick: bool, repeats: int, same_allocator: bool, rounds
         row = _run_child(name, quick, repeats, "jax", timeout_s=timeout_s)
         if "error" in row:
             return row
-        row["pytorch"] = _run_child(name, quick, repeats, "torch", same_allocator, timeout_s).get("pytorch")
+        row["pytorch"] = _run_child(name, quick, repeats, "torch", same_allocator, timeout_s,
+                                    channels_last_layout).get("pytorch")
         rows.append(row)
     return merge_rounds(rows)
 
 
-def _time_to_target(name: str, same_allocator: bool, timeout_s: float | None = None) -> dict:
+def _time_to_target(name: str, same_allocator: bool, timeout_s: float | None = None,
+                    channels_last_layout: bool = False) -> dict:
     """leptonlab, then PyTorch, each in its own process, trained on the real data to the case's target."""
     row = _run_child(name, False, 1, "target-jax", timeout_s=timeout_s)
     if "error" in row:
         return row
-    row["torch"] = _run_child(name, False, 1, "target-torch", same_allocator, timeout_s).get("torch")
+    row["torch"] = _run_child(name, False, 1, "target-torch", same_allocator, timeout_s,
+                              channels_last_layout).get("torch")
     ours, ref = row["jax"], row["torch"]
     if ref is not None and ours["reached"] and ref["reached"]:
         row["speedup_vs_pytorch"] = ref["seconds"] / ours["seconds"]
@@ -118,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
                              "needs the dataset, minutes per case)")
     parser.add_argument("--same-allocator", action="store_true",
                         help="run PyTorch with the course's glibc malloc settings too (default: as its users run it)")
+    parser.add_argument("--torch-channels-last", action="store_true",
+                        help="give PyTorch its images and convolution weights in channels-last layout, its fast path "
+                             "for CPU convolutions (default: PyTorch's default layout, as most of its users run it)")
     parser.add_argument("--budget-s", type=float, default=None,
                         help="start no case after this many seconds (the rest are listed as skipped)")
     parser.add_argument("--child-timeout-s", type=float, default=None,
@@ -135,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, option) is not None and getattr(args, option) <= 0:
             parser.error(f"--{option.replace('_', '-')} must be a positive number of seconds")
     if args.child is not None:
-        _child(args.child, args.quick, repeats, args.part)
+        _child(args.child, args.quick, repeats, args.part, args.torch_channels_last)
         return 0
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in CASES]
@@ -145,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
               "rows": [], "complete": False}
     result["environment"]["allocator"] = {side: child_environment(part, args.same_allocator).get(ALLOCATOR_ENV, "")
                                           for side, part in (("leptonlab", "jax"), ("pytorch", "torch"))}
+    result["environment"]["torch_layout"] = "channels-last" if args.torch_channels_last else "default"
     start = time.monotonic()
 
     def over_budget(name: str) -> dict | None:
@@ -161,17 +173,18 @@ def main(argv: list[str] | None = None) -> int:
 
     for name in names:
         keep("rows", over_budget(name) or _run_case(name, args.quick, repeats, args.same_allocator, args.rounds,
-                                                    args.child_timeout_s))
+                                                    args.child_timeout_s, args.torch_channels_last))
     if args.time_to_target:
         result["time_to_target"] = []
         for name in (n for n in names if n in TARGETS):
             keep("time_to_target", over_budget(name) or _time_to_target(name, args.same_allocator,
-                                                                        args.child_timeout_s))
+                                                                        args.child_timeout_s,
+                                                                        args.torch_channels_last))
     result["complete"] = True
     result["wall_s"] = time.monotonic() - start
     print(format_table(result))
     if args.time_to_target:
-        print("\n" + format_target_table(result["time_to_target"]))
+        print("\n" + format_target_table(result["time_to_target"], result["environment"]))
     if args.json is not None:
         _save(args.json, result)
         print(f"wrote {args.json}")

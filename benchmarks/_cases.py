@@ -45,6 +45,15 @@ def _nchw(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))  # [N, H, W, C] -> [N, C, H, W]
 
 
+def channels_last(model, *images):
+    """``model`` and its 4-D inputs in PyTorch's channels-last layout ([N, H, W, C] in memory), the layout in
+    which PyTorch's CPU convolutions take oneDNN's fast path; other tensors are returned as they are."""
+    import torch
+
+    return (model.to(memory_format=torch.channels_last),
+            *(t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t for t in images))
+
+
 def _torch_cross_entropy(model, xb, yb):
     import torch.nn.functional as F
 

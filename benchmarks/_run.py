@@ -7,7 +7,7 @@ import statistics
 
 import numpy as np
 
-from benchmarks._cases import Case
+from benchmarks._cases import Case, channels_last
 from benchmarks._timing import peak_rss_mib, throughput
 
 
@@ -149,8 +149,9 @@ def _jax_backend() -> str:
     return done.stdout.strip() or "cpu"
 
 
-def run_torch(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dict | None:
-    """PyTorch eager on the identical network and batches (None when PyTorch is not installed)."""
+def run_torch(case: Case, x: np.ndarray, y: np.ndarray, repeats: int, channels_last_layout: bool = False) -> dict | None:
+    """PyTorch eager on the identical network and batches (None when PyTorch is not installed);
+    ``channels_last_layout``: images and convolution weights in PyTorch's channels-last layout."""
     if case.make_torch is None or importlib.util.find_spec("torch") is None:
         return None
     import torch
@@ -161,9 +162,11 @@ def run_torch(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dict | 
         torch.set_default_device("cuda")
     torch.manual_seed(0)
     model, loss_fn = case.make_torch()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     device = "cuda" if _jax_backend() != "cpu" else "cpu"
     xs, ys = torch.from_numpy(case.torch_layout(x)).to(device), torch.from_numpy(y).to(device)
+    if channels_last_layout:
+        model, xs = channels_last(model, xs)  # xs[idx] keeps the layout
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     n = case.steps * case.batch_size
 
     def run() -> int:
@@ -182,10 +185,11 @@ def run_torch(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dict | 
     result["torch"] = torch.__version__
     result["threads"] = torch.get_num_threads()
     result["device"] = device
+    result["layout"] = "channels-last" if channels_last_layout else "default"
     return result
 
 
-def run_case(case: Case, repeats: int, part: str = "jax") -> dict:
+def run_case(case: Case, repeats: int, part: str = "jax", channels_last_layout: bool = False) -> dict:
     """One part of a case: ``"jax"`` (leptonlab, then the naive JAX loop) or ``"torch"`` (PyTorch eager).
 
     The parts run in separate processes: JAX's and PyTorch's CPU thread pools in one process
@@ -197,7 +201,7 @@ def run_case(case: Case, repeats: int, part: str = "jax") -> dict:
     row = {"case": case.name, "description": case.description, "batch_size": case.batch_size,
            "steps_per_run": case.steps}
     if part == "torch":
-        row["pytorch"] = run_torch(case, x, y, repeats)
+        row["pytorch"] = run_torch(case, x, y, repeats, channels_last_layout)
         return row
     row["leptonlab"] = run_leptonlab(case, x, y, repeats)
     row["leptonlab"]["peak_rss_mib"] = peak_rss_mib()

@@ -40,6 +40,10 @@ def _allocator_lines(env: dict) -> list[str]:
             f"PyTorch {sides['pytorch'] or '(default)'}"]
 
 
+def _pytorch_column(env: dict) -> str:
+    return "PyTorch eager" + (", channels-last" if env.get("torch_layout") == "channels-last" else "")
+
+
 def format_table(result: dict) -> str:
     """A Markdown table: samples/s (median) of leptonlab and the references, ratios, compile time, memory."""
     env = result["environment"]
@@ -49,7 +53,7 @@ def format_table(result: dict) -> str:
                 else ""),
              *_allocator_lines(env),
              "",
-             "| case | batch | leptonlab samples/s | naive JAX | PyTorch eager | vs naive JAX | vs PyTorch "
+             f"| case | batch | leptonlab samples/s | naive JAX | {_pytorch_column(env)} | vs naive JAX | vs PyTorch "
              "| compile s | peak MiB |",
              "|---|---|---|---|---|---|---|---|---|"]
     lines += [format_row(row) for row in result["rows"]]
@@ -91,9 +95,9 @@ def _seconds(result: dict | None) -> str:
     return f"{result['seconds']:.{digits}f} s ({result['epochs']} {steps})"
 
 
-def format_target_table(rows: list[dict]) -> str:
+def format_target_table(rows: list[dict], env: dict | None = None) -> str:
     """A Markdown table of time to the target test metric: leptonlab, PyTorch eager, speed-up."""
-    return "\n".join(["| case | target | leptonlab | PyTorch eager | speed-up |", "|---|---|---|---|---|",
+    return "\n".join([f"| case | target | leptonlab | {_pytorch_column(env or {})} | speed-up |", "|---|---|---|---|---|",
                       *map(format_target_row, rows)])
 
 

@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from benchmarks._cases import Case
+from benchmarks._cases import Case, channels_last
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,8 +222,9 @@ def _torch_evaluate(model, x, y, metric: str, batch_size: int = 1000) -> float:
     return total / len(y)
 
 
-def torch_time_to_target(case: Case, target: Target) -> dict | None:
-    """The same in PyTorch eager (None when PyTorch is not installed)."""
+def torch_time_to_target(case: Case, target: Target, channels_last_layout: bool = False) -> dict | None:
+    """The same in PyTorch eager (None when PyTorch is not installed); ``channels_last_layout`` as in
+    :func:`benchmarks._run.run_torch`."""
     if case.make_torch is None or importlib.util.find_spec("torch") is None:
         return None
     if target.dataset == "ml-100k-u1":
@@ -235,6 +236,8 @@ def torch_time_to_target(case: Case, target: Target) -> dict | None:
     xtr, xte = torch.from_numpy(case.torch_layout(xtr)), torch.from_numpy(case.torch_layout(xte))
     ytr, yte = torch.from_numpy(ytr).long(), torch.from_numpy(yte).long()
     model, loss_fn = case.make_torch(**target.model_options)
+    if channels_last_layout:
+        model, xtr, xte = channels_last(model, xtr, xte)
     opt = torch.optim.Adam(model.parameters(), lr=target.learning_rate)
     curve, start, n = [], time.perf_counter(), len(ytr) // case.batch_size * case.batch_size
     for _ in range(target.max_epochs):
@@ -250,4 +253,5 @@ def torch_time_to_target(case: Case, target: Target) -> dict | None:
             break
     result = _result(curve, target)
     result["threads"], result["train_examples"] = torch.get_num_threads(), len(ytr)
+    result["layout"] = "channels-last" if channels_last_layout else "default"
     return result

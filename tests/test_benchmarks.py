@@ -300,3 +300,43 @@ def test_the_pytorch_char_gru_drops_out_in_training_only_as_charrnn_does():
     assert torch.equal(model(x), model(x))
     ours = _char_gru(dropout=0.5)  # the same rate reaches leptonlab's CharRNN
     assert ours.dropout.rate == 0.5
+
+
+def test_torch_channels_last_reaches_only_pytorchs_children_and_names_itself_in_the_tables(monkeypatch, capsys):
+    import benchmarks.__main__ as runner
+    from benchmarks._table import format_target_table
+
+    commands, real_run = [], subprocess.run
+
+    def fake_run(cmd, **kwargs):  # each child prints its row; none is started
+        if "--child" not in cmd:  # e.g. platform.processor()'s own call
+            return real_run(cmd, **kwargs)
+        commands.append(cmd)
+        part = cmd[cmd.index("--part") + 1]
+        row = {"case": "cnn", "pytorch": _measure(50.0)} if part == "torch" else _finished_case("cnn")
+        return subprocess.CompletedProcess(cmd, 0, stdout="BENCHMARK-ROW " + json.dumps(row), stderr="")
+
+    monkeypatch.setattr(runner.subprocess, "run", fake_run)
+    assert runner.main(["--only", "cnn", "--torch-channels-last"]) == 0
+    jax_cmd, torch_cmd = commands
+    assert "--torch-channels-last" not in jax_cmd and "--torch-channels-last" in torch_cmd
+    table = capsys.readouterr().out
+    assert "| leptonlab samples/s | naive JAX | PyTorch eager, channels-last | vs" in table
+    assert "| cnn | 128 | 100 | 80 | 50 | 1.25x | 2.00x |" in table
+    assert "| PyTorch eager, channels-last |" in format_target_table([], {"torch_layout": "channels-last"})
+    assert "| PyTorch eager |" in format_target_table([], {"torch_layout": "default"})
+
+
+def test_channels_last_changes_pytorchs_memory_layout_not_its_numbers():
+    torch = pytest.importorskip("torch")
+    from benchmarks._cases import _torch_resnet, channels_last
+
+    torch.manual_seed(0)
+    model, _ = _torch_resnet(width=8, stages=(1, 1), stem_stride=1)
+    x, labels = torch.randn(4, 3, 16, 16), torch.arange(4)  # [N, C, H, W], [N]
+    want = model(x)
+    model, x_cl, same = channels_last(model, x, labels)
+    assert x_cl.is_contiguous(memory_format=torch.channels_last) and not x_cl.is_contiguous()
+    assert model[0].weight.is_contiguous(memory_format=torch.channels_last) and same is labels
+    assert x_cl[torch.tensor([2, 0])].is_contiguous(memory_format=torch.channels_last)  # a batch keeps it
+    torch.testing.assert_close(model(x_cl), want, rtol=1e-5, atol=1e-5)
