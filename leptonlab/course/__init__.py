@@ -22,3 +22,9 @@ from leptonlab.course._release import MarkerError as MarkerError
 from leptonlab.course._release import Released as Released
 from leptonlab.course._release import release as release
 from leptonlab.course._release import release_notebook as release_notebook
+from leptonlab.course._content import COST_HEADER as COST_HEADER
+from leptonlab.course._content import cost_header_problems as cost_header_problems
+from leptonlab.course._content import errata_problems as errata_problems
+from leptonlab.course._content import read_sources as read_sources
+from leptonlab.course._content import source_quote_problems as source_quote_problems
+from leptonlab.course._content import validation_uses_test_data as validation_uses_test_data
