@@ -244,3 +244,53 @@ def sequence_lengths(ids, pad_id: int = PAD_ID) -> np.ndarray:
     if arr.ndim != 2:
         raise ValueError(f"sequence_lengths expects a batch of padded rows [N, L], got shape {arr.shape}.")
     return (arr != pad_id).sum(axis=1).astype(np.int32)
+
+
+def _spans(tokens: tuple) -> Iterable[int]:
+    """Hashes of every contiguous token span of ``tokens`` (a phrase's possible sub-phrases)."""
+    n = len(tokens)
+    return (hash(tokens[a:b]) for a in range(n) for b in range(a + 1, n + 1))
+
+
+def sentence_split(sentences: Sequence[str], labels, *, val_fraction: float, key):
+    """A train/validation split of treebank *phrases* by whole sentence (notebook 12).
+
+    SST-2's training split holds the phrases of every parse tree: a training sentence and many of
+    its pieces, each labelled. A split of the phrases at random leaks: most validation phrases are
+    then pieces of training phrases. This split finds the *roots* (phrases that are no contiguous
+    token span of another phrase: the whole sentences), draws ``val_fraction`` of them for
+    validation (stratified by label, with ``key``, through ``leptonlab.data.train_val_split``), and
+    keeps for training every phrase that also occurs in a training sentence. The phrases found only
+    inside validation sentences are left out of both. So the validation sentences relate to the
+    training phrases as the dev sentences do: their common pieces were seen, they were not.
+
+    ``sentences``: N space-tokenised phrases; ``labels: [N]``. Returns a ``leptonlab.data.Split``
+    of index arrays (``val`` holds only whole sentences).
+    """
+    from leptonlab.data import Split, train_val_split  # here: text.py itself stays free of JAX
+
+    if isinstance(sentences, str) or not isinstance(sentences, Sequence):
+        raise TypeError(f"sentences must be a sequence of str, got {type(sentences).__name__}.")
+    labels = np.asarray(labels)
+    if labels.shape != (len(sentences),):
+        raise ValueError(f"labels must hold one label per sentence, shape ({len(sentences)},), got {labels.shape}.")
+    tokens = [tuple(_require_str(s, "each sentence").split()) for s in sentences]
+    seen: set[int] = set()
+    roots = []
+    for i in sorted(range(len(tokens)), key=lambda i: -len(tokens[i])):  # longest first
+        if tokens[i] and hash(tokens[i]) not in seen:
+            roots.append(i)
+            seen.update(_spans(tokens[i]))
+    del seen
+    roots = np.array(sorted(roots), dtype=np.int64)
+    if len(roots) < 2:
+        raise ValueError(f"found {len(roots)} whole sentence(s) among the phrases: too few to split.")
+    root_split = train_val_split(len(roots), val_fraction=val_fraction, key=key, stratify=labels[roots])
+    val_roots = roots[root_split.val]
+    in_train: set[int] = set()
+    for i in roots[root_split.train]:
+        in_train.update(_spans(tokens[i]))
+    is_val_root = np.zeros(len(tokens), bool)
+    is_val_root[val_roots] = True
+    train = [i for i in range(len(tokens)) if not is_val_root[i] and hash(tokens[i]) in in_train]
+    return Split(np.array(train, dtype=np.int64), np.sort(val_roots))

@@ -5,8 +5,8 @@ import pytest
 
 from leptonlab import checks
 from leptonlab.checks import CheckFailed
-from leptonlab.text import (PAD_ID, UNK_ID, CharVocab, WordVocab, lm_windows, sequence_lengths, split_text,
-                            tokenize)
+from leptonlab.text import (PAD_ID, UNK_ID, CharVocab, WordVocab, lm_windows, sentence_split, sequence_lengths,
+                            split_text, tokenize)
 
 TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n"
 
@@ -207,6 +207,44 @@ def test_masked_mean_check():
         checks.masked_mean(lambda x, mask: np.asarray(x).mean(1))
     with pytest.raises(CheckFailed, match="divided by T"):
         checks.masked_mean(lambda x, mask: (np.asarray(x) * np.asarray(mask)[..., None]).sum(1) / x.shape[1])
+
+
+# ---- a validation split of treebank phrases by whole sentence (notebook 12) ----
+
+PHRASES = ["a great film", "great film", "great", "a dull plot", "dull plot", "dull", "a fine cast", "fine cast",
+           "fine", "the worst day", "worst day", "worst", "great cast", "a dull film indeed", "film indeed"]
+PHRASE_LABELS = np.array([1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0, 0])
+
+
+def test_sentence_split_holds_out_whole_sentences_without_their_pieces():
+    import jax
+
+    split = sentence_split(PHRASES, PHRASE_LABELS, val_fraction=0.4, key=jax.random.key(0))
+    roots = {"a great film", "a dull plot", "a fine cast", "the worst day", "great cast", "a dull film indeed"}
+    val = [PHRASES[i] for i in split.val]
+    train = [PHRASES[i] for i in split.train]
+    assert set(val) <= roots and len(val) == 2 and not set(split.train) & set(split.val)
+    assert sorted(PHRASE_LABELS[split.val]) == [0, 1]  # stratified: one sentence of each label
+    for v in val:  # no training phrase contains a validation sentence
+        assert not any(f" {v} " in f" {t} " for t in train)
+    for p in PHRASES:  # a phrase is used for training iff it is part of a training sentence
+        in_train_root = any(f" {p} " in f" {r} " for r in roots - set(val))
+        assert (p in train) == in_train_root, p
+    again = sentence_split(PHRASES, PHRASE_LABELS, val_fraction=0.4, key=jax.random.key(0))
+    assert np.array_equal(again.train, split.train) and np.array_equal(again.val, split.val)
+
+
+def test_sentence_split_bad_input():
+    import jax
+
+    with pytest.raises(ValueError, match="one label per sentence"):
+        sentence_split(PHRASES, PHRASE_LABELS[:3], val_fraction=0.5, key=jax.random.key(0))
+    with pytest.raises(TypeError, match="sequence of str"):
+        sentence_split("a great film", np.array([1]), val_fraction=0.5, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="too few to split"):
+        sentence_split(["great", "great"], np.array([1, 1]), val_fraction=0.5, key=jax.random.key(0))
+    with pytest.raises(ValueError, match=r"val_fraction must be in \(0, 1\)"):
+        sentence_split(PHRASES, PHRASE_LABELS, val_fraction=1.5, key=jax.random.key(0))
 
 
 # ---- figures of notebooks 11 and 12 ----
