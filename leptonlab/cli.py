@@ -204,13 +204,21 @@ def _add_grade(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-mb", type=int, default=6144, metavar="MB",
                         help="memory limit of each student's kernel (default 6144)")
     parser.add_argument("--kernel", default="leptonlab", help="Jupyter kernel (default: leptonlab)")
+    parser.add_argument("--grace", type=float, default=5.0, metavar="S",
+                        help="seconds between interrupting a cell past its time limit and killing its kernel (default 5)")
+    parser.add_argument("--unsafe", action="store_true",
+                        help="grade without a sandbox when bubblewrap is missing (only for code you trust)")
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from leptonlab.course import find_notebooks_dir, grade, grades_csv
+    from leptonlab.course import IsolationError, find_notebooks_dir, grade, grades_csv
 
     source = Path(args.source) if args.source else find_notebooks_dir()
-    rows = grade(args.submissions, source, timeout=args.timeout, memory_mb=args.memory_mb, kernel=args.kernel)
+    try:
+        rows = grade(args.submissions, source, timeout=args.timeout, memory_mb=args.memory_mb, kernel=args.kernel,
+                     grace=args.grace, unsafe=args.unsafe)
+    except IsolationError as err:
+        raise UsageError(str(err)) from None
     Path(args.out).write_text(grades_csv(rows), encoding="utf-8")
     print(f"{len(rows)} graded exercise(s) written to {args.out}")
     return EXIT_OK

@@ -28,3 +28,5 @@ from leptonlab.course._content import errata_problems as errata_problems
 from leptonlab.course._content import read_sources as read_sources
 from leptonlab.course._content import source_quote_problems as source_quote_problems
 from leptonlab.course._content import validation_uses_test_data as validation_uses_test_data
+from leptonlab.course._grading import IsolationError as IsolationError
+from leptonlab.course._grading import isolation as isolation
