@@ -78,13 +78,14 @@ def sandbox_command(bwrap: str, *, writable: Iterable[Path], hidden: Iterable[Pa
     args = [bwrap, "--unshare-all", "--die-with-parent", "--clearenv"]
     if os.geteuid() == 0:
         args += ["--unshare-user", "--uid", str(_NOBODY), "--gid", str(_NOBODY)]
+    # /tmp first: a data or cache folder under /tmp is then bound on top of the private one.
+    args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", "/tmp/home"]
     for folder in readonly:
         if folder.is_symlink():  # e.g. /lib -> usr/lib on a merged-/usr system
             args += ["--symlink", os.readlink(folder), str(folder)]
         elif folder.is_dir():
             real = folder.resolve()
             args += ["--ro-bind", str(real), str(real)]
-    args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", "/tmp/home"]
     visible = [Path(args[i + 1]) for i, a in enumerate(args) if a == "--ro-bind"]
     for folder in hidden:
         real = Path(folder).resolve()
