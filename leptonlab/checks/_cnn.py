@@ -26,7 +26,7 @@ def flatten_size(fn) -> None:
     name = "flatten_size"
     cases = [  # (image_size, channels, kernel, padding, pool)
         (28, (32, 64), 3, 1, 2),  # the notebook's CNN: 64 * 7 * 7
-        (32, (32, 64), 3, 1, 2),  # the 32x32 images the source's 64 * 8 * 8 belongs to
+        (32, (32, 64), 3, 1, 2),  # 32x32 images: 64 * 8 * 8, the number notebook 08's source types for 28x28 ones
         (28, (16, 32, 64), 3, 1, 2),  # 28 -> 14 -> 7 -> 3: pooling rounds down
         (28, (6, 16), 5, 0, 2),  # LeNet-style, no padding: 28 -> 24 -> 12 -> 8 -> 4
         (30, (8,), 3, 0, 3),  # 30 -> 28 -> 9 (a 3x3 pool)
@@ -50,7 +50,8 @@ def flatten_size(fn) -> None:
              "you only applied the pooling: a convolution changes the side too, to n + 2*padding - kernel + 1."),
             (channels[0] * side * side, "the features come from the *last* block: use channels[-1]."),
             (c_last * side, "the feature map is side x side: square the side."),
-            (64 * 8 * 8, "64 * 8 * 8 is the size for 32x32 inputs: follow the side length block by block."),
+            (64 * 8 * 8, "64 * 8 * 8 is the size for 32x32 inputs through these blocks, not for every image: "
+                         "follow the side length block by block."),
         ]
         hint = next((h for wrong, h in mistakes if value == wrong),
                     "for each block, conv: n -> n + 2*padding - kernel + 1, then pool: n -> n // pool; "
