@@ -344,7 +344,7 @@ class History:
         return dict(self.rows[-1])
 
     def __repr__(self) -> str:
-        return f"History({len(self)} epochs, metrics={self.names})"
+        return f"History({len(self)} epoch{'' if len(self) == 1 else 's'}, metrics={self.names})"
 
 
 def _progress_bar(total: int, enabled: bool):
@@ -352,7 +352,9 @@ def _progress_bar(total: int, enabled: bool):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="step", leave=False, dynamic_ncols=True, mininterval=0.5)
+    # The first call compiles the step (seconds to a minute, with nothing to count): the bar says so.
+    return tqdm(total=total, unit="step", leave=False, dynamic_ncols=True, mininterval=0.5,
+                desc="compiling the training step")
 
 
 def _seed_keys(seed: int) -> tuple[jax.Array, jax.Array]:
@@ -451,6 +453,8 @@ def fit(model: nnx.Module | None, train_data: Batch, config: TrainConfig = Train
                                                     augment=augment)
                 i += k
                 if bar is not None:
+                    if bar.desc.startswith("compiling"):  # the first call returned: compiled (once per run)
+                        bar.set_description("training", refresh=False)
                     bar.update(k)
             row = {"epoch": epoch + 1}
             row.update({f"train_{k}": float(v) / batches.size for k, v in totals.items()})  # one sync

@@ -192,3 +192,11 @@ def test_steps_per_call_is_chosen_by_backend_and_capped_by_the_epoch():
     cpu = 1 if jax.default_backend() == "cpu" else 32
     assert train.steps_per_call(train.TrainConfig(), 1000) == cpu
     assert train.steps_per_call(train.TrainConfig(steps_per_call=50), 7) == 7
+
+
+def test_progress_bar_says_it_is_compiling_then_training(capsys):
+    x, y = _blobs(64)
+    _, history = train.fit(_model(), (x, y), train.TrainConfig(epochs=1, batch_size=32, progress=True))
+    shown = capsys.readouterr().err
+    assert "compiling the training step" in shown, "the first, silent seconds are explained"
+    assert repr(history).startswith("History(1 epoch, "), "one epoch, not '1 epochs'"
