@@ -252,3 +252,138 @@ def test_real_cifar10_png_subset_test_split():
     images, labels, info = data.load_cifar10("test", source="png", return_info=True)
     assert images.shape == (10000, 32, 32, 3) and np.bincount(labels).tolist() == [1000] * 10
     assert info.n_images == 10000
+
+
+# ---------------------------------------------------------------------------- 16-bit, alpha, huge headers
+
+def encoded(img: Image.Image, format: str = "PNG", **params) -> bytes:
+    buffer = io.BytesIO()
+    img.save(buffer, format=format, **params)
+    return buffer.getvalue()
+
+
+def test_image_folder_scales_16_bit_grey_instead_of_clipping(tmp_path):
+    """A 16-bit gradient maps to round(v * 255 / 65535), not min(v, 255) (which made 99.6% of it 255)."""
+    values = np.arange(0, 65536, 64, dtype=np.uint16).reshape(32, 32)  # 0 .. 65472, every step of 64
+    values[-1, -1] = 65535
+    (tmp_path / "grey").mkdir()
+    (tmp_path / "grey" / "ramp.png").write_bytes(encoded(Image.fromarray(values)))
+    assert Image.open(tmp_path / "grey" / "ramp.png").mode.startswith("I;16")  # really a 16-bit file
+    expected = np.round(values.astype(np.float64) * 255 / 65535).astype(np.uint8)
+    found = data.image_folder(tmp_path, mode="L")
+    np.testing.assert_array_equal(found.images[0, ..., 0], expected)
+    assert found.images.min() == 0 and found.images.max() == 255
+    assert np.mean(found.images == 255) < 0.01
+    # The 8-bit values written as 16-bit (k * 257) come back exactly; RGB repeats the grey level.
+    exact = (np.arange(256, dtype=np.uint16) * 257).reshape(16, 16)
+    (tmp_path / "grey" / "ramp.png").write_bytes(encoded(Image.fromarray(exact)))
+    rgb = data.image_folder(tmp_path)
+    assert rgb.images.shape == (1, 16, 16, 3)
+    for c in range(3):
+        np.testing.assert_array_equal(rgb.images[0, ..., c], np.arange(256).reshape(16, 16))
+
+
+def test_image_folder_refuses_float_and_32_bit_pixels(tmp_path):
+    (tmp_path / "x").mkdir()
+    floats = Image.fromarray(np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4))  # mode "F"
+    (tmp_path / "x" / "f.tif").write_bytes(encoded(floats, "TIFF"))
+    with pytest.raises(DataError, match=r"x/f\.tif holds 32-bit floating-point pixels"):
+        data.image_folder(tmp_path)
+    wide = Image.fromarray(np.array([[0, 70000], [1, 2]], dtype=np.int32))  # mode "I", beyond 16 bits
+    (tmp_path / "x" / "f.tif").write_bytes(encoded(wide, "TIFF"))
+    with pytest.raises(DataError, match=r"f\.tif holds 32-bit integer pixels from 0 to 70000"):
+        data.image_folder(tmp_path)
+    narrow = Image.fromarray(np.array([[0, 65535], [257, 514]], dtype=np.int32))  # mode "I" within 16 bits
+    (tmp_path / "x" / "f.tif").write_bytes(encoded(narrow, "TIFF"))
+    assert data.image_folder(tmp_path, mode="L").images[0, ..., 0].tolist() == [[0, 255], [1, 2]]
+
+
+def test_image_folder_composites_transparent_images_onto_black(tmp_path):
+    rgba = np.zeros((2, 3, 4), np.uint8)
+    rgba[..., :3] = [200, 100, 50]
+    rgba[..., 3] = [[255, 0, 128], [255, 255, 255]]  # opaque, fully transparent, half
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "0.png").write_bytes(encoded(Image.fromarray(rgba)))  # mode "RGBA"
+    (tmp_path / "a" / "1.png").write_bytes(encoded(Image.fromarray(rgba[..., :3])))  # same colours, no alpha
+    with pytest.warns(UserWarning, match=r"1 image\(s\) .* have transparent pixels \(e\.g\. a/0\.png\): "
+                                         r"they were composited onto black"):
+        found = data.image_folder(tmp_path)
+    expected = (rgba[..., :3].astype(np.uint32) * rgba[..., 3:] + 127) // 255
+    np.testing.assert_array_equal(found.images[0], expected)
+    assert found.images[0, 0, 1].tolist() == [0, 0, 0] and found.images[0, 0, 2].tolist() == [100, 50, 25]
+    np.testing.assert_array_equal(found.images[1], rgba[..., :3])  # no alpha: unchanged
+    with pytest.warns(UserWarning, match="composited onto black"):
+        grey = data.image_folder(tmp_path, mode="L")
+    assert grey.images[0, 0, 1, 0] == 0  # transparent is black in grey too
+    # Grey + alpha, and a palette GIF with a transparent colour: the same rule.
+    la = Image.fromarray(np.array([[[90, 255], [90, 0]]], np.uint8), mode="LA")
+    (tmp_path / "a" / "0.png").write_bytes(encoded(la))
+    (tmp_path / "a" / "1.png").unlink()
+    with pytest.warns(UserWarning, match="transparent"):
+        assert data.image_folder(tmp_path, mode="L").images[0, ..., 0].tolist() == [[90, 0]]
+    palette = Image.new("P", (2, 1))
+    palette.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
+    palette.putpixel((1, 0), 1)
+    (tmp_path / "a" / "0.png").unlink()
+    (tmp_path / "a" / "p.gif").write_bytes(encoded(palette, "GIF", transparency=1))
+    with pytest.warns(UserWarning, match=r"a/p\.gif"):
+        assert data.image_folder(tmp_path).images[0].tolist() == [[[255, 0, 0], [0, 0, 0]]]
+
+
+def test_image_folder_an_opaque_rgba_image_is_read_without_warning(tmp_path, recwarn):
+    rgba = np.concatenate([image(7), np.full((4, 5, 1), 255, np.uint8)], axis=-1)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "0.png").write_bytes(encoded(Image.fromarray(rgba)))
+    np.testing.assert_array_equal(data.image_folder(tmp_path).images[0], image(7))
+    assert not [w for w in recwarn if "transparent" in str(w.message)]
+
+
+def claims_size(content: bytes, width: int, height: int) -> bytes:
+    """The PNG ``content`` with its IHDR patched to claim width x height (CRC fixed; the pixels stay small)."""
+    import struct
+    import zlib
+
+    assert content[12:16] == b"IHDR"
+    ihdr = bytearray(content[12:29])  # type + 13 bytes of data
+    ihdr[4:12] = struct.pack(">II", width, height)
+    return content[:12] + bytes(ihdr) + struct.pack(">I", zlib.crc32(bytes(ihdr))) + content[33:]
+
+
+@pytest.fixture
+def no_decoding_of_huge_images(monkeypatch):
+    """Any attempt to decode an image of over a million pixels fails the test."""
+    from PIL import ImageFile
+
+    real_load = ImageFile.ImageFile.load
+
+    def load(self):
+        assert self.size[0] * self.size[1] <= 1_000_000, f"decoded a {self.size} image before refusing it"
+        return real_load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+
+
+def test_image_folder_refuses_a_huge_image_from_its_header(folder, no_decoding_of_huge_images):
+    huge = claims_size(png(image(1)), 9000, 9000)
+    assert Image.open(io.BytesIO(huge)).size == (9000, 9000)
+    (folder / "dog" / "huge.png").write_bytes(huge)
+    with pytest.raises(DataError, match=r"dog/huge\.png is 9000x9000 \(height x width\), but the images must be 4x5"):
+        data.image_folder(folder)
+    with pytest.raises(DataError, match=r"dog/huge\.png is 9000x9000"):
+        data.image_folder(folder, size=(4, 5), classes=["dog"])
+    # A real 9000x9000 1-bit PNG (a few KB on disk) is refused the same way, undecoded.
+    real = encoded(Image.new("1", (9000, 9000)))
+    assert len(real) < 100_000
+    (folder / "dog" / "huge.png").write_bytes(real)
+    with pytest.raises(DataError, match=r"dog/huge\.png is 9000x9000"):
+        data.image_folder(folder)
+
+
+@pytest.mark.parametrize("side", [10_000, 20_000])  # Pillow's warning (> 89M pixels) and its error (> 179M)
+def test_image_folder_decompression_bomb_is_an_error_naming_the_file(tmp_path, no_decoding_of_huge_images, side):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "bomb.png").write_bytes(claims_size(png(image(1)), side, side))
+    with pytest.raises(DataError, match=r"x/bomb\.png is too large to decode safely .*MAX_IMAGE_PIXELS"):
+        data.image_folder(tmp_path, size=(side, side), resize=True)
+    with pytest.raises(DataError, match=r"x/bomb\.png is too large to decode safely"):
+        data.image_folder(tmp_path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -60,18 +61,73 @@ def _class_folders(root: Path, classes: Sequence[str] | None) -> tuple[str, ...]
     return classes
 
 
-def _decode(data: bytes, name: str, mode: str) -> np.ndarray:
-    """``data`` (the bytes of an image file) as ``[H, W, C]`` uint8 in ``mode``."""
+def _wrong_size(name: str, height: int, width: int, size: tuple[int, int]) -> DataError:
+    return DataError(f"{name} is {height}x{width} (height x width), but the images must be {size[0]}x{size[1]}: "
+                     "replace the file, or pass resize=True (with size=...) to resize mismatched images.")
+
+
+def _to_mode(img, name: str, mode: str) -> tuple[np.ndarray, bool]:
+    """The decoded ``img`` as ``[H, W]`` (``"L"``) or ``[H, W, 3]`` (``"RGB"``) uint8, and whether it had
+    transparent pixels.
+
+    16-bit grey (Pillow modes ``"I;16*"``, and ``"I"`` holding 0..65535) is scaled to 0..255 by
+    ``round(v * 255 / 65535)`` (so ``257 * k`` becomes ``k``) instead of being clipped at 255.
+    Images with an alpha channel (or a transparent colour) are composited onto black:
+    ``round(colour * alpha / 255)``, so a fully transparent pixel reads 0 whatever colour it stores.
+    """
+    from PIL import Image
+
+    if img.mode.startswith("I;16") or img.mode == "I":
+        raw = np.asarray(img).astype(np.int64)  # [H, W]
+        low, high = (int(raw.min()), int(raw.max())) if raw.size else (0, 0)
+        if low < 0 or high > 65535:
+            raise DataError(f"{name} holds 32-bit integer pixels from {low} to {high}; image_folder reads 8-bit "
+                            "and 16-bit (0..65535) images: convert the file to an 8-bit or 16-bit PNG.")
+        img = Image.fromarray(((raw * 255 + 32767) // 65535).astype(np.uint8))  # mode "L"
+    elif img.mode == "F":
+        raise DataError(f"{name} holds 32-bit floating-point pixels, whose range image_folder cannot know: "
+                        "convert the file to an 8-bit (or 16-bit) image first, scaling its values as you intend.")
+    transparent = False
+    if any(band in ("A", "a") for band in img.getbands()) or "transparency" in img.info:
+        rgba = np.asarray(img.convert("RGBA")).astype(np.uint32)  # [H, W, 4]
+        alpha = rgba[..., 3:]
+        transparent = bool(np.any(alpha < 255))
+        img = Image.fromarray(((rgba[..., :3] * alpha + 127) // 255).astype(np.uint8))  # mode "RGB"
+    return np.asarray(img.convert(mode), dtype=np.uint8), transparent
+
+
+def _decode(data: bytes, name: str, mode: str, size: tuple[int, int] | None,
+            resize: bool) -> tuple[np.ndarray, bool]:
+    """``data`` (the bytes of an image file) as ``[H, W, C]`` uint8 in ``mode``, and whether it was transparent.
+
+    The size in the file's header is checked against ``size`` (unless ``resize``) before any pixel is
+    decoded, so a huge image costs nothing to refuse; Pillow's decompression-bomb limit
+    (``PIL.Image.MAX_IMAGE_PIXELS``) is an error naming the file, not a warning.
+    """
     from PIL import Image  # imported here: importing leptonlab.data stays light
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            pixels = np.asarray(img.convert(mode), dtype=np.uint8)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))  # reads the header only
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise DataError(f"{name} is too large to decode safely ({err}): it is a corrupt or malicious file, or a "
+                        "huge photo. Replace it with a smaller image (or, if you trust it, raise "
+                        "PIL.Image.MAX_IMAGE_PIXELS).") from None
+    except (OSError, SyntaxError, ValueError) as err:
         raise DataError(f"{name} cannot be decoded as an image ({type(err).__name__}: {err}). "
                         "The file is corrupt or not an image: replace or delete it.") from None
-    return pixels.reshape(pixels.shape[0], pixels.shape[1], _MODES[mode])
+    with img:
+        width, height = img.size
+        if size is not None and not resize and (height, width) != size:
+            raise _wrong_size(name, height, width, size)
+        try:
+            img.load()
+            pixels, transparent = _to_mode(img, name, mode)
+        except (OSError, SyntaxError, ValueError) as err:
+            raise DataError(f"{name} cannot be decoded as an image ({type(err).__name__}: {err}). "
+                            "The file is corrupt or not an image: replace or delete it.") from None
+    return pixels.reshape(pixels.shape[0], pixels.shape[1], _MODES[mode]), transparent
 
 
 def _resize(pixels: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
@@ -96,9 +152,13 @@ def image_folder(path: str | os.PathLike, *, size: tuple[int, int] | None = None
     Args:
         path: the root folder, holding one sub-folder per class.
         size: ``(height, width)`` every image must have. None: the size of the first image.
+            Each file's size is read from its header and checked before its pixels are decoded.
         resize: resize (bilinear) images of another size to ``size`` instead of refusing
             them; needs ``size``. Use it for photos of mixed sizes, not to hide broken files.
         mode: ``"RGB"`` (``C = 3``) or ``"L"`` (grey, ``C = 1``); images are converted to it.
+            16-bit grey images are scaled to 8 bits, ``round(v * 255 / 65535)``. Images with an
+            alpha channel (or a transparent colour) are composited onto black,
+            ``round(colour * alpha / 255)``, with one warning per call naming the first such file.
         classes: read only these class folders, labelled in this order.
         extensions: file endings that count as images.
         checksums: ``{path relative to root: sha256 hex}``; when given, every file must be
@@ -109,7 +169,8 @@ def image_folder(path: str | os.PathLike, *, size: tuple[int, int] | None = None
 
     Raises:
         DataError: naming the file, for one that cannot be decoded, has the wrong size or
-            checksum; also for a missing or empty folder.
+            checksum, holds floating-point or over-16-bit pixels, or exceeds Pillow's
+            decompression-bomb limit; also for a missing or empty folder.
         ValueError, TypeError: for bad arguments.
 
     Introduced in notebook 15.
@@ -132,6 +193,7 @@ def image_folder(path: str | os.PathLike, *, size: tuple[int, int] | None = None
 
     names = _class_folders(root, classes)
     images, labels, files = [], [], []
+    see_through = []  # files with transparent pixels
     for label, name in enumerate(names):
         entries = sorted(p for p in (root / name).iterdir()
                          if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in endings)
@@ -149,14 +211,14 @@ def image_folder(path: str | os.PathLike, *, size: tuple[int, int] | None = None
                 if got != want:
                     raise DataError(f"{file} is corrupt or changed: sha256 {got}, expected {want}. "
                                     "Replace it with the original file.")
-            pixels = _decode(data, str(file), mode)  # [H, W, C]
+            pixels, transparent = _decode(data, str(file), mode, size, resize)  # [H, W, C]
+            if transparent:
+                see_through.append(rel)
             if size is None:
                 size = pixels.shape[:2]
             if pixels.shape[:2] != size:
                 if not resize:
-                    raise DataError(f"{file} is {pixels.shape[0]}x{pixels.shape[1]} (height x width), "
-                                    f"but the images must be {size[0]}x{size[1]}: replace the file, or pass "
-                                    "resize=True (with size=...) to resize mismatched images.")
+                    raise _wrong_size(str(file), pixels.shape[0], pixels.shape[1], size)
                 pixels = _resize(pixels, size, mode)
             images.append(pixels)
             labels.append(label)
@@ -166,4 +228,8 @@ def image_folder(path: str | os.PathLike, *, size: tuple[int, int] | None = None
         if missing:
             raise DataError(f"{root}: {len(missing)} listed file(s) are missing, e.g. {missing[:3]}; "
                             "the folder is incomplete: restore it from the original copy.")
+    if see_through:
+        warnings.warn(f"{len(see_through)} image(s) under {root} have transparent pixels (e.g. {see_through[0]}): "
+                      "they were composited onto black, so a fully transparent pixel reads 0. To use another "
+                      "background, composite the files yourself first (PIL.Image.alpha_composite).", stacklevel=2)
     return ImageFolder(np.stack(images), np.asarray(labels, np.int32), names, tuple(files))
