@@ -11,8 +11,6 @@ QUICK  ?= 0
 OUT    ?=
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# JAX's persistent compilation cache for the course kernel: re-running a notebook reuses its compiled steps.
-JAX_CACHE := $(abspath .cache/jax-compilation)
 
 # glibc's malloc settings for the processes that train (leptonlab/_env.py ALLOCATOR_TUNABLES,
 # PERFORMANCE.md): freed memory is kept for reuse instead of being faulted back in every step.
@@ -36,8 +34,7 @@ $(STAMP): pyproject.toml Makefile
 	  echo "NVIDIA GPU found: installing the CUDA build of JAX"; extras="test,cuda"; \
 	else extras="test"; fi; \
 	$(BIN)/python -m pip install --quiet -e ".[$$extras]"
-	$(BIN)/python -m ipykernel install --sys-prefix --name leptonlab --display-name "Python (leptonlab)" \
-	  --env JAX_COMPILATION_CACHE_DIR $(JAX_CACHE) --env GLIBC_TUNABLES "$(GLIBC_TUNABLES)"
+	$(BIN)/leptonlab kernel install --glibc-tunables "$(GLIBC_TUNABLES)"  # JAX's compilation cache: <cache dir>/jax-compilation
 	touch $@
 
 # The course, the tests and JupyterLab run with the allocator settings (the kernel has them too);

@@ -224,6 +224,30 @@ def _grade(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- kernel
+
+
+def _add_kernel(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["install"], help="install: register the course's Jupyter kernel")
+    parser.add_argument("--name", default="leptonlab", help="kernel name (default: leptonlab)")
+    parser.add_argument("--display-name", default="Python (leptonlab)", help="name shown in JupyterLab")
+    parser.add_argument("--user", action="store_true",
+                        help="install for this user (default: into this Python's environment, sys.prefix)")
+    parser.add_argument("--jax-cache", default=None, metavar="DIR",
+                        help="JAX's compilation cache (default: <cache dir>/jax-compilation)")
+    parser.add_argument("--glibc-tunables", default=None, metavar="VALUE",
+                        help="glibc malloc settings for the kernel (default: the course's; '' for none)")
+
+
+def _kernel(args: argparse.Namespace) -> int:
+    from leptonlab.course import install_kernel
+
+    where = install_kernel(name=args.name, display_name=args.display_name, user=args.user,
+                           jax_cache=args.jax_cache, tunables=args.glibc_tunables)
+    print(f"kernel {args.name!r} ({args.display_name}) installed in {where}")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- predict
 
 
@@ -267,16 +291,20 @@ COMMANDS: tuple[Command, ...] = (
             _add_release, _release),
     Command("grade", "execute each student's notebooks and write a table of points",
             _add_grade, _grade),
+    Command("kernel", "install the course's Jupyter kernel (what make does)", _add_kernel, _kernel),
     Command("predict", "classify image files with an exported model, validating each input",
             _add_predict, _predict),
 )
 
+_DESCRIPTION = "The leptonlab command: check the environment, run the course, fetch data, keep notebooks clean."
+
 _EPILOG = """examples:
   leptonlab doctor
   leptonlab run --quick                        # every notebooks/NN_*.ipynb, quick mode
-  leptonlab run --full --out runs/final notebooks/03_descent.ipynb
+  leptonlab run --full --out runs/final notebooks/03_gradients_and_chain_rule.ipynb
   leptonlab fetch mnist
-  leptonlab strip notebooks/03_descent.ipynb
+  leptonlab strip notebooks/03_gradients_and_chain_rule.ipynb
+  leptonlab kernel install                     # the "Python (leptonlab)" kernel for this Python
   leptonlab check-notebooks
   leptonlab release notebooks/ --out release/
   leptonlab grade submissions/ --source notebooks/ --out grades.csv
@@ -286,7 +314,7 @@ _EPILOG = """examples:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subparser per entry of ``COMMANDS``."""
-    parser = _Parser(prog="leptonlab", description=__doc__.splitlines()[0], epilog=_EPILOG,
+    parser = _Parser(prog="leptonlab", description=_DESCRIPTION, epilog=_EPILOG,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:

@@ -94,3 +94,30 @@ def test_python_dash_m_leptonlab():
     assert done.returncode == EXIT_USAGE
     expected = "leptonlab: error: argument COMMAND: invalid choice: 'nope'"
     assert done.stderr.strip().startswith(expected)
+
+
+def test_kernel_install_registers_the_course_kernel(tmp_path):
+    import json
+
+    from leptonlab.course import install_kernel
+
+    where = install_kernel(prefix=str(tmp_path), jax_cache=tmp_path / "jax", tunables="glibc.malloc.arena_max=1")
+    spec = json.loads((where / "kernel.json").read_text())
+    assert where.name == "leptonlab" and spec["display_name"] == "Python (leptonlab)"
+    assert spec["env"] == {"JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax"), "GLIBC_TUNABLES": "glibc.malloc.arena_max=1"}
+    with pytest.raises(ValueError, match="kernel name"):
+        install_kernel(name="two words", prefix=str(tmp_path))
+
+
+def test_help_has_no_markup_and_every_example_path_exists(capsys):
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    assert main(["--help"]) == 0
+    shown = capsys.readouterr().out
+    assert "``" not in shown, "the help is plain text, not reStructuredText"
+    texts = {"leptonlab --help": shown, "README.md": (root / "README.md").read_text(encoding="utf-8")}
+    for where, text in texts.items():
+        for path in set(re.findall(r"notebooks/\d\d_\w+\.ipynb", text)):
+            assert (root / path).is_file(), f"{where} names {path}, which does not exist"

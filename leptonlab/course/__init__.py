@@ -30,3 +30,5 @@ from leptonlab.course._content import source_quote_problems as source_quote_prob
 from leptonlab.course._content import validation_uses_test_data as validation_uses_test_data
 from leptonlab.course._grading import IsolationError as IsolationError
 from leptonlab.course._grading import isolation as isolation
+from leptonlab.course._kernel import install_kernel as install_kernel
+from leptonlab.course._kernel import kernel_env as kernel_env
