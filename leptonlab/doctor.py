@@ -11,6 +11,7 @@ import os
 import platform
 from collections.abc import Mapping, Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from leptonlab._env import QUICK_ENV, cache_dir, data_dir, quick_mode
@@ -155,7 +156,43 @@ def format_doctor(facts: Mapping[str, Any]) -> str:
               ("cache dir", facts["cache_dir"])]
     lines = ["leptonlab doctor", *_aligned(pairs), "",
              "datasets", *format_datasets(facts["datasets"])]
+    notes = _notes(facts)
+    if notes:
+        lines += ["", "in plain words", *(f"  - {note}" for note in notes)]
     return "\n".join(lines)
+
+
+def _cifar_note(facts: Mapping[str, Any]) -> str | None:
+    """What notebooks 15-17 will read when the official CIFAR-10 archive is not there."""
+    datasets = facts["datasets"]
+    if isinstance(datasets, str):
+        return None
+    archive = [d for d in datasets if d.get("dataset") == "cifar-10"]
+    if not archive or all(d.get("state") == "ok" for d in archive):
+        return None
+    png = Path(facts["data_dir"]) / "cifar-10-png" if facts.get("data_dir") else None
+    if png is not None and png.is_dir():
+        return (f"CIFAR-10: the official archive is {archive[0]['state']}, so notebooks 15-17 will read the "
+                f"offline PNG subset in {png} (the full test split, 2,000 training images per class); "
+                "figures on it are not comparable with published CIFAR-10 results.")
+    return (f"CIFAR-10: the official archive is {archive[0]['state']}; notebooks 15-17 download it on first "
+            "use (163 MB), or read an offline copy from LEPTONLAB_DATA_DIR.")
+
+
+def _xla_note(facts: Mapping[str, Any]) -> str:
+    options = facts["xla_options"]
+    if isinstance(options, str):
+        return f"XLA options: {options}"
+    if not options:
+        return "XLA: the training steps compile with XLA's default settings."
+    return ("XLA: on this CPU the training steps compile with an option that runs convolutions in Eigen's "
+            "kernels rather than YNNPACK's (faster for the course's small layers, PERFORMANCE.md); "
+            "LEPTONLAB_XLA_OPTIONS=0 turns it off.")
+
+
+def _notes(facts: Mapping[str, Any]) -> list[str]:
+    """One-line explanations of the report's technical lines, for a newcomer."""
+    return [note for note in (_xla_note(facts), _cifar_note(facts)) if note]
 
 
 def print_doctor() -> None:

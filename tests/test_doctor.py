@@ -80,3 +80,22 @@ def test_format_datasets_table():
     assert lines[0].split() == ["dataset", "file", "state", "path"]
     assert lines[2].split() == ["mnist", "train.gz", "ok", "/c/mnist/train.gz"]
     assert lines[2].index("ok") == lines[3].index("missing") == lines[0].index("state")
+
+
+def _facts_with_cifar(tmp_path, state, with_png):
+    facts = {**doctor(), "data_dir": str(tmp_path), "xla_options": {}}
+    facts["datasets"] = [{"dataset": "cifar-10", "file": "cifar-10-python.tar.gz", "state": state,
+                          "path": str(tmp_path / "cifar-10" / "cifar-10-python.tar.gz"), "source": "offline dir"}]
+    if with_png:
+        (tmp_path / "cifar-10-png" / "train").mkdir(parents=True)
+    return facts
+
+
+def test_plain_words_say_which_cifar_data_the_notebooks_will_use(tmp_path):
+    subset = format_doctor(_facts_with_cifar(tmp_path, "missing", with_png=True))
+    assert "in plain words" in subset and "will read the offline PNG subset" in subset
+    assert "default settings" in subset, "the XLA line is explained"
+    download = format_doctor(_facts_with_cifar(tmp_path / "empty", "missing", with_png=False))
+    assert "download it on first use" in download
+    ready = format_doctor(_facts_with_cifar(tmp_path, "ok", with_png=True))
+    assert "CIFAR-10:" not in ready
