@@ -87,7 +87,7 @@ def _facts_with_cifar(tmp_path, state, with_png):
     facts["datasets"] = [{"dataset": "cifar-10", "file": "cifar-10-python.tar.gz", "state": state,
                           "path": str(tmp_path / "cifar-10" / "cifar-10-python.tar.gz"), "source": "offline dir"}]
     if with_png:
-        (tmp_path / "cifar-10-png" / "train").mkdir(parents=True)
+        (tmp_path / "cifar-10-png" / "train").mkdir(parents=True, exist_ok=True)
     return facts
 
 
