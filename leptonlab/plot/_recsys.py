@@ -34,8 +34,11 @@ def rating_overview(ratings, item_counts, user_counts) -> Figure:
 
 
 def regularisation_sweep(strengths: Sequence[float], train_rmse: Sequence[float], test_rmse: Sequence[float],
-                         *, target: float | None = None) -> Figure:
-    """Train and test RMSE against the L2 strength (log axis), best test point marked. Notebook 13."""
+                         *, target: float | None = None, held_out: str = "test") -> Figure:
+    """Train and held-out RMSE against the L2 strength (log axis), best held-out point marked. Notebook 13.
+
+    ``held_out`` names the held-out data in the legend (e.g. "validation").
+    """
     s, tr, te = (np.asarray(v, float) for v in (strengths, train_rmse, test_rmse))
     if not (s.ndim == 1 and s.shape == tr.shape == te.shape and s.size >= 2):
         raise ValueError("strengths, train_rmse and test_rmse must be vectors of the same length >= 2.")
@@ -43,9 +46,9 @@ def regularisation_sweep(strengths: Sequence[float], train_rmse: Sequence[float]
         raise ValueError("strengths must be > 0 (they are plotted on a log axis).")
     fig, ax = new_figure(width=5.5, height=3.6)
     ax.plot(s, tr, "o-", color=COLORS[0], label="train")
-    ax.plot(s, te, "o-", color=COLORS[1], label="test")
+    ax.plot(s, te, "o-", color=COLORS[1], label=held_out)
     best = int(np.argmin(te))
-    ax.plot(s[best], te[best], "*", ms=14, color=COLORS[1], label=f"best test {te[best]:.3f} at {s[best]:g}")
+    ax.plot(s[best], te[best], "*", ms=14, color=COLORS[1], label=f"best {held_out} {te[best]:.3f} at {s[best]:g}")
     if target is not None:
         ax.axhline(target, color="gray", ls="--", lw=1, label=f"target {target}")
     ax.set(xscale="log", xlabel="L2 strength", ylabel="RMSE", title="regularisation: fit vs generalisation")

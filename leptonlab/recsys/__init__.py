@@ -1,7 +1,8 @@
 """Recommender systems on MovieLens-100K (notebooks 13-14).
 
 Ratings re-indexed to 0-based rows, the implicit-feedback view, neighbourhood
-collaborative filtering, biased matrix factorisation trained under ``jit``,
+collaborative filtering (with or without baselines), biased matrix factorisation and SVD++
+trained under ``jit``, a least-squares blend fitted on a validation split,
 neural recommenders (NCF, two-tower) with negative sampling, a popularity
 baseline, rating and ranking metrics, and top-k recommendation with cold start.
 """
@@ -17,6 +18,9 @@ from leptonlab.recsys._data import item_popularity as item_popularity
 from leptonlab.recsys._data import leave_one_out as leave_one_out
 from leptonlab.recsys._data import rating_matrix as rating_matrix
 from leptonlab.recsys._data import sample_negatives as sample_negatives
+from leptonlab.recsys._data import validation_split as validation_split
+from leptonlab.recsys._blend import blend_predict as blend_predict
+from leptonlab.recsys._blend import fit_blend as fit_blend
 from leptonlab.recsys._data import seen_matrix as seen_matrix
 from leptonlab.recsys._metrics import candidate_ranks as candidate_ranks
 from leptonlab.recsys._metrics import hit_rate_at_k as hit_rate_at_k
@@ -44,6 +48,8 @@ from leptonlab.recsys._neural import TwoTower as TwoTower
 from leptonlab.recsys._neural import negative_sampling_loss as negative_sampling_loss
 from leptonlab.recsys._neural import score_pairs as score_pairs
 from leptonlab.recsys._neural import user_genre_profiles as user_genre_profiles
+from leptonlab.recsys._svdpp import fit_svdpp as fit_svdpp
+from leptonlab.recsys._svdpp import implicit_matrix as implicit_matrix
 from leptonlab.recsys._recommend import Recommender as Recommender
 from leptonlab.recsys._recommend import TopK as TopK
 from leptonlab.recsys._recommend import mf_scores as mf_scores

@@ -222,3 +222,29 @@ def candidate_lists(split: ImplicitSplit, n_negatives: int = 99, *, key: jax.Arr
     relevant = np.zeros(items.shape, bool)
     relevant[:, 0] = True
     return Candidates(users=split.test_user, items=items, relevant=relevant)
+
+
+def validation_split(data: Interactions, fraction: float = 0.1, *, key: jax.Array) -> tuple[Interactions, Interactions]:
+    """``(fit_part, val_part)``: a random ``fraction`` of the ratings held out for validation.
+
+    Carve it from a TRAINING fold, never from a test fold: the held-out part
+    is for every choice (epochs, regularisation, blend weights) so that the
+    test fold is evaluated once, at the end. Both parts keep the rows order of
+    ``data`` and share its ``users``/``items`` index. Deterministic given ``key``.
+
+    Introduced in notebook 13.
+    """
+    data = _check_interactions(data)
+    if not (isinstance(fraction, (int, float)) and 0.0 < fraction < 1.0):
+        raise ValueError(f"fraction must be a number strictly between 0 and 1, got {fraction!r}.")
+    n_val = int(round(fraction * data.n_ratings))
+    if n_val < 1 or n_val >= data.n_ratings:
+        raise ValueError(f"fraction={fraction} of {data.n_ratings} ratings leaves an empty part; use more ratings.")
+    held = np.zeros(data.n_ratings, bool)
+    held[np.asarray(jax.random.permutation(key, data.n_ratings))[:n_val]] = True
+    return _subset(data, ~held), _subset(data, held)
+
+
+def _subset(data: Interactions, keep: np.ndarray) -> Interactions:
+    return data._replace(user=data.user[keep], item=data.item[keep], rating=data.rating[keep],
+                         timestamp=data.timestamp[keep])

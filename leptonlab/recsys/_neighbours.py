@@ -7,6 +7,11 @@ similar to ``u`` among those who rated ``i``:
 
 with ``m_u`` the user's mean rating. Item-based CF is the same on the
 transposed matrix. Similarities are cosine or Pearson over co-rated items.
+
+With a ``baseline`` (biases ``b_ui = mu + b_u + b_i`` from ``fit_biases``) the
+neighbours average residuals instead (Koren 2010's "KNN with baselines"):
+
+    r_hat(u, i) = b_ui + sum_v s(u, v) (r_vi - b_vi) / sum_v |s(u, v)|
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from leptonlab.recsys._data import Interactions, _check_interactions, rating_matrix
+from leptonlab.recsys._mf import MFParams, mf_predict
 
 SIMILARITIES = ("cosine", "pearson")
 KINDS = ("user", "item")
@@ -69,16 +75,29 @@ class NeighbourModel(NamedTuple):
 
     kind: str           # "user" or "item"
     k: int              # neighbours used per prediction
-    R: jax.Array        # [rows, cols] float32 ratings, 0 where unobserved
+    R: jax.Array        # [rows, cols] float32 ratings (residuals r - b_ui with a baseline), 0 where unobserved
     mask: jax.Array     # [rows, cols] bool
-    means: jax.Array    # [rows] float32 mean rating of each row (the global mean for an empty row)
+    means: jax.Array    # [rows] float32 mean rating of each row (global mean if empty; 0 with a baseline)
     sim: jax.Array      # [rows, rows] float32
+    baseline: MFParams | None = None  # rank-0 biases whose predictions the residuals are taken from
 
 
 def fit_neighbours(train: Interactions, *, kind: str = "user", similarity: str = "pearson", k: int = 40,
-                   shrinkage: float = 0.0) -> NeighbourModel:
-    """Similarities of all users (``kind="user"``) or items (``"item"``) in ``train``. Notebook 13."""
+                   shrinkage: float = 0.0, baseline: MFParams | None = None) -> NeighbourModel:
+    """Similarities of all users (``kind="user"``) or items (``"item"``) in ``train``. Notebook 13.
+
+    ``baseline`` (e.g. ``fit_biases(train)``): work on the residuals ``r - b_ui``
+    (similarities included) and predict ``b_ui`` plus the neighbours' weighted
+    residual, instead of row means plus deviations.
+    """
     train = _check_interactions(train, "train")
+    if baseline is not None:
+        if not isinstance(baseline, MFParams):
+            raise TypeError(f"baseline must be MFParams (from fit_biases), got {type(baseline).__name__}.")
+        if baseline.user_bias.shape[0] != train.n_users or baseline.item_bias.shape[0] != train.n_items:
+            raise ValueError("baseline must be fitted on data indexed like train (same users= and items=).")
+        residual = train.rating - np.asarray(mf_predict(baseline, train.user, train.item))
+        train = train._replace(rating=residual.astype(np.float32))
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; choose one of {KINDS}.")
     if not isinstance(k, (int, np.integer)) or k < 1:
@@ -88,15 +107,18 @@ def fit_neighbours(train: Interactions, *, kind: str = "user", similarity: str =
         R, mask = R.T, mask.T
     counts = mask.sum(1)
     means = np.where(counts > 0, R.sum(1) / np.maximum(counts, 1), float(train.rating.mean()))
+    if baseline is not None:
+        means = np.zeros_like(means)  # residuals are already centred by the baseline
     sim = similarity_matrix(R, mask, kind=similarity, shrinkage=shrinkage)
     return NeighbourModel(kind=kind, k=int(k), R=jnp.asarray(R), mask=jnp.asarray(mask),
-                          means=jnp.asarray(means, jnp.float32), sim=sim)
+                          means=jnp.asarray(means, jnp.float32), sim=sim, baseline=baseline)
 
 
 def predict_neighbours(model: NeighbourModel, users, items, *, batch_size: int = 2048) -> jax.Array:
     """``[N] float32`` predictions for ``users, items: [N]`` rows (clipped to 1..5). Notebook 13.
 
-    A pair without any neighbour that rated the target falls back to the row's mean.
+    A pair without any neighbour that rated the target falls back to the row's mean
+    (to ``b_ui`` with a baseline).
     """
     if not isinstance(model, NeighbourModel):
         raise TypeError(f"model must be a NeighbourModel (from fit_neighbours), got {type(model).__name__}.")
@@ -109,13 +131,15 @@ def predict_neighbours(model: NeighbourModel, users, items, *, batch_size: int =
         raise ValueError("a user or item row is out of range for this model: index test data with the same "
                          "users= and items= as the training data.")
     k = min(model.k, model.R.shape[0] - 1)
+    base = (model.means[rows] if model.baseline is None else mf_predict(model.baseline, users, items))  # [N]
     out = [_predict_chunk(model.R, model.mask, model.means, model.sim, jnp.asarray(rows[s:s + batch_size]),
-                          jnp.asarray(cols[s:s + batch_size]), k) for s in range(0, rows.size, batch_size)]
+                          jnp.asarray(cols[s:s + batch_size]), base[s:s + batch_size], k)
+           for s in range(0, rows.size, batch_size)]
     return jnp.concatenate(out) if out else jnp.zeros(0, jnp.float32)
 
 
 @jax.jit(static_argnames="k")
-def _predict_chunk(R, mask, means, sim, rows, cols, k):
+def _predict_chunk(R, mask, means, sim, rows, cols, base, k):
     s = sim[rows]  # [B, rows] similarity of each query row to every other row
     rated = mask[:, cols].T  # [B, rows] which rows rated the target column
     s_masked = jnp.where(rated, s, -jnp.inf)
@@ -125,5 +149,5 @@ def _predict_chunk(R, mask, means, sim, rows, cols, k):
     dev = R[top_idx, cols[:, None]] - means[top_idx]  # [B, k] neighbours' deviations from their means
     num = jnp.sum(w * dev, axis=1)
     den = jnp.sum(jnp.abs(w), axis=1)
-    pred = means[rows] + jnp.where(den > 0, num / jnp.where(den > 0, den, 1.0), 0.0)
+    pred = base + jnp.where(den > 0, num / jnp.where(den > 0, den, 1.0), 0.0)
     return jnp.clip(pred, 1.0, 5.0)
