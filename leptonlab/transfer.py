@@ -1,7 +1,9 @@
 """Transfer learning and embeddings (notebook 16).
 
-The recipe of the sources (a pretrained backbone, a new pooling + dense head, a small
-learning rate, then fine-tuning), done with networks the course trains itself:
+The careful transfer recipe (a pretrained backbone, a new pooling + dense head trained with
+the backbone frozen, then fine-tuning everything with a small learning rate; the source's
+MobileNetV2 recipe trains everything at once, see notebook 16), done with networks the
+course trains itself:
 
     backbone = fit(CNN(3, 5, ...), classes_A)            # "pretraining"
     net = TransferNet(backbone_model, num_classes=5, key=...)
@@ -40,7 +42,7 @@ class TransferNet(nnx.Module):
     ``x: [B, H, W, C] -> logits [B, num_classes]``; :meth:`embed` gives the pooled features ``[B, D]``.
 
     With ``frozen=True`` (:func:`freeze`) the backbone runs in evaluation mode (its batch
-    statistics are used, not updated: the detail the sources' Keras recipe gets from
+    statistics are used, not updated: what Keras gets from calling a frozen base with
     ``training=False``) and no gradient flows into it.
     """
 
