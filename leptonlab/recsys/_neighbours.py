@@ -131,11 +131,18 @@ def predict_neighbours(model: NeighbourModel, users, items, *, batch_size: int =
         raise ValueError("a user or item row is out of range for this model: index test data with the same "
                          "users= and items= as the training data.")
     k = min(model.k, model.R.shape[0] - 1)
+    n = rows.size
+    if n == 0:
+        return jnp.zeros(0, jnp.float32)
     base = (model.means[rows] if model.baseline is None else mf_predict(model.baseline, users, items))  # [N]
-    out = [_predict_chunk(model.R, model.mask, model.means, model.sim, jnp.asarray(rows[s:s + batch_size]),
-                          jnp.asarray(cols[s:s + batch_size]), base[s:s + batch_size], k)
-           for s in range(0, rows.size, batch_size)]
-    return jnp.concatenate(out) if out else jnp.zeros(0, jnp.float32)
+    # Pad to whole chunks (repeating row 0) so that every call has the same shape and compiles once.
+    b = min(batch_size, n)
+    pad = -n % b
+    rows, cols = np.concatenate([rows, np.repeat(rows[:1], pad)]), np.concatenate([cols, np.repeat(cols[:1], pad)])
+    base = jnp.concatenate([base, jnp.repeat(base[:1], pad)])
+    out = [_predict_chunk(model.R, model.mask, model.means, model.sim, jnp.asarray(rows[s:s + b]),
+                          jnp.asarray(cols[s:s + b]), base[s:s + b], k) for s in range(0, rows.size, b)]
+    return jnp.concatenate(out)[:n]
 
 
 @jax.jit(static_argnames="k")
