@@ -128,3 +128,13 @@ def test_blend_recovers_planted_weights_and_refuses_bad_input():
         recsys.fit_blend(X[:2], y[:2])
     with pytest.raises(ValueError, match="weights"):
         recsys.blend_predict(w[:2], X)
+
+
+def test_regularisation_sweep_names_the_held_out_split():
+    from leptonlab import plot
+
+    fig = plot.regularisation_sweep([0.01, 0.1, 1.0], [0.7, 0.8, 0.9], [1.0, 0.9, 0.95], held_out="validation")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "validation" in labels and any(t.startswith("best validation 0.900") for t in labels)
+    with pytest.raises(ValueError, match="same length"):
+        plot.regularisation_sweep([0.1, 1.0], [0.7], [1.0, 0.9])
