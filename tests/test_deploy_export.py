@@ -152,3 +152,53 @@ def test_export_rejects_bad_input(trained, tmp_path):
         deploy.export_model(state, tmp_path / "keep", overwrite=True)
     with pytest.raises(deploy.InputError, match="takes a batch"):
         deploy.load_exported(model_dir).logits(np.zeros((28, 28), np.float32))
+
+
+def _png_claiming(path, width, height):
+    """A valid 28x28 PNG whose header (IHDR) claims ``width`` x ``height`` pixels, CRC fixed."""
+    import struct
+    import zlib
+
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(path)
+    data = bytearray(path.read_bytes())
+    start = data.index(b"IHDR")  # 4-byte type, then 13 bytes of fields, then the CRC
+    data[start + 4:start + 12] = struct.pack(">II", width, height)
+    data[start + 17:start + 21] = struct.pack(">I", zlib.crc32(bytes(data[start:start + 17])))
+    path.write_bytes(bytes(data))
+
+
+def test_predict_refuses_a_decompression_bomb_from_its_header(trained, tmp_path, capsys, monkeypatch):
+    _, model_dir, _ = trained
+    _png_claiming(tmp_path / "bomb.png", 20_000, 20_000)
+    monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("pixels were decoded"))
+    assert main(["predict", str(model_dir), str(tmp_path / "bomb.png")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bomb.png: the image header claims more pixels than Pillow" in err, err
+
+
+def _damaged_copy(model_dir, tmp_path, damage):
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    damage(copy)
+    return copy
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: (d / "meta.json").write_text("{\"format\": "), "meta.json: damaged, not valid JSON"),
+    (lambda d: (d / "meta.json").write_text("[1, 2]"), "meta.json: damaged, expected a JSON object"),
+    (lambda d: (d / "meta.json").write_text((d / "meta.json").read_text().replace('"input_shape"', '"shape"')),
+     "meta.json: damaged, the field 'input_shape' is missing"),
+    (lambda d: (d / "model.jaxexport").write_bytes((d / "model.jaxexport").read_bytes()[:100]),
+     "model.jaxexport: damaged or not a jax.export file"),
+    (lambda d: [p.write_bytes(b"\0" * 10) for p in (d / "params").rglob("*") if p.is_file()],
+     "params: the parameters cannot be read"),
+])
+def test_a_damaged_model_folder_is_one_line_naming_the_file(trained, tmp_path, capsys, damage, message):
+    _, model_dir, _ = trained
+    damaged = _damaged_copy(model_dir, tmp_path, damage)
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "good.png")
+    assert main(["predict", str(damaged), str(tmp_path / "good.png")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("leptonlab: error: ") and err.count("\n") == 1 and message in err, err

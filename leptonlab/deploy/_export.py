@@ -132,6 +132,30 @@ class ExportedModel:
         return probs.argmax(axis=-1), probs
 
 
+_META_FIELDS = {"input_shape": list, "value_range": list, "pixel_scale": (int, float), "class_names": list}
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    """``meta.json`` as a dict, checked field by field; :class:`InputError` naming what is wrong."""
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"{path}: damaged, not valid JSON ({err}); export the model again.") from None
+    if not isinstance(meta, dict):
+        raise InputError(f"{path}: damaged, expected a JSON object, found {type(meta).__name__}.")
+    if meta.get("format") != FORMAT:
+        raise InputError(f"{path}: export format {meta.get('format')!r}, expected {FORMAT!r}.")
+    for field, kind in _META_FIELDS.items():
+        if not isinstance(meta.get(field), kind):
+            raise InputError(f"{path}: damaged, the field {field!r} is missing or not a "
+                             f"{getattr(kind, '__name__', 'number')}; export the model again.")
+    try:
+        InputSpec(tuple(meta["input_shape"]), tuple(meta["value_range"]), float(meta["pixel_scale"]))
+    except (TypeError, ValueError) as err:
+        raise InputError(f"{path}: damaged ({err}); export the model again.") from None
+    return meta
+
+
 def load_exported(model_dir: str | Path) -> ExportedModel:
     """Load what :func:`export_model` wrote; raises :class:`InputError` if ``model_dir`` is not one."""
     model_dir = Path(model_dir)
@@ -141,14 +165,20 @@ def load_exported(model_dir: str | Path) -> ExportedModel:
     if missing:
         raise InputError(f"{model_dir}: not an exported model (missing {', '.join(missing)}); "
                          "write one with leptonlab.deploy.export_model.")
-    meta = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
-    if meta.get("format") != FORMAT:
-        raise InputError(f"{model_dir}: export format {meta.get('format')!r}, expected {FORMAT!r}.")
-    exported = jax.export.deserialize(bytearray((model_dir / EXPORT_FILE).read_bytes()))
+    meta = _read_meta(model_dir / META_FILE)
+    try:
+        exported = jax.export.deserialize(bytearray((model_dir / EXPORT_FILE).read_bytes()))
+    except Exception as err:  # a truncated or foreign file: struct.error, flatbuffers' errors ...
+        raise InputError(f"{model_dir / EXPORT_FILE}: damaged or not a jax.export file ({type(err).__name__}); "
+                         "export the model again with leptonlab.deploy.export_model.") from None
     import orbax.checkpoint as ocp
 
-    with ocp.StandardCheckpointer() as checkpointer:
-        params = checkpointer.restore((model_dir / PARAMS_DIR).absolute())
+    try:
+        with ocp.StandardCheckpointer() as checkpointer:
+            params = checkpointer.restore((model_dir / PARAMS_DIR).absolute())
+    except Exception as err:
+        raise InputError(f"{model_dir / PARAMS_DIR}: the parameters cannot be read ({type(err).__name__}); "
+                         "export the model again with leptonlab.deploy.export_model.") from None
     spec = InputSpec(tuple(meta["input_shape"]), tuple(meta["value_range"]), float(meta["pixel_scale"]))
     drift = DriftMonitor.load(model_dir / DRIFT_FILE) if (model_dir / DRIFT_FILE).is_file() else None
     return ExportedModel(exported, dict(params), spec, tuple(meta["class_names"]), meta, drift)

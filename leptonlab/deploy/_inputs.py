@@ -102,10 +102,23 @@ def read_image(path, spec: InputSpec) -> np.ndarray:
         return check_batch(arr[None], spec, source=str(path))[0]
     from PIL import Image, UnidentifiedImageError
 
+    import warnings
+
+    h, w = spec.shape[:2]
     try:
-        with Image.open(path) as img:
-            img.load()
-            image = img.copy()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:  # reads the header only: the size is known before any pixel
+                if img.size != (w, h):
+                    raise InputError(f"{path}: image is {img.size[0]}x{img.size[1]} pixels; the model takes "
+                                     f"{w}x{h}: resize it first.")
+                img.load()
+                image = img.copy()
+    except InputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"{path}: the image header claims more pixels than Pillow will decode safely; "
+                         f"the model takes {w}x{h} images.") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise InputError(f"{path}: not a decodable image file (expected a grayscale image such as PNG, "
                          f"or a .npy array).") from None
@@ -115,8 +128,7 @@ def read_image(path, spec: InputSpec) -> np.ndarray:
                "1": "1-bit black and white", "P": "palette colour", "LA": "grayscale with alpha"}.get(image.mode, "")
         raise InputError(f"{path}: image mode {image.mode}{f' ({why})' if why else ''}; the model takes 8-bit "
                          f"grayscale (mode L): convert it, e.g. Image.open(path).convert('L').")
-    h, w = spec.shape[:2]
-    if image.size != (w, h) or len(spec.shape) != 2:
+    if len(spec.shape) != 2:
         raise InputError(f"{path}: image is {image.size[0]}x{image.size[1]} pixels; the model takes "
                          f"{w}x{h}: resize it first.")
     return check_batch(np.asarray(image, np.uint8)[None], spec, source=str(path))[0]
