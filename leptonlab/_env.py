@@ -28,23 +28,32 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
 
-def quick_mode() -> bool:
-    """Whether the course runs in quick mode (``LEPTONLAB_QUICK=1``).
+def quick_mode(override: bool | str | None = None) -> bool:
+    """Whether the course runs in quick mode: ``override`` if given, else ``LEPTONLAB_QUICK=1``.
 
     Quick mode trains on subsets for a few steps so that every notebook runs in
     CI on a CPU in about a minute; the notebooks still assert a clearly
-    better-than-chance result. Introduced in notebook 00.
+    better-than-chance result. A notebook's parameters cell sets ``QUICK = None``
+    (follow the environment) or ``True``/``False`` (papermill ``-p QUICK True``) and
+    the next cell resolves it with ``QUICK = lepton.quick_mode(QUICK)``.
+    Introduced in notebook 00.
 
     Raises:
-        ValueError: if the variable holds something other than a yes/no word.
+        ValueError: if the variable (or a string ``override``) is not a yes/no word.
+        TypeError: if ``override`` is not None, a bool or a string.
     """
-    raw = os.environ.get(QUICK_ENV, "").strip().lower()
+    if isinstance(override, bool):
+        return override
+    if override is not None and not isinstance(override, str):
+        raise TypeError(f"QUICK must be None, True or False, got {override!r}.")
+    where = "QUICK" if override is not None else QUICK_ENV
+    raw = (override if override is not None else os.environ.get(QUICK_ENV, "")).strip().lower()
     if raw in _TRUE:
         return True
     if raw in _FALSE:
         return False
     raise ValueError(
-        f"{QUICK_ENV}={os.environ[QUICK_ENV]!r} is not understood: "
+        f"{where}={(override if override is not None else os.environ[QUICK_ENV])!r} is not understood: "
         "set it to 1 for quick mode or 0 (or leave it unset) for the full run."
     )
 

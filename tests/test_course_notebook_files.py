@@ -38,7 +38,7 @@ def write(path, cells, kernel=KERNELSPEC, **metadata):
 
 def clean_cells():
     return [code("import leptonlab as lepton"),
-            code("QUICK = lepton.quick_mode()\nSEED = 0", tags=["parameters"]),
+            code("QUICK = None  # follow LEPTONLAB_QUICK\nSEED = 0", tags=["parameters"]),
             code(SOLUTION, **SOLUTION_META),
             code("print(1 + 1)", tags=["nbval-check-output"], outputs=[stream("2\n")], count=4)]
 
@@ -54,6 +54,13 @@ def executed(tmp_path):
     error_marker.metadata["tags"] = ["papermill-error-cell-tag"]
     return write(tmp_path / "01_run.ipynb", [error_marker, *cells[:2], injected, *cells[2:]],
                  papermill={"parameters": {"QUICK": True}})
+
+
+def test_a_parameters_cell_papermill_cannot_read_is_a_problem(tmp_path):
+    cells = clean_cells()
+    cells[1] = code("QUICK = lepton.quick_mode()\nSEED = 0", tags=["parameters"])
+    problems = check_notebook(write(tmp_path / "00_call.ipynb", cells))
+    assert len(problems) == 1 and "line 1" in problems[0] and "QUICK = lepton.quick_mode(QUICK)" in problems[0]
 
 
 def test_clean_notebook_has_no_problems(tmp_path):

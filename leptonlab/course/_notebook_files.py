@@ -133,9 +133,34 @@ def _kernel_problems(nb: Any) -> list[str]:
 
 
 def _parameters_problems(nb: Any) -> list[str]:
-    if any(PARAMETERS_TAG in _tags(cell) for cell in nb.cells):
-        return []
-    return [f"no cell tagged {PARAMETERS_TAG!r}: tag the cell that sets QUICK and SEED."]
+    cells = [(i, cell) for i, cell in enumerate(nb.cells) if PARAMETERS_TAG in _tags(cell)]
+    if not cells:
+        return [f"no cell tagged {PARAMETERS_TAG!r}: tag the cell that sets QUICK and SEED."]
+    return [problem for index, cell in cells for problem in _literal_problems(index, cell)]
+
+
+def _literal_problems(index: int, cell: Any) -> list[str]:
+    """papermill reads the parameters cell without running it: only ``NAME = literal`` lines."""
+    import ast
+
+    try:
+        tree = ast.parse(cell.get("source", ""))
+    except SyntaxError as err:
+        return [f"{_cell_name(index, cell)} (parameters) is not valid Python: {err.msg}."]
+    problems = []
+    for node in tree.body:
+        literal = isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+        if literal:
+            try:
+                ast.literal_eval(node.value)
+            except ValueError:
+                literal = False
+        if not literal:
+            problems.append(f"{_cell_name(index, cell)} (parameters), line {node.lineno}: "
+                            f"{ast.unparse(node)[:60]!r} is not NAME = literal, which papermill cannot read: "
+                            "write QUICK = None there and resolve it in the next cell "
+                            "(QUICK = lepton.quick_mode(QUICK)).")
+    return problems
 
 
 def _output_problems(index: int, cell: Any) -> list[str]:
