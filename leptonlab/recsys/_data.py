@@ -116,6 +116,17 @@ def _check_interactions(data: Any, name: str = "data") -> Interactions:
     return data
 
 
+def _check_train_val(train: Any, val: Any) -> tuple[Interactions, Interactions | None]:
+    """``train`` and the optional ``val`` checked, and indexed alike (same users and items)."""
+    train = _check_interactions(train, "train")
+    if val is not None:
+        val = _check_interactions(val, "val")
+        if val.n_users != train.n_users or val.n_items != train.n_items:
+            raise ValueError("val must be indexed with the same users and items as train: pass users= and items= "
+                             "to index_ratings for both.")
+    return train, val
+
+
 def seen_matrix(data: Interactions) -> np.ndarray:
     """``[n_users, n_items] bool``: which items each user has rated in ``data``. Introduced in notebook 13."""
     data = _check_interactions(data)

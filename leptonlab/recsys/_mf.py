@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from leptonlab.recsys._data import Interactions, _check_interactions
+from leptonlab.recsys._data import Interactions, _check_interactions, _check_train_val
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,14 +179,9 @@ def fit_mf(train: Interactions, config: MFConfig = MFConfig(), *, key: jax.Array
 
     Introduced in notebook 13.
     """
-    train = _check_interactions(train, "train")
+    train, val = _check_train_val(train, val)
     if not isinstance(config, MFConfig):
         raise TypeError(f"config must be an MFConfig, got {type(config).__name__}.")
-    if val is not None:
-        val = _check_interactions(val, "val")
-        if val.n_users != train.n_users or val.n_items != train.n_items:
-            raise ValueError("val must be indexed with the same users and items as train: pass users= and items= "
-                             "to index_ratings for both.")
     start = time.perf_counter()
     init_key, shuffle_key = jax.random.split(key)
     params = init_mf(train.n_users, train.n_items, config.rank, key=init_key, mu=float(np.mean(train.rating)),

@@ -26,8 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from leptonlab.recsys._data import Interactions, _check_interactions
-from leptonlab.recsys._mf import MFConfig, MFHistory, MFParams, init_mf
+from leptonlab.recsys._data import Interactions, _check_interactions, _check_train_val
+from leptonlab.recsys._mf import MFConfig, MFHistory, MFParams, _arrays, init_mf
 
 
 class _SVDppParams(NamedTuple):
@@ -105,27 +105,21 @@ def fit_svdpp(train: Interactions, config: MFConfig = MFConfig(), *, key: jax.Ar
 
     Introduced in notebook 13.
     """
-    train = _check_interactions(train, "train")
+    train, val = _check_train_val(train, val)
     if not isinstance(config, MFConfig):
         raise TypeError(f"config must be an MFConfig, got {type(config).__name__}.")
     if config.batch_size is not None:
         raise ValueError("fit_svdpp trains full batch only: pass an MFConfig with batch_size=None.")
     if not (l2_implicit >= 0 and np.isfinite(l2_implicit)):
         raise ValueError(f"l2_implicit must be a finite number >= 0, got {l2_implicit!r}.")
-    if val is not None:
-        val = _check_interactions(val, "val")
-        if val.n_users != train.n_users or val.n_items != train.n_items:
-            raise ValueError("val must be indexed with the same users and items as train: pass users= and items= "
-                             "to index_ratings for both.")
     start = time.perf_counter()
     k_mf, k_y = jax.random.split(key)
     mf = init_mf(train.n_users, train.n_items, config.rank, key=k_mf, mu=float(np.mean(train.rating)),
                  init_scale=config.init_scale)
     params = _SVDppParams(mf=mf, implicit=config.init_scale * jax.random.normal(k_y, (train.n_items, config.rank)))
     N = implicit_matrix(train)
-    arrays = lambda d: (jnp.asarray(d.user), jnp.asarray(d.item), jnp.asarray(d.rating, jnp.float32))  # noqa: E731
-    tr = arrays(train)
-    va = arrays(val) if val is not None else tuple(a[:1] for a in tr)
+    tr = _arrays(train)
+    va = _arrays(val) if val is not None else tuple(a[:1] for a in tr)
     hyper = jnp.array([config.learning_rate, config.l2, config.l2_bias, config.l2_uniform, l2_implicit], jnp.float32)
     params, losses, vals = _train(params, N, tr, va, hyper, config.epochs, config.clip)
     out = params.mf._replace(user_factors=_user_vectors(params, N))
