@@ -144,7 +144,7 @@ def _lm_loss():
     return lm_loss
 
 
-# --- CIFAR ResNet (notebook 15, CPU configuration): width 32, stages (2, 2, 2), stem stride 2 ---
+# --- CIFAR ResNet (notebook 16, CPU configuration): width 32, stages (2, 2, 2), stem stride 2 ---
 
 def _resnet():
     from flax import nnx
@@ -180,7 +180,7 @@ def _torch_resnet(width: int = 32, stages: tuple[int, ...] = (2, 2, 2), stem_str
     return nn.Sequential(*layers), _torch_cross_entropy
 
 
-# --- biased matrix factorisation (notebook 13): rank 128, MovieLens-100K-sized, full batch ---
+# --- biased matrix factorisation (notebook 14): rank 128, MovieLens-100K-sized, full batch ---
 
 MF_USERS, MF_ITEMS, MF_RANK = 943, 1682, 128
 
@@ -267,12 +267,12 @@ def char_gru_case(quick: bool) -> Case:
 
 @case("resnet")
 def resnet_case(quick: bool) -> Case:
-    return Case("resnet", "ResNet width 32, stages (2, 2, 2), 32x32x3 (notebook 15 on a CPU)", 128, 3 if quick else 20,
+    return Case("resnet", "ResNet width 32, stages (2, 2, 2), 32x32x3 (notebook 16 on a CPU)", 128, 3 if quick else 20,
                 _images(32, 3, 10), _resnet, _classification_loss(), _torch_resnet, _nchw)
 
 
 @case("mf")
 def mf_case(quick: bool) -> Case:
     """Full-batch biased MF: one optimizer step sees every rating (80,000, MovieLens-100K's u1.base)."""
-    return Case("mf", f"biased MF rank {MF_RANK}, {MF_USERS} users x {MF_ITEMS} items, full batch (notebook 13)",
+    return Case("mf", f"biased MF rank {MF_RANK}, {MF_USERS} users x {MF_ITEMS} items, full batch (notebook 14)",
                 80_000, 3 if quick else 50, _ratings, lambda: None, None, _torch_mf, trainer="fit_mf")

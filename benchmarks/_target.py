@@ -13,11 +13,11 @@ same data, in the same order of work, until the test metric reaches the target o
   notebook 11's lr 2e-3 (constant) and its dropout 0.2 (without it both frameworks' GRUs
   overfit from the 5th epoch and stopped at 1.51-1.53 nats), the validation loss in nats
   per character after each epoch, over every window of the last 10%.
-* ResNet on CIFAR-10 (notebook 15's CPU network; pixels scaled per channel with the
+* ResNet on CIFAR-10 (notebook 16's CPU network; pixels scaled per channel with the
   training set's mean and std): ``fit`` one epoch at a time, Adam at lr 1e-3, no
   augmentation, test accuracy after each epoch. Offline this is the PNG subset (20,000
   training images); each result records how many examples it trained on.
-* Biased MF on MovieLens-100K's fold u1 (notebook 13's configuration,
+* Biased MF on MovieLens-100K's fold u1 (notebook 14's configuration,
   ``benchmarks/movielens_mf.py``): full-batch Adam, test RMSE after each step. ``fit_mf``
   runs all its steps as one compiled scan, so leptonlab's side first finds the step where
   the target is met (recorded with ``val=``), then times a fresh run of exactly that many
@@ -70,9 +70,9 @@ TARGETS = {
     "cnn": Target("mnist", 0.99, 10, "CNN on MNIST (notebook 08 reaches 99.3% with augmentation and 15 epochs)"),
     "char-gru": Target("tinyshakespeare", 1.50, 15, "character GRU 512 on tiny Shakespeare (notebook 11's full run "
                        "reaches <= 1.50 nats/char on validation)", metric="loss", learning_rate=2e-3, dropout=0.2),
-    "resnet": Target("cifar10", 0.70, 12, "ResNet width 32 on CIFAR-10 (notebook 15's target for a CPU: 70% test "
+    "resnet": Target("cifar10", 0.70, 12, "ResNet width 32 on CIFAR-10 (notebook 16's target for a CPU: 70% test "
                      "accuracy)"),
-    "mf": Target("ml-100k-u1", 0.93, 300, "biased MF rank 128 on MovieLens-100K u1, full-batch Adam (notebook 13; "
+    "mf": Target("ml-100k-u1", 0.93, 300, "biased MF rank 128 on MovieLens-100K u1, full-batch Adam (notebook 14; "
                  "item CF scores 0.9345 there)", metric="rmse"),
 }
 
@@ -116,7 +116,7 @@ def _result(curve: list[tuple[float, float]], target: Target) -> dict:
 
 
 def leptonlab_mf_time_to_target(target: Target) -> dict:
-    """``recsys.fit_mf`` with notebook 13's configuration: the step where the test RMSE first meets
+    """``recsys.fit_mf`` with notebook 14's configuration: the step where the test RMSE first meets
     the target, then a fresh, timed run of that many steps (compilation included)."""
     import jax
 

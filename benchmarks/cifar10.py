@@ -1,6 +1,6 @@
-"""``python -m benchmarks.cifar10 [--epochs 40] [--json out.json]``: notebook 15's CIFAR-10 recipe, timed.
+"""``python -m benchmarks.cifar10 [--epochs 40] [--json out.json]``: notebook 16's CIFAR-10 recipe, timed.
 
-Trains notebook 15's full recipe (a ResNet with batch norm, pad-crop and mirror augmentation,
+Trains notebook 16's full recipe (a ResNet with batch norm, pad-crop and mirror augmentation,
 label smoothing 0.1, SGD with momentum, weight decay, a one-cycle schedule, bf16 compute) on
 the CIFAR-10 data leptonlab finds (the official archive, or offline the PNG subset: it says
 which) and reports what fast-training benchmarks report:
@@ -16,7 +16,7 @@ With ``--pytorch`` the same recipe also trains in PyTorch eager (the same networ
 loss, optimizer and schedule; bf16 autocast on CUDA), each side in its own process, and the
 report adds PyTorch's accuracy, time to accuracy and the throughput ratio.
 
-The defaults are notebook 15's GPU settings; its CPU settings are
+The defaults are notebook 16's GPU settings; its CPU settings are
 ``--width 32 --stages 2,2,2 --stem-stride 2 --batch-size 128 --learning-rate 0.2 --epochs 20
 --compute-dtype float32``.
 """
@@ -41,7 +41,7 @@ PEAK_BF16_FLOPS = (("H100 PCIe", 756e12), ("H100", 989e12), ("H200", 989e12), ("
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    """Notebook 15's full GPU recipe; every field is a command-line option."""
+    """Notebook 16's full GPU recipe; every field is a command-line option."""
 
     epochs: int = 40
     batch_size: int = 512
@@ -277,7 +277,7 @@ def format_report(result: dict) -> str:
     r = result["recipe"]
     reached = ", ".join(f"{float(t):.0%} in {s:.1f} s" if s is not None else f"{float(t):.0%} not reached"
                         for t, s in result["time_to_accuracy_s"].items())
-    lines = [f"CIFAR-10, notebook 15's recipe on {result['device']} (JAX {result['jax']}): ResNet width {r['width']}, "
+    lines = [f"CIFAR-10, notebook 16's recipe on {result['device']} (JAX {result['jax']}): ResNet width {r['width']}, "
              f"stages {tuple(r['stages'])}, {result['parameters']:,} parameters, {r['epochs']} epochs of "
              f"{result['steps_per_epoch']} steps x {r['batch_size']}, {r['compute_dtype']}",
              f"data: {result['data']} ({result['train_images']:,} training, {result['test_images']:,} test images)",

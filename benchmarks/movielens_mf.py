@@ -1,8 +1,8 @@
-"""Notebook 13's recommenders on MovieLens-100K's canonical folds u1..u5: RMSE and wall time.
+"""Notebook 14's recommenders on MovieLens-100K's canonical folds u1..u5: RMSE and wall time.
 
     LEPTONLAB_DATA_DIR=/path/to/data python benchmarks/movielens_mf.py [--folds u1,u2] [--tune]
 
-Protocol (the same as notebook 13): for each fold, carve a validation split
+Protocol (the same as notebook 14): for each fold, carve a validation split
 (``VAL_FRACTION`` of ``uK.base``, seeded) from the TRAINING ratings; train
 every model on the rest, pick each iterative model's step count where its
 validation RMSE is lowest, and fit the blend weights by least squares on the

@@ -1,4 +1,4 @@
-"""Threshold curves and probability quality: ROC, precision-recall, calibration, top-k (notebook 17).
+"""Threshold curves and probability quality: ROC, precision-recall, calibration, top-k (notebook 18).
 
 Re-exported by :mod:`leptonlab.metrics`. A curve has one point per distinct score, a
 number known only from the data, so these functions work in NumPy on the host and

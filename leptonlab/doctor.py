@@ -163,7 +163,7 @@ def format_doctor(facts: Mapping[str, Any]) -> str:
 
 
 def _cifar_note(facts: Mapping[str, Any]) -> str | None:
-    """What notebooks 15-17 will read when the official CIFAR-10 archive is not there."""
+    """What notebooks 16-18 will read when the official CIFAR-10 archive is not there."""
     datasets = facts["datasets"]
     if isinstance(datasets, str):
         return None
@@ -172,10 +172,10 @@ def _cifar_note(facts: Mapping[str, Any]) -> str | None:
         return None
     png = Path(facts["data_dir"]) / "cifar-10-png" if facts.get("data_dir") else None
     if png is not None and png.is_dir():
-        return (f"CIFAR-10: the official archive is {archive[0]['state']}, so notebooks 15-17 will read the "
+        return (f"CIFAR-10: the official archive is {archive[0]['state']}, so notebooks 16-18 will read the "
                 f"offline PNG subset in {png} (the full test split, 2,000 training images per class); "
                 "figures on it are not comparable with published CIFAR-10 results.")
-    return (f"CIFAR-10: the official archive is {archive[0]['state']}; notebooks 15-17 download it on first "
+    return (f"CIFAR-10: the official archive is {archive[0]['state']}; notebooks 16-18 download it on first "
             "use (163 MB), or read an offline copy from LEPTONLAB_DATA_DIR.")
 
 

@@ -1,4 +1,4 @@
-"""Explaining and attacking an image classifier: saliency, integrated gradients, FGSM (notebook 17).
+"""Explaining and attacking an image classifier: saliency, integrated gradients, FGSM (notebook 18).
 
 Every function takes the classifier as a function ``fn(x: [B, H, W, C]) -> logits [B, K]``
 of its input alone; :func:`as_function` turns a trained :class:`~leptonlab.train.TrainState`

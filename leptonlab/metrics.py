@@ -104,7 +104,7 @@ def classification_report(y_true, y_pred, class_names) -> str:
     return "\n".join(lines)
 
 
-# Threshold curves and probability quality (notebook 17); the code lives in leptonlab/_curves.py.
+# Threshold curves and probability quality (notebook 18); the code lives in leptonlab/_curves.py.
 from leptonlab._curves import OneVsRest as OneVsRest  # noqa: E402
 from leptonlab._curves import Reliability as Reliability  # noqa: E402
 from leptonlab._curves import auc as auc  # noqa: E402

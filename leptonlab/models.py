@@ -67,7 +67,7 @@ class MLP(nnx.Module):
 
 
 def count_params(model: nnx.Module) -> int:
-    """Number of trainable parameters (entries of every ``nnx.Param``) of ``model`` (notebooks 11, 12, 15)."""
+    """Number of trainable parameters (entries of every ``nnx.Param``) of ``model`` (notebooks 11, 13, 16)."""
     if not isinstance(model, nnx.Module):
         raise TypeError(f"expected a flax.nnx.Module, got {type(model).__name__}.")
     return int(sum(p.size for p in jax.tree.leaves(nnx.state(model, nnx.Param))))
@@ -145,11 +145,11 @@ class CNN(nnx.Module):
         return self.head(x)  # [B, num_classes]
 
 
-from leptonlab.resnet import ResidualBlock as ResidualBlock  # noqa: E402  (notebook 15)
+from leptonlab.resnet import ResidualBlock as ResidualBlock  # noqa: E402  (notebook 16)
 from leptonlab.resnet import ResNet as ResNet  # noqa: E402
 
 
-# The recurrent models of notebooks 10-12 live in leptonlab.recurrent; listed here with the other models.
+# The recurrent models of notebooks 10-13 live in leptonlab.recurrent; listed here with the other models.
 from leptonlab.recurrent import CharRNN as CharRNN  # noqa: E402
 from leptonlab.recurrent import GRUCell as GRUCell  # noqa: E402
 from leptonlab.recurrent import LSTMCell as LSTMCell  # noqa: E402

@@ -12,7 +12,7 @@ their weights; notebook 10 checks the equality).
 On top of the cells: :class:`CharRNN` (a character language model, notebook 11,
 trained with :func:`lm_loss`, sampled with :func:`sample`) and
 :class:`RecurrentClassifier` (embeddings + (bi)directional recurrent layer over
-padded word ids, notebook 12, trained with ``leptonlab.train.classification_loss``).
+padded word ids, notebook 13, trained with ``leptonlab.train.classification_loss``).
 """
 
 from __future__ import annotations

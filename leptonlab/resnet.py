@@ -1,15 +1,15 @@
-"""A ResNet-style network for small images such as CIFAR-10 (notebook 15).
+"""A ResNet-style network for small images such as CIFAR-10 (notebook 16).
 
 A residual block adds its input back to what its two convolutions compute,
 ``out = relu(x + F(x))``, so a block only has to learn a correction to the identity;
 its Jacobian is ``diag(relu'(x + F(x))) (I + dF/dx)``: the identity term gives the
 gradient a path that does not shrink through F's layers (only the final relu's 0/1 mask
-applies), which lets deep stacks train (checked numerically in notebook 15).
+applies), which lets deep stacks train (checked numerically in notebook 16).
 Batch norm after every convolution keeps each layer's inputs on a stable scale.
 
     model = ResNet(10, width=16, stages=(2, 2, 2), rngs=nnx.Rngs(0))  # a ResNet-14-style net
     logits = model(x)          # x: [B, 32, 32, 3] -> [B, 10]
-    emb = model.features(x)    # [B, 64]: the embedding before the head (notebook 16)
+    emb = model.features(x)    # [B, 64]: the embedding before the head (notebook 17)
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class ResNet(nnx.Module):
     ``model(x, rngs=key)`` like every course model (the key is unused: no dropout). Batch norm
     uses batch statistics in ``model.train()`` mode and running averages in ``model.eval()``.
 
-    Introduced in notebook 15; its ``features`` are the embeddings of notebook 16.
+    Introduced in notebook 16; its ``features`` are the embeddings of notebook 16.
     """
 
     def __init__(self, num_classes: int = 10, *, in_channels: int = 3, width: int = 16,

@@ -1,4 +1,4 @@
-"""Data-parallel training with ``jax.sharding``, on one device, many, or many hosts (notebook 19).
+"""Data-parallel training with ``jax.sharding``, on one device, many, or many hosts (notebook 20).
 
 Data parallelism keeps a full copy of the parameters on every device and splits
 each global batch of ``B`` examples into ``D`` shards of ``B / D`` rows. Every
@@ -85,12 +85,12 @@ def _check_mesh(mesh: Mesh) -> Mesh:
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
-    """Rows split over the mesh: ``x: [B, ...]`` -> ``B / D`` rows per device (notebook 19)."""
+    """Rows split over the mesh: ``x: [B, ...]`` -> ``B / D`` rows per device (notebook 20)."""
     return NamedSharding(_check_mesh(mesh), PartitionSpec(AXIS))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
-    """A full copy on every device of the mesh (the parameters, notebook 19)."""
+    """A full copy on every device of the mesh (the parameters, notebook 20)."""
     return NamedSharding(_check_mesh(mesh), PartitionSpec())
 
 
@@ -259,7 +259,7 @@ def data_parallel_fit(model: nnx.Module, train_data: Batch, config: TrainConfig 
 
 @dataclasses.dataclass(frozen=True)
 class ScalePoint:
-    """Speed of one data-parallel step on ``devices`` devices (notebook 19)."""
+    """Speed of one data-parallel step on ``devices`` devices (notebook 20)."""
 
     devices: int  # devices in the mesh
     seconds: float  # median wall time of one step on the global batch, seconds
@@ -304,7 +304,7 @@ def scaling_curve(model_fn: Callable[[], nnx.Module], batch: Batch, device_count
 
 @dataclasses.dataclass(frozen=True)
 class DemoTask:
-    """A small classification problem every process can rebuild from the seed alone (notebook 19)."""
+    """A small classification problem every process can rebuild from the seed alone (notebook 20)."""
 
     examples: int = 1024  # training examples
     features: int = 16  # inputs per example

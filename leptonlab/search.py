@@ -1,4 +1,4 @@
-"""Hyperparameter search: many models trained at once in one compiled program (notebook 18).
+"""Hyperparameter search: many models trained at once in one compiled program (notebook 19).
 
 A small model leaves most of a CPU core or a GPU idle; ``jax.vmap`` over a stack
 of models fills it. Every model of a search has its own parameters, optimizer
@@ -515,7 +515,7 @@ def successive_halving(model_fn: ModelFn, train_data: Batch, trials: Trials, *, 
 
 @dataclasses.dataclass(frozen=True)
 class CostPoint:
-    """Wall time of one epoch of ``models`` models trained together (notebook 18)."""
+    """Wall time of one epoch of ``models`` models trained together (notebook 19)."""
 
     models: int  # N, models trained at once
     seconds: float  # median wall time of one epoch (compiled), seconds

@@ -2,7 +2,7 @@
 
 Notebook 11 turns tiny Shakespeare into character ids with :class:`CharVocab`,
 splits it 90/10 with :func:`split_text` and cuts it into training windows with
-:func:`lm_windows`. Notebook 12 turns SST-2 sentences into padded word ids with
+:func:`lm_windows`. Notebook 13 turns SST-2 sentences into padded word ids with
 :func:`tokenize` and :class:`WordVocab` (padding id 0, out-of-vocabulary id 1).
 Everything here is plain Python and NumPy: encoding happens once, before training.
 
@@ -148,7 +148,7 @@ def lm_windows(ids, seq_len: int, *, stride: int | None = None) -> tuple[np.ndar
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case ``text`` and split it into words and punctuation, SST-style (notebook 12).
+    """Lower-case ``text`` and split it into words and punctuation, SST-style (notebook 13).
 
     ``"This isn't bad!" -> ["this", "is", "n't", "bad", "!"]``: clitics (``n't``,
     ``'s``, ``'re``) become their own tokens, as in the Stanford Sentiment Treebank,
@@ -161,7 +161,7 @@ def tokenize(text: str) -> list[str]:
 
 @dataclasses.dataclass(frozen=True)
 class WordVocab:
-    """A word vocabulary with padding (id 0) and out-of-vocabulary (id 1) tokens (notebook 12).
+    """A word vocabulary with padding (id 0) and out-of-vocabulary (id 1) tokens (notebook 13).
 
     ``words[i]`` is the word of id ``i``; ``words[0] == "<pad>"`` and ``words[1] == "<unk>"``.
     Build it from training sentences with :meth:`build`.
@@ -253,7 +253,7 @@ def _spans(tokens: tuple) -> Iterable[int]:
 
 
 def sentence_split(sentences: Sequence[str], labels, *, val_fraction: float, key):
-    """A train/validation split of treebank *phrases* by whole sentence (notebook 12).
+    """A train/validation split of treebank *phrases* by whole sentence (notebook 13).
 
     SST-2's training split holds the phrases of every parse tree: a training sentence and many of
     its pieces, each labelled. A split of the phrases at random leaks: most validation phrases are

@@ -1,8 +1,8 @@
-"""Transfer learning and embeddings (notebook 16).
+"""Transfer learning and embeddings (notebook 17).
 
 The careful transfer recipe (a pretrained backbone, a new pooling + dense head trained with
 the backbone frozen, then fine-tuning everything with a small learning rate; the source's
-MobileNetV2 recipe trains everything at once, see notebook 16), done with networks the
+MobileNetV2 recipe trains everything at once, see notebook 17), done with networks the
 course trains itself:
 
     backbone = fit(CNN(3, 5, ...), classes_A)            # "pretraining"

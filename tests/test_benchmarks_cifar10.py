@@ -47,7 +47,7 @@ def test_peak_flops_by_chip(kind, dtype, peak):
 
 
 def test_recipe_defaults_are_notebook_15s_gpu_settings():
-    cells = json.loads((ROOT / "notebooks" / "15_cifar10_classifier.ipynb").read_text())["cells"]
+    cells = json.loads((ROOT / "notebooks" / "16_cifar10_classifier.ipynb").read_text())["cells"]
     source = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
     r = cifar10.Recipe()
     gpu_branch = source.split("elif ON_GPU:")[1].split("else:")[0]

@@ -83,7 +83,7 @@ def test_course_kernel_runs_with_the_allocator_settings():
 
 
 def test_importing_the_package_starts_no_jax_backend():
-    """Nothing runs at import: jax.distributed.initialize() (notebook 19) must still be possible afterwards."""
+    """Nothing runs at import: jax.distributed.initialize() (notebook 20) must still be possible afterwards."""
     import subprocess
 
     code = ("import leptonlab, leptonlab.checks, leptonlab.plot, leptonlab.doctor\n"

@@ -1,4 +1,4 @@
-"""Checks of notebooks 13-14: pass on the reference, fail with the intended hint on a stub and typical mistakes."""
+"""Checks of notebooks 14-15: pass on the reference, fail with the intended hint on a stub and typical mistakes."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""leptonlab.recsys additions for notebook 13's honest protocol: the validation split, SVD++ (against a
+"""leptonlab.recsys additions for notebook 14's honest protocol: the validation split, SVD++ (against a
 direct evaluation of its formula), neighbours on baseline residuals (by hand), and the least-squares blend."""
 
 import jax

@@ -1,4 +1,4 @@
-"""The ResNet of notebook 15: shapes, residual structure, batch-norm modes, bad input."""
+"""The ResNet of notebook 16: shapes, residual structure, batch-norm modes, bad input."""
 
 import jax
 import jax.numpy as jnp

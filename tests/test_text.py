@@ -133,7 +133,7 @@ def test_word_vocab_bad_input():
         sequence_lengths(np.zeros(3, np.int32))
 
 
-# ---- checks of notebooks 11 and 12 ----
+# ---- checks of notebooks 11 and 13 ----
 
 def _softmax(z, axis=-1):
     z = z - z.max(axis=axis, keepdims=True)
@@ -209,7 +209,7 @@ def test_masked_mean_check():
         checks.masked_mean(lambda x, mask: (np.asarray(x) * np.asarray(mask)[..., None]).sum(1) / x.shape[1])
 
 
-# ---- a validation split of treebank phrases by whole sentence (notebook 12) ----
+# ---- a validation split of treebank phrases by whole sentence (notebook 13) ----
 
 PHRASES = ["a great film", "great film", "great", "a dull plot", "dull plot", "dull", "a fine cast", "fine cast",
            "fine", "the worst day", "worst day", "worst", "great cast", "a dull film indeed", "film indeed"]
@@ -247,7 +247,7 @@ def test_sentence_split_bad_input():
         sentence_split(PHRASES, PHRASE_LABELS, val_fraction=1.5, key=jax.random.key(0))
 
 
-# ---- figures of notebooks 11 and 12 ----
+# ---- figures of notebooks 11 and 13 ----
 
 def test_text_figures():
     from matplotlib.figure import Figure

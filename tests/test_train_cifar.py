@@ -1,4 +1,4 @@
-"""Notebook 15's training additions (label smoothing, TTA, time to accuracy) and its checks."""
+"""Notebook 16's training additions (label smoothing, TTA, time to accuracy) and its checks."""
 
 import math
 
@@ -141,7 +141,7 @@ def test_time_to_accuracy_bad_input():
         train.elapsed_seconds([1.0, 2.0])
 
 
-# ---------------------------------------------------------------------------- checks of notebook 15
+# ---------------------------------------------------------------------------- checks of notebook 16
 
 def ref_channel_stats(images):
     x = images.astype(np.float32) / 255
@@ -204,7 +204,7 @@ def test_time_to_accuracy_on_a_real_fit():
     assert reached is not None and math.isfinite(reached) and reached in seconds
 
 
-# ---------------------------------------------------------------------------- plots of notebook 15
+# ---------------------------------------------------------------------------- plots of notebook 16
 
 def test_plot_time_to_accuracy_and_channel_means():
     from matplotlib.figure import Figure

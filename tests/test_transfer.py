@@ -187,7 +187,7 @@ def test_class_subset():
 
 
 def test_masking_the_optimizer_alone_lets_batch_norm_drift():
-    # the half-freeze of notebook 16: parameters masked, but the backbone left in training mode
+    # the half-freeze of notebook 17: parameters masked, but the backbone left in training mode
     net = transfer.freeze(make_net(batch_norm=True), False)
     state = transfer.train_state(net, CONFIG, 32, trainable=lambda path: path[0] == "head")
     before_params, before_rest = flat(state.params), flat(state.rest)

@@ -1,4 +1,4 @@
-"""Checks for notebook 15 (a CIFAR-10 classifier): channel statistics, label smoothing, TTA."""
+"""Checks for notebook 16 (a CIFAR-10 classifier): channel statistics, label smoothing, TTA."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks for notebook 20 (compression and deployment)."""
+"""Checks for notebook 21 (compression and deployment)."""
 
 from __future__ import annotations
 

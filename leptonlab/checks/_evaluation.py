@@ -1,4 +1,4 @@
-"""Checks for notebook 17 (evaluation and explainability: calibration, adversarial examples)."""
+"""Checks for notebook 18 (evaluation and explainability: calibration, adversarial examples)."""
 
 from __future__ import annotations
 

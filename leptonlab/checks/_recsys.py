@@ -1,4 +1,4 @@
-"""Checks for notebooks 13-14 (recommender systems)."""
+"""Checks for notebooks 14-15 (recommender systems)."""
 
 from __future__ import annotations
 

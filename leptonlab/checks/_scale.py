@@ -1,4 +1,4 @@
-"""Checks for notebook 19 (scaling out)."""
+"""Checks for notebook 20 (scaling out)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks for notebook 18 (hyperparameter search)."""
+"""Checks for notebook 19 (hyperparameter search)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks for notebook 16 (transfer learning and embeddings)."""
+"""Checks for notebook 17 (transfer learning and embeddings)."""
 
 from __future__ import annotations
 

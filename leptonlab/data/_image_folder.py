@@ -1,7 +1,7 @@
 """Image classification data stored as folders of image files, one sub-folder per class.
 
 ``root/<class name>/<any name>.png``: the layout of many real image datasets (the one the
-classifier in source 002 means to read, though its glob never finds such files: notebook 15,
+classifier in source 002 means to read, though its glob never finds such files: notebook 16,
 ERRATA.md). :func:`image_folder` decodes it with Pillow into one
 uint8 array, checking every file, so that a corrupt or wrongly-sized image is reported by
 name instead of surfacing later as a shape error in the model. Introduced in notebook 15.

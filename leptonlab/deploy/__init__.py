@@ -1,4 +1,4 @@
-"""Compression and deployment (notebook 20): pruning, int8 quantisation, distillation,
+"""Compression and deployment (notebook 21): pruning, int8 quantisation, distillation,
 export with ``jax.export`` + Orbax, validated prediction, and an input-drift monitor.
 
 ``leptonlab predict MODEL_DIR image.png`` runs :func:`predict_files` from the command line.

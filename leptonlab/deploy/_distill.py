@@ -1,4 +1,4 @@
-"""Knowledge distillation: a small student learns from a large teacher's soft predictions (notebook 20).
+"""Knowledge distillation: a small student learns from a large teacher's soft predictions (notebook 21).
 
 With temperature ``T``, the teacher's probabilities ``softmax(teacher_logits / T)`` are
 "soft targets" that also say which wrong classes look alike (a 7 resembles a 1 more than

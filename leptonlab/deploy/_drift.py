@@ -1,4 +1,4 @@
-"""A simple input-drift monitor: compare incoming batches with the training set (notebook 20).
+"""A simple input-drift monitor: compare incoming batches with the training set (notebook 21).
 
 A model is only as good as the resemblance of its inputs to its training data. The
 monitor remembers per-feature statistics of the training inputs (for images: the mean

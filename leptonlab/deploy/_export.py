@@ -1,4 +1,4 @@
-"""Export a trained model so that it predicts without the training code (notebook 20).
+"""Export a trained model so that it predicts without the training code (notebook 21).
 
 ``export_model`` writes a folder::
 
@@ -203,7 +203,7 @@ def predict_files(model_dir: str | Path, paths: Sequence[str | Path], *, top: in
     """Validate every file first (:func:`read_image`), then predict them as one batch.
 
     Raises :class:`InputError` with one line for the first bad model folder or file.
-    Introduced in notebook 20; ``leptonlab predict`` prints these.
+    Introduced in notebook 21; ``leptonlab predict`` prints these.
     """
     if not paths:
         raise InputError("no images given: pass one or more image files.")

@@ -1,4 +1,4 @@
-"""Input validation for a deployed model (notebook 20).
+"""Input validation for a deployed model (notebook 21).
 
 A served model must refuse what it was not trained for, with a message that says what
 is wrong and what to do, instead of returning a confident answer on garbage. Every

@@ -1,4 +1,4 @@
-"""Magnitude pruning (notebook 20).
+"""Magnitude pruning (notebook 21).
 
 Pruning sets the smallest weights to zero. A *mask* (1 = keep, 0 = pruned) per
 parameter array records which weights were removed, so that fine-tuning can keep

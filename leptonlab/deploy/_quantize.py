@@ -1,4 +1,4 @@
-"""Int8 post-training quantisation of weights, with one scale per output channel (notebook 20).
+"""Int8 post-training quantisation of weights, with one scale per output channel (notebook 21).
 
 A float weight array ``w`` is stored as int8 values ``q`` in [-127, 127] and a float32
 scale per output channel ``c`` (the last axis of a Flax kernel)::

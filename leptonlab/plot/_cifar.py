@@ -1,4 +1,4 @@
-"""Figures of notebook 15: accuracy against wall-clock time, per-channel pixel statistics."""
+"""Figures of notebook 16: accuracy against wall-clock time, per-channel pixel statistics."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Figures for compression and deployment (notebook 20)."""
+"""Figures for compression and deployment (notebook 21)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Figures for evaluating, explaining and attacking classifiers, and for embeddings (notebooks 16 and 17)."""
+"""Figures for evaluating, explaining and attacking classifiers, and for embeddings (notebooks 17 and 18)."""
 
 from __future__ import annotations
 

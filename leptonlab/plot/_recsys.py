@@ -1,4 +1,4 @@
-"""Figures for notebooks 13-14 (recommender systems)."""
+"""Figures for notebooks 14-15 (recommender systems)."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def latent_factors(coords, labels: Sequence[str], *, highlight: Sequence[int] = 
 
 def model_comparison(results: Mapping[str, float], *, metric: str = "RMSE", target: float | None = None,
                      lower_is_better: bool = True) -> Figure:
-    """Horizontal bars of one metric per model, best bar highlighted. Notebooks 13-14."""
+    """Horizontal bars of one metric per model, best bar highlighted. Notebooks 14-14."""
     if not results:
         raise ValueError("results is empty: pass {model name: value}.")
     names, values = list(results), np.array([float(v) for v in results.values()])

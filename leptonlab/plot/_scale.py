@@ -1,4 +1,4 @@
-"""Figures for hyperparameter search and scaling out (notebooks 18 and 19)."""
+"""Figures for hyperparameter search and scaling out (notebooks 19 and 20)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Figures for recurrent networks and text (notebooks 10-12)."""
+"""Figures for recurrent networks and text (notebooks 10-13)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def token_distributions(probs: Mapping[str, object], labels: Sequence[str], *, t
 
 
 def word_scores(words: Sequence[str], scores, *, k: int = 12, title: str = "words by the model's score") -> Figure:
-    """The ``k`` highest- and ``k`` lowest-scoring words as horizontal bars (notebook 12)."""
+    """The ``k`` highest- and ``k`` lowest-scoring words as horizontal bars (notebook 13)."""
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 1 or len(words) != scores.size or scores.size < 2:
         raise ValueError(f"need one score per word, got {len(words)} words and scores of shape {scores.shape}.")

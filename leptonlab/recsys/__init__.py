@@ -1,4 +1,4 @@
-"""Recommender systems on MovieLens-100K (notebooks 13-14).
+"""Recommender systems on MovieLens-100K (notebooks 14-15).
 
 Ratings re-indexed to 0-based rows, the implicit-feedback view, neighbourhood
 collaborative filtering (with or without baselines), biased matrix factorisation and SVD++

@@ -1,4 +1,4 @@
-"""A linear blend of rating predictors, fitted by least squares on a validation split (notebook 13)."""
+"""A linear blend of rating predictors, fitted by least squares on a validation split (notebook 14)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ratings as 0-based index arrays, and the implicit-feedback view (notebooks 13-14).
+"""Ratings as 0-based index arrays, and the implicit-feedback view (notebooks 14-15).
 
 MovieLens ids are 1-based and a split need not contain every user or movie; a
 model's embedding tables want contiguous 0-based rows. :class:`IdIndex` maps

@@ -1,4 +1,4 @@
-"""Rating and ranking metrics (notebooks 13-14).
+"""Rating and ranking metrics (notebooks 14-15).
 
 Rating metrics compare predicted stars with true stars. Ranking metrics take a
 score for each candidate item, ``scores: [U, C]``, and which candidates are

@@ -1,4 +1,4 @@
-"""Biased matrix factorisation trained under ``jit`` (notebook 13).
+"""Biased matrix factorisation trained under ``jit`` (notebook 14).
 
 The model predicts a rating as
 

@@ -1,4 +1,4 @@
-"""Neighbourhood collaborative filtering: predict from similar users or items (notebook 13).
+"""Neighbourhood collaborative filtering: predict from similar users or items (notebook 14).
 
 User-based CF predicts user ``u``'s rating of item ``i`` from the ``k`` users most
 similar to ``u`` among those who rated ``i``:

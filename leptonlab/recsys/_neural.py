@@ -1,4 +1,4 @@
-"""Neural recommenders for implicit feedback, trained with negative sampling (notebook 14).
+"""Neural recommenders for implicit feedback, trained with negative sampling (notebook 15).
 
 Both models map a batch of ``(user, item)`` row pairs ``x: [B, 2] int32`` to a
 logit ``[B]``: how likely the user interacts with the item. They train with

@@ -1,4 +1,4 @@
-"""Top-k recommendation lists: the step that turns scores into a product (notebooks 13-14)."""
+"""Top-k recommendation lists: the step that turns scores into a product (notebooks 14-15)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ class Recommender:
         min_interactions: items with fewer training interactions are never
             recommended to known users (their scores rest on too little data).
 
-    Introduced in notebook 13; cold start in notebook 14.
+    Introduced in notebook 14; cold start in notebook 14.
     """
 
     def __init__(self, scores, train: Interactions, *, titles=None, item_genres=None,

@@ -1,4 +1,4 @@
-"""SVD++: biased matrix factorisation plus implicit feedback (notebook 13).
+"""SVD++: biased matrix factorisation plus implicit feedback (notebook 14).
 
 Koren (2008) adds to each user's factor what the *set* of items they rated
 says about them, whatever the stars:
