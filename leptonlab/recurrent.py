@@ -371,7 +371,7 @@ def sample(model: CharRNN, prompt, length: int, *, key: jax.Array, temperature: 
 
 
 class RecurrentClassifier(nnx.Module):
-    """Embeddings + a (bi)directional recurrent layer over padded word ids, notebook 12.
+    """Embeddings + a (bi)directional recurrent layer over padded word ids, notebook 13.
 
     ``x: [B, L] int`` (right-padded with ``pad_id``) -> ``logits: [B, num_classes]``.
     The mask ``x != pad_id`` freezes the state at padded steps, so the forward

@@ -89,7 +89,7 @@ class ResNet(nnx.Module):
     ``model(x, rngs=key)`` like every course model (the key is unused: no dropout). Batch norm
     uses batch statistics in ``model.train()`` mode and running averages in ``model.eval()``.
 
-    Introduced in notebook 16; its ``features`` are the embeddings of notebook 16.
+    Introduced in notebook 16; its ``features`` are the embeddings of notebook 17.
     """
 
     def __init__(self, num_classes: int = 10, *, in_channels: int = 3, width: int = 16,

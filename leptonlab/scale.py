@@ -62,7 +62,7 @@ def make_mesh(num_devices: int | None = None, *, devices: Sequence[jax.Device] |
     """A one-axis mesh named ``"data"`` over ``num_devices`` devices (default: all of them).
 
     ``devices`` defaults to ``jax.devices()``, which in a multi-process run lists
-    the devices of *every* process. Introduced in notebook 19.
+    the devices of *every* process. Introduced in notebook 20.
     """
     devices = list(jax.devices() if devices is None else devices)
     if not devices or not all(isinstance(d, jax.Device) for d in devices):
@@ -119,7 +119,7 @@ def shard_batch(batch: Any, mesh: Mesh) -> Any:
     ``batch`` is a pytree of arrays ``[b, ...]`` holding the rows of
     :func:`local_rows` (on one process: the whole batch). Returns arrays of the
     global shape ``[B, ...]``, ``B = b * processes``, sharded with
-    :func:`batch_sharding`. Introduced in notebook 19.
+    :func:`batch_sharding`. Introduced in notebook 20.
     """
     sharding = batch_sharding(mesh)
     procs = len({d.process_index for d in mesh.devices.flat})
@@ -137,7 +137,7 @@ def shard_batch(batch: Any, mesh: Mesh) -> Any:
 def replicate(tree: Any, mesh: Mesh) -> Any:
     """A copy of every array of ``tree`` on every device of the mesh (every process passes the same values).
 
-    Works for PRNG key arrays too. Introduced in notebook 19.
+    Works for PRNG key arrays too. Introduced in notebook 20.
     """
     sharding = replicated(mesh)
 
@@ -160,7 +160,7 @@ def shard_table(x: jax.Array) -> list[dict[str, Any]]:
     """Where each block of ``x`` lives: one row per addressable shard.
 
     Rows hold ``device`` (e.g. "cpu:3"), ``index`` (a tuple of (start, stop) per
-    axis) and ``shape`` (the shard's shape). Introduced in notebook 19.
+    axis) and ``shape`` (the shard's shape). Introduced in notebook 20.
     """
     if not isinstance(x, jax.Array):
         raise TypeError(f"shard_table() needs a jax.Array, got {type(x).__name__}.")
@@ -188,7 +188,7 @@ def make_train_step(mesh: Mesh, loss_fn: LossFn = classification_loss, *, donate
     :func:`leptonlab.compiler.tuned_jit`) with the state replicated
     and the batch sharded over the mesh: XLA partitions the forward and backward
     pass by rows and all-reduces the gradients. ``totals`` sums the per-example
-    metrics. Introduced in notebook 19.
+    metrics. Introduced in notebook 20.
     """
     rep, rows = replicated(mesh), batch_sharding(mesh)
     return tuned_jit(functools.partial(_dp_step_impl, loss_fn=loss_fn), in_shardings=(rep, rep, rows),
@@ -223,7 +223,7 @@ def data_parallel_fit(model: nnx.Module, train_data: Batch, config: TrainConfig 
     order, initial state and optimizer are those of ``fit(model, train_data,
     config)``, so the trained parameters equal fit's to float tolerance, on any
     number of devices or processes. The returned state is replicated over the mesh
-    (:func:`local_copy` gives single-device arrays). Introduced in notebook 19.
+    (:func:`local_copy` gives single-device arrays). Introduced in notebook 20.
     """
     _check_mesh(mesh)
     if not isinstance(config, TrainConfig):
@@ -388,7 +388,7 @@ def launch_local(num_processes: int = 2, task: DemoTask = DemoTask(), *, devices
     all-reduced across processes through gloo. Each process writes its trained
     parameters; the results come back in process order. Raises RuntimeError (with
     the processes' last output) if one fails or the run exceeds ``timeout`` seconds.
-    Introduced in notebook 19.
+    Introduced in notebook 20.
     """
     if isinstance(num_processes, bool) or not isinstance(num_processes, int) or num_processes < 1:
         raise ValueError(f"num_processes must be an int >= 1, got {num_processes!r}.")

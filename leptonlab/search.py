@@ -54,7 +54,7 @@ class Trials:
     ``learning_rate: [N] float`` (step size), ``weight_decay: [N] float``
     (decoupled for "adamw", L2 otherwise; 0 = none), ``seed: [N] int`` (the
     model's initialisation, dropout keys and data order). Build with
-    :func:`grid` or :func:`random_trials`. Introduced in notebook 18.
+    :func:`grid` or :func:`random_trials`. Introduced in notebook 19.
     """
 
     learning_rate: np.ndarray  # [N] float64, > 0
@@ -109,7 +109,7 @@ def grid(learning_rates: Sequence[float], weight_decays: Sequence[float] = (0.0,
          seeds: Sequence[int] = (0,)) -> Trials:
     """Every combination of the given values (learning rate varies slowest, seed fastest).
 
-    ``grid([1e-3, 1e-2], seeds=[0, 1])`` is 4 trials. Introduced in notebook 18.
+    ``grid([1e-3, 1e-2], seeds=[0, 1])`` is 4 trials. Introduced in notebook 19.
     """
     for name, values in (("learning_rates", learning_rates), ("weight_decays", weight_decays), ("seeds", seeds)):
         if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) == 0:
@@ -123,7 +123,7 @@ def log_uniform(key: jax.Array, n: int, low: float, high: float) -> np.ndarray:
     """``n`` samples whose logarithm is uniform on ``[log low, log high)``: ``[n]`` float64.
 
     Each decade between ``low`` and ``high`` gets the same share of samples, the
-    right prior for a scale parameter such as a learning rate. Introduced in notebook 18.
+    right prior for a scale parameter such as a learning rate. Introduced in notebook 19.
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"log_uniform(): n must be an int >= 1, got {n!r}.")
@@ -139,7 +139,7 @@ def random_trials(n: int, *, key: jax.Array, learning_rate: tuple[float, float] 
 
     Random search samples each hyperparameter independently, so with few trials
     it still tries ``n`` different values of the one that matters most (Bergstra
-    and Bengio, 2012), where a grid tries only a few. Introduced in notebook 18.
+    and Bengio, 2012), where a grid tries only a few. Introduced in notebook 19.
     """
     lr_key, wd_key = jax.random.split(key)
     lr = log_uniform(lr_key, n, *learning_rate)
@@ -174,7 +174,7 @@ def make_optimizer(optimizer: str = "adamw", *, momentum: float = 0.9) -> optax.
     ``optax.inject_hyperparams`` keeps both as arrays in ``opt_state.hyperparams``,
     so each model of a stack has its own. The same arguments return the same
     object, so a second search of the same shapes reuses the compiled program.
-    Introduced in notebook 18.
+    Introduced in notebook 19.
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {OPTIMIZERS}.")
@@ -217,7 +217,7 @@ def init_many(model_fn: ModelFn, trials: Trials, *, optimizer: str = "adamw", mo
     Model ``i`` is ``model_fn(nnx.Rngs(trials.seed[i]))`` with its optimizer state,
     its learning rate and weight decay (``opt_state.hyperparams``) and its state
     key; every array leaf has shape ``[N, ...]``. Initialised under one ``vmap``.
-    Introduced in notebook 18.
+    Introduced in notebook 19.
     """
     if not isinstance(trials, Trials):
         raise TypeError(f"trials must be a Trials (see search.grid), got {type(trials).__name__}.")
@@ -362,7 +362,7 @@ class SearchResult:
 
     ``states``: the trained stack (leading axis N); ``history[name]``: ``[epochs, N]``
     per-epoch metrics (``train_loss``, ``val_accuracy`` ...); ``seconds``: wall time
-    of the whole run including compilation. Introduced in notebook 18.
+    of the whole run including compilation. Introduced in notebook 19.
     """
 
     trials: Trials
@@ -409,7 +409,7 @@ def train_many(model_fn: ModelFn, train_data: Batch, trials: Trials, *, epochs: 
     ends with the parameters that training it alone with
     ``TrainConfig(optimizer, learning_rate=trials.learning_rate[i], weight_decay=...,
     seed=trials.seed[i], batch_size=batch_size)`` gives, to float tolerance.
-    Introduced in notebook 18.
+    Introduced in notebook 19.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be an int >= 1, got {epochs!r}.")
@@ -438,7 +438,7 @@ def halving_survivors(scores: Sequence[float] | np.ndarray, eta: int = 2) -> np.
     """Indices of the ``ceil(n / eta)`` lowest ``scores`` (e.g. validation losses), best first.
 
     NaN (a diverged run) counts as the worst score; ties keep the lower index.
-    At least one survives. Introduced in notebook 18.
+    At least one survives. Introduced in notebook 19.
     """
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 1 or len(scores) == 0:
@@ -478,7 +478,7 @@ def successive_halving(model_fn: ModelFn, train_data: Batch, trials: Trials, *, 
     Cheap trials reveal bad learning rates early, so most of the budget goes to the
     promising ones: ``model_epochs`` is much less than ``len(trials) * rounds *
     epochs_per_round``. Survivors continue where they stopped (same state, same data
-    order as an uninterrupted run). Introduced in notebook 18.
+    order as an uninterrupted run). Introduced in notebook 19.
     """
     for name, value in (("rounds", rounds), ("epochs_per_round", epochs_per_round)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -1,4 +1,4 @@
-"""Checks for notebooks 11 (sampling from a character model) and 12 (padding and masking words)."""
+"""Checks for notebooks 11 (sampling from a character model) and 13 (padding and masking words)."""
 
 from __future__ import annotations
 

@@ -129,7 +129,7 @@ def parse_sst2(data: bytes, *, source: str = "<bytes>") -> tuple[list[str], np.n
         ``(sentences, labels)``: ``list[str]`` of length N and ``[N] int32``,
         or None for the unlabelled test file.
 
-    Introduced in notebook 12.
+    Introduced in notebook 13.
     """
     lines = _lines(_decode(data, source))
     if not lines:
@@ -210,7 +210,7 @@ def parse_ml_ratings(data: bytes, *, source: str = "<bytes>") -> Ratings:
     Each line is ``user<TAB>item<TAB>rating<TAB>timestamp``. Ids stay 1-based as
     in the files: subtract 1 to index an embedding table.
 
-    Introduced in notebook 13.
+    Introduced in notebook 14.
     """
     table = _int_table(data, source, b"\t", 4)  # [N, 4]
     if table.size and not np.isin(table[:, 2], np.arange(1, 6)).all():
@@ -263,7 +263,7 @@ def parse_ml_items(data: bytes, *, n_genres: int = 19, source: str = "<bytes>") 
     Returns:
         :class:`Movies`, with ``genres`` ``[M, n_genres] bool``.
 
-    Introduced in notebook 13.
+    Introduced in notebook 14.
     """
     rows = _pipe_rows(data, source, 5 + n_genres)
     flags = [row[5:] for row in rows]
@@ -279,7 +279,7 @@ def parse_ml_items(data: bytes, *, n_genres: int = 19, source: str = "<bytes>") 
 
 
 def parse_ml_users(data: bytes, *, source: str = "<bytes>") -> Users:
-    """Parse ``u.user``: ``id|age|gender|occupation|zip code``. Introduced in notebook 14."""
+    """Parse ``u.user``: ``id|age|gender|occupation|zip code``. Introduced in notebook 15."""
     rows = _pipe_rows(data, source, 5)
     try:
         age = np.array([int(row[1]) for row in rows], dtype=np.int32)
@@ -359,7 +359,7 @@ def parse_cifar_batch(data: bytes, *, source: str = "<bytes>") -> tuple[np.ndarr
     Returns:
         ``(images, labels)``: ``[N, 32, 32, 3] uint8`` (height, width, RGB) and ``[N] int32``.
 
-    Introduced in notebook 15.
+    Introduced in notebook 16.
     """
     batch = load_safe_pickle(data, source=source)
     if not isinstance(batch, dict):

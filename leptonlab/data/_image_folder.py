@@ -4,7 +4,7 @@
 classifier in source 002 means to read, though its glob never finds such files: notebook 16,
 ERRATA.md). :func:`image_folder` decodes it with Pillow into one
 uint8 array, checking every file, so that a corrupt or wrongly-sized image is reported by
-name instead of surfacing later as a shape error in the model. Introduced in notebook 15.
+name instead of surfacing later as a shape error in the model. Introduced in notebook 16.
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def image_folder(path: str | os.PathLike, *, size: tuple[int, int] | None = None
             decompression-bomb limit; also for a missing or empty folder.
         ValueError, TypeError: for bad arguments.
 
-    Introduced in notebook 15.
+    Introduced in notebook 16.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a folder path (str or Path), got {type(path).__name__}.")

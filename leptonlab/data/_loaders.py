@@ -48,7 +48,7 @@ FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
-"""CIFAR-10 class names, label 0-9 in this order (``batches.meta``). Introduced in notebook 15."""
+"""CIFAR-10 class names, label 0-9 in this order (``batches.meta``). Introduced in notebook 16."""
 
 MOVIELENS_FOLDS = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")
 """MovieLens-100K's own splits: u1-u5 are the 5 cross-validation folds, ua/ub hold out 10 ratings per user."""
@@ -149,7 +149,7 @@ def load_sst2(split: str = "train") -> tuple[list[str], np.ndarray | None]:
         sentences as in the file, and ``[N] int32`` (0 = negative,
         1 = positive), or None for ``"test"``.
 
-    Introduced in notebook 12.
+    Introduced in notebook 13.
     """
     split = _choice("split", split, _SST2_SPLITS)
     data, source = _read("sst-2", f"{split}.tsv")
@@ -182,7 +182,7 @@ def load_movielens_100k() -> MovieLens100K:
         :class:`MovieLens100K` with ids kept 1-based as in the files (subtract 1
         to index an embedding table of 943 users or 1,682 movies).
 
-    Introduced in notebook 13.
+    Introduced in notebook 14.
     """
     genre_data, genre_source = _read("ml-100k", "u.genre")
     genre_names = parse_ml_genres(genre_data, source=genre_source)
@@ -208,7 +208,7 @@ def load_movielens_fold(name: str) -> tuple[Ratings, Ratings]:
     Returns:
         ``(train, test)`` :class:`Ratings` with 1-based ids, as in :func:`load_movielens_100k`.
 
-    Introduced in notebook 13.
+    Introduced in notebook 14.
     """
     name = _choice("fold", name, MOVIELENS_FOLDS)
     return _ratings(f"{name}.base"), _ratings(f"{name}.test")
@@ -239,7 +239,7 @@ _PNG_CACHE_VERSION = 1  # bump when the decoded format changes
 class DataSource:
     """Which files a loader read: print it in a notebook so readers know what was measured on.
 
-    Returned by ``load_cifar10(..., return_info=True)``. Introduced in notebook 15.
+    Returned by ``load_cifar10(..., return_info=True)``. Introduced in notebook 16.
     """
 
     dataset: str  # "cifar-10"
@@ -359,7 +359,7 @@ def load_cifar10(split: str = "train", *, source: str = "auto", return_info: boo
         DataError: when no source is available (the message says what was looked for), or a
             file is corrupt. A corrupt or unsafe archive is an error, never a reason to fall back.
 
-    Introduced in notebook 15.
+    Introduced in notebook 16.
     """
     split = _choice("split", split, tuple(_CIFAR10_BATCHES))
     source = _choice("source", source, CIFAR10_SOURCES)

@@ -34,7 +34,7 @@ def soft_target_loss(student_logits: jax.Array, teacher_logits: jax.Array, *, te
     """``T**2 * KL(softmax(t/T) || softmax(s/T))`` per example: ``[B, C], [B, C] -> [B]``.
 
     Zero when the student's logits equal the teacher's (up to a constant per example).
-    Introduced in notebook 20.
+    Introduced in notebook 21.
     """
     _check_temperature_alpha(temperature, 0.0)
     s, t = jnp.asarray(student_logits, jnp.float32), jnp.asarray(teacher_logits, jnp.float32)
@@ -51,7 +51,7 @@ def distillation_loss(student_logits: jax.Array, teacher_logits: jax.Array, labe
                       temperature: float = 4.0, alpha: float = 0.9) -> jax.Array:
     """``alpha * soft_target_loss + (1 - alpha) * cross_entropy(student, labels)`` per example: ``[B]``.
 
-    ``student_logits, teacher_logits: [B, C]``, ``labels: [B] int``. Introduced in notebook 20.
+    ``student_logits, teacher_logits: [B, C]``, ``labels: [B] int``. Introduced in notebook 21.
     """
     _check_temperature_alpha(temperature, alpha)
     labels = jnp.asarray(labels)
@@ -105,7 +105,7 @@ def distill(student: nnx.Module, teacher: TrainState, train_data: Batch, config:
     """Train ``student`` on ``train_data = (x, y)`` against ``teacher``'s soft targets; returns ``(state, history)``.
 
     ``val_accuracy`` is against the true labels; ``val_loss`` is the distillation loss.
-    Introduced in notebook 20.
+    Introduced in notebook 21.
     """
     if not isinstance(student, nnx.Module):
         raise TypeError(f"student must be a flax.nnx.Module, got {type(student).__name__}.")

@@ -53,7 +53,7 @@ class DriftMonitor:
 
     ``monitor.check(x) -> DriftReport`` for a batch ``x: [B, ...]`` (the feature shape of the
     training inputs; ``B`` about ``batch_size``, the size the threshold was calibrated for).
-    Introduced in notebook 20.
+    Introduced in notebook 21.
     """
 
     mean: np.ndarray  # [D] per-feature mean of the training inputs

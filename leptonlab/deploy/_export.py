@@ -62,7 +62,7 @@ def export_model(model: nnx.Module | TrainState, model_dir: str | Path, *, input
     ``input_shape`` is one example's shape (the exported function takes ``[B, *input_shape]``
     float32 for any ``B``); ``value_range`` and ``class_names`` go to ``meta.json`` for the
     prediction command; ``drift`` (optional) is saved beside. Returns the folder.
-    Introduced in notebook 20.
+    Introduced in notebook 21.
     """
     if isinstance(model, TrainState):
         model = model.model()

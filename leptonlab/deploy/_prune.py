@@ -53,7 +53,7 @@ def magnitude_masks(params, sparsity: float, *, scope: str = "global"):
     with many small weights lose more); ``scope="layer"`` removes the same fraction
     from each array. Exactly ``round(sparsity * n)`` weights are zeroed (of all
     ``n`` prunable weights, or of each array's ``n``). Returns masks (float32
-    arrays) in the structure of ``params``. Introduced in notebook 20.
+    arrays) in the structure of ``params``. Introduced in notebook 21.
     """
     sparsity = _check_sparsity(sparsity)
     if scope not in SCOPES:
@@ -120,7 +120,7 @@ def prune(model: nnx.Module | TrainState, sparsity: float, *, scope: str = "glob
     parameters comes back, ready for ``evaluate``). See :func:`magnitude_masks` for
     ``sparsity`` and ``scope``. The masks have the structure of ``nnx.state(model, nnx.Param)``;
     pass them to :func:`fit_pruned` to fine-tune without bringing the pruned weights
-    back. Introduced in notebook 20.
+    back. Introduced in notebook 21.
     """
     if isinstance(model, TrainState):
         masks = magnitude_masks(model.params, sparsity, scope=scope)
@@ -159,7 +159,7 @@ def fit_pruned(model: nnx.Module, masks, train_data: Batch, config: TrainConfig 
 
     The optimizer of ``config`` is chained with :func:`keep_pruned`; ``model``'s weights are
     masked first (so a model that was not pruned yet is pruned by ``masks``). Returns
-    ``(state, history)`` as ``fit`` does. Introduced in notebook 20.
+    ``(state, history)`` as ``fit`` does. Introduced in notebook 21.
     """
     if isinstance(model, TrainState):
         model = model.model()

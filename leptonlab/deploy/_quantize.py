@@ -46,7 +46,7 @@ def quantize_int8(w: jax.Array, *, axis: int = -1) -> QuantizedArray:
 
     ``w: [..., C] float`` -> ``QuantizedArray(values [..., C] int8, scale [1, ..., 1, C] float32)``
     (for ``axis=-1``). Channels that are all zero get scale 1. ``dequantize`` inverts it up to
-    ``scale / 2`` per weight. Introduced in notebook 20.
+    ``scale / 2`` per weight. Introduced in notebook 21.
     """
     w = np.asarray(w)  # NumPy: a handful of small arrays, no compilation per shape
     if not np.issubdtype(w.dtype, np.floating):
@@ -120,7 +120,7 @@ def quantize_model(model: nnx.Module | TrainState) -> tuple[Any, dict]:
 
     ``model``: an NNX module, or a :class:`TrainState` (then ``model_q`` is a state with the
     dequantised parameters, ready for ``evaluate``). Non-parameter state (batch-norm
-    statistics) is kept unchanged. Introduced in notebook 20.
+    statistics) is kept unchanged. Introduced in notebook 21.
     """
     if isinstance(model, TrainState):
         qparams = quantize_params(model.params)

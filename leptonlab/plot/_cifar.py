@@ -18,7 +18,7 @@ def time_to_accuracy(histories: Mapping[str, Any], *, target: float | None = Non
     ``histories`` maps a run's name to its :class:`leptonlab.train.History`; the x axis is
     :func:`leptonlab.train.elapsed_seconds` (cumulative wall-clock seconds at the end of each
     epoch). With ``target``, a dashed line marks it and each run's first epoch at or above it
-    is circled. Introduced in notebook 15.
+    is circled. Introduced in notebook 16.
     """
     from leptonlab.train import History, elapsed_seconds  # plot stays importable without training code
 
@@ -55,7 +55,7 @@ def channel_means(stats: Mapping[str, Sequence[float]], *, channels: Sequence[st
                   title: str = "per-channel mean") -> Figure:
     """Bars of per-channel statistics for several sets of images (e.g. train and test means).
 
-    ``stats`` maps a label to one value per channel (``[C]``). Introduced in notebook 15.
+    ``stats`` maps a label to one value per channel (``[C]``). Introduced in notebook 16.
     """
     if not isinstance(stats, Mapping) or not stats:
         raise ValueError("channel_means needs a non-empty dict {label: [C] values}.")

@@ -17,7 +17,7 @@ def pruning_curve(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
 
     ``curves`` maps a label (e.g. ``"global, no fine-tuning"``) to ``(sparsities, accuracies)``,
     both in [0, 1]; ``baseline`` (optional) is the dense model's accuracy, drawn dashed.
-    Introduced in notebook 20.
+    Introduced in notebook 21.
     """
     if not isinstance(curves, Mapping) or not curves:
         raise ValueError("pruning_curve expects a non-empty dict label -> (sparsities, accuracies).")
@@ -39,7 +39,7 @@ def pruning_curve(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
 
 
 def model_sizes(sizes: Mapping[str, int], *, title: str = "model size") -> Figure:
-    """Horizontal bars of model sizes in KiB; ``sizes`` maps a label to bytes. Introduced in notebook 20."""
+    """Horizontal bars of model sizes in KiB; ``sizes`` maps a label to bytes. Introduced in notebook 21."""
     if not isinstance(sizes, Mapping) or not sizes:
         raise ValueError("model_sizes expects a non-empty dict label -> bytes.")
     labels = list(sizes)
@@ -64,7 +64,7 @@ def drift_scores(scores: Mapping[str, Sequence[float]], threshold: float, *,
 
     ``scores`` maps a group (e.g. ``"clean"``, ``"inverted"``) to the scores of its
     batches (:meth:`leptonlab.deploy.DriftMonitor.score`). The score axis is
-    logarithmic. Introduced in notebook 20.
+    logarithmic. Introduced in notebook 21.
     """
     if not isinstance(scores, Mapping) or not scores:
         raise ValueError("drift_scores expects a non-empty dict group -> list of scores.")
@@ -87,7 +87,7 @@ def drift_scores(scores: Mapping[str, Sequence[float]], threshold: float, *,
 
 
 def drift_map(feature_scores: Any, *, title: str = "per-pixel mean shift (z)") -> Figure:
-    """A heatmap of :meth:`DriftMonitor.feature_scores` for an image batch ``[H, W]``. Introduced in notebook 20."""
+    """A heatmap of :meth:`DriftMonitor.feature_scores` for an image batch ``[H, W]``. Introduced in notebook 21."""
     z = np.asarray(feature_scores, float)
     if z.ndim != 2:
         raise ValueError(f"drift_map expects per-pixel scores [H, W], got shape {z.shape}.")

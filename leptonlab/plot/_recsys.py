@@ -13,7 +13,7 @@ from leptonlab.plot._style import COLORS, curves_by_name, finish, new_figure
 def rating_overview(ratings, item_counts, user_counts) -> Figure:
     """Three panels: the star distribution, ratings per item (sorted: the long tail), ratings per user.
 
-    ``ratings: [N]`` stars 1..5, ``item_counts: [I]``, ``user_counts: [U]``. Introduced in notebook 13.
+    ``ratings: [N]`` stars 1..5, ``item_counts: [I]``, ``user_counts: [U]``. Introduced in notebook 14.
     """
     ratings = np.asarray(ratings)
     item_counts, user_counts = np.sort(np.asarray(item_counts))[::-1], np.sort(np.asarray(user_counts))[::-1]
@@ -35,7 +35,7 @@ def rating_overview(ratings, item_counts, user_counts) -> Figure:
 
 def regularisation_sweep(strengths: Sequence[float], train_rmse: Sequence[float], test_rmse: Sequence[float],
                          *, target: float | None = None, held_out: str = "test") -> Figure:
-    """Train and held-out RMSE against the L2 strength (log axis), best held-out point marked. Notebook 13.
+    """Train and held-out RMSE against the L2 strength (log axis), best held-out point marked. Notebook 14.
 
     ``held_out`` names the held-out data in the legend (e.g. "validation").
     """
@@ -60,7 +60,7 @@ def latent_factors(coords, labels: Sequence[str], *, highlight: Sequence[int] = 
                    value_label: str = "") -> Figure:
     """Items in a 2-D projection of their latent factors, ``coords: [I, 2]``; ``highlight`` rows labelled.
 
-    ``values: [I]`` (optional) colours the points (e.g. mean rating). Notebook 13.
+    ``values: [I]`` (optional) colours the points (e.g. mean rating). Notebook 14.
     """
     coords = np.asarray(coords, float)
     if coords.ndim != 2 or coords.shape[1] != 2:
@@ -82,7 +82,7 @@ def latent_factors(coords, labels: Sequence[str], *, highlight: Sequence[int] = 
 
 def model_comparison(results: Mapping[str, float], *, metric: str = "RMSE", target: float | None = None,
                      lower_is_better: bool = True) -> Figure:
-    """Horizontal bars of one metric per model, best bar highlighted. Notebooks 14-14."""
+    """Horizontal bars of one metric per model, best bar highlighted. Notebooks 14-15."""
     if not results:
         raise ValueError("results is empty: pass {model name: value}.")
     names, values = list(results), np.array([float(v) for v in results.values()])
@@ -102,7 +102,7 @@ def model_comparison(results: Mapping[str, float], *, metric: str = "RMSE", targ
 
 
 def hit_rate_curves(curves: Mapping[str, Sequence[float]], ks: Sequence[int]) -> Figure:
-    """HR@K against K for several models (``curves[name]: [len(ks)]``). Notebook 14."""
+    """HR@K against K for several models (``curves[name]: [len(ks)]``). Notebook 15."""
     ks = np.asarray(ks)
     if not curves:
         raise ValueError("curves is empty: pass {model name: [HR@K for K in ks]}.")

@@ -23,7 +23,7 @@ def cost_curve(models: Sequence[int], seconds: Sequence[float], *, title: str = 
     """Wall time of N models trained together against N, next to N separate runs (``N * seconds[0]``).
 
     ``models`` must start with 1 (the single model the others are compared to).
-    Left: seconds against N (log-log). Right: seconds per model. Notebook 18.
+    Left: seconds against N (log-log). Right: seconds per model. Notebook 19.
     """
     n, t = _xy(models, seconds, "cost_curve")
     if n[0] != 1 or np.any(t <= 0):
@@ -45,7 +45,7 @@ def lr_sensitivity(learning_rates: Any, values: Any, *, groups: Any = None, best
     """The final ``metric`` of each trial against its learning rate (log axis), one line per group (e.g. seed).
 
     ``values`` may hold NaN (a diverged run): it is drawn as an ``x`` at the top of
-    the plot. ``best`` marks the chosen learning rate. Notebook 18.
+    the plot. ``best`` marks the chosen learning rate. Notebook 19.
     """
     lr, v = _xy(learning_rates, values, "lr_sensitivity")
     if np.any(lr <= 0):
@@ -75,7 +75,7 @@ def halving_rounds(rounds: Sequence[Mapping[str, Any]], learning_rates: Any, *, 
                    ) -> Figure:
     """Successive halving: each trial's score after each round it survived, coloured by learning rate.
 
-    ``rounds`` is ``HalvingResult.rounds`` (dicts with ``trials``, ``epochs``, ``scores``). Notebook 18.
+    ``rounds`` is ``HalvingResult.rounds`` (dicts with ``trials``, ``epochs``, ``scores``). Notebook 19.
     """
     if not rounds:
         raise ValueError("halving_rounds: no rounds to plot.")
@@ -99,7 +99,7 @@ def halving_rounds(rounds: Sequence[Mapping[str, Any]], learning_rates: Any, *, 
 
 def scaling_curve(devices: Sequence[int], seconds: Sequence[float], *, title: str = "data-parallel scaling"
                   ) -> Figure:
-    """Speed-up ``seconds[0] / seconds`` against the number of devices, with the ideal line. Notebook 19."""
+    """Speed-up ``seconds[0] / seconds`` against the number of devices, with the ideal line. Notebook 20."""
     d, t = _xy(devices, seconds, "scaling_curve")
     if np.any(t <= 0) or np.any(d < 1):
         raise ValueError("scaling_curve: device counts must be >= 1 and times > 0 seconds.")
@@ -118,7 +118,7 @@ def sharding_map(table: Sequence[Mapping[str, Any]], shape: Sequence[int], *, ti
     """Which device holds which block of a 1-D or 2-D array: one coloured rectangle per shard.
 
     ``table`` is :func:`leptonlab.scale.shard_table` of the array, ``shape`` its shape.
-    A replicated array shows every device on the whole array. Notebook 19.
+    A replicated array shows every device on the whole array. Notebook 20.
     """
     shape = tuple(int(s) for s in shape)
     if len(shape) not in (1, 2) or not table:

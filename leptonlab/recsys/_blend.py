@@ -18,7 +18,7 @@ def fit_blend(preds, target, *, ridge: float = 0.0) -> np.ndarray:
     """Weights ``w: [1 + M]`` (intercept first) minimising ``|w0 + preds @ w[1:] - target|^2 + ridge |w[1:]|^2``.
 
     ``preds: [N, M]`` are M models' predictions of the ``target: [N]`` ratings
-    of a VALIDATION split (never the test fold). Introduced in notebook 13.
+    of a VALIDATION split (never the test fold). Introduced in notebook 14.
     """
     X = _design(preds)
     y = np.asarray(target, np.float64)

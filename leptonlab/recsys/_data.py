@@ -51,7 +51,7 @@ class IdIndex(NamedTuple):
 
 
 def build_index(raw_ids: Any) -> IdIndex:
-    """An :class:`IdIndex` over the distinct values of ``raw_ids: [N] int``. Introduced in notebook 13."""
+    """An :class:`IdIndex` over the distinct values of ``raw_ids: [N] int``. Introduced in notebook 14."""
     arr = np.asarray(raw_ids)
     if arr.ndim != 1 or arr.dtype.kind not in "iu":
         raise TypeError(f"raw_ids must be a 1-D integer array, got shape {arr.shape} and dtype {arr.dtype}.")
@@ -90,7 +90,7 @@ def index_ratings(ratings: Any, *, users: IdIndex | None = None, items: IdIndex 
     ``build_index(ml.movies.item)``) so that a train and a test fold share rows;
     without them the index is built from the ids present in ``ratings``.
 
-    Introduced in notebook 13.
+    Introduced in notebook 14.
     """
     for field in ("user", "item", "rating", "timestamp"):
         if not hasattr(ratings, field):
@@ -128,7 +128,7 @@ def _check_train_val(train: Any, val: Any) -> tuple[Interactions, Interactions |
 
 
 def seen_matrix(data: Interactions) -> np.ndarray:
-    """``[n_users, n_items] bool``: which items each user has rated in ``data``. Introduced in notebook 13."""
+    """``[n_users, n_items] bool``: which items each user has rated in ``data``. Introduced in notebook 14."""
     data = _check_interactions(data)
     seen = np.zeros((data.n_users, data.n_items), bool)
     seen[data.user, data.item] = True
@@ -157,7 +157,7 @@ class ImplicitSplit(NamedTuple):
 
 
 def leave_one_out(data: Interactions) -> ImplicitSplit:
-    """Hold out each user's latest interaction (users with at least 2). Introduced in notebook 14."""
+    """Hold out each user's latest interaction (users with at least 2). Introduced in notebook 15."""
     data = _check_interactions(data)
     order = np.lexsort((data.item, data.timestamp, data.user))  # by user, then time, then item
     user_sorted = data.user[order]
@@ -179,7 +179,7 @@ def sample_negatives(seen: Any, users: Any, n: int, *, key: jax.Array, exclude: 
 
     ``seen: [n_users, n_items] bool`` marks interactions; ``exclude: [len(users)]``
     (optional) is one more item per user to avoid (the held-out test item).
-    Deterministic given ``key``. Introduced in notebook 14.
+    Deterministic given ``key``. Introduced in notebook 15.
     """
     seen = np.asarray(seen)
     users = np.asarray(users)
@@ -208,7 +208,7 @@ def sample_negatives(seen: Any, users: Any, n: int, *, key: jax.Array, exclude: 
 
 
 def item_popularity(data: Interactions) -> np.ndarray:
-    """``[n_items] int64``: how many interactions each item has in ``data``. Introduced in notebook 13."""
+    """``[n_items] int64``: how many interactions each item has in ``data``. Introduced in notebook 14."""
     data = _check_interactions(data)
     return np.bincount(data.item, minlength=data.n_items).astype(np.int64)
 
@@ -224,7 +224,7 @@ class Candidates(NamedTuple):
 def candidate_lists(split: ImplicitSplit, n_negatives: int = 99, *, key: jax.Array) -> Candidates:
     """The standard NCF protocol: rank each held-out item among ``n_negatives`` items the user never touched.
 
-    Introduced in notebook 14.
+    Introduced in notebook 15.
     """
     if not isinstance(split, ImplicitSplit):
         raise TypeError(f"split must be an ImplicitSplit (from leave_one_out), got {type(split).__name__}.")
@@ -243,7 +243,7 @@ def validation_split(data: Interactions, fraction: float = 0.1, *, key: jax.Arra
     test fold is evaluated once, at the end. Both parts keep the rows order of
     ``data`` and share its ``users``/``items`` index. Deterministic given ``key``.
 
-    Introduced in notebook 13.
+    Introduced in notebook 14.
     """
     data = _check_interactions(data)
     if not (isinstance(fraction, (int, float)) and 0.0 < fraction < 1.0):

@@ -24,13 +24,13 @@ def _pair(pred, target) -> tuple[jnp.ndarray, jnp.ndarray]:
 
 
 def rmse(pred, target) -> float:
-    """Root mean squared error ``sqrt(mean((pred - target)^2))`` of ``pred, target: [N]``. Notebook 13."""
+    """Root mean squared error ``sqrt(mean((pred - target)^2))`` of ``pred, target: [N]``. Notebook 14."""
     pred, target = _pair(pred, target)
     return float(jnp.sqrt(jnp.mean(jnp.square(pred - target))))
 
 
 def mae(pred, target) -> float:
-    """Mean absolute error ``mean(|pred - target|)`` of ``pred, target: [N]``. Notebook 13."""
+    """Mean absolute error ``mean(|pred - target|)`` of ``pred, target: [N]``. Notebook 14."""
     pred, target = _pair(pred, target)
     return float(jnp.mean(jnp.abs(pred - target)))
 
@@ -65,21 +65,21 @@ def candidate_ranks(scores) -> np.ndarray:
 
 
 def hit_rate_at_k(scores, relevant, k: int) -> float:
-    """HR@K: fraction of users with at least one relevant item among their top ``k``. Notebook 14."""
+    """HR@K: fraction of users with at least one relevant item among their top ``k``. Notebook 15."""
     scores, relevant = _ranking(scores, relevant, k)
     hits = (candidate_ranks(scores) < k) & relevant
     return float(hits.any(axis=1).mean())
 
 
 def precision_at_k(scores, relevant, k: int) -> float:
-    """Precision@K: relevant items in the top ``k`` divided by ``k``, averaged over users. Notebook 14."""
+    """Precision@K: relevant items in the top ``k`` divided by ``k``, averaged over users. Notebook 15."""
     scores, relevant = _ranking(scores, relevant, k)
     hits = (candidate_ranks(scores) < k) & relevant
     return float((hits.sum(axis=1) / k).mean())
 
 
 def ndcg_at_k(scores, relevant, k: int) -> float:
-    """NDCG@K with binary relevance, averaged over users that have a relevant item. Notebook 14.
+    """NDCG@K with binary relevance, averaged over users that have a relevant item. Notebook 15.
 
     DCG = sum over relevant items ranked r < k (0-based) of 1 / log2(r + 2);
     it is divided by the best possible DCG (all relevant items first).
@@ -97,6 +97,6 @@ def ndcg_at_k(scores, relevant, k: int) -> float:
 
 
 def ranking_report(scores, relevant, k: int = 10) -> dict[str, float]:
-    """``{"hr": HR@k, "ndcg": NDCG@k, "precision": precision@k}`` in one call. Notebook 14."""
+    """``{"hr": HR@k, "ndcg": NDCG@k, "precision": precision@k}`` in one call. Notebook 15."""
     return {"hr": hit_rate_at_k(scores, relevant, k), "ndcg": ndcg_at_k(scores, relevant, k),
             "precision": precision_at_k(scores, relevant, k)}

@@ -70,7 +70,7 @@ class MFParams(NamedTuple):
 
 def init_mf(n_users: int, n_items: int, rank: int, *, key: jax.Array, mu: float = 0.0,
             init_scale: float = 0.1) -> MFParams:
-    """Zero biases and ``N(0, init_scale^2)`` factors. Introduced in notebook 13."""
+    """Zero biases and ``N(0, init_scale^2)`` factors. Introduced in notebook 14."""
     for name, v in (("n_users", n_users), ("n_items", n_items)):
         if not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}.")
@@ -177,7 +177,7 @@ def fit_mf(train: Interactions, config: MFConfig = MFConfig(), *, key: jax.Array
     batches. ``mu`` is the training mean and stays fixed. With ``val`` the RMSE
     on it is recorded after every epoch (it never influences training).
 
-    Introduced in notebook 13.
+    Introduced in notebook 14.
     """
     train, val = _check_train_val(train, val)
     if not isinstance(config, MFConfig):
@@ -211,7 +211,7 @@ def fit_mf(train: Interactions, config: MFConfig = MFConfig(), *, key: jax.Array
 
 
 def evaluate_mf(params: MFParams, data: Interactions, *, clip: tuple[float, float] | None = (1.0, 5.0)) -> dict:
-    """``{"rmse": ..., "mae": ...}`` of ``params`` on ``data``, predictions clipped to ``clip``. Notebook 13."""
+    """``{"rmse": ..., "mae": ...}`` of ``params`` on ``data``, predictions clipped to ``clip``. Notebook 14."""
     from leptonlab.recsys._metrics import mae, rmse
 
     data = _check_interactions(data)
@@ -228,7 +228,7 @@ def evaluate_mf(params: MFParams, data: Interactions, *, clip: tuple[float, floa
 
 
 def global_mean_baseline(train: Interactions) -> MFParams:
-    """The constant predictor ``r_hat = mean training rating`` as MFParams of rank 0. Notebook 13."""
+    """The constant predictor ``r_hat = mean training rating`` as MFParams of rank 0. Notebook 14."""
     train = _check_interactions(train, "train")
     return MFParams(mu=jnp.asarray(np.mean(train.rating), jnp.float32), user_bias=jnp.zeros(train.n_users),
                     item_bias=jnp.zeros(train.n_items), user_factors=jnp.zeros((train.n_users, 0)),
@@ -236,7 +236,7 @@ def global_mean_baseline(train: Interactions) -> MFParams:
 
 
 def fit_biases(train: Interactions, *, reg_item: float = 5.0, reg_user: float = 5.0, sweeps: int = 10) -> MFParams:
-    """The user/item-bias baseline ``mu + b_u + b_i`` by alternating shrunken means. Notebook 13.
+    """The user/item-bias baseline ``mu + b_u + b_i`` by alternating shrunken means. Notebook 14.
 
     ``b_i = sum(r - mu - b_u) / (reg_item + n_i)`` then ``b_u = sum(r - mu - b_i) /
     (reg_user + n_u)``, repeated ``sweeps`` times (Koren 2010's baseline

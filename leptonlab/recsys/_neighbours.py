@@ -38,7 +38,7 @@ def similarity_matrix(R, mask, *, kind: str = "pearson", shrinkage: float = 0.0)
     multiplies by ``n / (n + shrinkage)`` (n = co-rated items), damping
     similarities that rest on a handful of items. The diagonal is set to 0.
 
-    Introduced in notebook 13.
+    Introduced in notebook 14.
     """
     if kind not in SIMILARITIES:
         raise ValueError(f"unknown similarity {kind!r}; choose one of {SIMILARITIES}.")
@@ -84,7 +84,7 @@ class NeighbourModel(NamedTuple):
 
 def fit_neighbours(train: Interactions, *, kind: str = "user", similarity: str = "pearson", k: int = 40,
                    shrinkage: float = 0.0, baseline: MFParams | None = None) -> NeighbourModel:
-    """Similarities of all users (``kind="user"``) or items (``"item"``) in ``train``. Notebook 13.
+    """Similarities of all users (``kind="user"``) or items (``"item"``) in ``train``. Notebook 14.
 
     ``baseline`` (e.g. ``fit_biases(train)``): work on the residuals ``r - b_ui``
     (similarities included) and predict ``b_ui`` plus the neighbours' weighted
@@ -115,7 +115,7 @@ def fit_neighbours(train: Interactions, *, kind: str = "user", similarity: str =
 
 
 def predict_neighbours(model: NeighbourModel, users, items, *, batch_size: int = 2048) -> jax.Array:
-    """``[N] float32`` predictions for ``users, items: [N]`` rows (clipped to 1..5). Notebook 13.
+    """``[N] float32`` predictions for ``users, items: [N]`` rows (clipped to 1..5). Notebook 14.
 
     A pair without any neighbour that rated the target falls back to the row's mean
     (to ``b_ui`` with a baseline).

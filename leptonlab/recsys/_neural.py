@@ -37,7 +37,7 @@ class NCF(nnx.Module):
     The GMF branch multiplies a user and an item embedding elementwise; the MLP
     branch concatenates two other embeddings and passes them through ``hidden``
     ReLU layers; a linear layer on both outputs gives the logit.
-    ``x: [B, 2] int32 -> [B]`` logits. Introduced in notebook 14.
+    ``x: [B, 2] int32 -> [B]`` logits. Introduced in notebook 15.
     """
 
     def __init__(self, n_users: int, n_items: int, dim: int = 32, hidden: Sequence[int] = (64, 32), *,
@@ -74,7 +74,7 @@ class TwoTower(nnx.Module):
     with). Row ``n_users`` of ``E_user`` is reserved for "unknown user"; in
     training mode each user id is replaced by it with probability
     ``id_dropout``, so that the genre path alone learns to stand in for a new
-    user. ``x: [B, 2] int32 -> [B]`` logits. Introduced in notebook 14.
+    user. ``x: [B, 2] int32 -> [B]`` logits. Introduced in notebook 15.
     """
 
     def __init__(self, n_users: int, n_items: int, item_genres, user_genres, dim: int = 32, *,
@@ -144,7 +144,7 @@ class TwoTower(nnx.Module):
 
 
 def user_genre_profiles(seen, item_genres) -> np.ndarray:
-    """``[U, G] float32``: each user's mean genre flags over the items they interacted with. Notebook 14."""
+    """``[U, G] float32``: each user's mean genre flags over the items they interacted with. Notebook 15."""
     seen = np.asarray(seen, np.float32)
     item_genres = np.asarray(item_genres, np.float32)
     if seen.ndim != 2 or item_genres.ndim != 2 or seen.shape[1] != item_genres.shape[0]:
@@ -163,7 +163,7 @@ def negative_sampling_loss(n_negatives: int = 4) -> Callable:
     fact a positive: with ~6% density this label noise is small), and returns the
     mean binary cross-entropy over positives (label 1) and negatives (label 0),
     with per-example metric ``loss``. The same ``n_negatives`` gives the same
-    function object, so ``fit`` compiles once. Introduced in notebook 14.
+    function object, so ``fit`` compiles once. Introduced in notebook 15.
     """
     if not isinstance(n_negatives, int) or n_negatives < 1:
         raise ValueError(f"n_negatives must be a positive int, got {n_negatives!r}.")

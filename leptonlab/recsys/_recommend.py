@@ -20,7 +20,7 @@ class TopK(NamedTuple):
 
 
 def mf_scores(params: MFParams) -> np.ndarray:
-    """``[U, I] float32`` predicted rating of every user for every item under biased MF. Notebook 13."""
+    """``[U, I] float32`` predicted rating of every user for every item under biased MF. Notebook 14."""
     if not isinstance(params, MFParams):
         raise TypeError(f"params must be MFParams, got {type(params).__name__}.")
     full = (params.mu + params.user_bias[:, None] + params.item_bias[None, :]
@@ -52,7 +52,7 @@ class Recommender:
         min_interactions: items with fewer training interactions are never
             recommended to known users (their scores rest on too little data).
 
-    Introduced in notebook 14; cold start in notebook 14.
+    Introduced in notebook 14; cold start in notebook 15.
     """
 
     def __init__(self, scores, train: Interactions, *, titles=None, item_genres=None,

@@ -39,7 +39,7 @@ def implicit_matrix(train: Interactions) -> jax.Array:
     """``[n_users, n_items] float32``: ``|N(u)|^(-1/2)`` where ``u`` rated the item in ``train``, else 0.
 
     Row ``u`` times ``Y: [n_items, rank]`` is ``|N(u)|^(-1/2) sum_{j in N(u)} y_j``.
-    A user without training ratings gets a zero row. Introduced in notebook 13.
+    A user without training ratings gets a zero row. Introduced in notebook 14.
     """
     train = _check_interactions(train, "train")
     seen = np.zeros((train.n_users, train.n_items), np.float32)
@@ -103,7 +103,7 @@ def fit_svdpp(train: Interactions, config: MFConfig = MFConfig(), *, key: jax.Ar
     influences training: pick the step count from it, then refit). The returned
     ``user_factors`` already include the implicit sum (see the module docstring).
 
-    Introduced in notebook 13.
+    Introduced in notebook 14.
     """
     train, val = _check_train_val(train, val)
     if not isinstance(config, MFConfig):
