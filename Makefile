@@ -2,7 +2,8 @@
 #   make course   run the whole course in batch (full; QUICK=1 for the quick run) and write the report
 #   make test     run the package tests and every notebook in quick mode
 # Also: make lab (JupyterLab with the course kernel), make fetch (download the datasets once),
-# make bench (training throughput vs PyTorch eager and a naive JAX loop: PERFORMANCE.md).
+# make bench (training throughput vs PyTorch eager and a naive JAX loop: PERFORMANCE.md),
+# make book (the course as a static HTML site in build/book/html: from a quick run, or RUN=runs/<folder>).
 # Both create the virtual environment .venv on first use; with an NVIDIA GPU they install the CUDA build of JAX.
 
 PYTHON ?= python3
@@ -23,7 +24,7 @@ GLIBC_TUNABLES ?= $(ALLOCATOR_TUNABLES)
 export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
 export PYTHONNOUSERSITE := 1
 
-.PHONY: course lab test fetch bench venv clean-venv
+.PHONY: course lab test fetch bench book venv clean-venv
 
 venv: $(STAMP)
 
@@ -52,6 +53,16 @@ fetch: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks --rounds 3 --json runs/benchmarks.json
+
+# The course book (docs/conf.py, leptonlab/course/_book.py): every notebook with its outputs and figures,
+# the README's tables, RESULTS/PERFORMANCE/ERRATA, the instructors' guide and the API reference.
+# Without RUN it first runs the course in quick mode into build/book-run (a failed notebook still gets its
+# page, with its error, and `leptonlab book` then exits 1 naming it).
+RUN ?=
+book: export GLIBC_TUNABLES := $(GLIBC_TUNABLES)
+book: $(STAMP)
+	$(if $(RUN),,-$(BIN)/leptonlab run --quick --out build/book-run)
+	$(BIN)/leptonlab book $(if $(RUN),$(RUN),build/book-run) --out build/book
 
 test: $(STAMP)
 	LEPTONLAB_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-kernel-name leptonlab

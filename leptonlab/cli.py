@@ -224,6 +224,27 @@ def _grade(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- book
+
+
+def _add_book(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", metavar="RUN_DIR", type=Path,
+                        help="a folder of executed notebooks (leptonlab run --out RUN_DIR, or make test's)")
+    parser.add_argument("--out", default=Path("build/book"), type=Path, metavar="DIR",
+                        help="where the site goes: DIR/html/index.html (default: build/book)")
+
+
+def _book(args: argparse.Namespace) -> int:
+    from leptonlab.course._book import build_book, course_notebooks_in, site_problems
+
+    html_dir = build_book(args.run, args.out)  # BookError (a ValueError): one line, exit 2
+    problems = site_problems(html_dir, course_notebooks_in(args.run))
+    for problem in problems:
+        print(problem)
+    print(f"book: {html_dir / 'index.html'} ({len(problems)} problem(s))")
+    return EXIT_FAILED if problems else EXIT_OK
+
+
 # ---------------------------------------------------------------- kernel
 
 
@@ -291,6 +312,7 @@ COMMANDS: tuple[Command, ...] = (
             _add_release, _release),
     Command("grade", "execute each student's notebooks and write a table of points",
             _add_grade, _grade),
+    Command("book", "build the course book (HTML) from a folder of executed notebooks", _add_book, _book),
     Command("kernel", "install the course's Jupyter kernel (what make does)", _add_kernel, _kernel),
     Command("predict", "classify image files with an exported model, validating each input",
             _add_predict, _predict),
@@ -308,6 +330,7 @@ _EPILOG = """examples:
   leptonlab check-notebooks
   leptonlab release notebooks/ --out release/
   leptonlab grade submissions/ --source notebooks/ --out grades.csv
+  leptonlab book runs/quick-20261206-120000 --out build/book
   leptonlab predict models/mnist digit.png --top 3
 """
 
