@@ -10,24 +10,31 @@ import jax.numpy as jnp
 import numpy as np
 
 from leptonlab import activations as _ref
-from leptonlab.checks._core import CheckFailed, as_array, call, expect_close, passed
+from leptonlab.checks._core import (CheckFailed, Raised, as_array, attempt, call, exercise, expect_close,
+                                    failure_from, passed)
 
 _NOT_JAX_HINT = ("write it with jax.numpy (jnp.exp, jnp.where, ...), not numpy or math, "
                  "so that jax.grad can differentiate it.")
 
 
+def elementwise_grad(fn: Callable[..., Any], xs: jax.Array) -> jax.Array:
+    """Probe: ``d fn / dx`` at each of ``xs`` (1-D), ``jax.vmap(jax.grad(fn))``."""
+    return jax.vmap(jax.grad(lambda x: jnp.asarray(fn(x), dtype=jnp.float32)))(xs)
+
+
 def _grad_values(exercise: str, fn: Callable[..., Any], xs: jax.Array) -> np.ndarray:
-    """``d fn / dx`` at each of ``xs`` (1-D) via ``jax.vmap(jax.grad(fn))``, with a friendly failure."""
-    try:
-        return np.asarray(jax.vmap(jax.grad(lambda x: jnp.asarray(fn(x), dtype=jnp.float32)))(xs), dtype=np.float64)
-    except NotImplementedError:
-        raise CheckFailed(exercise, "the exercise is not written yet.",
-                          "replace `raise NotImplementedError()` with your code, run that cell, then run this one.") from None
-    except Exception as err:
-        raise CheckFailed(exercise, f"jax.grad could not differentiate your function ({type(err).__name__}: "
-                          f"{str(err).splitlines()[0] if str(err) else ''}).", _NOT_JAX_HINT) from None
+    """``d fn / dx`` at each of ``xs`` (1-D), with a friendly failure."""
+    outcome = attempt(exercise, fn, xs, probe=elementwise_grad)
+    if isinstance(outcome, Raised):
+        if outcome.isa("NotImplementedError"):
+            raise failure_from(exercise, outcome)
+        first = outcome.message.splitlines()[0] if outcome.message else ""
+        raise CheckFailed(exercise, f"jax.grad could not differentiate your function ({outcome.type_name}: "
+                          f"{first}).", _NOT_JAX_HINT)
+    return as_array(exercise, outcome, "the gradient")
 
 
+@exercise
 def sigmoid(fn: Callable[[jax.Array], jax.Array]) -> None:
     """Check a learner's numerically stable sigmoid ``fn(x) -> [same shape as x]``.
 
@@ -74,6 +81,7 @@ def sigmoid(fn: Callable[[jax.Array], jax.Array]) -> None:
     passed(ex, "matches the reference, stays finite at |x| = 1000, and so does its gradient.")
 
 
+@exercise
 def sigmoid_derivative(fn: Callable[[jax.Array], jax.Array]) -> None:
     """Check a learner's ``fn(x)`` = sigma'(x) = sigma(x)(1 - sigma(x)), elementwise, finite at |x| = 1000.
 
@@ -98,6 +106,7 @@ def sigmoid_derivative(fn: Callable[[jax.Array], jax.Array]) -> None:
     passed(ex, "equals sigma(x)(1 - sigma(x)), also at |x| = 1000.")
 
 
+@exercise
 def softmax(fn: Callable[[jax.Array], jax.Array]) -> None:
     """Check a learner's stable softmax over the last axis: ``fn(x: [..., C]) -> [..., C]``.
 
@@ -111,14 +120,10 @@ def softmax(fn: Callable[[jax.Array], jax.Array]) -> None:
                  hint="softmax(x)_i = exp(x_i) / sum_j exp(x_j); the outputs sum to 1.")
 
     batch = jnp.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])  # [2, 3]
-    try:
-        got = fn(batch)
-    except NotImplementedError:
-        got = call(ex, fn, batch)  # raises the "not written yet" message
-    except Exception as err:
-        raise CheckFailed(ex, f"on a [2, 3] batch your code raised {type(err).__name__}: {str(err).splitlines()[0]}",
-                          "sum over the last axis with keepdims=True, jnp.sum(e, axis=-1, keepdims=True), "
-                          "so the [2, 1] sums divide each row.") from None
+    got = attempt(ex, fn, batch)
+    if isinstance(got, Raised):
+        raise failure_from(ex, got, when="on a [2, 3] batch", hint="sum over the last axis with keepdims=True, jnp.sum(e, axis=-1, keepdims=True), "
+                                    "so the [2, 1] sums divide each row.")
     expect_close(ex, got, _ref.softmax(batch), what="softmax of a [2, 3] batch",
                  hint="normalise each row (the last axis): jnp.sum(e, axis=-1, keepdims=True).")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from leptonlab.checks._core import CheckFailed, as_array, call, expect_close, passed
+from leptonlab.checks._core import CheckFailed, as_array, call, exercise, expect_close, passed
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -13,6 +13,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+@exercise
 def channel_stats(fn) -> None:
     """Check ``fn(images: [N, H, W, 3] uint8) -> (mean [3], std [3])`` of the pixels scaled to [0, 1].
 
@@ -52,6 +53,7 @@ def channel_stats(fn) -> None:
     return passed(name, "one mean and one std per colour channel, on the [0, 1] scale.")
 
 
+@exercise
 def smooth_labels(fn) -> None:
     """Check ``fn(y: [B] int, num_classes, smoothing) -> [B, num_classes]`` smoothed one-hot targets.
 
@@ -81,6 +83,7 @@ def smooth_labels(fn) -> None:
     return passed(name, "every row sums to 1, with 1 - eps + eps/C on the true class.")
 
 
+@exercise
 def tta_probs(fn) -> None:
     """Check ``fn(logits_fn, x: [N, H, W, C]) -> [N, classes]``: softmax averaged over x and its mirror.
 

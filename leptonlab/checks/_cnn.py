@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from leptonlab.checks._core import CheckFailed, as_array, call, expect_close, passed
+from leptonlab.checks._core import CheckFailed, as_array, call, exercise, expect_close, passed
 
 
 def _final_side(image_size: int, blocks: int, kernel: int, padding: int, pool: int, *, conv: bool = True,
@@ -17,6 +17,7 @@ def _final_side(image_size: int, blocks: int, kernel: int, padding: int, pool: i
     return side
 
 
+@exercise
 def flatten_size(fn) -> None:
     """Check ``fn(image_size, channels, kernel=3, padding=1, pool=2) -> int``.
 
@@ -61,6 +62,7 @@ def flatten_size(fn) -> None:
     return passed(name)
 
 
+@exercise
 def confusion_matrix(fn) -> None:
     """Check ``fn(y_true: [N], y_pred: [N], num_classes) -> [C, C]`` counts, row = true, column = predicted."""
     name = "confusion_matrix"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from leptonlab.checks._core import CheckFailed, as_array, call, expect_close, passed
+from leptonlab.checks._core import CheckFailed, as_array, call, exercise, expect_close, passed
 
 # (n, kernel_size, padding, stride) -> expected output size; chosen so that each usual
 # mistake (no +1, p instead of 2p, true division, stride ignored) gives a different number.
@@ -31,6 +31,7 @@ _SIZE_MISTAKES = (  # (wrong formula, hint)
 )
 
 
+@exercise
 def output_size(fn) -> None:
     """Check ``fn(n, kernel_size, padding, stride) -> int``: ``(n + 2p - k) // s + 1``."""
     name = "output_size"
@@ -76,6 +77,7 @@ def _reference_correlate(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return out
 
 
+@exercise
 def conv2d_single_channel(fn) -> None:
     """Check ``fn(image: [H, W], kernel: [KH, KW]) -> [H - KH + 1, W - KW + 1]`` ("VALID" cross-correlation)."""
     name = "conv2d_single_channel"
@@ -100,6 +102,7 @@ def conv2d_single_channel(fn) -> None:
     return passed(name)
 
 
+@exercise
 def max_pool_2x2(fn) -> None:
     """Check ``fn(x: [H, W]) -> [H // 2, W // 2]``: the maximum of each non-overlapping 2x2 block."""
     name = "max_pool_2x2"

@@ -9,10 +9,14 @@ traceback wall (IPython calls ``_render_traceback_``), and it still stops a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from leptonlab.checks import _record
+from leptonlab.checks._record import Raised, type_name
 
 
 class CheckFailed(AssertionError):
@@ -42,19 +46,83 @@ def passed(exercise: str, message: str = "all cases agree with the reference.") 
     print(f"✓ {exercise}: {message}")
 
 
-def call(exercise: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call the learner's ``fn``; turn anything it raises into a friendly :class:`CheckFailed`."""
+def _not_a_function(exercise: str, fn: Any) -> CheckFailed:
+    return CheckFailed(exercise, f"expected a function, got {type_name(fn)}.",
+                       "pass the function itself, without calling it: check(my_fn), not check(my_fn()).")
+
+
+def attempt(exercise: str, fn: Callable[..., Any], *args: Any, probe: Callable[..., Any] | None = None,
+            **kwargs: Any) -> Any:
+    """Run the learner's ``fn(*args, **kwargs)`` (or ``probe(fn, *args, **kwargs)``) once.
+
+    Returns what it returned, as plain data (:func:`leptonlab.checks._record.normalise`: JAX arrays
+    become NumPy arrays), or a :class:`~leptonlab.checks._record.Raised` describing what it raised,
+    for the check to judge. This and :func:`call` are the only places a check touches the learner's
+    code: the grader replays the check from what they recorded (``_record``).
+
+    ``probe`` is a module-level function of the check that uses the learner's function in a way a
+    plain call cannot (``jax.grad`` of it, ``jax.jit`` of it, reading the nodes it built) and
+    returns plain data; it is recorded by its name.
+    """
     if not callable(fn):
-        raise CheckFailed(exercise, f"expected a function, got {type(fn).__name__}.",
-                          "pass the function itself, without calling it: check(my_fn), not check(my_fn()).")
+        raise _not_a_function(exercise, fn)
+    label = "call" if probe is None else f"probe {probe.__module__}.{probe.__qualname__}"
+    run = (lambda: fn(*args, **kwargs)) if probe is None else (lambda: probe(fn, *args, **kwargs))
+    return _record.exchange(label, (args, kwargs), run)
+
+
+def call(exercise: str, fn: Callable[..., Any], *args: Any, probe: Callable[..., Any] | None = None,
+         **kwargs: Any) -> Any:
+    """Like :func:`attempt`, but whatever the learner's code raised becomes a friendly :class:`CheckFailed`."""
+    outcome = attempt(exercise, fn, *args, probe=probe, **kwargs)
+    if isinstance(outcome, Raised):
+        raise failure_from(exercise, outcome)
+    return outcome
+
+
+def failure_from(exercise: str, raised: Raised, hint: str | None = None, *, when: str = "") -> CheckFailed:
+    """The :class:`CheckFailed` that says the learner's code raised ``raised`` (``when``: on which input)."""
+    if raised.isa("NotImplementedError"):
+        return CheckFailed(exercise, "the exercise is not written yet.",
+                           "replace `raise NotImplementedError()` with your code, run that cell, then run this one.")
+    first = raised.message.splitlines()[0] if raised.message else ""
+    return CheckFailed(exercise, f"{when + ' ' if when else ''}your code raised {raised.type_name}: {first}".rstrip(": "),
+                       hint or "run your function on a small input in a new cell to see where it fails.")
+
+
+def under_jit(fn: Callable[..., Any], *args: Any) -> Any:
+    """Probe: the learner's ``fn(*args)`` compiled with ``jax.jit`` (does it trace?)."""
+    import jax
+
+    return jax.jit(fn)(*args)
+
+
+def exercise(check: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark ``check(fn)`` as an exercise check: the grader can replay it (``_record``).
+
+    In a kernel the grader runs (``LEPTONLAB_CHECK_RECORD=1``), a check that passed shows its
+    record as one extra output; elsewhere nothing changes.
+    """
+
+    @functools.wraps(check)
+    def run(fn: Any) -> Any:
+        keep = _record.recording_wanted()
+        with _record.live(keep) as mode:
+            result = check(fn)
+        if keep:
+            _show_record(_record.make_record(check.__name__, mode.exchanges))
+        return result
+
+    run.replay = lambda: check(_record.NotTheLearnersFunction())  # type: ignore[attr-defined]
+    return run
+
+
+def _show_record(record: dict) -> None:
     try:
-        return fn(*args, **kwargs)
-    except NotImplementedError:
-        raise CheckFailed(exercise, "the exercise is not written yet.",
-                          "replace `raise NotImplementedError()` with your code, run that cell, then run this one.") from None
-    except Exception as err:  # the learner's code failed: say what and where, briefly
-        raise CheckFailed(exercise, f"your code raised {type(err).__name__}: {err}",
-                          "run your function on a small input in a new cell to see where it fails.") from None
+        from IPython.display import display
+    except ImportError:  # not in a kernel: nobody to show it to
+        return
+    display({_record.MIMETYPE: record}, raw=True)
 
 
 def as_array(exercise: str, value: Any, what: str) -> np.ndarray:
@@ -62,7 +130,7 @@ def as_array(exercise: str, value: Any, what: str) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise CheckFailed(exercise, f"{what} should be numbers, got {type(value).__name__}.",
+        raise CheckFailed(exercise, f"{what} should be numbers, got {type_name(value)}.",
                           "return an array or a float, not a string, list of lists of mixed types or None.") from None
     return arr
 
@@ -90,3 +158,36 @@ def expect_close(exercise: str, got: Any, want: Any, *, what: str, hint: str | N
         raise CheckFailed(exercise,
                           f"{what} is {float(got_arr[idx]):.6g} at index {idx}; expected {float(want_arr[idx]):.6g}.",
                           hint)
+
+
+def replay(record: Any) -> str | None:
+    """Judge a check again from its ``record`` (a kernel's output), in this process: None if it passes.
+
+    Otherwise the reason, in one line: the check's own message, or why the record does not fit
+    the check (a different check, calls missing or made with other inputs, a malformed record).
+    Nothing in the record is executed; see :mod:`leptonlab.checks._record`.
+    """
+    import leptonlab.checks as registry
+
+    if not isinstance(record, dict) or record.get("format") != _record.FORMAT:
+        return "the check's record is missing or malformed"
+    name = record.get("check")
+    check = getattr(registry, name, None) if isinstance(name, str) and name in registry.__all__ else None
+    if check is None or not hasattr(check, "replay"):
+        return f"the record names no check of leptonlab.checks ({str(name)[:60]!r})"
+    try:
+        with _record.replaying(record.get("exchanges")) as mode:
+            import contextlib
+            import io
+
+            with contextlib.redirect_stdout(io.StringIO()):
+                check.replay()
+        if mode.used != len(mode.exchanges):
+            return f"{name}: the record holds {len(mode.exchanges)} calls, the check made {mode.used}"
+    except CheckFailed as err:
+        return " ".join(str(err).split())
+    except (_record.ReplayMismatch, _record.RecordError) as err:
+        return f"{name}: {err}"
+    except Exception as err:  # a record that makes a check trip over its own feet: not a pass
+        return f"{name}: the record could not be judged ({type(err).__name__}: {str(err)[:200]})"
+    return None

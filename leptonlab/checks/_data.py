@@ -5,9 +5,10 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from leptonlab.checks._core import CheckFailed, as_array, call, expect_close, passed
+from leptonlab.checks._core import CheckFailed, Raised, as_array, attempt, call, exercise, expect_close, failure_from, passed, under_jit
 
 
+@exercise
 def min_max_scale(fn) -> None:
     """Check ``fn(x) -> (x - x.min()) / (x.max() - x.min())`` as floats in [0, 1] (one min and max for all of x)."""
     name = "min_max_scale"
@@ -40,6 +41,7 @@ def min_max_scale(fn) -> None:
     return passed(name)
 
 
+@exercise
 def standardize(fn) -> None:
     """Check ``fn(train, test) -> (train_z, test_z)``, both standardised with the training mean and std."""
     name = "standardize"
@@ -79,6 +81,7 @@ def standardize(fn) -> None:
     return passed(name)
 
 
+@exercise
 def random_flip(fn) -> None:
     """Check ``fn(x: [B, H, W], key) -> [B, H, W]``: each image mirrored left-right with probability 1/2.
 
@@ -118,14 +121,13 @@ def random_flip(fn) -> None:
     if np.array_equal(other, got):
         raise CheckFailed(name, "a different key gave exactly the same flips.",
                           "draw the coins from the key you are given: jax.random.bernoulli(key, ...).")
-    try:
-        jitted = np.asarray(jax.jit(fn)(x, key))
-    except NotImplementedError:
-        raise CheckFailed(name, "the exercise is not written yet.") from None
-    except Exception as err:
-        raise CheckFailed(name, f"under jax.jit your function raised {type(err).__name__}.",
+    jitted = attempt(name, fn, x, key, probe=under_jit)
+    if isinstance(jitted, Raised) and jitted.isa("NotImplementedError"):
+        raise failure_from(name, jitted)
+    if isinstance(jitted, Raised):
+        raise CheckFailed(name, f"under jax.jit your function raised {jitted.type_name}.",
                           "inside jit the coins are traced values: choose with jnp.where, not a Python if "
-                          "or a loop over images.") from None
+                          "or a loop over images.")
     expect_close(name, jitted, got, what="the result under jax.jit",
                  hint="the function should compute the same under jax.jit as without it.")
     return passed(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from leptonlab.checks._core import CheckFailed, as_array, call, expect_close, passed
+from leptonlab.checks._core import CheckFailed, as_array, call, exercise, expect_close, passed
 
 
 def _reference_int8(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -13,6 +13,7 @@ def _reference_int8(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(np.round(w / scale), -127, 127), scale
 
 
+@exercise
 def quantize_int8(fn) -> None:
     """Check ``fn(w: [K, C]) -> (q: [K, C] int8, scale: [C] or [1, C])`` with ``w ≈ q * scale``.
 
@@ -77,6 +78,7 @@ def _kd(s, t, T, *, square=True, teacher_t=True, reverse=False):
     return kl * (T**2 if square else 1.0)
 
 
+@exercise
 def soft_target_loss(fn) -> None:
     """Check ``fn(student_logits: [B, C], teacher_logits: [B, C], temperature) -> [B]``.
 

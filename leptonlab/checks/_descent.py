@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from leptonlab.checks._core import CheckFailed, as_array, call, passed
+from leptonlab.checks._core import CheckFailed, Raised, as_array, attempt, call, exercise, passed, under_jit
 
 def _theta() -> jax.Array:
     return jnp.array([1.0, -2.0, 0.5])  # [P]; built on call: importing the checks starts no JAX backend
@@ -22,6 +22,7 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-5, atol=1e-6))
 
 
+@exercise
 def gd_step(fn: Callable) -> None:
     """Check ``fn(theta [P], grad [P], learning_rate) -> theta [P]``: one step of gradient descent. Notebook 04."""
     name = "gd_step"
@@ -43,14 +44,14 @@ def gd_step(fn: Callable) -> None:
             hint = "gradient descent moves against the gradient: theta - learning_rate * grad."
         raise CheckFailed(name, f"with learning_rate = {lr} the new theta is {np.round(got, 4).tolist()}; "
                           f"expected {np.round(want, 4).tolist()}.", hint)
-    try:  # gradient_descent compiles the update: it must be traceable
-        jax.jit(fn)(_theta(), _grad(), 0.1)
-    except Exception as err:  # noqa: BLE001 - report any tracing failure to the learner
-        raise CheckFailed(name, f"your update fails under jax.jit ({type(err).__name__}).",
-                          "use jnp / arithmetic on the arrays, not float() or NumPy in-place operations.") from None
+    jitted = attempt(name, fn, _theta(), _grad(), 0.1, probe=under_jit)  # gradient_descent compiles the update
+    if isinstance(jitted, Raised):
+        raise CheckFailed(name, f"your update fails under jax.jit ({jitted.type_name}).",
+                          "use jnp / arithmetic on the arrays, not float() or NumPy in-place operations.")
     passed(name)
 
 
+@exercise
 def momentum_step(fn: Callable) -> None:
     """Check ``fn(theta, velocity, grad, learning_rate, beta) -> (theta, velocity)``: heavy-ball momentum
     (``v = beta * v + grad``, ``theta = theta - learning_rate * v``), over three steps. Notebook 04."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from leptonlab.checks._core import CheckFailed, as_array, call, expect_close, passed
+from leptonlab.checks._core import CheckFailed, as_array, call, exercise, expect_close, passed
 
 
 def _ece(confidence: np.ndarray, correct: np.ndarray, n_bins: int) -> float:
@@ -18,6 +18,7 @@ def _ece(confidence: np.ndarray, correct: np.ndarray, n_bins: int) -> float:
     return total
 
 
+@exercise
 def expected_calibration_error(fn) -> None:
     """Check ``fn(confidence: [N], correct: [N] bool, n_bins) -> float``: the ECE over equal-width bins.
 
@@ -60,6 +61,7 @@ def expected_calibration_error(fn) -> None:
     return passed(name)
 
 
+@exercise
 def fgsm_perturb(fn) -> None:
     """Check ``fn(x, grad, epsilon) -> clip(x + epsilon * sign(grad), 0, 1)``: the FGSM step."""
     name = "fgsm_perturb"

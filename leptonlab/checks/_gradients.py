@@ -9,9 +9,10 @@ import jax
 import numpy as np
 
 from leptonlab.autodiff import Value
-from leptonlab.checks._core import CheckFailed, as_array, call, expect_close, passed
+from leptonlab.checks._core import CheckFailed, as_array, call, exercise, expect_close, passed
 
 
+@exercise
 def central_difference(fn: Callable) -> None:
     """Check ``fn(f, x, h) -> float``: the central difference ``(f(x+h) - f(x-h)) / (2h)``. Notebook 03."""
     name = "central_difference"
@@ -39,6 +40,7 @@ def central_difference(fn: Callable) -> None:
     passed(name)
 
 
+@exercise
 def linear_backward(fn: Callable) -> None:
     """Check ``fn(x [B, D], W [D, H], grad_out [B, H]) -> (dx [B, D], dW [D, H], db [H])``
     for the layer ``y = x @ W + b``. Notebook 03."""
@@ -69,30 +71,39 @@ def linear_backward(fn: Callable) -> None:
     passed(name, "dx, dW and db agree with jax.vjp.")
 
 
+def value_and_grad_of_three_times(fn: Callable, x: float) -> dict:
+    """Probe: build ``out = fn(Value(x))``, backpropagate ``3 * out``; the node's type, value and x's gradient."""
+    a = Value(x)
+    out = fn(a)
+    if not isinstance(out, Value):
+        return {"returned": type(out).__name__, "data": float("nan"), "grad": float("nan")}
+    (out * 3.0).backward()
+    return {"returned": "Value", "data": float(out.data), "grad": float(a.grad)}
+
+
+@exercise
 def autodiff_sin(fn: Callable) -> None:
     """Check ``fn(a: Value) -> Value``: sin as an op of the tiny autodiff (value sin a, local gradient cos a). Notebook 03."""
     name = "autodiff_sin"
     for x in (0.5, 2.0, -1.2):
-        a = Value(x)
-        out = call(name, fn, a)
-        if not isinstance(out, Value):
-            raise CheckFailed(name, f"expected a Value, got {type(out).__name__}.",
+        out = call(name, fn, x, probe=value_and_grad_of_three_times)
+        if out["returned"] != "Value":
+            raise CheckFailed(name, f"expected a Value, got {out['returned']}.",
                               "return Value(math.sin(a.data), (a,), 'sin', (local_gradient,)).")
-        if not math.isclose(out.data, math.sin(x), rel_tol=1e-9, abs_tol=1e-12):
-            raise CheckFailed(name, f"sin({x}) came out as {out.data:.6g}, expected {math.sin(x):.6g}.",
+        if not math.isclose(out["data"], math.sin(x), rel_tol=1e-9, abs_tol=1e-12):
+            raise CheckFailed(name, f"sin({x}) came out as {out['data']:.6g}, expected {math.sin(x):.6g}.",
                               "the value of the new node is math.sin(a.data).")
-        loss = out * 3.0
-        loss.backward()
+        grad = out["grad"]
         want = 3.0 * math.cos(x)
-        if math.isclose(a.grad, want, rel_tol=1e-9, abs_tol=1e-12):
+        if math.isclose(grad, want, rel_tol=1e-9, abs_tol=1e-12):
             continue
-        if a.grad == 0.0:
+        if grad == 0.0:
             hint = "the gradient never reached the input: pass it as a child, children=(a,)."
-        elif math.isclose(a.grad, -want, rel_tol=1e-9):
+        elif math.isclose(grad, -want, rel_tol=1e-9):
             hint = "d/dx sin x = +cos x (it is cos whose derivative is -sin)."
-        elif math.isclose(a.grad, 3.0 * math.sin(x), rel_tol=1e-9):
+        elif math.isclose(grad, 3.0 * math.sin(x), rel_tol=1e-9):
             hint = "the local gradient is the derivative, cos(a.data), not the value sin(a.data)."
         else:
             hint = "the local gradient of sin at a is math.cos(a.data)."
-        raise CheckFailed(name, f"for a = {x}, d(3 sin a)/da came out as {a.grad:.6g}; expected {want:.6g}.", hint)
+        raise CheckFailed(name, f"for a = {x}, d(3 sin a)/da came out as {grad:.6g}; expected {want:.6g}.", hint)
     passed(name, "value and gradient agree with sin and cos.")

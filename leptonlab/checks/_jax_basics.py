@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from leptonlab.checks._core import CheckFailed, as_array, call, expect_close, passed
+from leptonlab.checks._core import CheckFailed, Raised, as_array, attempt, call, exercise, expect_close, failure_from, passed
 
 
 def _reference_per_example_grads(w: jax.Array, xs: jax.Array, ys: jax.Array) -> jax.Array:
@@ -18,6 +18,7 @@ def _reference_per_example_grads(w: jax.Array, xs: jax.Array, ys: jax.Array) -> 
     return 2.0 * residual[:, None] * xs  # [B, D]
 
 
+@exercise
 def per_example_grads(fn: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]) -> None:
     """Check ``fn(w: [D], xs: [B, D], ys: [B]) -> [B, D]``, one gradient per example.
 
@@ -31,16 +32,10 @@ def per_example_grads(fn: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
     w = jnp.array([0.5, -1.0, 2.0])  # [D=3]
     xs = jnp.array([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0], [2.0, 2.0, 0.0], [1.0, -1.0, 0.5]])  # [B=4, D=3]
     ys = jnp.array([1.0, 0.0, -1.0, 2.0])  # [B=4]
-    if not callable(fn):
-        call(ex, fn)  # raises "expected a function"
-    try:
-        got = fn(w, xs, ys)
-    except NotImplementedError:
-        got = call(ex, fn, w, xs, ys)  # raises the "not written yet" message
-    except Exception as err:
-        raise CheckFailed(ex, f"your code raised {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}",
-                          "the weights are shared by every example and the data are batched: "
-                          "jax.vmap(jax.grad(loss_one), in_axes=(None, 0, 0)).") from None
+    got = attempt(ex, fn, w, xs, ys)
+    if isinstance(got, Raised):
+        raise failure_from(ex, got, "the weights are shared by every example and the data are batched: "
+                                    "jax.vmap(jax.grad(loss_one), in_axes=(None, 0, 0)).")
     got = as_array(ex, got, "the gradients")
     want = np.asarray(_reference_per_example_grads(w, xs, ys))
     if got.shape == (3,):
@@ -53,6 +48,7 @@ def per_example_grads(fn: Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
     passed(ex, "one gradient per example, all equal to 2 (x.w - y) x.")
 
 
+@exercise
 def two_normal_samples(fn: Callable[[Any, tuple[int, ...]], tuple[jax.Array, jax.Array]]) -> None:
     """Check ``fn(key, shape) -> (a, b)``: two independent standard-normal arrays from one key.
 

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from leptonlab import losses as _ref
-from leptonlab.checks._core import CheckFailed, as_array, call, expect_close, passed
+from leptonlab.checks._core import CheckFailed, Raised, as_array, attempt, call, exercise, expect_close, failure_from, passed
 
 
 def _scalar(ex: str, value: Any, what: str) -> float:
@@ -21,6 +21,7 @@ def _scalar(ex: str, value: Any, what: str) -> float:
     return float(arr)
 
 
+@exercise
 def mse(fn: Callable[[jax.Array, jax.Array], jax.Array]) -> None:
     """Check a learner's ``fn(predictions, targets) -> scalar`` mean squared error.
 
@@ -55,6 +56,12 @@ def mse(fn: Callable[[jax.Array, jax.Array], jax.Array]) -> None:
     passed(ex, "mse([0.8, 1.9, 2.7, 3.6, 4.5], [1, ..., 5]) = 0.11, as it should.")
 
 
+def grad_wrt_logits(fn: Callable[[jax.Array, jax.Array], jax.Array], logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Probe: the gradient of the learner's loss ``fn(logits, labels)`` with respect to the logits."""
+    return jax.grad(lambda z: jnp.asarray(fn(z, labels), dtype=jnp.float32))(logits)
+
+
+@exercise
 def binary_cross_entropy_with_logits(fn: Callable[[jax.Array, jax.Array], jax.Array]) -> None:
     """Check a learner's ``fn(logits, labels) -> scalar`` mean binary cross-entropy from logits.
 
@@ -83,11 +90,13 @@ def binary_cross_entropy_with_logits(fn: Callable[[jax.Array, jax.Array], jax.Ar
                  hint="a clipped probability caps each loss near -log(eps) instead of the true value z: "
                       "work with the logits directly, max(z, 0) - z * y + log1p(exp(-|z|)).")
 
-    try:
-        g = np.asarray(jax.grad(lambda zz: jnp.asarray(fn(zz, yb), dtype=jnp.float32))(zb), dtype=np.float64)
-    except Exception as err:
-        raise CheckFailed(ex, f"jax.grad could not differentiate your loss ({type(err).__name__}).",
-                          "write it with jax.numpy (jnp.log1p, jnp.exp, jnp.maximum ...), not numpy or math.") from None
+    g = attempt(ex, fn, zb, yb, probe=grad_wrt_logits)
+    if isinstance(g, Raised):
+        if g.isa("NotImplementedError"):
+            raise failure_from(ex, g)
+        raise CheckFailed(ex, f"jax.grad could not differentiate your loss ({g.type_name}).",
+                          "write it with jax.numpy (jnp.log1p, jnp.exp, jnp.maximum ...), not numpy or math.")
+    g = as_array(ex, g, "the gradient")
     if not np.all(np.isfinite(g)):
         raise CheckFailed(ex, f"the gradient of your loss with respect to the logits is {g.tolist()}.",
                           "an exp() overflows in the gradient (jnp.where differentiates BOTH branches): "
@@ -98,6 +107,7 @@ def binary_cross_entropy_with_logits(fn: Callable[[jax.Array, jax.Array], jax.Ar
     passed(ex, "exact for logits up to 1000, with a finite gradient sigmoid(z) - y.")
 
 
+@exercise
 def categorical_cross_entropy(fn: Callable[[jax.Array, jax.Array], jax.Array]) -> None:
     """Check a learner's ``fn(logits: [B, C], labels: [B] int) -> scalar`` mean cross-entropy.
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from leptonlab.checks._core import CheckFailed, as_array, call, expect_close, passed
+from leptonlab.checks._core import CheckFailed, as_array, call, exercise, expect_close, passed
 
 
+@exercise
 def rmse(fn) -> None:
     """Check ``fn(pred: [N], target: [N]) -> float``, the root mean squared error."""
     name = "rmse"
@@ -32,6 +33,7 @@ def rmse(fn) -> None:
     return passed(name)
 
 
+@exercise
 def predict_rating(fn) -> None:
     """Check ``fn(mu, b_u: [N], b_i: [N], p_u: [N, r], q_i: [N, r]) -> [N]``, biased MF's prediction."""
     name = "predict_rating"
@@ -57,6 +59,7 @@ def predict_rating(fn) -> None:
     return passed(name)
 
 
+@exercise
 def ndcg_single(fn) -> None:
     """Check ``fn(rank: int, k: int) -> float``: NDCG@k of one relevant item at 0-based ``rank``."""
     name = "ndcg_single"
@@ -81,6 +84,7 @@ def ndcg_single(fn) -> None:
     return passed(name)
 
 
+@exercise
 def mask_seen(fn) -> None:
     """Check ``fn(scores: [U, I], seen: [U, I] bool) -> [U, I]`` with seen items at -inf."""
     name = "mask_seen"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from leptonlab.checks._core import CheckFailed, as_array, call, expect_close, passed
+from leptonlab.checks._core import CheckFailed, as_array, call, exercise, expect_close, passed
 
 
 def _case(seed: int, batch: int = 3, d: int = 4, h: int = 5):
@@ -17,6 +17,7 @@ def _case(seed: int, batch: int = 3, d: int = 4, h: int = 5):
     return x, h_prev, w_x, w_h, b
 
 
+@exercise
 def rnn_step(fn) -> None:
     """Check ``fn(x: [B, D], h: [B, H], w_x: [D, H], w_h: [H, H], b: [H]) -> [B, H]``: tanh(x w_x + h w_h + b)."""
     name = "rnn_step"
@@ -39,6 +40,7 @@ def rnn_step(fn) -> None:
     return passed(name)
 
 
+@exercise
 def rnn_forward(fn) -> None:
     """Check ``fn(step, h0: [B, H], xs: [T, B, D]) -> [T, B, H]``: the states after each input, h0 excluded."""
     name = "rnn_forward"

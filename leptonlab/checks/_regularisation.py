@@ -6,9 +6,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from leptonlab.checks._core import CheckFailed, as_array, call, expect_close, passed
+from leptonlab.checks._core import CheckFailed, as_array, call, exercise, expect_close, passed
 
 
+def penalty_grad(fn, params, weight_decay: float):
+    """Probe: the gradient of the learner's ``fn(params, weight_decay)`` with respect to params."""
+    return jax.grad(lambda p: fn(p, weight_decay))(params)
+
+
+@exercise
 def l2_penalty(fn) -> None:
     """Check ``fn(params, weight_decay) -> (weight_decay / 2) * sum of w**2 over every leaf of params``."""
     name = "l2_penalty"
@@ -33,7 +39,7 @@ def l2_penalty(fn) -> None:
     expect_close(name, value, want, what="the penalty for weight_decay=0.01",
                  hint="(weight_decay / 2) times the sum of the squares of every parameter.")
     expect_close(name, call(name, fn, params, 0.0), 0.0, what="the penalty for weight_decay=0")
-    grads = jax.grad(lambda p: fn(p, 0.01))(params)
+    grads = call(name, fn, params, 0.01, probe=penalty_grad)
     expect_close(name, grads["dense"]["kernel"], 0.01 * params["dense"]["kernel"],
                  what="the gradient of your penalty", hint="use jax.numpy operations so that jax.grad works.")
     return passed(name)
@@ -46,6 +52,7 @@ def _reference_should_stop(val_losses, patience: int) -> bool:
     return len(val_losses) - best_epoch >= patience
 
 
+@exercise
 def should_stop(fn) -> None:
     """Check ``fn(val_losses: list[float], patience: int) -> bool``, the rule of ``TrainConfig(early_stopping=)``."""
     name = "should_stop"
@@ -80,6 +87,7 @@ def should_stop(fn) -> None:
     return passed(name)
 
 
+@exercise
 def inverted_dropout(fn) -> None:
     """Check ``fn(x, rate, key) -> x * mask / (1 - rate)`` with ``mask ~ Bernoulli(1 - rate)`` per entry."""
     name = "inverted_dropout"

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from leptonlab.checks._core import CheckFailed, call, expect_close, passed
+from leptonlab.checks._core import CheckFailed, Raised, attempt, call, exercise, expect_close, failure_from, passed
 
 
 def _mse(params, x, y):
@@ -14,6 +14,7 @@ def _mse(params, x, y):
     return jnp.mean(jnp.square(pred - y))
 
 
+@exercise
 def data_parallel_grad(fn) -> None:
     """Check ``fn(loss_fn, params, x, y, n_devices) -> grads``: the mean of the shards' gradients.
 
@@ -56,6 +57,7 @@ def data_parallel_grad(fn) -> None:
     return passed(name, "the mean of the shards' gradients is the full-batch gradient.")
 
 
+@exercise
 def local_batch_rows(fn) -> None:
     """Check ``fn(global_batch, process_index, process_count) -> (start, stop)``.
 
@@ -82,14 +84,13 @@ def local_batch_rows(fn) -> None:
             elif got_t == (want[0], want[1] - 1):
                 hint = "stop is exclusive (like Python slices): stop = (p + 1) * B / P."
             raise CheckFailed(name, f"for {case} you returned {got_t}; expected {want}.", hint)
-    try:
-        got = fn(10, 0, 4)
-    except ValueError:
+    got = attempt(name, fn, 10, 0, 4)
+    if isinstance(got, Raised) and got.isa("ValueError"):
         return passed(name)
-    except NotImplementedError:
-        raise CheckFailed(name, "the exercise is not written yet.", "replace `raise NotImplementedError()`.") from None
-    except Exception as err:
-        raise CheckFailed(name, f"for 10 rows over 4 processes you raised {type(err).__name__}, not ValueError.",
-                          "raise ValueError with a message when global_batch % process_count != 0.") from None
+    if isinstance(got, Raised) and got.isa("NotImplementedError"):
+        raise failure_from(name, got)
+    if isinstance(got, Raised):
+        raise CheckFailed(name, f"for 10 rows over 4 processes you raised {got.type_name}, not ValueError.",
+                          "raise ValueError with a message when global_batch % process_count != 0.")
     raise CheckFailed(name, f"10 rows do not split over 4 processes, but you returned {got!r}.",
                       "raise ValueError when global_batch % process_count != 0: every device must get as many rows.")

@@ -7,9 +7,10 @@ import math
 import jax
 import numpy as np
 
-from leptonlab.checks._core import CheckFailed, as_array, call, passed
+from leptonlab.checks._core import CheckFailed, as_array, call, exercise, passed
 
 
+@exercise
 def log_uniform(fn) -> None:
     """Check ``fn(key, n, low, high) -> [n]``: samples whose logarithm is uniform on [log low, log high)."""
     name = "log_uniform"
@@ -48,6 +49,7 @@ def _reference_survivors(scores: np.ndarray, eta: int) -> np.ndarray:
     return np.argsort(np.where(np.isnan(scores), np.inf, scores), kind="stable")[:keep]
 
 
+@exercise
 def halving_survivors(fn) -> None:
     """Check ``fn(scores: [n], eta) -> [ceil(n / eta)]`` indices of the lowest scores, best first (NaN worst)."""
     name = "halving_survivors"

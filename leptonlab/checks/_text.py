@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from leptonlab.checks._core import CheckFailed, as_array, call, expect_close, passed
+from leptonlab.checks._core import CheckFailed, as_array, call, exercise, expect_close, passed
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -13,6 +13,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+@exercise
 def temperature_softmax(fn) -> None:
     """Check ``fn(logits: [..., V], temperature) -> [..., V]`` probabilities ``softmax(logits / temperature)``."""
     name = "temperature_softmax"
@@ -35,6 +36,7 @@ def temperature_softmax(fn) -> None:
     return passed(name)
 
 
+@exercise
 def top_k_filter(fn) -> None:
     """Check ``fn(logits: [V], k) -> [V]``: the k largest logits kept, the others set to -inf."""
     name = "top_k_filter"
@@ -64,6 +66,7 @@ def top_k_filter(fn) -> None:
     return passed(name)
 
 
+@exercise
 def pad_and_truncate(fn) -> None:
     """Check ``fn(sequences: list[list[int]], max_length, pad_id) -> [N, max_length]``, padded at the end."""
     name = "pad_and_truncate"
@@ -86,6 +89,7 @@ def pad_and_truncate(fn) -> None:
     return passed(name)
 
 
+@exercise
 def masked_mean(fn) -> None:
     """Check ``fn(x: [B, T, D], mask: [B, T]) -> [B, D]``: the mean over the unmasked steps only."""
     name = "masked_mean"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from leptonlab.checks._core import CheckFailed, as_array, call, expect_close, passed
+from leptonlab.checks._core import CheckFailed, as_array, call, exercise, expect_close, passed
 
 
+@exercise
 def cosine_similarity(fn) -> None:
     """Check ``fn(a: [N, D], b: [M, D]) -> [N, M]``, the cosine of the angle between every pair of rows."""
     name = "cosine_similarity"
@@ -35,6 +36,7 @@ def cosine_similarity(fn) -> None:
     return passed(name)
 
 
+@exercise
 def threshold_from_roc(fn) -> None:
     """Check ``fn(fpr: [T], tpr: [T], thresholds: [T]) -> float``: the threshold maximising tpr - fpr."""
     name = "threshold_from_roc"

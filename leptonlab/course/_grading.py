@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 REPORT_MARK = "LEPTONLAB-GRADES "
+RECORD_ENV = "LEPTONLAB_CHECK_RECORD"  # leptonlab.checks._record.RECORD_ENV (not imported: it pulls in NumPy)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +112,60 @@ def _error_message(cell) -> str | None:
 STATUS_KEY = "leptonlab_status"  # the kernel's execute_reply status of a cell: "ok", "error" or "aborted"
 
 
+def checks_called(source: str) -> list[str] | None:
+    """The ``leptonlab.checks`` functions a graded cell calls, in order (``checks.NAME(...)``).
+
+    None if the cell is not valid Python (then the kernel's word is all there is).
+    """
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    calls = []
+    for node in ast.walk(tree):
+        func = getattr(node, "func", None) if isinstance(node, ast.Call) else None
+        if isinstance(func, ast.Attribute) and (
+                (isinstance(func.value, ast.Name) and func.value.id == "checks")
+                or (isinstance(func.value, ast.Attribute) and func.value.attr == "checks")):
+            calls.append((node.lineno, node.col_offset, func.attr))
+    return [name for *_, name in sorted(calls)]
+
+
+def check_records(cell) -> list:
+    """The check records a cell showed (``leptonlab.checks._record.MIMETYPE`` outputs), in order."""
+    from leptonlab.checks._record import MIMETYPE
+
+    return [output.get("data", {}).get(MIMETYPE) for output in cell.get("outputs", [])
+            if output.get("output_type") == "display_data" and MIMETYPE in output.get("data", {})]
+
+
+def replayed_verdict(source_cell, executed_cell) -> str | None:
+    """Judge a graded cell that ran without error again, here, from its check records: None if it passes.
+
+    Each ``checks.NAME(...)`` call of the source cell must have left a record in the executed
+    cell, and each record must pass when its check is replayed in this process
+    (``leptonlab.checks._core.replay``), where nothing the student's code did to the kernel's
+    modules can reach. A cell with no check call is judged by the kernel alone.
+    """
+    from leptonlab.checks._core import replay
+
+    expected = checks_called(source_cell.source)
+    if not expected:
+        return None
+    records = check_records(executed_cell)
+    names = [r.get("check") if isinstance(r, dict) else None for r in records]
+    if names != expected:
+        return (f"the checks did not report as they should (expected {', '.join(expected)}; got "
+                f"{', '.join(map(str, names)) or 'nothing'}): was leptonlab.checks changed in an earlier cell?")
+    for record in records:
+        problem = replay(record)
+        if problem is not None:
+            return f"replayed by the grader: {problem}"[:300]
+    return None
+
+
 def score(student: str, notebook: str, executed_nb, source_nb) -> list[GradeRow]:
     """Points of each graded cell of the source notebook, judged by its run in ``executed_nb``.
 
@@ -135,6 +190,8 @@ def score(student: str, notebook: str, executed_nb, source_nb) -> list[GradeRow]
                      f"not run: cell {killed} ran past the time limit, ignored the interrupt and was killed")
         elif error is None and status != "ok":
             error = f"the kernel reported {status!r} for this cell"
+        if error is None:
+            error = replayed_verdict(source_cell, cell)
         points = _points(source_cell)
         rows.append(GradeRow(student, notebook, grade_id, 0.0 if error else points, points, error or "passed"))
     return rows
@@ -219,6 +276,7 @@ def grade_student_folder(workdir: Path, student: str, sources: dict[str, Any], *
     rows = []
     home = workdir.parent
     os.environ.update(HOME=str(home), MPLCONFIGDIR=str(home), JUPYTER_RUNTIME_DIR=str(home))
+    os.environ[RECORD_ENV] = "1"  # each check that passes shows its record, which score() replays here
     _limit_memory(memory_mb)
     for name, source_nb in sorted(sources.items()):
         path = workdir / name
