@@ -45,5 +45,6 @@ def pytest_runtest_teardown(item, nextitem):
     if nextitem is None or getattr(nextitem, "parent", None) is not item.parent:
         from leptonlab.course._book import save_executed_notebook
 
-        written = save_executed_notebook(path, item.config.leptonlab_outputs.pop(path), EXECUTED_DIR)
+        written = save_executed_notebook(path, item.config.leptonlab_outputs.pop(path), EXECUTED_DIR,
+                                         notebook=getattr(item.parent, "nb", None))
         item.config.leptonlab_executed[path.name] = written

@@ -58,16 +58,21 @@ def repository_root() -> Path:
 # ---------------------------------------------------------------- executed notebooks from nbval
 
 
-def save_executed_notebook(source: str | Path, outputs: dict[int, list[Any]], out_dir: str | Path) -> Path:
+def save_executed_notebook(source: str | Path, outputs: dict[int, list[Any]], out_dir: str | Path,
+                           notebook: Any = None) -> Path:
     """Write ``source`` with the outputs a run produced, cell by cell, into ``out_dir``.
 
     ``outputs`` maps the index of a code cell among the code cells (nbval's ``cell_num``) to the
-    outputs it produced; cells that did not run keep none. Used by the pytest hook in the
-    repository's ``conftest.py``, so the book is built from the notebooks ``make test`` executed.
+    outputs it produced; cells that did not run keep none. ``notebook``: the notebook as it was
+    read when it ran (nbval's copy; default: read ``source``), so that a file edited or renamed
+    meanwhile changes nothing. Used by the pytest hook in the repository's ``conftest.py``, so the
+    book is built from the notebooks ``make test`` executed.
     """
+    import copy
+
     import nbformat
 
-    nb = nbformat.read(Path(source), as_version=4)
+    nb = copy.deepcopy(notebook) if notebook is not None else nbformat.read(Path(source), as_version=4)
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     for number, cell in enumerate(code, start=0):
         produced = outputs.get(number)
