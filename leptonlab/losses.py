@@ -12,24 +12,35 @@ checks (labels in range, probabilities in [0, 1]) run when the inputs are
 concrete arrays; inside ``jit`` they cannot raise, and out-of-range class labels
 give ``nan`` instead.
 
-Introduced in notebook 02 (loss functions).
+Introduced in notebook 02 (loss functions). The second part holds the loss functions
+:func:`leptonlab.train.fit` trains with, ``loss_fn(model, (x, y), key) -> (loss, metrics)``:
+``loss`` is the scalar to minimise and ``metrics`` maps names to per-example values ``[B]``
+(so that averages over an epoch are exact).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
+import optax
+from flax import nnx
 
 from leptonlab.activations import _as_float_array, log_softmax
 
 __all__ = [
+    "SmoothedClassificationLoss",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "categorical_cross_entropy",
+    "classification_loss",
     "mae",
     "mse",
+    "regression_loss",
+    "smooth_labels",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -218,3 +229,77 @@ def categorical_cross_entropy(logits: Any, labels: Any, *, reduction: str = "mea
     picked = jnp.take_along_axis(logp, safe[..., None], axis=-1)[..., 0]  # [...]
     per_example = jnp.where(valid, -picked, jnp.nan)
     return _reduce(per_example, reduction, fn=fn)
+
+
+# --------------------------------------------------------------------------- loss functions of a model (fit's loss_fn)
+
+
+def classification_loss(model: nnx.Module, batch: tuple[jax.Array, jax.Array],
+                        key: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Softmax cross-entropy on integer labels; metrics ``loss`` and ``accuracy`` per example.
+
+    ``batch = (x: [B, ...], y: [B] int)``; the model returns logits ``[B, C]``.
+    """
+    x, y = batch
+    logits = model(x, rngs=key).astype(jnp.float32)  # [B, C]; the key drives dropout in training mode
+    losses = optax.softmax_cross_entropy_with_integer_labels(logits, y)  # [B]
+    correct = (jnp.argmax(logits, axis=-1) == y).astype(jnp.float32)  # [B]
+    return losses.mean(), {"loss": losses, "accuracy": correct}
+
+
+def regression_loss(model: nnx.Module, batch: tuple[jax.Array, jax.Array],
+                    key: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Mean squared error; metric ``loss`` (squared error) per example.
+
+    ``batch = (x: [B, ...], y: [B, T] or [B])``; the model returns ``[B, T]``.
+    """
+    x, y = batch
+    pred = model(x, rngs=key).astype(jnp.float32).reshape(y.shape)  # [B, T] (or [B] when y is [B])
+    errors = jnp.square(pred - y).reshape(y.shape[0], -1).mean(axis=-1)  # [B]
+    return errors.mean(), {"loss": errors}
+
+
+def smooth_labels(y: jax.Array, num_classes: int, smoothing: float) -> jax.Array:
+    """Integer labels ``y: [B]`` as smoothed one-hot targets ``[B, num_classes]`` float32.
+
+    The true class gets ``1 - smoothing + smoothing / C`` and every other class
+    ``smoothing / C``; each row still sums to 1. Introduced in notebook 16.
+    """
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}.")
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"smoothing must be in [0, 1), got {smoothing!r}.")
+    y = jnp.asarray(y)
+    if not jnp.issubdtype(y.dtype, jnp.integer):
+        raise TypeError(f"y must hold integer class labels, got {y.dtype}.")
+    one_hot = jax.nn.one_hot(y, num_classes, dtype=jnp.float32)  # [B, C]
+    return one_hot * (1.0 - smoothing) + smoothing / num_classes
+
+
+@dataclasses.dataclass(frozen=True)
+class SmoothedClassificationLoss:
+    """Softmax cross-entropy against label-smoothed targets: a ``loss_fn`` for ``fit``.
+
+    ``SmoothedClassificationLoss(0.1)(model, (x, y), key) -> (loss, metrics)`` where ``loss``
+    is the mean smoothed cross-entropy (what is minimised) and ``metrics`` holds, per
+    example ``[B]``: ``loss`` (smoothed), ``nll`` (the plain cross-entropy, comparable with
+    :func:`classification_loss`) and ``accuracy``. Smoothing stops the network from
+    pushing logits to infinity to reach probability 1 on training labels. Frozen and
+    hashable, so the compiled training step is reused. Introduced in notebook 16.
+    """
+
+    smoothing: float = 0.1  # probability mass spread evenly over all classes
+
+    def __post_init__(self):
+        if not isinstance(self.smoothing, (int, float)) or not 0.0 <= self.smoothing < 1.0:
+            raise ValueError(f"smoothing must be a number in [0, 1), got {self.smoothing!r}.")
+
+    def __call__(self, model: nnx.Module, batch: tuple[jax.Array, jax.Array],
+                 key: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+        x, y = batch
+        logits = model(x, rngs=key).astype(jnp.float32)  # [B, C]
+        targets = smooth_labels(y, logits.shape[-1], float(self.smoothing))  # [B, C]
+        losses = optax.softmax_cross_entropy(logits, targets)  # [B]
+        nll = optax.softmax_cross_entropy_with_integer_labels(logits, y)  # [B]
+        correct = (jnp.argmax(logits, axis=-1) == y).astype(jnp.float32)  # [B]
+        return losses.mean(), {"loss": losses, "nll": nll, "accuracy": correct}

@@ -2,6 +2,8 @@
 
 Inputs are integer class labels ``y_true: [N]`` and ``y_pred: [N]`` in ``0..C-1``;
 everything is computed with jax.numpy, so it jits and runs on the device.
+:func:`time_to_accuracy` and :func:`elapsed_seconds` measure a training run by its
+:class:`~leptonlab.train.History` instead (notebook 16).
 """
 
 from __future__ import annotations
@@ -10,6 +12,16 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from leptonlab.train.history import History
+
+__all__ = [
+    "OneVsRest", "PerClass", "Reliability", "accuracy", "auc", "average_precision", "classification_report",
+    "confusion_matrix", "elapsed_seconds", "expected_calibration_error", "one_vs_rest_roc",
+    "precision_recall_curve", "precision_recall_f1", "reliability", "roc_auc", "roc_curve", "time_to_accuracy",
+    "top_k_accuracy", "worst_mistakes",
+]
 
 
 def _labels(y_true, y_pred, num_classes: int) -> tuple[jax.Array, jax.Array]:
@@ -102,6 +114,34 @@ def classification_report(y_true, y_pred, class_names) -> str:
     lines.append(f"{'accuracy':<{width}} {float(accuracy(y_true, y_pred)):24.3f} {int(scores.support.sum()):8d}")
     lines.append(f"{'macro F1':<{width}} {float(scores.f1.mean()):24.3f}")
     return "\n".join(lines)
+
+
+def elapsed_seconds(history: History) -> np.ndarray:
+    """Wall-clock seconds since the start of training at the end of each epoch: ``[epochs]``.
+
+    The cumulative sum of ``history["seconds"]`` (training and validation time, including
+    compilation in the first epoch). Introduced in notebook 16.
+    """
+    if not isinstance(history, History):
+        raise TypeError(f"history must be the History returned by fit, got {type(history).__name__}.")
+    if not len(history):
+        raise ValueError("the history is empty: no epoch has finished.")
+    return np.cumsum(history["seconds"])
+
+
+def time_to_accuracy(history: History, target: float, *, metric: str = "val_accuracy") -> float | None:
+    """Seconds of training until ``history[metric]`` first reached ``target``; None if it never did.
+
+    Time-to-accuracy (as in the DAWNBench and airbench CIFAR-10 benchmarks) measures a
+    training recipe by how fast it gets good, not by its accuracy after an arbitrary number
+    of epochs. Resolution: one epoch. Introduced in notebook 16.
+    """
+    if not isinstance(target, (int, float)) or not 0.0 < target <= 1.0:
+        raise ValueError(f"target must be an accuracy in (0, 1], got {target!r}.")
+    seconds = elapsed_seconds(history)
+    values = history[metric]  # KeyError listing the recorded metrics
+    reached = np.flatnonzero(values >= target)
+    return float(seconds[reached[0]]) if reached.size else None
 
 
 # Threshold curves and probability quality (notebook 18); the code lives in leptonlab/_curves.py.

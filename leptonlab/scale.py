@@ -12,7 +12,9 @@ with ``PartitionSpec("data")`` splits an array's rows over that axis, and
 ``PartitionSpec()`` replicates it. ``jax.jit`` of the ordinary
 :func:`leptonlab.train.train_step` with the batch sharded and the state
 replicated compiles one SPMD program in which XLA inserts the all-reduce of the
-gradients. The same code runs on
+gradients. :func:`data_parallel_fit` is :func:`leptonlab.train.fit` with a mesh: the
+same epoch runner, checkpointing and early stopping; the data stay on the devices.
+The same code runs on
 
 - one device (a mesh of size 1),
 - N simulated CPU devices (``XLA_FLAGS=--xla_force_host_platform_device_count=N``,
@@ -49,10 +51,21 @@ from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from leptonlab.compiler import tuned_jit
-from leptonlab.train import (Batch, History, LossFn, TrainConfig, TrainState, _check_data, classification_loss,
-                             make_optimizer, train_step)
+from leptonlab.train import (Batch, History, LossFn, TrainConfig, TrainState, check_data, classification_loss,
+                             epoch_order, fit, make_optimizer, seed_keys, train_step)
+from leptonlab.train.placement import AXIS as AXIS
+from leptonlab.train.placement import batch_sharding as batch_sharding
+from leptonlab.train.placement import check_mesh
+from leptonlab.train.placement import local_copy as local_copy
+from leptonlab.train.placement import replicate as replicate
+from leptonlab.train.placement import replicated as replicated
 
-AXIS = "data"  # the name of the mesh axis the batch is split over
+__all__ = [
+    "AXIS", "DemoTask", "ProcessResult", "ScalePoint", "batch_sharding", "data_parallel_fit", "demo_config",
+    "demo_data", "demo_model", "epoch_indices", "flat_params", "init_state", "launch_local", "local_copy",
+    "local_rows", "make_mesh", "make_train_step", "replicate", "replicated", "run_demo", "scaling_curve",
+    "shard_batch", "shard_table",
+]
 
 
 # --------------------------------------------------------------------------- meshes and shardings
@@ -74,24 +87,6 @@ def make_mesh(num_devices: int | None = None, *, devices: Sequence[jax.Device] |
                          f"got {num_devices!r}. Simulate more CPU devices with "
                          "XLA_FLAGS=--xla_force_host_platform_device_count=N, set before importing jax.")
     return Mesh(np.array(devices[:num_devices]), (AXIS,))
-
-
-def _check_mesh(mesh: Mesh) -> Mesh:
-    if not isinstance(mesh, Mesh):
-        raise TypeError(f"mesh must be a jax.sharding.Mesh (from scale.make_mesh), got {type(mesh).__name__}.")
-    if mesh.axis_names != (AXIS,):
-        raise ValueError(f"expected a one-axis mesh named {AXIS!r}, got axes {mesh.axis_names}; use scale.make_mesh.")
-    return mesh
-
-
-def batch_sharding(mesh: Mesh) -> NamedSharding:
-    """Rows split over the mesh: ``x: [B, ...]`` -> ``B / D`` rows per device (notebook 20)."""
-    return NamedSharding(_check_mesh(mesh), PartitionSpec(AXIS))
-
-
-def replicated(mesh: Mesh) -> NamedSharding:
-    """A full copy on every device of the mesh (the parameters, notebook 20)."""
-    return NamedSharding(_check_mesh(mesh), PartitionSpec())
 
 
 def local_rows(global_batch: int, mesh: Mesh) -> slice:
@@ -132,28 +127,6 @@ def shard_batch(batch: Any, mesh: Mesh) -> Any:
         return jax.make_array_from_process_local_data(sharding, a, (a.shape[0] * procs, *a.shape[1:]))
 
     return jax.tree.map(put, batch)
-
-
-def replicate(tree: Any, mesh: Mesh) -> Any:
-    """A copy of every array of ``tree`` on every device of the mesh (every process passes the same values).
-
-    Works for PRNG key arrays too. Introduced in notebook 20.
-    """
-    sharding = replicated(mesh)
-
-    def put(a):
-        if isinstance(a, jax.Array) and jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
-            impl = jax.random.key_impl(a)
-            return jax.random.wrap_key_data(put(jax.random.key_data(a)), impl=impl)
-        host = np.asarray(a)
-        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
-
-    return jax.tree.map(put, tree)
-
-
-def local_copy(tree: Any) -> Any:
-    """A replicated tree as ordinary single-device arrays (this process's first copy)."""
-    return jax.tree.map(lambda a: a.addressable_data(0) if isinstance(a, jax.Array) else a, tree)
 
 
 def shard_table(x: jax.Array) -> list[dict[str, Any]]:
@@ -197,8 +170,6 @@ def make_train_step(mesh: Mesh, loss_fn: LossFn = classification_loss, *, donate
 
 def epoch_indices(config: TrainConfig, n: int, epoch: int) -> np.ndarray:
     """``[steps, B]`` example indices of one epoch: the order :func:`leptonlab.train.fit` uses."""
-    from leptonlab.search import epoch_order
-
     return np.asarray(epoch_order(config.seed, n, min(config.batch_size, n), epoch))
 
 
@@ -206,55 +177,26 @@ def init_state(model: nnx.Module, config: TrainConfig, steps_per_epoch: int, mes
     """The TrainState :func:`leptonlab.train.fit` would start from, replicated over ``mesh``."""
     if not isinstance(model, nnx.Module):
         raise TypeError(f"model must be a flax.nnx.Module, got {type(model).__name__}.")
-    from leptonlab.search import seed_keys
-
     state = TrainState.create(model, make_optimizer(config, steps_per_epoch), key=seed_keys(config.seed)[1],
                               compute_dtype=config.compute_dtype)
     return replicate(state, mesh)
 
 
 def data_parallel_fit(model: nnx.Module, train_data: Batch, config: TrainConfig = TrainConfig(), *, mesh: Mesh,
-                      loss_fn: LossFn = classification_loss) -> tuple[TrainState, History]:
-    """Train ``model`` data-parallel over ``mesh``; returns ``(state, history)`` like :func:`leptonlab.train.fit`.
+                      loss_fn: LossFn = classification_loss, **fit_kwargs: Any) -> tuple[TrainState, History]:
+    """:func:`leptonlab.train.fit` over ``mesh``: ``fit(model, train_data, config, mesh=mesh, ...)``.
 
-    ``train_data = (x: [N, ...], y: [N])`` as host arrays (every process holds the
-    same copy; each process feeds only its rows of every global batch). The global
-    batch ``config.batch_size`` must be a multiple of ``mesh.size``. The data
-    order, initial state and optimizer are those of ``fit(model, train_data,
-    config)``, so the trained parameters equal fit's to float tolerance, on any
-    number of devices or processes. The returned state is replicated over the mesh
+    ``train_data = (x: [N, ...], y: [N])`` (every process holds the same copy). The state,
+    the data and each epoch's indices are copied to every device of the mesh; each step
+    splits its global batch (``config.batch_size``, a multiple of ``mesh.size``) over the
+    devices, which all-reduce the gradients. Data order, initial state, optimizer,
+    checkpointing and early stopping are fit's, so the trained parameters equal fit's to
+    float tolerance, on any number of devices or processes. ``fit_kwargs`` (``val_data``,
+    ``augment``, ``state``) go to fit. The returned state is replicated over the mesh
     (:func:`local_copy` gives single-device arrays). Introduced in notebook 20.
     """
-    _check_mesh(mesh)
-    if not isinstance(config, TrainConfig):
-        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
-    if config.checkpoint_dir is not None or config.early_stopping:
-        raise ValueError("data_parallel_fit does not checkpoint or stop early; set checkpoint_dir=None and "
-                         "early_stopping=0 (or use train.fit on one device).")
-    x, y = (np.asarray(a) for a in _check_data(train_data, "train_data"))
-    n = x.shape[0]
-    batch = min(config.batch_size, n)
-    if batch % mesh.size:
-        raise ValueError(f"batch_size {batch} is not a multiple of the {mesh.size} devices of the mesh; "
-                         f"use e.g. {max(mesh.size, batch // mesh.size * mesh.size)}.")
-    steps = n // batch
-    rows = local_rows(batch, mesh)
-    state = init_state(model, config, steps, mesh)
-    step = make_train_step(mesh, loss_fn)
-    names = jax.eval_shape(lambda s, b: train_step(s, b, loss_fn)[1], local_copy(state), (x[:1], y[:1]))
-    history = History()
-    for epoch in range(config.epochs):
-        start = time.perf_counter()
-        order = epoch_indices(config, n, epoch)  # [steps, B], the same on every process
-        totals = replicate({k: np.zeros((), np.float32) for k in names}, mesh)
-        for i in range(steps):
-            idx = order[i, rows]  # this process's rows of the global batch
-            state, totals = step(state, totals, shard_batch((x[idx], y[idx]), mesh))
-        row = {"epoch": epoch + 1}
-        row.update({f"train_{k}": float(np.asarray(local_copy(v))) / order.size for k, v in totals.items()})
-        row["seconds"] = time.perf_counter() - start
-        history.append(row)
-    return state, history
+    check_mesh(mesh)
+    return fit(model, train_data, config, loss_fn=loss_fn, mesh=mesh, **fit_kwargs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -279,7 +221,7 @@ def scaling_curve(model_fn: Callable[[], nnx.Module], batch: Batch, device_count
     """
     from leptonlab.timing import time_fn
 
-    x, y = (np.asarray(a) for a in _check_data(batch, "batch"))
+    x, y = (np.asarray(a) for a in check_data(batch, "batch"))
     counts = list(device_counts)
     if not counts or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in counts):
         raise ValueError(f"device_counts must be a non-empty list of ints >= 1, got {device_counts!r}.")

@@ -37,11 +37,20 @@ import optax
 from flax import nnx
 
 from leptonlab.compiler import tuned_jit
-from leptonlab.train import (Batch, LossFn, Metrics, TrainState, _check_data, _take, classification_loss,
-                             eval_step, train_step)
+from leptonlab.train import OPTIMIZERS, Batch, LossFn, Metrics, TrainState, classification_loss, eval_step, train_step
+from leptonlab.train import check_data as check_data
+from leptonlab.train import epoch_order as epoch_order
+from leptonlab.train import optimizer as train_optimizer
+from leptonlab.train import seed_keys as seed_keys
+from leptonlab.train import take_rows as take_rows
+
+__all__ = [
+    "CostPoint", "HalvingResult", "ModelFn", "SearchResult", "Trials", "cost_curve", "evaluate_many",
+    "format_table", "grid", "halving_survivors", "init_many", "log_uniform", "num_models", "random_trials",
+    "search_optimizer", "select", "successive_halving", "train_epoch", "train_many", "unstack",
+]
 
 ModelFn = Callable[[nnx.Rngs], nnx.Module]
-OPTIMIZERS = ("adamw", "adam", "sgd", "momentum")
 
 
 # --------------------------------------------------------------------------- trials
@@ -150,26 +159,10 @@ def random_trials(n: int, *, key: jax.Array, learning_rate: tuple[float, float] 
 # --------------------------------------------------------------------------- training
 
 
-def _factory(optimizer: str, momentum: float):
-    """``make(learning_rate, weight_decay)``: the optimizer of :func:`leptonlab.train.make_optimizer`."""
-
-    def make(learning_rate, weight_decay):
-        if optimizer == "adamw":
-            return optax.adamw(learning_rate, b1=momentum, weight_decay=weight_decay)
-        if optimizer == "sgd":
-            tx = optax.sgd(learning_rate)
-        elif optimizer == "momentum":
-            tx = optax.sgd(learning_rate, momentum=momentum)
-        else:
-            tx = optax.adam(learning_rate, b1=momentum)
-        return optax.chain(optax.add_decayed_weights(weight_decay), tx)  # L2: g + wd * w
-
-    return make
-
-
 @functools.lru_cache(maxsize=16)
-def make_optimizer(optimizer: str = "adamw", *, momentum: float = 0.9) -> optax.GradientTransformation:
-    """The optimizer of a search, with ``learning_rate`` and ``weight_decay`` held in its state.
+def search_optimizer(optimizer: str = "adamw", *, momentum: float = 0.9) -> optax.GradientTransformation:
+    """The optimizer of a search: :func:`leptonlab.train.optimizer` with ``learning_rate`` and
+    ``weight_decay`` held in its state.
 
     ``optax.inject_hyperparams`` keeps both as arrays in ``opt_state.hyperparams``,
     so each model of a stack has its own. The same arguments return the same
@@ -180,25 +173,11 @@ def make_optimizer(optimizer: str = "adamw", *, momentum: float = 0.9) -> optax.
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {OPTIMIZERS}.")
     if not 0 <= momentum < 1:
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}.")
-    return optax.inject_hyperparams(_factory(optimizer, momentum))(learning_rate=1.0, weight_decay=0.0)
 
+    def make(learning_rate, weight_decay):  # only these two become arrays in the optimizer state
+        return train_optimizer(optimizer, learning_rate, momentum=momentum, weight_decay=weight_decay)
 
-def seed_keys(seed) -> tuple[jax.Array, jax.Array]:
-    """(data-order key, state key) of a seed, as :func:`leptonlab.train.fit` derives them."""
-    data_key, state_key = jax.random.split(jax.random.key(seed))
-    return data_key, state_key
-
-
-def epoch_order(seed, n: int, batch_size: int, epoch) -> jax.Array:
-    """The batches of one epoch for one model: ``[n // batch_size, batch_size]`` int32 indices.
-
-    A permutation drawn from (seed, epoch), the last partial batch dropped: the
-    order :func:`leptonlab.train.fit` uses for ``TrainConfig(seed=seed)``.
-    """
-    steps = n // batch_size
-    data_key, _ = seed_keys(seed)
-    order = jax.random.permutation(jax.random.fold_in(data_key, epoch), n)  # [n]
-    return order[: steps * batch_size].reshape(steps, batch_size)
+    return optax.inject_hyperparams(make)(learning_rate=1.0, weight_decay=0.0)
 
 
 def _check_model_fn(model_fn: ModelFn) -> nnx.GraphDef:
@@ -222,7 +201,7 @@ def init_many(model_fn: ModelFn, trials: Trials, *, optimizer: str = "adamw", mo
     if not isinstance(trials, Trials):
         raise TypeError(f"trials must be a Trials (see search.grid), got {type(trials).__name__}.")
     graphdef = _check_model_fn(model_fn)
-    tx = make_optimizer(optimizer, momentum=momentum)
+    tx = search_optimizer(optimizer, momentum=momentum)
 
     def init_one(seed, lr, wd):
         model = model_fn(nnx.Rngs(jax.random.key(seed)))
@@ -279,9 +258,9 @@ def _train_epoch_impl(states: TrainState, data: Batch, batches: jax.Array, loss_
 
     def one_step(states, idx):  # idx: [N, B] or [B]
         if shared:
-            states, metrics = jax.vmap(one_model, in_axes=(0, None))(states, _take(data, idx))
+            states, metrics = jax.vmap(one_model, in_axes=(0, None))(states, take_rows(data, idx))
         else:
-            states, metrics = jax.vmap(lambda s, i: one_model(s, _take(data, i)))(states, idx)
+            states, metrics = jax.vmap(lambda s, i: one_model(s, take_rows(data, i)))(states, idx)
         return states, {k: v.mean(axis=-1) for k, v in metrics.items()}  # metrics {name: [N, B]} -> [N]
 
     states, metrics = jax.lax.scan(one_step, states, batches)  # metrics: {name: [steps, N]}
@@ -317,7 +296,7 @@ def train_epoch(states: TrainState, data: Batch, seeds: Sequence[int] | np.ndarr
     mean training metrics of the epoch, ``{name: [N]}``.
     """
     n_models = num_models(states)
-    data = _check_data(data, "data")
+    data = check_data(data, "data")
     seeds = np.asarray(seeds)
     if seeds.shape != (n_models,):
         raise ValueError(f"need one seed per model: {n_models} models, got seeds of shape {seeds.shape}.")
@@ -331,7 +310,7 @@ def train_epoch(states: TrainState, data: Batch, seeds: Sequence[int] | np.ndarr
 @functools.partial(jax.jit, static_argnames="loss_fn", donate_argnames="totals")
 def _eval_many(states: TrainState, totals: Metrics, data: Batch, idx: jax.Array, weight: jax.Array,
                loss_fn: LossFn) -> Metrics:
-    metrics = jax.vmap(lambda s: eval_step(s, _take(data, idx), loss_fn))(states)  # {name: [N, B]}
+    metrics = jax.vmap(lambda s: eval_step(s, take_rows(data, idx), loss_fn))(states)  # {name: [N, B]}
     return {k: totals[k] + jnp.sum(v * weight[None, :], axis=-1) for k, v in metrics.items()}  # {name: [N]}
 
 
@@ -343,11 +322,11 @@ def evaluate_many(states: TrainState, data: Batch, *, loss_fn: LossFn = classifi
     size), for all models at once. A model whose training diverged gets NaN.
     """
     n_models = num_models(states)
-    data = _check_data(data, "data")
+    data = check_data(data, "data")
     n = data[0].shape[0]
     size = min(batch_size, n)
     names = jax.eval_shape(lambda s, d: eval_step(s, d, loss_fn), unstack(states, 0),
-                           _take(data, jnp.zeros(1, jnp.int32)))
+                           take_rows(data, jnp.zeros(1, jnp.int32)))
     totals = {name: jnp.zeros(n_models, jnp.float32) for name in names}
     for start in range(0, n, size):
         idx = jnp.arange(start, start + size)  # [size]; past the end is padding
@@ -413,9 +392,9 @@ def train_many(model_fn: ModelFn, train_data: Batch, trials: Trials, *, epochs: 
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be an int >= 1, got {epochs!r}.")
-    train_data = _check_data(train_data, "train_data")
+    train_data = check_data(train_data, "train_data")
     if val_data is not None:
-        val_data = _check_data(val_data, "val_data")
+        val_data = check_data(val_data, "val_data")
     start = time.perf_counter()
     states = init_many(model_fn, trials, optimizer=optimizer, momentum=momentum)
     history: dict[str, list[np.ndarray]] = {}
@@ -485,8 +464,8 @@ def successive_halving(model_fn: ModelFn, train_data: Batch, trials: Trials, *, 
             raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
     if eta < 2:
         raise ValueError(f"eta must be an int >= 2, got {eta!r}.")
-    train_data = _check_data(train_data, "train_data")
-    val_data = _check_data(val_data, "val_data")
+    train_data = check_data(train_data, "train_data")
+    val_data = check_data(val_data, "val_data")
     start = time.perf_counter()
     states = init_many(model_fn, trials, optimizer=optimizer, momentum=momentum)
     alive = np.arange(len(trials))
@@ -535,7 +514,7 @@ def cost_curve(model_fn: ModelFn, train_data: Batch, ns: Sequence[int], *, batch
     """
     from leptonlab.timing import time_fn
 
-    train_data = _check_data(train_data, "train_data")
+    train_data = check_data(train_data, "train_data")
     ns = list(ns)
     if not ns or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in ns):
         raise ValueError(f"ns must be a non-empty list of ints >= 1 (models at once), got {ns!r}.")

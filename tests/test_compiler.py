@@ -109,7 +109,7 @@ def _compiled_train_step_ops() -> frozenset[str]:
     state = train.TrainState.create(model, train.make_optimizer(config, 1), key=jax.random.key(0))
     data = (jnp.zeros((4, 8, 8, 3)), jnp.zeros(4, jnp.int32))
     totals = {"loss": jnp.zeros(()), "accuracy": jnp.zeros(())}
-    lowered = train._train_on_indices.lower(state, totals, data, jnp.arange(4), loss_fn=train.classification_loss)
+    lowered = train.core._train_on_indices.lower(state, totals, data, jnp.arange(4), loss_fn=train.classification_loss)
     return compiler.library_ops(lowered.compile().as_text())
 
 

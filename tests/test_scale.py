@@ -71,6 +71,26 @@ SIMULATED = textwrap.dedent("""
         out.setdefault("param_replicated", {})[k] = bool(kernel.sharding.is_fully_replicated)
     x = scale.shard_batch(np.zeros((8, 3), np.float32), scale.make_mesh(4))
     out["batch_table"] = [[list(map(list, r["index"])), r["device"]] for r in scale.shard_table(x)]
+    # fit with a mesh: the batch's rows are split over the devices, whose gradients are all-reduced
+    from leptonlab.train import core, classification_loss
+    mesh = scale.make_mesh(4)
+    st = scale.init_state(scale.demo_model(task), scale.demo_config(task), 1, mesh)
+    data = scale.replicate(scale.demo_data(task), mesh)
+    totals = scale.replicate({"loss": np.zeros((), np.float32), "accuracy": np.zeros((), np.float32)}, mesh)
+    idx = scale.replicate(np.arange(32, dtype=np.int32), mesh)
+    hlo = core._train_on_indices.lower(st, totals, data, idx, loss_fn=classification_loss,
+                                       mesh=mesh).compile().as_text()
+    out["all_reduce"] = "all-reduce" in hlo
+    # early stopping and validation with a mesh return fit's best state
+    x, y = scale.demo_data(task)
+    config = scale.demo_config(task).__class__(**{**scale.demo_config(task).__dict__, "epochs": 4,
+                                                  "early_stopping": 1})
+    ref_state, ref_history = fit(scale.demo_model(task), (x[:192], y[:192]), config, val_data=(x[192:], y[192:]))
+    dp_state, dp_history = scale.data_parallel_fit(scale.demo_model(task), (x[:192], y[:192]), config, mesh=mesh,
+                                                   val_data=(x[192:], y[192:]))
+    ref, got = scale.flat_params(ref_state), scale.flat_params(dp_state)
+    out["early_stopping_diff"] = max(float(np.abs(got[n] - ref[n]).max()) for n in ref)
+    out["val_loss"] = [dp_history["val_loss"].tolist(), ref_history["val_loss"].tolist()]
     try:
         scale.run_demo(scale.DemoTask(examples=64, batch_size=30), scale.make_mesh(4))
     except ValueError as err:
@@ -94,6 +114,9 @@ def test_data_parallel_on_four_simulated_devices_equals_one():
     assert out["batch_table"] == [[[[0, 2], [0, 3]], "cpu:0"], [[[2, 4], [0, 3]], "cpu:1"],
                                   [[[4, 6], [0, 3]], "cpu:2"], [[[6, 8], [0, 3]], "cpu:3"]]
     assert "multiple of the 4 devices" in out["error"]
+    assert out["all_reduce"]  # the step of fit(mesh=...) is partitioned by rows, not run 4 times whole
+    assert out["early_stopping_diff"] < 1e-5
+    assert np.allclose(*out["val_loss"], rtol=1e-5)
 
 
 def test_two_processes_with_jax_distributed_equal_one(one_device):
@@ -136,9 +159,10 @@ def test_bad_inputs():
         scale.shard_table(np.zeros(3))
     with pytest.raises(ValueError, match="cannot be split"):
         scale.shard_batch(np.float32(1.0), mesh)
-    with pytest.raises(ValueError, match="checkpoint"):
+    with pytest.raises(ValueError, match="early_stopping watches val_loss"):  # fit's own check
         scale.data_parallel_fit(scale.demo_model(TASK), scale.demo_data(TASK),
                                 TrainConfig(early_stopping=2), mesh=mesh)
+
     with pytest.raises(TypeError, match="TrainConfig"):
         scale.data_parallel_fit(scale.demo_model(TASK), scale.demo_data(TASK), {"epochs": 1}, mesh=mesh)
     with pytest.raises(TypeError, match="nnx.Module"):

@@ -36,7 +36,7 @@ def _max_diff(a, b):
 
 def test_vmapped_training_equals_separate_runs(data, trained):
     trials = trained.trials
-    tx = search.make_optimizer("adamw")
+    tx = search.search_optimizer("adamw")
     step = jax.jit(train_step, static_argnames="loss_fn")
     for i in range(len(trials)):
         seed = int(trials.seed[i])
@@ -154,7 +154,7 @@ def test_bad_inputs(data, trained):
     with pytest.raises(ValueError, match="n must be"):
         search.random_trials(0, key=jax.random.key(0))
     with pytest.raises(ValueError, match="unknown optimizer"):
-        search.make_optimizer("rmsprop")
+        search.search_optimizer("rmsprop")
     with pytest.raises(TypeError, match="nnx.Module"):
         search.init_many(lambda rngs: 3, search.grid([1e-3]))
     with pytest.raises(TypeError, match="Trials"):
