@@ -9,6 +9,10 @@ factor per user (``p_u``) and per item (``q_i``). Training minimises the mean ov
 ratings of the squared error plus, for each rating, an L2 penalty on the
 parameters it touches (so a user with many ratings is regularised in proportion,
 as in Funk's SGD). ``rank=0`` is the user/item-bias baseline.
+
+Why not :func:`leptonlab.train.fit`: the parameters are four plain arrays, not an NNX
+module, and by default every step uses every rating, so the whole run is one ``lax.scan``
+over epochs (no batches, no host round trip per epoch) - full-batch by design.
 """
 
 from __future__ import annotations
