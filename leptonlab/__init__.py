@@ -6,6 +6,7 @@ imported only when first used.
 """
 
 from leptonlab import activations as activations
+from leptonlab import attention as attention
 from leptonlab import autodiff as autodiff
 from leptonlab import checks as checks
 from leptonlab import compiler as compiler
