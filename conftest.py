@@ -25,6 +25,7 @@ EXECUTED_DIR = Path(os.environ.get("LEPTONLAB_EXECUTED_DIR") or Path(__file__).p
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "after_notebooks: runs after every notebook of the session (the book)")
+    config.addinivalue_line("markers", "slow: minutes, not seconds (deselect with -m 'not slow')")
     config.leptonlab_executed = {}  # notebook name -> executed copy written in this session
     config.leptonlab_outputs = {}  # notebook path -> {code cell number: outputs}
 

@@ -10,6 +10,7 @@ so it must not import leptonlab (whose dependencies may be missing): standard li
   constraints file that pins the runtime's installed jax, jaxlib, flax and numpy to their current
   versions, so pip can neither upgrade nor downgrade them while resolving the new packages.
 - A runtime's jax or flax older than the range leptonlab supports is reported, not replaced.
+- JupyterLab and papermill are left out: a notebook does not need them (``NOT_FOR_A_NOTEBOOK``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from importlib import metadata
 
 #: The packages a hosted runtime brings and keeps up to date itself: never reinstalled here.
 RUNTIME_OWNED = ("jax", "jaxlib", "flax", "numpy")
+#: Requirements a notebook does not need (the runtime has its own front end; papermill is for
+#: ``leptonlab run``): installing JupyterLab into Colab's Python could upset its own Jupyter server.
+NOT_FOR_A_NOTEBOOK = ("jupyterlab", "papermill")
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _MINIMUM = re.compile(r">=\s*([0-9][0-9.]*)")
 
@@ -57,6 +61,8 @@ def plan(requirements: list[str], installed=_installed) -> tuple[list[str], list
         if match is None:
             continue
         name = _canonical(match.group(1))
+        if name in NOT_FOR_A_NOTEBOOK:
+            continue
         version = installed(name)
         if version is None:
             missing.append(requirement.split(";")[0].strip())
@@ -90,7 +96,9 @@ def main() -> int:
     print(f"leptonlab: installing {', '.join(missing)} (keeping {', '.join(constraints) or 'nothing pinned'})")
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as pins:
         pins.write("\n".join(constraints) + "\n")
-    return subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", pins.name, *missing]).returncode
+    # --no-warn-conflicts: pip would otherwise call the left-out jupyterlab and papermill "broken" in red.
+    command = [sys.executable, "-m", "pip", "install", "-q", "--no-warn-conflicts", "-c", pins.name, *missing]
+    return subprocess.run(command).returncode
 
 
 if __name__ == "__main__":
