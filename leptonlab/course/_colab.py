@@ -134,14 +134,15 @@ def add_colab_cells(path: str | Path) -> bool:
     changed = False
     title = nb.cells[0]
     if colab_url(p.name) not in title.source:
-        title.source = title.source.rstrip("\n").split("\n", 1)
-        head, rest = title.source[0], (title.source[1] if len(title.source) > 1 else "")
-        title.source = f"{head}\n\n{colab_badge(p.name)}\n" + (f"\n{rest.lstrip(chr(10))}" if rest else "")
+        head, _, rest = title.source.rstrip("\n").partition("\n")  # the heading, then the summary
+        title.source = f"{head}\n\n{colab_badge(p.name)}\n" + (f"\n{rest.lstrip()}" if rest.strip() else "")
         changed = True
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     if not code or nb.cells[code[0]].source.strip() != install_cell_source():
         where = code[0] if code else len(nb.cells)
-        nb.cells.insert(where, nbformat.v4.new_code_cell(install_cell_source()))
+        cell = nbformat.v4.new_code_cell(install_cell_source())
+        cell.id = "install-leptonlab"  # a fixed id instead of a random one: the same cell in every notebook
+        nb.cells.insert(where, cell)
         changed = True
     if changed:
         nb.cells = [_without_id(c) for c in nb.cells] if nb.nbformat_minor < 5 else nb.cells
