@@ -45,6 +45,9 @@ from leptonlab.checks._text import masked_mean as masked_mean
 from leptonlab.checks._text import pad_and_truncate as pad_and_truncate
 from leptonlab.checks._text import temperature_softmax as temperature_softmax
 from leptonlab.checks._text import top_k_filter as top_k_filter
+from leptonlab.checks._attention import attention_weights as attention_weights
+from leptonlab.checks._attention import causal_mask as causal_mask
+from leptonlab.checks._attention import one_head as one_head
 from leptonlab.checks._transfer import cosine_similarity as cosine_similarity
 from leptonlab.checks._transfer import threshold_from_roc as threshold_from_roc
 from leptonlab.checks._evaluation import expected_calibration_error as expected_calibration_error
@@ -98,6 +101,9 @@ __all__ = [
     "pad_and_truncate",
     "temperature_softmax",
     "top_k_filter",
+    "attention_weights",
+    "causal_mask",
+    "one_head",
     "cosine_similarity",
     "threshold_from_roc",
     "expected_calibration_error",
