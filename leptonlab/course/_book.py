@@ -173,13 +173,15 @@ def api_pages(dest: Path) -> list[str]:
     api.mkdir(parents=True, exist_ok=True)
     modules = public_modules()
     for name in modules:
-        module = importlib.import_module(name)
-        options = ":members:\n:imported-members:\n" if hasattr(module, "__path__") and name != "leptonlab" else ":members:\n"
         if name == "leptonlab":
-            options = ""  # the package's docstring; its modules have pages of their own
+            options = []  # the package's docstring only: its modules have pages of their own
+        elif hasattr(importlib.import_module(name), "__path__"):
+            options = [":members:", ":imported-members:"]  # a subpackage re-exports from private modules
+        else:
+            options = [":members:"]
         (api / f"{name}.md").write_text(
             f"# `{name}`\n\n```{{eval-rst}}\n.. automodule:: {name}\n"
-            + "".join(f"   {line}\n" for line in options.splitlines()) + "```\n", encoding="utf-8")
+            + "".join(f"   {option}\n" for option in options) + "```\n", encoding="utf-8")
     (api / "index.md").write_text(
         "# API reference\n\nGenerated from the docstrings of the `leptonlab` package.\n\n"
         "```{toctree}\n:maxdepth: 1\n\n" + "\n".join(modules) + "\n```\n", encoding="utf-8")
@@ -194,7 +196,7 @@ def _links(name: str, executed_from: str, *, colab: bool) -> str:
 
 
 def _run_description(nb: Any) -> str | None:
-    """'a quick-mode run of 2026-12-06' from papermill's record of the run, if it has one."""
+    """'a quick-mode run (`leptonlab run`, 2026-12-06)' from papermill's record, if it has one."""
     record = nb.metadata.get("papermill", {})
     quick = record.get("parameters", {}).get("QUICK")
     if quick is None:
