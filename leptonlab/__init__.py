@@ -9,7 +9,7 @@ from leptonlab import activations as activations
 from leptonlab import attention as attention
 from leptonlab import autodiff as autodiff
 from leptonlab import checks as checks
-from leptonlab import compiler as compiler
+from leptonlab import speedups as speedups
 from leptonlab import conv as conv
 from leptonlab import course as course
 from leptonlab import data as data

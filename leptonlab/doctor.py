@@ -50,12 +50,13 @@ def _jax_facts() -> dict[str, Any]:
 
 
 def _xla_options() -> dict[str, str] | str:
-    """``leptonlab.compiler.cpu_compiler_options()``, or a line saying why it could not be decided."""
+    """``leptonlab.speedups.probe_options()``'s options, or a line saying why there are none."""
     try:
-        from leptonlab.compiler import cpu_compiler_options
+        from leptonlab.speedups import probe_options
 
-        return cpu_compiler_options()
-    except Exception as err:  # e.g. a bad LEPTONLAB_XLA_OPTIONS: reported, not raised
+        options, why = probe_options()
+        return options if options or not why else f"XLA's defaults: {why}"
+    except Exception as err:  # reported, not raised
         return f"invalid: {err}"
 
 
@@ -85,7 +86,7 @@ def doctor() -> dict[str, Any]:
 
     ``packages`` maps jax/jaxlib/flax/optax/orbax-checkpoint to their versions (None if
     missing); ``devices`` lists ``{"platform", "kind", "count"}``; ``xla_options`` the options
-    the training steps compile with (:mod:`leptonlab.compiler`); ``memory_env`` holds the
+    the training steps compile with (:mod:`leptonlab.speedups`); ``memory_env`` holds the
     JAX/XLA memory variables (None if unset); ``datasets`` is the list of
     ``leptonlab.data.status()`` or a string saying why there is none. Introduced in notebook 00.
     """
@@ -187,7 +188,7 @@ def _xla_note(facts: Mapping[str, Any]) -> str:
         return "XLA: the training steps compile with XLA's default settings."
     return ("XLA: on this CPU the training steps compile with an option that runs convolutions in Eigen's "
             "kernels rather than YNNPACK's (faster for the course's small layers, PERFORMANCE.md); "
-            "LEPTONLAB_XLA_OPTIONS=0 turns it off.")
+            "fit(..., cpu_speedups=False) turns it off.")
 
 
 def _notes(facts: Mapping[str, Any]) -> list[str]:

@@ -10,15 +10,15 @@ course's convolutional models the formulation a CPU is fast at, as ``jax.custom_
   the kernel; it keeps the patches, so the weight gradient is one more product,
   ``patches^T @ dy`` (written in the form XLA's fast CPU kernels take, see
   ``_weight_grad``); the input gradient is XLA's transposed convolution, which the course's
-  compiler options (:mod:`leptonlab.compiler`) send to Eigen's fast kernel. Compiled with
+  compiler options (:mod:`leptonlab.speedups`) send to Eigen's fast kernel. Compiled with
   XLA's defaults, layers with 64 or more output channels over 8x8 or more pixels fold
   ``dy @ kernel^T`` back onto the image instead (col2im; each route measured faster where it
   is used, see ``_col2im_pays``). Same numbers as ``lax.conv_general_dilated`` up to float
   rounding.
 * :func:`conv_general_dilated`: a drop-in for ``lax.conv_general_dilated`` that takes
   that path for plain 2-D NHWC convolutions on the CPU and calls ``lax`` otherwise (other
-  backends, dilations, groups, patches over :data:`MAX_PATCH_BYTES`). Pass it to
-  ``nnx.Conv(..., conv_general_dilated=kernels.conv_general_dilated)``.
+  backends, dilations, groups, patches over :data:`MAX_PATCH_BYTES`, the speed-ups switched
+  off). :func:`leptonlab.speedups.apply` gives it to a model's ``nnx.Conv`` layers.
 * :func:`max_pool_2x2`: 2x2 max-pooling whose gradient goes to the first maximum of each
   window (PyTorch's convention), computed in one elementwise pass.
 
@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from leptonlab import compiler
+from leptonlab import speedups
 
 __all__ = ["MAX_PATCH_BYTES", "conv2d", "conv_general_dilated", "max_pool_2x2"]
 
@@ -163,9 +163,9 @@ def _col2im_pays(out_channels: int, out_pixels: int) -> bool:
     MNIST CNN's 14x14x32->64 10.3 -> 7.8 ms); with 32 output channels (the product sums over too
     few) or 4x4 pixels XLA's convolution was faster. That compares with the convolution XLA runs
     by default (in YNNPACK); where the course's compiler options send it to Eigen
-    (:func:`leptonlab.compiler.cpu_compiler_options`), Eigen's was faster for every layer.
+    (:func:`leptonlab.speedups.xla_options`), Eigen's was faster for every layer.
     """
-    return out_channels >= 64 and out_pixels >= 64 and not compiler.cpu_compiler_options()
+    return out_channels >= 64 and out_pixels >= 64 and not speedups.xla_options()
 
 
 def _conv_im2col_bwd(strides, pads, col2im, residuals, dy):
@@ -252,7 +252,7 @@ def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides, padding
                                         dimension_numbers, feature_group_count, batch_group_count, precision,
                                         preferred_element_type, **extra)
 
-    if not _is_plain(lhs, rhs, lhs_dilation, rhs_dilation, dimension_numbers, feature_group_count,
+    if not speedups.is_enabled() or not _is_plain(lhs, rhs, lhs_dilation, rhs_dilation, dimension_numbers, feature_group_count,
                      batch_group_count, precision, preferred_element_type, extra):
         return with_lax(lhs, rhs)
     strides = tuple(int(s) for s in window_strides)

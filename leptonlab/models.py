@@ -116,8 +116,7 @@ class CNN(nnx.Module):
         self.in_channels = in_channels
         n_flat = flatten_size(image_size, channels)
         widths = [in_channels, *channels]
-        self.convs = nnx.List([nnx.Conv(a, b, (3, 3), padding="SAME", use_bias=not batch_norm, rngs=rngs,
-                                        conv_general_dilated=kernels.conv_general_dilated)  # im2col on CPU
+        self.convs = nnx.List([nnx.Conv(a, b, (3, 3), padding="SAME", use_bias=not batch_norm, rngs=rngs)
                                for a, b in zip(widths[:-1], widths[1:])])
         self.norms = nnx.List([BatchNorm(c, momentum=0.9, rngs=rngs) for c in channels] if batch_norm else [])
         self.hidden = nnx.Linear(n_flat, dense, rngs=rngs)

@@ -20,11 +20,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from leptonlab import kernels
 from leptonlab.layers import BatchNorm
 
-# Every convolution: im2col with hand-written gradients on CPU, XLA's own kernels elsewhere (kernels.py).
-_conv = kernels.conv_general_dilated
 
 _BN_MOMENTUM = 0.9  # running statistics: new = 0.9 * old + 0.1 * batch
 
@@ -51,16 +48,14 @@ class ResidualBlock(nnx.Module):
         if stride not in (1, 2):
             raise ValueError(f"stride must be 1 or 2, got {stride!r}.")
         self.conv1 = nnx.Conv(in_channels, out_channels, (3, 3), strides=stride, padding="SAME",
-                              use_bias=False, rngs=rngs, conv_general_dilated=_conv)
+                              use_bias=False, rngs=rngs)
         self.bn1 = BatchNorm(out_channels, momentum=_BN_MOMENTUM, rngs=rngs)
-        self.conv2 = nnx.Conv(out_channels, out_channels, (3, 3), padding="SAME", use_bias=False, rngs=rngs,
-                              conv_general_dilated=_conv)
+        self.conv2 = nnx.Conv(out_channels, out_channels, (3, 3), padding="SAME", use_bias=False, rngs=rngs)
         self.bn2 = BatchNorm(out_channels, momentum=_BN_MOMENTUM,
                              scale_init=nnx.initializers.zeros_init() if zero_init else
                              nnx.initializers.ones_init(), rngs=rngs)
         if stride != 1 or in_channels != out_channels:
-            self.shortcut = nnx.Conv(in_channels, out_channels, (1, 1), strides=stride, use_bias=False, rngs=rngs,
-                                     conv_general_dilated=_conv)
+            self.shortcut = nnx.Conv(in_channels, out_channels, (1, 1), strides=stride, use_bias=False, rngs=rngs)
             self.shortcut_bn = BatchNorm(out_channels, momentum=_BN_MOMENTUM, rngs=rngs)
         else:
             self.shortcut = None
@@ -109,7 +104,7 @@ class ResNet(nnx.Module):
         self.num_classes = num_classes
         self.feature_dim = width * 2 ** (len(stages) - 1)
         self.stem = nnx.Conv(in_channels, width, (3, 3), strides=stem_stride, padding="SAME", use_bias=False,
-                             rngs=rngs, conv_general_dilated=_conv)
+                             rngs=rngs)
         self.stem_bn = BatchNorm(width, momentum=_BN_MOMENTUM, rngs=rngs)
         blocks, channels = [], width
         for i, n in enumerate(stages):

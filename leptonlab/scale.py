@@ -50,7 +50,8 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from leptonlab.compiler import tuned_jit
+from leptonlab import speedups
+from leptonlab.speedups import tuned_jit
 from leptonlab.train import (Batch, History, LossFn, TrainConfig, TrainState, check_data, classification_loss,
                              epoch_order, fit, make_optimizer, seed_keys, train_step)
 from leptonlab.train.placement import AXIS as AXIS
@@ -177,7 +178,7 @@ def init_state(model: nnx.Module, config: TrainConfig, steps_per_epoch: int, mes
     """The TrainState :func:`leptonlab.train.fit` would start from, replicated over ``mesh``."""
     if not isinstance(model, nnx.Module):
         raise TypeError(f"model must be a flax.nnx.Module, got {type(model).__name__}.")
-    state = TrainState.create(model, make_optimizer(config, steps_per_epoch), key=seed_keys(config.seed)[1],
+    state = TrainState.create(speedups.apply(model), make_optimizer(config, steps_per_epoch), key=seed_keys(config.seed)[1],
                               compute_dtype=config.compute_dtype)
     return replicate(state, mesh)
 

@@ -36,7 +36,8 @@ import numpy as np
 import optax
 from flax import nnx
 
-from leptonlab.compiler import tuned_jit
+from leptonlab import speedups
+from leptonlab.speedups import tuned_jit
 from leptonlab.train import OPTIMIZERS, Batch, LossFn, Metrics, TrainState, classification_loss, eval_step, train_step
 from leptonlab.train import check_data as check_data
 from leptonlab.train import epoch_order as epoch_order
@@ -186,7 +187,7 @@ def _check_model_fn(model_fn: ModelFn) -> nnx.GraphDef:
     model = nnx.eval_shape(lambda: model_fn(nnx.Rngs(0)))  # shapes only: nothing computed
     if not isinstance(model, nnx.Module):
         raise TypeError(f"model_fn(rngs) must return a flax.nnx.Module, got {type(model).__name__}.")
-    graphdef, _, _ = nnx.split(model, nnx.Param, ...)
+    graphdef, _, _ = nnx.split(speedups.apply(model), nnx.Param, ...)  # im2col convolutions (leptonlab.speedups)
     return graphdef
 
 

@@ -182,10 +182,10 @@ def test_col2im_input_gradient_equals_the_transposed_convolution(hw, kernel, str
 
 
 def test_col2im_is_taken_only_with_xla_defaults(monkeypatch):
-    monkeypatch.setattr(kernels.compiler, "cpu_compiler_options", lambda: {})
+    monkeypatch.setattr(kernels.speedups, "xla_options", lambda: {})
     assert kernels._col2im_pays(64, 8 * 8) and not kernels._col2im_pays(32, 16 * 16)
     assert not kernels._col2im_pays(128, 4 * 4)
-    monkeypatch.setattr(kernels.compiler, "cpu_compiler_options", lambda: {"an option": "on"})
+    monkeypatch.setattr(kernels.speedups, "xla_options", lambda: {"an option": "on"})
     assert not kernels._col2im_pays(64, 8 * 8)  # Eigen's transposed convolution instead
 
 
@@ -196,7 +196,7 @@ def _jaxpr_pads(f, *args) -> int:
 
 @pytest.mark.parametrize("defaults", [True, False])
 def test_wide_layers_route_the_input_gradient_by_the_options_and_match_lax(monkeypatch, defaults):
-    monkeypatch.setattr(kernels.compiler, "cpu_compiler_options", lambda: {} if defaults else {"an option": "on"})
+    monkeypatch.setattr(kernels.speedups, "xla_options", lambda: {} if defaults else {"an option": "on"})
     x = jax.random.normal(jax.random.key(18), (2, 8, 8, 4))
     w = jax.random.normal(jax.random.key(19), (3, 3, 4, 64)) * 0.1
     g = jax.random.normal(jax.random.key(20), (2, 8, 8, 64))

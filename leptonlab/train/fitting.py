@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.sharding import Mesh
 
+from leptonlab import speedups
 from leptonlab.losses import classification_loss
 from leptonlab.train.checkpointing import resume, save_epoch
 from leptonlab.train.core import (AugmentFn, Batch, LossFn, TrainConfig, TrainState, check_data, epoch_order,
@@ -22,8 +23,8 @@ __all__ = ["fit"]
 
 def fit(model: nnx.Module | None, train_data: Batch, config: TrainConfig = TrainConfig(), *,
         loss_fn: LossFn = classification_loss, val_data: Batch | None = None,
-        augment: AugmentFn | None = None, state: TrainState | None = None,
-        mesh: Mesh | None = None) -> tuple[TrainState, History]:
+        augment: AugmentFn | None = None, state: TrainState | None = None, mesh: Mesh | None = None,
+        cpu_speedups: bool = True) -> tuple[TrainState, History]:
     """Train ``model`` on ``train_data = (x: [N, ...], y: [N, ...])``; returns ``(state, history)``.
 
     Each epoch visits ``N // batch_size`` batches in an order drawn from
@@ -44,6 +45,10 @@ def fit(model: nnx.Module | None, train_data: Batch, config: TrainConfig = Train
     With ``mesh`` (:func:`leptonlab.scale.make_mesh`) the run is data-parallel: the state
     and the data are copied to every device of the mesh, each batch's rows are split over
     the devices, and the same steps give the same parameters to float tolerance.
+
+    ``cpu_speedups`` (:mod:`leptonlab.speedups`): im2col convolutions and the probed XLA
+    option, on by default (they change nothing on GPUs); False trains the plain Flax model
+    with XLA's defaults, to the same results up to float rounding.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
@@ -59,9 +64,9 @@ def fit(model: nnx.Module | None, train_data: Batch, config: TrainConfig = Train
         state = TrainState.create(model, make_optimizer(config, steps), key=seed_keys(config.seed)[1],
                                   compute_dtype=config.compute_dtype)
     history = History()
-    state, first_epoch, best = resume(config, place(state), history)
+    state, first_epoch, best = resume(config, place(_with_speedups(state, cpu_speedups)), history)
     names, data = metric_names(state, train_data, loss_fn), place(train_data)
-    with ProgressBar((config.epochs - first_epoch) * steps, config.progress) as bar:
+    with speedups.enabled(cpu_speedups), ProgressBar((config.epochs - first_epoch) * steps, config.progress) as bar:
         for epoch in range(first_epoch, config.epochs):
             start = time.perf_counter()
             totals = place({name: jnp.zeros((), jnp.float32) for name in names})
@@ -81,6 +86,13 @@ def fit(model: nnx.Module | None, train_data: Batch, config: TrainConfig = Train
             if best.should_stop(history):
                 break
     return best.result(state), history
+
+
+def _with_speedups(state: TrainState, cpu_speedups: bool) -> TrainState:
+    """``state`` whose model has the im2col convolutions when ``cpu_speedups`` (nothing else changes)."""
+    if not cpu_speedups:
+        return state
+    return state.replace(graphdef=nnx.split(speedups.apply(state.model()), nnx.Param, ...)[0])
 
 
 def _placement(mesh: Mesh | None, batch_size: int):
