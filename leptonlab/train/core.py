@@ -24,7 +24,7 @@ import optax
 from flax import nnx, struct
 from jax.sharding import Mesh
 
-from leptonlab.compiler import tuned_jit
+from leptonlab.speedups import tuned_jit
 from leptonlab.train.placement import batch_sharding, replicated
 
 __all__ = [

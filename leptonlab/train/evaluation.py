@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import Mesh
 
-from leptonlab.compiler import tuned_jit
+from leptonlab.speedups import tuned_jit
 from leptonlab.losses import classification_loss
 from leptonlab.train.core import Batch, LossFn, Metrics, TrainState, check_data, eval_step, sum_metrics, take_rows
 from leptonlab.train.placement import local_copy, replicate
