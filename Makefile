@@ -3,7 +3,8 @@
 #   make test     run the package tests and every notebook in quick mode
 # Also: make lab (JupyterLab with the course kernel), make fetch (download the datasets once),
 # make bench (training throughput vs PyTorch eager and a naive JAX loop: PERFORMANCE.md),
-# make book (the course as a static HTML site in build/book/html: from a quick run, or RUN=runs/<folder>).
+# make book (the course as a static HTML site in build/book/html: from a quick run, or RUN=runs/<folder>),
+# make test-fast (the package tests not marked slow, < 5 min: the edit-run loop), make lint (ruff).
 # Both create the virtual environment .venv on first use; with an NVIDIA GPU they install the CUDA build of JAX.
 
 PYTHON ?= python3
@@ -24,7 +25,7 @@ GLIBC_TUNABLES ?= $(ALLOCATOR_TUNABLES)
 export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
 export PYTHONNOUSERSITE := 1
 
-.PHONY: course lab test fetch bench book venv clean-venv
+.PHONY: course lab test test-fast lint fetch bench book venv clean-venv
 
 venv: $(STAMP)
 
@@ -40,7 +41,7 @@ $(STAMP): pyproject.toml Makefile
 
 # The course, the tests and JupyterLab run with the allocator settings (the kernel has them too);
 # the benchmark runner sets them for leptonlab's side itself and leaves PyTorch's side as it finds it.
-course lab test: export GLIBC_TUNABLES := $(GLIBC_TUNABLES)
+course lab test test-fast: export GLIBC_TUNABLES := $(GLIBC_TUNABLES)
 
 course: $(STAMP)
 	$(BIN)/leptonlab run $(if $(filter 1 yes true,$(QUICK)),--quick,--full) $(if $(OUT),--out $(OUT),)
@@ -66,6 +67,15 @@ book: $(STAMP)
 
 test: $(STAMP)
 	LEPTONLAB_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-kernel-name leptonlab
+
+# The edit-run loop: the package tests not marked slow (tests/conftest.py SLOW_FILES), no notebooks.
+test-fast: $(STAMP)
+	LEPTONLAB_QUICK=1 $(BIN)/python -m pytest tests -m "not slow" -q
+
+# ruff (configured in pyproject.toml): lint, and check the layout without changing files.
+lint: $(STAMP)
+	$(BIN)/ruff check leptonlab tests benchmarks
+	$(BIN)/ruff format --check leptonlab tests benchmarks
 
 clean-venv:
 	rm -rf $(VENV)

@@ -7,6 +7,55 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_platforms", "cpu")
 
 
+# `make test-fast` (pytest -m "not slow") leaves out these files: each trains networks, runs notebooks,
+# subprocesses or compiles many programs (from tens of seconds to minutes each on a 2-core CPU).
+# `make test` runs everything.
+SLOW_FILES = frozenset(
+    {
+        "test_benchmarks.py",
+        "test_benchmarks_cifar10.py",
+        "test_book.py",
+        "test_checkpoint_damaged.py",
+        "test_checks_training.py",
+        "test_cli.py",
+        "test_colab.py",
+        "test_course_grading.py",
+        "test_course_release.py",
+        "test_course_report.py",
+        "test_course_runner.py",
+        "test_course_sandbox.py",
+        "test_deploy.py",
+        "test_deploy_export.py",
+        "test_explain.py",
+        "test_kernels.py",
+        "test_packaging.py",
+        "test_recsys_honest.py",
+        "test_recsys_neural.py",
+        "test_recurrent.py",
+        "test_resnet.py",
+        "test_scale.py",
+        "test_search.py",
+        "test_speedups.py",
+        "test_train_cifar.py",
+        "test_train_features.py",
+        "test_transfer.py",
+        "test_attention.py",
+    }
+)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: left out of `make test-fast` (tests/conftest.py SLOW_FILES)"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def key():
     """A fixed PRNG key: tests are deterministic."""
