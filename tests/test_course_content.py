@@ -158,3 +158,19 @@ def test_the_errata_page_quotes_the_sources_and_points_at_the_corrections():
     problems = errata_problems(text, course_sources(), {p.name: cells_of(p) for p in NOTEBOOKS})
     assert not problems, "\n".join(problems)
     assert "ERRATA.md" in (ROOT / "README.md").read_text(encoding="utf-8"), "the README links the errata"
+
+
+def test_every_graded_cell_of_the_course_is_made_of_check_calls():
+    """The grader replays check calls in its own process; a plain assert would be judged by the kernel alone."""
+    import ast
+
+    import nbformat
+
+    from leptonlab.course._grading import checks_called, graded_cells
+
+    for path in sorted(Path(__file__).resolve().parents[1].glob("notebooks/[0-9][0-9]_*.ipynb")):
+        for grade_id, cell in graded_cells(nbformat.read(path, 4)).items():
+            body = ast.parse(cell.source).body
+            assert body and all(isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) for s in body), \
+                f"{path.name} {grade_id}: a graded cell should only call leptonlab checks"
+            assert len(checks_called(cell.source)) == len(body), f"{path.name} {grade_id}: not all calls are checks"

@@ -273,3 +273,61 @@ def test_release_cli_reports_a_malformed_marker_in_one_line(tmp_path, capsys):
     assert main(["release", str(tmp_path / "bad.ipynb"), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "bad.ipynb, cell 0" in err and err.count("\n") == 1
+
+
+def _checks_notebook(folder: Path) -> Path:
+    """A source notebook whose graded cell is a leptonlab check, as in the course."""
+    nb = new_notebook(cells=[
+        _cell("import jax.numpy as jnp\nfrom leptonlab import checks"),
+        _cell("def my_mse(p, t):\n    ### BEGIN SOLUTION\n    return jnp.mean((p - t) ** 2)\n    ### END SOLUTION",
+              **SOLUTION, grade_id="mse"),
+        _cell("checks.mse(my_mse)", **CHECK, grade_id="mse-check", points=3),
+    ])
+    nb.metadata["kernelspec"] = {"name": "leptonlab", "display_name": "Python (leptonlab)", "language": "python"}
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / "mse.ipynb")
+    return folder / "mse.ipynb"
+
+
+WRONG_MSE = "return jnp.mean(jnp.abs(p - t))"  # the MAE
+TAMPERING = {  # issue 23, item 2: make the kernel's check pass a wrong answer (and what the grader then says)
+    "swap": "checks.mse = lambda fn: None",  # -> no record: "did not report"
+    "patch": "import numpy as np\nimport leptonlab.checks._losses as L\n"
+             "np.isclose = lambda *a, **k: False\nL.expect_close = lambda *a, **k: None",
+    "forge": "import leptonlab.checks._core as c\nfrom IPython.display import display\n"
+             "c.exercise.__globals__['_show_record'] = lambda record: None\n"
+             "checks.mse = lambda fn: display({'application/vnd.leptonlab.check-record+json': "
+             "{'format': 1, 'check': 'mse', 'exchanges': []}}, raw=True)",
+}
+
+
+@pytest.fixture(scope="module")
+def graded_checks(tmp_path_factory):
+    _needs_sandbox()
+    tmp = tmp_path_factory.mktemp("grading-checks")
+    source = _checks_notebook(tmp / "source")
+    release = release_notebook(source, tmp / "release" / "mse.ipynb").target
+    subs = tmp / "submissions"
+    for student, body, tamper in [("honest", "return jnp.mean((p - t) ** 2)", None), ("wrong", WRONG_MSE, None),
+                                  *[(name, WRONG_MSE, code) for name, code in TAMPERING.items()]]:
+        nb = nbformat.read(release, 4)
+        nb.cells[1].source = f"def my_mse(p, t):\n    {body}"
+        if tamper:
+            nb.cells.insert(2, _cell(tamper))
+        (subs / student).mkdir(parents=True)
+        nbformat.write(nb, subs / student / "mse.ipynb")
+    return _table(grade(subs, source.parent, timeout=60, memory_mb=4096, progress=lambda line: None))
+
+
+def test_an_honest_answer_passes_the_replayed_check(graded_checks):
+    assert graded_checks["honest", "mse-check"].points == 3 and graded_checks["honest", "mse-check"].message == "passed"
+    assert graded_checks["wrong", "mse-check"].points == 0 and "MAE" in graded_checks["wrong", "mse-check"].message
+
+
+@pytest.mark.parametrize("student, words", [("swap", "did not report"), ("patch", "which is the MAE"),
+                                            ("forge", "the record holds only 0")])
+def test_tampering_with_the_kernels_modules_earns_nothing(graded_checks, student, words):
+    """The kernel says each of these cells ran without error; the grader's replay finds the answer wrong."""
+    row = graded_checks[student, "mse-check"]
+    assert row.points == 0 and words in row.message, f"{student}: {row.message}"
+    assert "replayed by the grader" in row.message or "did not report" in row.message, row.message

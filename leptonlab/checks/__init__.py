@@ -17,6 +17,7 @@ from leptonlab.checks._training import mse_loss_fn as mse_loss_fn
 from leptonlab.checks._training import sgd_update as sgd_update
 from leptonlab.checks._activations import sigmoid as sigmoid
 from leptonlab.checks._activations import sigmoid_derivative as sigmoid_derivative
+from leptonlab.checks._activations import sigmoid_more_cases as sigmoid_more_cases
 from leptonlab.checks._activations import softmax as softmax
 from leptonlab.checks._jax_basics import per_example_grads as per_example_grads
 from leptonlab.checks._jax_basics import two_normal_samples as two_normal_samples
@@ -73,6 +74,7 @@ __all__ = [
     "sgd_update",
     "sigmoid",
     "sigmoid_derivative",
+    "sigmoid_more_cases",
     "softmax",
     "per_example_grads",
     "two_normal_samples",

@@ -81,6 +81,34 @@ def sigmoid(fn: Callable[[jax.Array], jax.Array]) -> None:
     passed(ex, "matches the reference, stays finite at |x| = 1000, and so does its gradient.")
 
 
+def scalar_grad(fn: Callable[[jax.Array], jax.Array], x: float) -> jax.Array:
+    """Probe: ``jax.grad(fn)(x)`` at one scalar ``x``."""
+    return jax.grad(lambda t: jnp.asarray(fn(t), dtype=jnp.float32))(jnp.float32(x))
+
+
+@exercise
+def sigmoid_more_cases(fn: Callable[[jax.Array], jax.Array]) -> None:
+    """The hidden test of notebook 01's sigmoid: a scalar, a 3-D batch, saturation at |x| = 800.
+
+    Cases the visible check does not show, so that an answer fitted to its inputs fails here.
+    """
+    ex = "sigmoid"
+    for x, want in ((-800.0, 0.0), (0.0, 0.5), (800.0, 1.0)):
+        got = as_array(ex, call(ex, fn, jnp.float32(x)), f"sigmoid({x:g})")
+        if got.shape != ():
+            raise CheckFailed(ex, f"sigmoid of a scalar has shape {got.shape}; a scalar in gives a scalar out.",
+                              "work elementwise on whatever shape comes in.")
+        expect_close(ex, got, want, what=f"sigmoid({x:g})", hint="for |x| this large sigmoid saturates to 0 or 1.")
+    cube = jnp.linspace(-6.0, 6.0, 12).reshape(2, 2, 3)  # [2, 2, 3]
+    expect_close(ex, call(ex, fn, cube), _ref.sigmoid(cube), what="sigmoid of a [2, 2, 3] array",
+                 hint="work elementwise on whatever shape comes in.")
+    grad = as_array(ex, call(ex, fn, -800.0, probe=scalar_grad), "the gradient at -800")
+    if not np.isfinite(grad).all():
+        raise CheckFailed(ex, f"jax.grad of your sigmoid at x = -800 is {grad}.",
+                          "an exp() overflowed inside the gradient: keep every branch finite for every x.")
+    passed(ex, "also right on a scalar, a 3-D array and at |x| = 800.")
+
+
 @exercise
 def sigmoid_derivative(fn: Callable[[jax.Array], jax.Array]) -> None:
     """Check a learner's ``fn(x)`` = sigma'(x) = sigma(x)(1 - sigma(x)), elementwise, finite at |x| = 1000.

@@ -17,6 +17,12 @@ ends with it. Without bubblewrap, grading refuses to start unless asked for
 ``unsafe=True`` (then only the robustness measures apply). In both modes the
 submissions and sources are compared with a snapshot taken before grading after
 every student: changes are undone, and the student who made them gets 0.
+
+Verdicts (:func:`score`): a graded cell earns its points when the kernel reports it
+ran without error and each ``checks.NAME(...)`` it calls passes again here, replayed
+from the record the check showed (:func:`replayed_verdict`,
+``leptonlab.checks._record``), so what the student's code did to the kernel's
+modules cannot turn a wrong answer into points.
 """
 
 from __future__ import annotations
