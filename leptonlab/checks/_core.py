@@ -19,22 +19,47 @@ from leptonlab.checks import _record
 from leptonlab.checks._record import Raised, type_name
 
 
-class CheckFailed(AssertionError):
-    """An exercise check found a mistake. ``str(err)`` is the whole message."""
+Hint = str | tuple[str, ...] | None
 
-    def __init__(self, exercise: str, problem: str, hint: str | None = None):
+# Failed runs so far, per exercise name, in this process. A check's hints escalate with it: the first
+# failure of an exercise shows its first hint, every later one the next (the last repeats). This only
+# picks which hint a message shows; no verdict reads it. Tests start each test from an empty count
+# (tests/conftest.py); ``reset_hints()`` does the same elsewhere.
+_FAILURES: dict[str, int] = {}
+
+
+def reset_hints() -> None:
+    """Forget earlier failures: every exercise shows its first hint again."""
+    _FAILURES.clear()
+
+
+class CheckFailed(AssertionError):
+    """An exercise check found a mistake. ``str(err)`` is the whole message.
+
+    ``hint`` is one hint, or a tuple of hints from a nudge to a stronger one: the first failure of
+    ``exercise`` in this process shows ``hint[0]``, a repeated failure ``hint[1]`` and so on (the
+    last repeats). ``hints`` keeps them all, ``hint`` is the one shown. No hint, at any level, may
+    hold the solution's formula or code (tests/test_checks_messages.py).
+    """
+
+    def __init__(self, exercise: str, problem: str, hint: Hint = None):
         self.exercise = exercise
         self.problem = problem
-        self.hint = hint
+        self.hints = (hint,) if isinstance(hint, str) else tuple(h for h in (hint or ()) if h)
+        self.level = min(_FAILURES.get(exercise, 0), len(self.hints) - 1) if self.hints else 0
+        self.hint = self.hints[self.level] if self.hints else None
         text = f"{exercise}: {problem}"
-        if hint:
-            text += f"\nHint: {hint}"
+        if self.hint:
+            text += f"\n{self._hint_label()}: {self.hint}"
         super().__init__(text)
+
+    def _hint_label(self) -> str:
+        return "Hint" if self.level == 0 else "A stronger hint"
 
     def _render_traceback_(self) -> list[str]:  # called by IPython instead of a traceback
         lines = [f"\x1b[31m✗ {self.exercise}: not yet.\x1b[0m", f"  {self.problem}"]
         if self.hint:
-            lines.append(f"  Hint: {self.hint}")
+            lines.append(f"  {self._hint_label()}: {self.hint}")
         return lines
 
 
@@ -73,20 +98,53 @@ def attempt(exercise: str, fn: Callable[..., Any], *args: Any, probe: Callable[.
 
 def call(exercise: str, fn: Callable[..., Any], *args: Any, probe: Callable[..., Any] | None = None,
          **kwargs: Any) -> Any:
-    """Like :func:`attempt`, but whatever the learner's code raised becomes a friendly :class:`CheckFailed`."""
+    """Like :func:`attempt`, but whatever the learner's code raised becomes a friendly :class:`CheckFailed`,
+    and so does a result of ``None`` (no exercise answers with nothing: a ``return`` is missing)."""
     outcome = attempt(exercise, fn, *args, probe=probe, **kwargs)
     if isinstance(outcome, Raised):
         raise failure_from(exercise, outcome)
+    if outcome is None:
+        raise returned_nothing(exercise)
     return outcome
 
 
-def failure_from(exercise: str, raised: Raised, hint: str | None = None, *, when: str = "") -> CheckFailed:
-    """The :class:`CheckFailed` that says the learner's code raised ``raised`` (``when``: on which input)."""
+def returned_nothing(exercise: str) -> CheckFailed:
+    """The :class:`CheckFailed` for a function that returned ``None``."""
+    return CheckFailed(exercise, "your function returned nothing (None): did you forget `return`?",
+                       "a Python function without a `return` statement returns None; end yours with "
+                       "`return <your result>`.")
+
+
+# JAX's errors for NumPy, math or float() used on a value that jax.grad / jax.jit / jax.vmap is tracing.
+_NOT_JAX_ERRORS = ("TracerArrayConversionError", "ConcretizationTypeError", "TracerIntegerConversionError")
+
+
+def failure_from(exercise: str, raised: Raised, hint: Hint = None, *, when: str = "") -> CheckFailed:
+    """The :class:`CheckFailed` that says the learner's code raised ``raised`` (``when``: on which input).
+
+    Three causes get their own message instead of the exception's text: an exercise not written
+    yet (``NotImplementedError``), a value that was None (a forgotten ``return``), and NumPy or
+    Python's ``math``/``float()`` used where JAX traces the function (use ``jax.numpy``).
+    """
+    on = f"{when} " if when else ""
     if raised.isa("NotImplementedError"):
         return CheckFailed(exercise, "the exercise is not written yet.",
                            "replace `raise NotImplementedError()` with your code, run that cell, then run this one.")
+    if raised.isa("TracerBoolConversionError"):
+        return CheckFailed(exercise, f"{on}your code uses a Python `if` (or `and`/`or`/`while`) on a JAX array "
+                           "value, which jax.grad / jax.jit cannot follow.",
+                           "choose between values elementwise with jax.numpy (jnp.where) instead of a Python `if`.")
+    if any(raised.isa(name) for name in _NOT_JAX_ERRORS):
+        return CheckFailed(exercise, f"{on}your code uses NumPy (np.*), Python's math module or float()/int() on "
+                           "a value that JAX is differentiating or compiling; JAX cannot follow those.",
+                           "write it with jax.numpy instead (`import jax.numpy as jnp`, then jnp.exp, jnp.sum, "
+                           "...), and keep values as arrays rather than Python floats.")
     first = raised.message.splitlines()[0] if raised.message else ""
-    return CheckFailed(exercise, f"{when + ' ' if when else ''}your code raised {raised.type_name}: {first}".rstrip(": "),
+    if "NoneType" in first or first.endswith("Output was None."):
+        return CheckFailed(exercise, f"{on}a value in your code was None ({raised.type_name}: {first})",
+                           "a function without a `return` statement returns None: does each of your functions "
+                           "(and helpers) end with `return <result>`?")
+    return CheckFailed(exercise, f"{on}your code raised {raised.type_name}: {first}".rstrip(": "),
                        hint or "run your function on a small input in a new cell to see where it fails.")
 
 
@@ -108,13 +166,29 @@ def exercise(check: Callable[..., Any]) -> Callable[..., Any]:
     def run(fn: Any) -> Any:
         keep = _record.recording_wanted()
         with _record.live(keep) as mode:
-            result = check(fn)
+            try:
+                result = check(fn)
+            except CheckFailed as err:
+                _FAILURES[err.exercise] = _FAILURES.get(err.exercise, 0) + 1
+                raise
+            except Exception as err:  # the check tripped over an odd answer: still a friendly failure
+                failure = _unreadable(check.__name__, err)
+                _FAILURES[failure.exercise] = _FAILURES.get(failure.exercise, 0) + 1
+                raise failure from None
         if keep:
             _show_record(_record.make_record(check.__name__, mode.exchanges))
         return result
 
     run.replay = lambda: check(_record.NotTheLearnersFunction())  # type: ignore[attr-defined]
     return run
+
+
+def _unreadable(exercise: str, err: Exception) -> CheckFailed:
+    """What a check says when the learner's answer made its own code raise (an answer of an unexpected kind)."""
+    first = str(err).splitlines()[0][:200] if str(err) else ""
+    return CheckFailed(exercise, f"the check could not read your function's result ({type(err).__name__}: {first}).",
+                       "compare what your function returns (its type, shape and dtype) with what the exercise "
+                       "asks for; print it in a new cell.")
 
 
 def _show_record(record: dict) -> None:
