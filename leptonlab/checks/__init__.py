@@ -61,6 +61,12 @@ from leptonlab.checks._recsys import mask_seen as mask_seen
 from leptonlab.checks._recsys import ndcg_single as ndcg_single
 from leptonlab.checks._recsys import predict_rating as predict_rating
 from leptonlab.checks._recsys import rmse as rmse
+from leptonlab.checks._backprop import two_layer_backprop as two_layer_backprop
+from leptonlab.checks._adam import adam_step as adam_step
+from leptonlab.checks._conv_backward import conv_backward as conv_backward
+from leptonlab.checks._batchnorm import batchnorm_backward as batchnorm_backward
+from leptonlab.checks._batchnorm import batchnorm_forward as batchnorm_forward
+from leptonlab.checks._bptt import rnn_bptt as rnn_bptt
 
 __all__ = [
     "CheckFailed",
@@ -118,4 +124,10 @@ __all__ = [
     "ndcg_single",
     "predict_rating",
     "rmse",
+    "two_layer_backprop",
+    "adam_step",
+    "conv_backward",
+    "batchnorm_backward",
+    "batchnorm_forward",
+    "rnn_bptt",
 ]
