@@ -96,7 +96,7 @@ _SLIPS = {
     "no_two": "the gradient of the squared error at the output has lost a factor: differentiate (yhat - y)^2 again.",
     "sum": "your gradients are B x O times too large: the loss is a *mean* over the batch, and the "
            "gradient at the output carries the same 1/(B x O) the loss does.",
-    "pre": "you wrote the tanh's derivative in terms of its input z1; written with 1 - (.)^2 it takes the "
+    "pre": "you wrote the tanh's derivative in terms of its input z1; the form in the derivation above takes the "
            "tanh's *output*, h.",
     "none": "the gradient skips the tanh's local derivative: on the way back through h = tanh(z1), multiply "
             "elementwise by dh/dz1.",

@@ -60,7 +60,7 @@ _SLIPS = {
                  "outside (grad_hs[:, t]), and each enters the backward pass at its own step.",
     "no_carry": "the gradient stops after one step: h_{t-1} also fed step t, so dL/dh_{t-1} gets a second "
                 "part carried back from step t through W_h.",
-    "pre": "you wrote the tanh's derivative with its input; written as 1 - (.)^2 it takes the tanh's output, h_t.",
+    "pre": "you wrote the tanh's derivative with its input; the form in the derivation takes the tanh's *output*, h_t.",
     "none": "the tanh's local derivative is missing at each step.",
 }
 
