@@ -287,3 +287,17 @@ def test_bad_sampling_settings_are_refused(kwargs, match, key):
         sample(model, jnp.array([1.0]), 3, key=key)
     with pytest.raises(TypeError, match="CharRNN"):
         sample(CharRNN(11, 8, rngs=nnx.Rngs(0)), jnp.array([1]), 3, key=key)
+
+
+# ---- the figure ----
+
+def test_attention_maps_draws_one_panel_per_map_and_refuses_bad_shapes():
+    from leptonlab import plot
+
+    weights = np.tril(np.ones((3, 5, 5))) / np.arange(1, 6)[None, :, None]  # [N, T, T], rows sum to 1
+    fig = plot.attention_maps(weights, list("to be"), titles=["a", "b", "c"])
+    assert len(fig.axes) == 3 and fig.axes[1].get_title() == "b"
+    with pytest.raises(ValueError, match=r"\[N, T, T\]"):
+        plot.attention_maps(np.zeros((2, 4, 5)), list("abcd"))
+    with pytest.raises(ValueError, match="one label per position"):
+        plot.attention_maps(weights, list("abc"))

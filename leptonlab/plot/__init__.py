@@ -32,6 +32,7 @@ from leptonlab.plot._deploy import drift_map as drift_map
 from leptonlab.plot._deploy import drift_scores as drift_scores
 from leptonlab.plot._deploy import model_sizes as model_sizes
 from leptonlab.plot._deploy import pruning_curve as pruning_curve
+from leptonlab.plot._sequences import attention_maps as attention_maps
 from leptonlab.plot._sequences import gate_activations as gate_activations
 from leptonlab.plot._sequences import gradient_vs_distance as gradient_vs_distance
 from leptonlab.plot._sequences import length_histogram as length_histogram

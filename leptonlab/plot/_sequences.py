@@ -105,3 +105,35 @@ def length_histogram(lengths, *, max_length: int | None = None, title: str = "se
         ax.legend()
     ax.set(xlabel="tokens", ylabel="sentences", title=title)
     return finish(fig)
+
+
+def attention_maps(weights, tokens: Sequence[str], *, titles: Sequence[str] | None = None,
+                   title: str = "attention weights") -> Figure:
+    """Heat maps of attention weights ``[N, T, T]`` (e.g. the heads of one block), one panel each.
+
+    Row i is the query at position i, column j the key at position j; ``tokens`` (T labels)
+    name the positions. With a causal mask everything above the diagonal is 0. Notebook 12.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim == 2:
+        w = w[None]
+    if w.ndim != 3 or w.shape[1] != w.shape[2] or w.shape[0] < 1:
+        raise ValueError(f"attention_maps expects weights [N, T, T] (or [T, T]), got shape {np.shape(weights)}.")
+    if len(tokens) != w.shape[1]:
+        raise ValueError(f"need one label per position: {len(tokens)} tokens for T = {w.shape[1]}.")
+    if titles is not None and len(titles) != w.shape[0]:
+        raise ValueError(f"need one title per map: {len(titles)} titles for {w.shape[0]} maps.")
+    labels = [repr(t)[1:-1] if t != " " else "␣" for t in tokens]
+    side = max(2.6, 0.16 * w.shape[1] + 1.0)
+    fig, axes = new_figure(ncols=w.shape[0], width=side, height=side)
+    axes = np.atleast_1d(axes)
+    for k, ax in enumerate(axes):
+        ax.imshow(w[k], cmap="viridis", vmin=0.0, vmax=1.0)
+        ax.set_xticks(np.arange(len(labels)), labels, fontsize=7)
+        ax.set_yticks(np.arange(len(labels)), labels, fontsize=7)
+        ax.set_xlabel("key (attended to)", fontsize=8)
+        if k == 0:
+            ax.set_ylabel("query (position reading)", fontsize=8)
+        ax.set_title(titles[k] if titles is not None else f"map {k}", fontsize=9)
+    fig.suptitle(title)
+    return finish(fig)
