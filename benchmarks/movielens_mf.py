@@ -24,7 +24,6 @@ import dataclasses
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from leptonlab import data, recsys

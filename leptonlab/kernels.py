@@ -55,11 +55,15 @@ _NHWC = ("NHWC", "HWIO", "NHWC")
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
 
-def _out_hw(hw: tuple[int, int], kernel: tuple[int, int], strides: tuple[int, int], pads: Pads) -> tuple[int, int]:
+def _out_hw(
+    hw: tuple[int, int], kernel: tuple[int, int], strides: tuple[int, int], pads: Pads
+) -> tuple[int, int]:
     return tuple((n + lo + hi - k) // s + 1 for n, k, s, (lo, hi) in zip(hw, kernel, strides, pads))
 
 
-def _patches(x: jax.Array, kernel: tuple[int, int], strides: tuple[int, int], pads: Pads) -> jax.Array:
+def _patches(
+    x: jax.Array, kernel: tuple[int, int], strides: tuple[int, int], pads: Pads
+) -> jax.Array:
     """im2col: ``x: [B, H, W, C] -> [B * Ho * Wo, KH * KW * C]``, columns in ``(kh, kw, c)`` order.
 
     Strided slices of the padded image, stacked one kernel row at a time, then the rows.
@@ -73,14 +77,22 @@ def _patches(x: jax.Array, kernel: tuple[int, int], strides: tuple[int, int], pa
     xp = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))  # [B, Hp, Wp, C]
 
     def tap(i: int, j: int) -> jax.Array:  # [B, Ho, Wo, C]: the pixels kernel tap (i, j) meets
-        return lax.slice(xp, (0, i, j, 0), (b, i + sh * (ho - 1) + 1, j + sw * (wo - 1) + 1, c), (1, sh, sw, 1))
+        return lax.slice(
+            xp, (0, i, j, 0), (b, i + sh * (ho - 1) + 1, j + sw * (wo - 1) + 1, c), (1, sh, sw, 1)
+        )
 
-    rows = [jnp.stack([tap(i, j) for j in range(kw)], axis=3) for i in range(kh)]  # KH x [B, Ho, Wo, KW, C]
-    return jnp.stack(rows, axis=3).reshape(b * ho * wo, kh * kw * c)  # [B, Ho, Wo, KH, KW, C] -> rows
+    rows = [
+        jnp.stack([tap(i, j) for j in range(kw)], axis=3) for i in range(kh)
+    ]  # KH x [B, Ho, Wo, KW, C]
+    return jnp.stack(rows, axis=3).reshape(
+        b * ho * wo, kh * kw * c
+    )  # [B, Ho, Wo, KH, KW, C] -> rows
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
-def _conv_im2col(x: jax.Array, w: jax.Array, strides: tuple[int, int], pads: Pads, col2im: bool) -> jax.Array:
+def _conv_im2col(
+    x: jax.Array, w: jax.Array, strides: tuple[int, int], pads: Pads, col2im: bool
+) -> jax.Array:
     """``col2im``: whether the input gradient is folded back by col2im (see ``_col2im_pays``)."""
     return _conv_im2col_fwd(x, w, strides, pads, col2im)[0]
 
@@ -95,8 +107,9 @@ def _conv_im2col_fwd(x, w, strides, pads, col2im):
         # A few columns (a 3x3 kernel on one channel: K = 9): K multiply-adds of a column by a row of
         # the kernel, in one fused pass, ran 3x faster than a matrix product summing over only K.
         acc = jnp.promote_types(p.dtype, jnp.float32)  # bf16 products are summed at float32
-        y = sum(p[:, k:k + 1].astype(acc) * w2[k:k + 1].astype(acc)
-                for k in range(p.shape[1])).astype(p.dtype)  # [N, 1] * [1, O] -> [N, O]
+        y = sum(
+            p[:, k : k + 1].astype(acc) * w2[k : k + 1].astype(acc) for k in range(p.shape[1])
+        ).astype(p.dtype)  # [N, 1] * [1, O] -> [N, O]
     else:
         y = p @ w2  # [N, O]
     return y.reshape(b, ho, wo, o), (x, p, w)
@@ -128,8 +141,9 @@ def _weight_grad(p: jax.Array, dy2: jax.Array) -> jax.Array:
     return lax.optimization_barrier(_transposed(dy2) @ p).T  # [O, N] @ [N, K] -> [O, K] -> [K, O]
 
 
-def _col2im_input_grad(dy: jax.Array, w: jax.Array, x_shape: tuple[int, ...], strides: tuple[int, int],
-                       pads: Pads) -> jax.Array:
+def _col2im_input_grad(
+    dy: jax.Array, w: jax.Array, x_shape: tuple[int, ...], strides: tuple[int, int], pads: Pads
+) -> jax.Array:
     """The input gradient as ``dy @ kernel^T`` folded back onto the image: ``dy: [B, Ho, Wo, O] -> [B, H, W, C]``.
 
     Row ``(b, i, j)`` of ``dy @ kernel^T`` (``[B*Ho*Wo, KH*KW*C]``, the patches' shape) holds what
@@ -144,15 +158,25 @@ def _col2im_input_grad(dy: jax.Array, w: jax.Array, x_shape: tuple[int, ...], st
     hp, wp = h + top + bottom, wd + left + right  # the padded image
     w_t = _transposed(w.reshape(kh * kw * c, o))  # [O, K]
     acc = jnp.promote_types(dy.dtype, jnp.float32)  # bf16 shares are summed at float32
-    shares = jnp.matmul(dy.reshape(-1, o), w_t, preferred_element_type=acc).reshape(b, ho, wo, kh, kw, c)
+    shares = jnp.matmul(dy.reshape(-1, o), w_t, preferred_element_type=acc).reshape(
+        b, ho, wo, kh, kw, c
+    )
     zero = jnp.zeros((), acc)
     dxp = None
     for i in range(kh):
         for j in range(kw):  # tap (i, j) met padded pixels (i + sh * y, j + sw * x)
-            tap = lax.pad(shares[:, :, :, i, j, :], zero, ((0, 0, 0), (i, hp - i - sh * (ho - 1) - 1, sh - 1),
-                                                         (j, wp - j - sw * (wo - 1) - 1, sw - 1), (0, 0, 0)))
+            tap = lax.pad(
+                shares[:, :, :, i, j, :],
+                zero,
+                (
+                    (0, 0, 0),
+                    (i, hp - i - sh * (ho - 1) - 1, sh - 1),
+                    (j, wp - j - sw * (wo - 1) - 1, sw - 1),
+                    (0, 0, 0),
+                ),
+            )
             dxp = tap if dxp is None else dxp + tap  # [B, Hp, Wp, C]
-    return dxp[:, top:top + h, left:left + wd].astype(dy.dtype)
+    return dxp[:, top : top + h, left : left + wd].astype(dy.dtype)
 
 
 def _col2im_pays(out_channels: int, out_pixels: int) -> bool:
@@ -178,7 +202,9 @@ def _conv_im2col_bwd(strides, pads, col2im, residuals, dy):
     if col2im:
         dx = _col2im_input_grad(dy, w, x.shape, strides, pads)
     else:
-        dx = jax.vjp(lambda x: lax.conv_general_dilated(x, w, strides, pads, dimension_numbers=_NHWC), x)[1](dy)[0]
+        dx = jax.vjp(
+            lambda x: lax.conv_general_dilated(x, w, strides, pads, dimension_numbers=_NHWC), x
+        )[1](dy)[0]
     return dx, dw.astype(w.dtype)
 
 
@@ -195,14 +221,21 @@ def _im2col_conv(x: jax.Array, w: jax.Array, strides: tuple[int, int], pads: Pad
     return _conv_im2col(x, w, strides, pads, _col2im_pays(w.shape[3], ho * wo))
 
 
-def _pads(padding: Any, hw: tuple[int, int], kernel: tuple[int, int], strides: tuple[int, int]) -> Pads:
+def _pads(
+    padding: Any, hw: tuple[int, int], kernel: tuple[int, int], strides: tuple[int, int]
+) -> Pads:
     if isinstance(padding, str):
         return tuple(tuple(p) for p in lax.padtype_to_pads(hw, kernel, strides, padding))
     return tuple((int(lo), int(hi)) for lo, hi in padding)
 
 
-def conv2d(x: jax.Array, w: jax.Array, *, strides: int | tuple[int, int] = 1,
-           padding: str | tuple[tuple[int, int], tuple[int, int]] = "SAME") -> jax.Array:
+def conv2d(
+    x: jax.Array,
+    w: jax.Array,
+    *,
+    strides: int | tuple[int, int] = 1,
+    padding: str | tuple[tuple[int, int], tuple[int, int]] = "SAME",
+) -> jax.Array:
     """A 2-D convolution by im2col and a matrix product, with its gradient written the same way.
 
     ``x: [B, H, W, C]``, ``w: [KH, KW, C, O] -> [B, Ho, Wo, O]``; ``padding`` is ``"SAME"``,
@@ -211,14 +244,26 @@ def conv2d(x: jax.Array, w: jax.Array, *, strides: int | tuple[int, int] = 1,
     input, live until the backward pass.
     """
     if x.ndim != 4 or w.ndim != 4 or x.shape[-1] != w.shape[2]:
-        raise ValueError(f"conv2d expects x [B, H, W, C] and w [KH, KW, C, O] with the same C, "
-                         f"got {x.shape} and {w.shape}.")
+        raise ValueError(
+            f"conv2d expects x [B, H, W, C] and w [KH, KW, C, O] with the same C, "
+            f"got {x.shape} and {w.shape}."
+        )
     strides = (strides, strides) if isinstance(strides, int) else tuple(strides)
     return _im2col_conv(x, w, strides, _pads(padding, x.shape[1:3], w.shape[:2], strides))
 
 
-def _is_plain(lhs, rhs, lhs_dilation, rhs_dilation, dimension_numbers, feature_group_count, batch_group_count,
-              precision, preferred_element_type, extra) -> bool:
+def _is_plain(
+    lhs,
+    rhs,
+    lhs_dilation,
+    rhs_dilation,
+    dimension_numbers,
+    feature_group_count,
+    batch_group_count,
+    precision,
+    preferred_element_type,
+    extra,
+) -> bool:
     """True for what :func:`conv2d` computes: 2-D, NHWC/HWIO, no dilation, no groups, default dtypes.
 
     Shapes must be concrete: a symbolic batch (``jax.export`` with ``"B, ..."``) goes to ``lax``,
@@ -228,18 +273,33 @@ def _is_plain(lhs, rhs, lhs_dilation, rhs_dilation, dimension_numbers, feature_g
         return False
     if lhs.ndim != 4 or rhs.ndim != 4 or feature_group_count != 1 or batch_group_count != 1:
         return False
-    if precision is not None or preferred_element_type is not None or any(v is not None for v in extra.values()):
+    if (
+        precision is not None
+        or preferred_element_type is not None
+        or any(v is not None for v in extra.values())
+    ):
         return False
     if any(d != 1 for d in (*(lhs_dilation or (1, 1)), *(rhs_dilation or (1, 1)))):
         return False
-    return lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers) == \
-        lax.conv_dimension_numbers(lhs.shape, rhs.shape, _NHWC)
+    return lax.conv_dimension_numbers(
+        lhs.shape, rhs.shape, dimension_numbers
+    ) == lax.conv_dimension_numbers(lhs.shape, rhs.shape, _NHWC)
 
 
-def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides, padding, lhs_dilation=None,
-                         rhs_dilation=None, dimension_numbers=None, feature_group_count: int = 1,
-                         batch_group_count: int = 1, precision=None, preferred_element_type=None,
-                         **extra) -> jax.Array:
+def conv_general_dilated(
+    lhs: jax.Array,
+    rhs: jax.Array,
+    window_strides,
+    padding,
+    lhs_dilation=None,
+    rhs_dilation=None,
+    dimension_numbers=None,
+    feature_group_count: int = 1,
+    batch_group_count: int = 1,
+    precision=None,
+    preferred_element_type=None,
+    **extra,
+) -> jax.Array:
     """``lax.conv_general_dilated``, but plain 2-D NHWC convolutions run as :func:`conv2d` on the CPU.
 
     The choice is made when the computation is lowered (``lax.platform_dependent``): GPUs and
@@ -247,21 +307,47 @@ def conv_general_dilated(lhs: jax.Array, rhs: jax.Array, window_strides, padding
     (dilation, groups, other layouts, ``precision``, symbolic shapes, patches over
     :data:`MAX_PATCH_BYTES`) goes to ``lax`` unchanged.
     """
-    def with_lax(lhs, rhs):
-        return lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
-                                        dimension_numbers, feature_group_count, batch_group_count, precision,
-                                        preferred_element_type, **extra)
 
-    if not speedups.is_enabled() or not _is_plain(lhs, rhs, lhs_dilation, rhs_dilation, dimension_numbers, feature_group_count,
-                     batch_group_count, precision, preferred_element_type, extra):
+    def with_lax(lhs, rhs):
+        return lax.conv_general_dilated(
+            lhs,
+            rhs,
+            window_strides,
+            padding,
+            lhs_dilation,
+            rhs_dilation,
+            dimension_numbers,
+            feature_group_count,
+            batch_group_count,
+            precision,
+            preferred_element_type,
+            **extra,
+        )
+
+    if not speedups.is_enabled() or not _is_plain(
+        lhs,
+        rhs,
+        lhs_dilation,
+        rhs_dilation,
+        dimension_numbers,
+        feature_group_count,
+        batch_group_count,
+        precision,
+        preferred_element_type,
+        extra,
+    ):
         return with_lax(lhs, rhs)
     strides = tuple(int(s) for s in window_strides)
     pads = _pads(padding, lhs.shape[1:3], rhs.shape[:2], strides)
     ho, wo = _out_hw(lhs.shape[1:3], rhs.shape[:2], strides, pads)
-    patch_bytes = lhs.shape[0] * ho * wo * rhs.shape[0] * rhs.shape[1] * rhs.shape[2] * lhs.dtype.itemsize
+    patch_bytes = (
+        lhs.shape[0] * ho * wo * rhs.shape[0] * rhs.shape[1] * rhs.shape[2] * lhs.dtype.itemsize
+    )
     if patch_bytes > MAX_PATCH_BYTES:
         return with_lax(lhs, rhs)
-    return lax.platform_dependent(lhs, rhs, cpu=lambda a, b: _im2col_conv(a, b, strides, pads), default=with_lax)
+    return lax.platform_dependent(
+        lhs, rhs, cpu=lambda a, b: _im2col_conv(a, b, strides, pads), default=with_lax
+    )
 
 
 def _windows_2x2(x: jax.Array) -> list[jax.Array]:
@@ -286,7 +372,9 @@ def _max_pool_even_bwd(x, g):
     top = jnp.maximum(jnp.maximum(corners[0], corners[1]), jnp.maximum(corners[2], corners[3]))
     taken = jnp.zeros(top.shape, bool)
     parts = []
-    for corner in corners:  # the first corner equal to the maximum gets the gradient, the others none
+    for (
+        corner
+    ) in corners:  # the first corner equal to the maximum gets the gradient, the others none
         hit = (corner == top) & ~taken
         taken = taken | hit
         parts.append(jnp.where(hit, g, jnp.zeros((), g.dtype)))

@@ -60,7 +60,9 @@ def _check_reduction(reduction: Any, fn: str) -> str:
     return reduction
 
 
-def _same_shape(pred: jax.Array, target: jax.Array, *, fn: str, pred_name: str, target_name: str) -> None:
+def _same_shape(
+    pred: jax.Array, target: jax.Array, *, fn: str, pred_name: str, target_name: str
+) -> None:
     if pred.shape != target.shape:
         raise ValueError(
             f"{fn}(): {pred_name} have shape {tuple(pred.shape)} but {target_name} have shape "
@@ -84,7 +86,9 @@ def _check_in_unit_interval(x: jax.Array, *, fn: str, name: str, hint: str) -> N
     if _is_concrete(x) and x.size:
         lo, hi = float(jnp.min(x)), float(jnp.max(x))
         if not (0.0 <= lo and hi <= 1.0):  # also catches nan
-            raise ValueError(f"{fn}(): {name} must lie in [0, 1]; got values in [{lo:.4g}, {hi:.4g}]. {hint}")
+            raise ValueError(
+                f"{fn}(): {name} must lie in [0, 1]; got values in [{lo:.4g}, {hi:.4g}]. {hint}"
+            )
 
 
 # --------------------------------------------------------------------------- regression
@@ -123,7 +127,9 @@ def mae(predictions: Any, targets: Any, *, reduction: str = "mean") -> jax.Array
 # --------------------------------------------------------------------------- binary classification
 
 
-def binary_cross_entropy(probs: Any, labels: Any, *, eps: float = 1e-7, reduction: str = "mean") -> jax.Array:
+def binary_cross_entropy(
+    probs: Any, labels: Any, *, eps: float = 1e-7, reduction: str = "mean"
+) -> jax.Array:
     r"""Binary cross-entropy from probabilities: :math:`-[y\log p + (1-y)\log(1-p)]`.
 
     Shapes: ``probs: [...]`` in [0, 1] (the predicted probability of class 1),
@@ -136,19 +142,32 @@ def binary_cross_entropy(probs: Any, labels: Any, *, eps: float = 1e-7, reductio
     """
     reduction = _check_reduction(reduction, "binary_cross_entropy")
     if not isinstance(eps, (float, int)) or not 0.0 < eps < 0.5:
-        raise ValueError(f"binary_cross_entropy(): eps must be a small positive float such as 1e-7, got {eps!r}.")
+        raise ValueError(
+            f"binary_cross_entropy(): eps must be a small positive float such as 1e-7, got {eps!r}."
+        )
     p = _as_float_array(probs, fn="binary_cross_entropy", name="probs")
     y = _as_float_array(labels, fn="binary_cross_entropy", name="labels")
     _same_shape(p, y, fn="binary_cross_entropy", pred_name="probs", target_name="labels")
-    _check_in_unit_interval(p, fn="binary_cross_entropy", name="probs",
-                            hint="Did you pass logits? Use binary_cross_entropy_with_logits(logits, labels).")
-    _check_in_unit_interval(y, fn="binary_cross_entropy", name="labels", hint="Labels are 0 or 1 (or soft labels in between).")
+    _check_in_unit_interval(
+        p,
+        fn="binary_cross_entropy",
+        name="probs",
+        hint="Did you pass logits? Use binary_cross_entropy_with_logits(logits, labels).",
+    )
+    _check_in_unit_interval(
+        y,
+        fn="binary_cross_entropy",
+        name="labels",
+        hint="Labels are 0 or 1 (or soft labels in between).",
+    )
     p = jnp.clip(p, eps, 1.0 - eps)
     per_element = -(y * jnp.log(p) + (1.0 - y) * jnp.log1p(-p))
     return _reduce(per_element, reduction, fn="binary_cross_entropy")
 
 
-def binary_cross_entropy_with_logits(logits: Any, labels: Any, *, reduction: str = "mean") -> jax.Array:
+def binary_cross_entropy_with_logits(
+    logits: Any, labels: Any, *, reduction: str = "mean"
+) -> jax.Array:
     r"""Binary cross-entropy from logits :math:`z` (with :math:`p = \sigma(z)`), stable and exact.
 
     Shapes: ``logits: [...]`` (any real numbers), ``labels: [...]`` in [0, 1],
@@ -165,9 +184,15 @@ def binary_cross_entropy_with_logits(logits: Any, labels: Any, *, reduction: str
     reduction = _check_reduction(reduction, "binary_cross_entropy_with_logits")
     z = _as_float_array(logits, fn="binary_cross_entropy_with_logits", name="logits")
     y = _as_float_array(labels, fn="binary_cross_entropy_with_logits", name="labels")
-    _same_shape(z, y, fn="binary_cross_entropy_with_logits", pred_name="logits", target_name="labels")
-    _check_in_unit_interval(y, fn="binary_cross_entropy_with_logits", name="labels",
-                            hint="Labels are 0 or 1 (or soft labels in between).")
+    _same_shape(
+        z, y, fn="binary_cross_entropy_with_logits", pred_name="logits", target_name="labels"
+    )
+    _check_in_unit_interval(
+        y,
+        fn="binary_cross_entropy_with_logits",
+        name="labels",
+        hint="Labels are 0 or 1 (or soft labels in between).",
+    )
     # Both pieces use the z >= 0 branch at z = 0, so jax.grad gives sigma(0) - y = 0.5 - y there.
     positive_part = jnp.where(z >= 0, z, jnp.zeros_like(z))  # max(z, 0)
     minus_abs = jnp.where(z >= 0, -z, z)  # -|z|
@@ -198,7 +223,9 @@ def categorical_cross_entropy(logits: Any, labels: Any, *, reduction: str = "mea
     if z.ndim == 0:
         raise ValueError(f"{fn}(): logits must have a class axis, shape [..., C]; got a scalar.")
     if isinstance(labels, (str, bytes)) or labels is None:
-        raise TypeError(f"{fn}() expects labels as an integer array of class indices, got {type(labels).__name__}.")
+        raise TypeError(
+            f"{fn}() expects labels as an integer array of class indices, got {type(labels).__name__}."
+        )
     try:
         y = jnp.asarray(labels)
     except (TypeError, ValueError) as err:
@@ -234,21 +261,25 @@ def categorical_cross_entropy(logits: Any, labels: Any, *, reduction: str = "mea
 # --------------------------------------------------------------------------- loss functions of a model (fit's loss_fn)
 
 
-def classification_loss(model: nnx.Module, batch: tuple[jax.Array, jax.Array],
-                        key: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+def classification_loss(
+    model: nnx.Module, batch: tuple[jax.Array, jax.Array], key: jax.Array
+) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Softmax cross-entropy on integer labels; metrics ``loss`` and ``accuracy`` per example.
 
     ``batch = (x: [B, ...], y: [B] int)``; the model returns logits ``[B, C]``.
     """
     x, y = batch
-    logits = model(x, rngs=key).astype(jnp.float32)  # [B, C]; the key drives dropout in training mode
+    logits = model(x, rngs=key).astype(
+        jnp.float32
+    )  # [B, C]; the key drives dropout in training mode
     losses = optax.softmax_cross_entropy_with_integer_labels(logits, y)  # [B]
     correct = (jnp.argmax(logits, axis=-1) == y).astype(jnp.float32)  # [B]
     return losses.mean(), {"loss": losses, "accuracy": correct}
 
 
-def regression_loss(model: nnx.Module, batch: tuple[jax.Array, jax.Array],
-                    key: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+def regression_loss(
+    model: nnx.Module, batch: tuple[jax.Array, jax.Array], key: jax.Array
+) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Mean squared error; metric ``loss`` (squared error) per example.
 
     ``batch = (x: [B, ...], y: [B, T] or [B])``; the model returns ``[B, T]``.
@@ -294,8 +325,9 @@ class SmoothedClassificationLoss:
         if not isinstance(self.smoothing, (int, float)) or not 0.0 <= self.smoothing < 1.0:
             raise ValueError(f"smoothing must be a number in [0, 1), got {self.smoothing!r}.")
 
-    def __call__(self, model: nnx.Module, batch: tuple[jax.Array, jax.Array],
-                 key: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+    def __call__(
+        self, model: nnx.Module, batch: tuple[jax.Array, jax.Array], key: jax.Array
+    ) -> tuple[jax.Array, dict[str, jax.Array]]:
         x, y = batch
         logits = model(x, rngs=key).astype(jnp.float32)  # [B, C]
         targets = smooth_labels(y, logits.shape[-1], float(self.smoothing))  # [B, C]

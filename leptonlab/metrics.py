@@ -17,21 +17,42 @@ import numpy as np
 from leptonlab.train.history import History
 
 __all__ = [
-    "OneVsRest", "PerClass", "Reliability", "accuracy", "auc", "average_precision", "classification_report",
-    "confusion_matrix", "elapsed_seconds", "expected_calibration_error", "one_vs_rest_roc",
-    "precision_recall_curve", "precision_recall_f1", "reliability", "roc_auc", "roc_curve", "time_to_accuracy",
-    "top_k_accuracy", "worst_mistakes",
+    "OneVsRest",
+    "PerClass",
+    "Reliability",
+    "accuracy",
+    "auc",
+    "average_precision",
+    "classification_report",
+    "confusion_matrix",
+    "elapsed_seconds",
+    "expected_calibration_error",
+    "one_vs_rest_roc",
+    "precision_recall_curve",
+    "precision_recall_f1",
+    "reliability",
+    "roc_auc",
+    "roc_curve",
+    "time_to_accuracy",
+    "top_k_accuracy",
+    "worst_mistakes",
 ]
 
 
 def _labels(y_true, y_pred, num_classes: int) -> tuple[jax.Array, jax.Array]:
     y_true, y_pred = jnp.asarray(y_true), jnp.asarray(y_pred)
     if y_true.ndim != 1 or y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true and y_pred must be label vectors [N] of the same length, "
-                         f"got {y_true.shape} and {y_pred.shape}.")
-    if not (jnp.issubdtype(y_true.dtype, jnp.integer) and jnp.issubdtype(y_pred.dtype, jnp.integer)):
-        raise TypeError(f"labels must be integers, got {y_true.dtype} and {y_pred.dtype}; "
-                        "for logits [N, C] pass jnp.argmax(logits, axis=-1).")
+        raise ValueError(
+            f"y_true and y_pred must be label vectors [N] of the same length, "
+            f"got {y_true.shape} and {y_pred.shape}."
+        )
+    if not (
+        jnp.issubdtype(y_true.dtype, jnp.integer) and jnp.issubdtype(y_pred.dtype, jnp.integer)
+    ):
+        raise TypeError(
+            f"labels must be integers, got {y_true.dtype} and {y_pred.dtype}; "
+            "for logits [N, C] pass jnp.argmax(logits, axis=-1)."
+        )
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}.")
     return y_true, y_pred
@@ -84,7 +105,9 @@ def worst_mistakes(probs, y_true, k: int) -> jax.Array:
     """
     probs, y_true = jnp.asarray(probs), jnp.asarray(y_true)
     if probs.ndim != 2 or y_true.shape != (probs.shape[0],):
-        raise ValueError(f"worst_mistakes needs probs [N, C] and labels [N], got {probs.shape} and {y_true.shape}.")
+        raise ValueError(
+            f"worst_mistakes needs probs [N, C] and labels [N], got {probs.shape} and {y_true.shape}."
+        )
     if not jnp.issubdtype(y_true.dtype, jnp.integer):
         raise TypeError(f"labels must be integers, got {y_true.dtype}.")
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
@@ -109,9 +132,13 @@ def classification_report(y_true, y_pred, class_names) -> str:
     width = max(12, *(len(n) for n in names))
     lines = [f"{'class':<{width}} precision  recall     f1  support"]
     for i, name in enumerate(names):
-        lines.append(f"{name:<{width}} {float(scores.precision[i]):9.3f} {float(scores.recall[i]):7.3f} "
-                     f"{float(scores.f1[i]):6.3f} {int(scores.support[i]):8d}")
-    lines.append(f"{'accuracy':<{width}} {float(accuracy(y_true, y_pred)):24.3f} {int(scores.support.sum()):8d}")
+        lines.append(
+            f"{name:<{width}} {float(scores.precision[i]):9.3f} {float(scores.recall[i]):7.3f} "
+            f"{float(scores.f1[i]):6.3f} {int(scores.support[i]):8d}"
+        )
+    lines.append(
+        f"{'accuracy':<{width}} {float(accuracy(y_true, y_pred)):24.3f} {int(scores.support.sum()):8d}"
+    )
     lines.append(f"{'macro F1':<{width}} {float(scores.f1.mean()):24.3f}")
     return "\n".join(lines)
 
@@ -123,13 +150,17 @@ def elapsed_seconds(history: History) -> np.ndarray:
     compilation in the first epoch). Introduced in notebook 16.
     """
     if not isinstance(history, History):
-        raise TypeError(f"history must be the History returned by fit, got {type(history).__name__}.")
+        raise TypeError(
+            f"history must be the History returned by fit, got {type(history).__name__}."
+        )
     if not len(history):
         raise ValueError("the history is empty: no epoch has finished.")
     return np.cumsum(history["seconds"])
 
 
-def time_to_accuracy(history: History, target: float, *, metric: str = "val_accuracy") -> float | None:
+def time_to_accuracy(
+    history: History, target: float, *, metric: str = "val_accuracy"
+) -> float | None:
     """Seconds of training until ``history[metric]`` first reached ``target``; None if it never did.
 
     Time-to-accuracy (as in the DAWNBench and airbench CIFAR-10 benchmarks) measures a

@@ -9,10 +9,11 @@ dropout in training mode (``model.train()``) and is ignored in evaluation mode
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from leptonlab import kernels
@@ -38,39 +39,73 @@ class MLP(nnx.Module):
         rngs: the NNX random streams that initialise the weights.
     """
 
-    def __init__(self, in_features: int, hidden: Sequence[int], out_features: int, *,
-                 activation: str = "relu", dropout: float = 0.0, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        in_features: int,
+        hidden: Sequence[int],
+        out_features: int,
+        *,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        rngs: nnx.Rngs,
+    ):
         widths = [in_features, *hidden, out_features]
         if any(not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in widths):
-            raise ValueError(f"MLP widths must be positive integers, got in={in_features!r}, "
-                             f"hidden={list(hidden)!r}, out={out_features!r}.")
+            raise ValueError(
+                f"MLP widths must be positive integers, got in={in_features!r}, "
+                f"hidden={list(hidden)!r}, out={out_features!r}."
+            )
         if activation not in _ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(_ACTIVATIONS)}.")
+            raise ValueError(
+                f"unknown activation {activation!r}; choose one of {sorted(_ACTIVATIONS)}."
+            )
         _check_rate(dropout)
         self.in_features = in_features
         self.activation = activation
-        self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(widths[:-1], widths[1:])])
+        self.layers = nnx.List(
+            [nnx.Linear(a, b, rngs=rngs) for a, b in zip(widths[:-1], widths[1:])]
+        )
         self.dropout = nnx.Dropout(dropout)
 
     def __call__(self, x: jax.Array, *, rngs: jax.Array | None = None) -> jax.Array:
         if x.ndim < 2:
-            raise ValueError(f"MLP expects a batch [B, features], got shape {x.shape}; "
-                             "add a batch axis with x[None] or x.reshape(-1, 1).")
+            raise ValueError(
+                f"MLP expects a batch [B, features], got shape {x.shape}; "
+                "add a batch axis with x[None] or x.reshape(-1, 1)."
+            )
         x = x.reshape(x.shape[0], -1)  # [B, ...] -> [B, in_features]
         if x.shape[1] != self.in_features:
-            raise ValueError(f"MLP was built for {self.in_features} input features, got {x.shape[1]} "
-                             f"(input shape {x.shape}).")
+            raise ValueError(
+                f"MLP was built for {self.in_features} input features, got {x.shape[1]} "
+                f"(input shape {x.shape})."
+            )
         act = _ACTIVATIONS[self.activation]
         for layer in self.layers[:-1]:
             x = self.dropout(act(layer(x)), rngs=rngs)  # [B, width]
         return self.layers[-1](x)  # [B, out_features]
 
 
-def count_params(model: nnx.Module) -> int:
-    """Number of trainable parameters (entries of every ``nnx.Param``) of ``model`` (notebooks 11, 13, 16)."""
-    if not isinstance(model, nnx.Module):
-        raise TypeError(f"expected a flax.nnx.Module, got {type(model).__name__}.")
-    return int(sum(p.size for p in jax.tree.leaves(nnx.state(model, nnx.Param))))
+def count_params(
+    params: nnx.Module | nnx.State, trainable: Callable[[tuple], bool] | None = None
+) -> int:
+    """Number of scalar parameters: of every ``nnx.Param`` of a model, or of every array of a state.
+
+    ``params`` is an ``nnx.Module`` or an ``nnx.State`` (such as ``TrainState.params``); with
+    ``trainable(path)`` only the entries whose path passes it count (notebooks 11, 13, 16, 17).
+    The one parameter count of the package (:mod:`leptonlab.transfer` re-exports it).
+    """
+    if isinstance(params, nnx.Module):
+        params = nnx.state(params, nnx.Param)
+    elif not isinstance(params, nnx.State):
+        raise TypeError(f"expected a flax.nnx.Module or nnx.State, got {type(params).__name__}.")
+    flat = nnx.to_flat_state(params)
+    return int(
+        sum(
+            np.size(v.get_value() if isinstance(v, nnx.Variable) else v)
+            for path, v in flat
+            if trainable is None or trainable(path)
+        )
+    )
 
 
 def _check_rate(rate: float) -> None:
@@ -86,12 +121,16 @@ def flatten_size(image_size: int, channels: Sequence[int]) -> int:
     (A source's CNN uses ``64 * 8 * 8``, the size for 32x32 inputs: notebook 08.)
     """
     if image_size < 1 or not channels:
-        raise ValueError(f"need image_size >= 1 and at least one conv block, got {image_size}, {channels}.")
+        raise ValueError(
+            f"need image_size >= 1 and at least one conv block, got {image_size}, {channels}."
+        )
     side = image_size
     for _ in channels:
         side //= 2
     if side < 1:
-        raise ValueError(f"{len(channels)} pooling blocks shrink a {image_size}px image to nothing; use fewer blocks.")
+        raise ValueError(
+            f"{len(channels)} pooling blocks shrink a {image_size}px image to nothing; use fewer blocks."
+        )
     return channels[-1] * side * side
 
 
@@ -108,17 +147,32 @@ class CNN(nnx.Module):
     The defaults are the MNIST network of notebook 08 (conv32-conv64-dense256).
     """
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, *, image_size: int = 28,
-                 channels: Sequence[int] = (32, 64), dense: int = 256, dropout: float = 0.0,
-                 batch_norm: bool = False, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 10,
+        *,
+        image_size: int = 28,
+        channels: Sequence[int] = (32, 64),
+        dense: int = 256,
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        rngs: nnx.Rngs,
+    ):
         _check_rate(dropout)
         self.image_size = image_size
         self.in_channels = in_channels
         n_flat = flatten_size(image_size, channels)
         widths = [in_channels, *channels]
-        self.convs = nnx.List([nnx.Conv(a, b, (3, 3), padding="SAME", use_bias=not batch_norm, rngs=rngs)
-                               for a, b in zip(widths[:-1], widths[1:])])
-        self.norms = nnx.List([BatchNorm(c, momentum=0.9, rngs=rngs) for c in channels] if batch_norm else [])
+        self.convs = nnx.List(
+            [
+                nnx.Conv(a, b, (3, 3), padding="SAME", use_bias=not batch_norm, rngs=rngs)
+                for a, b in zip(widths[:-1], widths[1:])
+            ]
+        )
+        self.norms = nnx.List(
+            [BatchNorm(c, momentum=0.9, rngs=rngs) for c in channels] if batch_norm else []
+        )
         self.hidden = nnx.Linear(n_flat, dense, rngs=rngs)
         self.dropout = nnx.Dropout(dropout)
         self.head = nnx.Linear(dense, num_classes, rngs=rngs)
@@ -128,13 +182,17 @@ class CNN(nnx.Module):
         if x.ndim == 3:
             x = x[..., None]  # [B, H, W] -> [B, H, W, 1]
         if x.ndim != 4 or x.shape[1:] != (self.image_size, self.image_size, self.in_channels):
-            raise ValueError(f"CNN expects images [B, {self.image_size}, {self.image_size}, {self.in_channels}] "
-                             f"(or [B, H, W] for one channel), got shape {x.shape}.")
+            raise ValueError(
+                f"CNN expects images [B, {self.image_size}, {self.image_size}, {self.in_channels}] "
+                f"(or [B, H, W] for one channel), got shape {x.shape}."
+            )
         for i, conv in enumerate(self.convs):
             x = conv(x)  # [B, h, w, c]
             if len(self.norms):
                 x = self.norms[i](x)
-            x = nnx.relu(max_pool_2x2(x))  # [B, h/2, w/2, c]; = pool(relu(x)), relu on 4x fewer values
+            x = nnx.relu(
+                max_pool_2x2(x)
+            )  # [B, h/2, w/2, c]; = pool(relu(x)), relu on 4x fewer values
         return x
 
     def __call__(self, x: jax.Array, *, rngs: jax.Array | None = None) -> jax.Array:

@@ -41,21 +41,42 @@ class ResidualBlock(nnx.Module):
     last batch norm's scale starts at 0, so every block starts as the identity.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, *, stride: int = 1, zero_init: bool = True,
-                 rngs: nnx.Rngs):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        stride: int = 1,
+        zero_init: bool = True,
+        rngs: nnx.Rngs,
+    ):
         _positive_int("in_channels", in_channels)
         _positive_int("out_channels", out_channels)
         if stride not in (1, 2):
             raise ValueError(f"stride must be 1 or 2, got {stride!r}.")
-        self.conv1 = nnx.Conv(in_channels, out_channels, (3, 3), strides=stride, padding="SAME",
-                              use_bias=False, rngs=rngs)
+        self.conv1 = nnx.Conv(
+            in_channels,
+            out_channels,
+            (3, 3),
+            strides=stride,
+            padding="SAME",
+            use_bias=False,
+            rngs=rngs,
+        )
         self.bn1 = BatchNorm(out_channels, momentum=_BN_MOMENTUM, rngs=rngs)
-        self.conv2 = nnx.Conv(out_channels, out_channels, (3, 3), padding="SAME", use_bias=False, rngs=rngs)
-        self.bn2 = BatchNorm(out_channels, momentum=_BN_MOMENTUM,
-                             scale_init=nnx.initializers.zeros_init() if zero_init else
-                             nnx.initializers.ones_init(), rngs=rngs)
+        self.conv2 = nnx.Conv(
+            out_channels, out_channels, (3, 3), padding="SAME", use_bias=False, rngs=rngs
+        )
+        self.bn2 = BatchNorm(
+            out_channels,
+            momentum=_BN_MOMENTUM,
+            scale_init=nnx.initializers.zeros_init() if zero_init else nnx.initializers.ones_init(),
+            rngs=rngs,
+        )
         if stride != 1 or in_channels != out_channels:
-            self.shortcut = nnx.Conv(in_channels, out_channels, (1, 1), strides=stride, use_bias=False, rngs=rngs)
+            self.shortcut = nnx.Conv(
+                in_channels, out_channels, (1, 1), strides=stride, use_bias=False, rngs=rngs
+            )
             self.shortcut_bn = BatchNorm(out_channels, momentum=_BN_MOMENTUM, rngs=rngs)
         else:
             self.shortcut = None
@@ -64,7 +85,9 @@ class ResidualBlock(nnx.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         y = nnx.relu(self.bn1(self.conv1(x)))  # [B, H', W', out]
         y = self.bn2(self.conv2(y))  # [B, H', W', out]
-        skip = x if self.shortcut is None else self.shortcut_bn(self.shortcut(x))  # [B, H', W', out]
+        skip = (
+            x if self.shortcut is None else self.shortcut_bn(self.shortcut(x))
+        )  # [B, H', W', out]
         return nnx.relu(skip + y)
 
 
@@ -87,31 +110,50 @@ class ResNet(nnx.Module):
     Introduced in notebook 16; its ``features`` are the embeddings of notebook 17.
     """
 
-    def __init__(self, num_classes: int = 10, *, in_channels: int = 3, width: int = 16,
-                 stages: Sequence[int] = (2, 2, 2), stem_stride: int = 1, zero_init: bool = True,
-                 rngs: nnx.Rngs):
+    def __init__(
+        self,
+        num_classes: int = 10,
+        *,
+        in_channels: int = 3,
+        width: int = 16,
+        stages: Sequence[int] = (2, 2, 2),
+        stem_stride: int = 1,
+        zero_init: bool = True,
+        rngs: nnx.Rngs,
+    ):
         _positive_int("num_classes", num_classes)
         if stem_stride not in (1, 2):
             raise ValueError(f"stem_stride must be 1 or 2, got {stem_stride!r}.")
         _positive_int("in_channels", in_channels)
         _positive_int("width", width)
         if isinstance(stages, (str, bytes)) or not isinstance(stages, Sequence) or not stages:
-            raise ValueError(f"stages must be a non-empty sequence of blocks per stage, e.g. (2, 2, 2), "
-                             f"got {stages!r}.")
+            raise ValueError(
+                f"stages must be a non-empty sequence of blocks per stage, e.g. (2, 2, 2), "
+                f"got {stages!r}."
+            )
         for n in stages:
             _positive_int("every entry of stages", n)
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.feature_dim = width * 2 ** (len(stages) - 1)
-        self.stem = nnx.Conv(in_channels, width, (3, 3), strides=stem_stride, padding="SAME", use_bias=False,
-                             rngs=rngs)
+        self.stem = nnx.Conv(
+            in_channels,
+            width,
+            (3, 3),
+            strides=stem_stride,
+            padding="SAME",
+            use_bias=False,
+            rngs=rngs,
+        )
         self.stem_bn = BatchNorm(width, momentum=_BN_MOMENTUM, rngs=rngs)
         blocks, channels = [], width
         for i, n in enumerate(stages):
-            out = width * 2 ** i
+            out = width * 2**i
             for j in range(n):
                 stride = 2 if (i > 0 and j == 0) else 1
-                blocks.append(ResidualBlock(channels, out, stride=stride, zero_init=zero_init, rngs=rngs))
+                blocks.append(
+                    ResidualBlock(channels, out, stride=stride, zero_init=zero_init, rngs=rngs)
+                )
                 channels = out
         self.blocks = nnx.List(blocks)
         self.head = nnx.Linear(self.feature_dim, num_classes, rngs=rngs)
@@ -119,11 +161,15 @@ class ResNet(nnx.Module):
     def features(self, x: jax.Array) -> jax.Array:
         """The embedding before the head: ``[B, H, W, in_channels] -> [B, feature_dim]``."""
         if x.ndim != 4 or x.shape[-1] != self.in_channels:
-            raise ValueError(f"ResNet expects images [B, H, W, {self.in_channels}] (channels last), "
-                             f"got shape {x.shape}.")
+            raise ValueError(
+                f"ResNet expects images [B, H, W, {self.in_channels}] (channels last), "
+                f"got shape {x.shape}."
+            )
         if not jnp.issubdtype(x.dtype, jnp.floating):
-            raise TypeError(f"ResNet expects float images (scaled and normalised), got {x.dtype}; "
-                            "convert uint8 pixels first, e.g. with leptonlab.data.to_float.")
+            raise TypeError(
+                f"ResNet expects float images (scaled and normalised), got {x.dtype}; "
+                "convert uint8 pixels first, e.g. with leptonlab.data.to_float."
+            )
         x = nnx.relu(self.stem_bn(self.stem(x)))  # [B, H / stem_stride, W / stem_stride, width]
         for block in self.blocks:
             x = block(x)  # [B, h, w, c]

@@ -38,7 +38,16 @@ from flax import nnx
 
 from leptonlab import speedups
 from leptonlab.speedups import tuned_jit
-from leptonlab.train import OPTIMIZERS, Batch, LossFn, Metrics, TrainState, classification_loss, eval_step, train_step
+from leptonlab.train import (
+    OPTIMIZERS,
+    Batch,
+    LossFn,
+    Metrics,
+    TrainState,
+    classification_loss,
+    eval_step,
+    train_step,
+)
 from leptonlab.train import check_data as check_data
 from leptonlab.train import epoch_order as epoch_order
 from leptonlab.train import optimizer as train_optimizer
@@ -46,9 +55,26 @@ from leptonlab.train import seed_keys as seed_keys
 from leptonlab.train import take_rows as take_rows
 
 __all__ = [
-    "CostPoint", "HalvingResult", "ModelFn", "SearchResult", "Trials", "cost_curve", "evaluate_many",
-    "format_table", "grid", "halving_survivors", "init_many", "log_uniform", "num_models", "random_trials",
-    "search_optimizer", "select", "successive_halving", "train_epoch", "train_many", "unstack",
+    "CostPoint",
+    "HalvingResult",
+    "ModelFn",
+    "SearchResult",
+    "Trials",
+    "cost_curve",
+    "evaluate_many",
+    "format_table",
+    "grid",
+    "halving_survivors",
+    "init_many",
+    "log_uniform",
+    "num_models",
+    "random_trials",
+    "search_optimizer",
+    "select",
+    "successive_halving",
+    "train_epoch",
+    "train_many",
+    "unstack",
 ]
 
 ModelFn = Callable[[nnx.Rngs], nnx.Module]
@@ -76,8 +102,10 @@ class Trials:
         wd = np.atleast_1d(np.asarray(self.weight_decay, dtype=np.float64))
         seed = np.atleast_1d(np.asarray(self.seed))
         if not (lr.ndim == wd.ndim == seed.ndim == 1 and len(lr) == len(wd) == len(seed)):
-            raise ValueError(f"Trials needs three 1-D arrays of one length, got learning_rate {lr.shape}, "
-                             f"weight_decay {wd.shape} and seed {seed.shape}.")
+            raise ValueError(
+                f"Trials needs three 1-D arrays of one length, got learning_rate {lr.shape}, "
+                f"weight_decay {wd.shape} and seed {seed.shape}."
+            )
         if len(lr) == 0:
             raise ValueError("Trials is empty: give at least one learning rate.")
         if not np.all(np.isfinite(lr) & (lr > 0)):
@@ -104,24 +132,37 @@ class Trials:
         if seeds.ndim != 1 or len(seeds) == 0:
             raise ValueError(f"seeds must be a non-empty list of ints, got {seeds!r}.")
         k = len(seeds)
-        return Trials(np.repeat(self.learning_rate, k), np.repeat(self.weight_decay, k), np.tile(seeds, len(self)))
+        return Trials(
+            np.repeat(self.learning_rate, k),
+            np.repeat(self.weight_decay, k),
+            np.tile(seeds, len(self)),
+        )
 
     def rows(self) -> list[dict[str, float]]:
         """One dict per trial: ``{"learning_rate", "weight_decay", "seed"}``."""
-        return [{"learning_rate": float(lr), "weight_decay": float(wd), "seed": int(s)}
-                for lr, wd, s in zip(self.learning_rate, self.weight_decay, self.seed)]
+        return [
+            {"learning_rate": float(lr), "weight_decay": float(wd), "seed": int(s)}
+            for lr, wd, s in zip(self.learning_rate, self.weight_decay, self.seed)
+        ]
 
     def __repr__(self) -> str:
         return f"Trials({len(self)} models)"
 
 
-def grid(learning_rates: Sequence[float], weight_decays: Sequence[float] = (0.0,),
-         seeds: Sequence[int] = (0,)) -> Trials:
+def grid(
+    learning_rates: Sequence[float],
+    weight_decays: Sequence[float] = (0.0,),
+    seeds: Sequence[int] = (0,),
+) -> Trials:
     """Every combination of the given values (learning rate varies slowest, seed fastest).
 
     ``grid([1e-3, 1e-2], seeds=[0, 1])`` is 4 trials. Introduced in notebook 19.
     """
-    for name, values in (("learning_rates", learning_rates), ("weight_decays", weight_decays), ("seeds", seeds)):
+    for name, values in (
+        ("learning_rates", learning_rates),
+        ("weight_decays", weight_decays),
+        ("seeds", seeds),
+    ):
         if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) == 0:
             raise TypeError(f"grid(): {name} must be a non-empty list of numbers, got {values!r}.")
     combos = list(itertools.product(learning_rates, weight_decays, seeds))
@@ -143,8 +184,14 @@ def log_uniform(key: jax.Array, n: int, low: float, high: float) -> np.ndarray:
     return np.exp(np.asarray(u, dtype=np.float64))
 
 
-def random_trials(n: int, *, key: jax.Array, learning_rate: tuple[float, float] = (1e-4, 1e-1),
-                  weight_decay: tuple[float, float] | None = None, seed: int = 0) -> Trials:
+def random_trials(
+    n: int,
+    *,
+    key: jax.Array,
+    learning_rate: tuple[float, float] = (1e-4, 1e-1),
+    weight_decay: tuple[float, float] | None = None,
+    seed: int = 0,
+) -> Trials:
     """``n`` random trials: learning rate (and weight decay, if a range is given) log-uniform.
 
     Random search samples each hyperparameter independently, so with few trials
@@ -161,7 +208,9 @@ def random_trials(n: int, *, key: jax.Array, learning_rate: tuple[float, float] 
 
 
 @functools.lru_cache(maxsize=16)
-def search_optimizer(optimizer: str = "adamw", *, momentum: float = 0.9) -> optax.GradientTransformation:
+def search_optimizer(
+    optimizer: str = "adamw", *, momentum: float = 0.9
+) -> optax.GradientTransformation:
     """The optimizer of a search: :func:`leptonlab.train.optimizer` with ``learning_rate`` and
     ``weight_decay`` held in its state.
 
@@ -176,22 +225,32 @@ def search_optimizer(optimizer: str = "adamw", *, momentum: float = 0.9) -> opta
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}.")
 
     def make(learning_rate, weight_decay):  # only these two become arrays in the optimizer state
-        return train_optimizer(optimizer, learning_rate, momentum=momentum, weight_decay=weight_decay)
+        return train_optimizer(
+            optimizer, learning_rate, momentum=momentum, weight_decay=weight_decay
+        )
 
     return optax.inject_hyperparams(make)(learning_rate=1.0, weight_decay=0.0)
 
 
 def _check_model_fn(model_fn: ModelFn) -> nnx.GraphDef:
     if not callable(model_fn):
-        raise TypeError(f"model_fn must be a function rngs -> nnx.Module, got {type(model_fn).__name__}.")
+        raise TypeError(
+            f"model_fn must be a function rngs -> nnx.Module, got {type(model_fn).__name__}."
+        )
     model = nnx.eval_shape(lambda: model_fn(nnx.Rngs(0)))  # shapes only: nothing computed
     if not isinstance(model, nnx.Module):
-        raise TypeError(f"model_fn(rngs) must return a flax.nnx.Module, got {type(model).__name__}.")
-    graphdef, _, _ = nnx.split(speedups.apply(model), nnx.Param, ...)  # im2col convolutions (leptonlab.speedups)
+        raise TypeError(
+            f"model_fn(rngs) must return a flax.nnx.Module, got {type(model).__name__}."
+        )
+    graphdef, _, _ = nnx.split(
+        speedups.apply(model), nnx.Param, ...
+    )  # im2col convolutions (leptonlab.speedups)
     return graphdef
 
 
-def init_many(model_fn: ModelFn, trials: Trials, *, optimizer: str = "adamw", momentum: float = 0.9) -> TrainState:
+def init_many(
+    model_fn: ModelFn, trials: Trials, *, optimizer: str = "adamw", momentum: float = 0.9
+) -> TrainState:
     """One :class:`~leptonlab.train.TrainState` holding ``len(trials)`` models stacked on axis 0.
 
     Model ``i`` is ``model_fn(nnx.Rngs(trials.seed[i]))`` with its optimizer state,
@@ -215,16 +274,27 @@ def init_many(model_fn: ModelFn, trials: Trials, *, optimizer: str = "adamw", mo
     lrs = jnp.asarray(trials.learning_rate, jnp.float32)
     wds = jnp.asarray(trials.weight_decay, jnp.float32)
     params, rest, opt_state, keys = jax.jit(jax.vmap(init_one))(seeds, lrs, wds)
-    return TrainState(graphdef=graphdef, tx=tx, params=params, rest=rest, opt_state=opt_state, key=keys,
-                      step=jnp.zeros(len(trials), jnp.int32))
+    return TrainState(
+        graphdef=graphdef,
+        tx=tx,
+        params=params,
+        rest=rest,
+        opt_state=opt_state,
+        key=keys,
+        step=jnp.zeros(len(trials), jnp.int32),
+    )
 
 
 def num_models(states: TrainState) -> int:
     """How many models a stacked state holds (the length of its leading axis)."""
     if not isinstance(states, TrainState):
-        raise TypeError(f"expected a stacked TrainState (from init_many), got {type(states).__name__}.")
+        raise TypeError(
+            f"expected a stacked TrainState (from init_many), got {type(states).__name__}."
+        )
     if states.step.ndim != 1:
-        raise ValueError("this TrainState holds one model, not a stack: build stacks with search.init_many.")
+        raise ValueError(
+            "this TrainState holds one model, not a stack: build stacks with search.init_many."
+        )
     return int(states.step.shape[0])
 
 
@@ -241,7 +311,9 @@ def select(states: TrainState, index: Sequence[int] | np.ndarray) -> TrainState:
     n = num_models(states)
     index = np.asarray(index, dtype=np.int64)
     if index.ndim != 1 or len(index) == 0 or index.min() < 0 or index.max() >= n:
-        raise ValueError(f"index must be a non-empty list of model indices in [0, {n}), got {index.tolist()}.")
+        raise ValueError(
+            f"index must be a non-empty list of model indices in [0, {n}), got {index.tolist()}."
+        )
     return jax.tree.map(lambda a: a[index], states)
 
 
@@ -262,14 +334,18 @@ def _train_epoch_impl(states: TrainState, data: Batch, batches: jax.Array, loss_
             states, metrics = jax.vmap(one_model, in_axes=(0, None))(states, take_rows(data, idx))
         else:
             states, metrics = jax.vmap(lambda s, i: one_model(s, take_rows(data, i)))(states, idx)
-        return states, {k: v.mean(axis=-1) for k, v in metrics.items()}  # metrics {name: [N, B]} -> [N]
+        return states, {
+            k: v.mean(axis=-1) for k, v in metrics.items()
+        }  # metrics {name: [N, B]} -> [N]
 
     states, metrics = jax.lax.scan(one_step, states, batches)  # metrics: {name: [steps, N]}
     return states, {k: v.mean(axis=0) for k, v in metrics.items()}  # epoch means: {name: [N]}
 
 
 _train_epoch = tuned_jit(_train_epoch_impl, static_argnames="loss_fn", donate_argnames="states")
-_train_epoch_keep = tuned_jit(_train_epoch_impl, static_argnames="loss_fn")  # no donation: for timing
+_train_epoch_keep = tuned_jit(
+    _train_epoch_impl, static_argnames="loss_fn"
+)  # no donation: for timing
 
 
 @functools.partial(jax.jit, static_argnames=("n", "batch_size"))
@@ -282,12 +358,21 @@ def _epoch_batches(seeds: np.ndarray, epoch: int, n: int, batch_size: int) -> ja
     """``[steps, N, B]`` indices, or ``[steps, B]`` when every model has the same seed (one shared order)."""
     seeds = np.asarray(seeds)
     if np.all(seeds == seeds[0]):
-        return _epoch_batches_jit(jnp.asarray(seeds[:1], jnp.uint32), jnp.asarray(epoch), n, batch_size)[:, 0]
+        return _epoch_batches_jit(
+            jnp.asarray(seeds[:1], jnp.uint32), jnp.asarray(epoch), n, batch_size
+        )[:, 0]
     return _epoch_batches_jit(jnp.asarray(seeds, jnp.uint32), jnp.asarray(epoch), n, batch_size)
 
 
-def train_epoch(states: TrainState, data: Batch, seeds: Sequence[int] | np.ndarray, epoch: int, *,
-                batch_size: int, loss_fn: LossFn = classification_loss) -> tuple[TrainState, Metrics]:
+def train_epoch(
+    states: TrainState,
+    data: Batch,
+    seeds: Sequence[int] | np.ndarray,
+    epoch: int,
+    *,
+    batch_size: int,
+    loss_fn: LossFn = classification_loss,
+) -> tuple[TrainState, Metrics]:
     """One epoch of every model of ``states`` in one compiled call.
 
     ``data = (x: [n, ...], y: [n])`` is shared; model ``i`` visits it in the order
@@ -300,23 +385,42 @@ def train_epoch(states: TrainState, data: Batch, seeds: Sequence[int] | np.ndarr
     data = check_data(data, "data")
     seeds = np.asarray(seeds)
     if seeds.shape != (n_models,):
-        raise ValueError(f"need one seed per model: {n_models} models, got seeds of shape {seeds.shape}.")
+        raise ValueError(
+            f"need one seed per model: {n_models} models, got seeds of shape {seeds.shape}."
+        )
     n = data[0].shape[0]
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= n:
-        raise ValueError(f"batch_size must be an int in [1, {n}] (the examples in data), got {batch_size!r}.")
+        raise ValueError(
+            f"batch_size must be an int in [1, {n}] (the examples in data), got {batch_size!r}."
+        )
     batches = _epoch_batches(seeds, epoch, n, batch_size)  # [steps, N, B], or [steps, B] if shared
     return _train_epoch(states, data, batches, loss_fn=loss_fn)
 
 
 @functools.partial(jax.jit, static_argnames="loss_fn", donate_argnames="totals")
-def _eval_many(states: TrainState, totals: Metrics, data: Batch, idx: jax.Array, weight: jax.Array,
-               loss_fn: LossFn) -> Metrics:
-    metrics = jax.vmap(lambda s: eval_step(s, take_rows(data, idx), loss_fn))(states)  # {name: [N, B]}
-    return {k: totals[k] + jnp.sum(v * weight[None, :], axis=-1) for k, v in metrics.items()}  # {name: [N]}
+def _eval_many(
+    states: TrainState,
+    totals: Metrics,
+    data: Batch,
+    idx: jax.Array,
+    weight: jax.Array,
+    loss_fn: LossFn,
+) -> Metrics:
+    metrics = jax.vmap(lambda s: eval_step(s, take_rows(data, idx), loss_fn))(
+        states
+    )  # {name: [N, B]}
+    return {
+        k: totals[k] + jnp.sum(v * weight[None, :], axis=-1) for k, v in metrics.items()
+    }  # {name: [N]}
 
 
-def evaluate_many(states: TrainState, data: Batch, *, loss_fn: LossFn = classification_loss,
-                  batch_size: int = 1024) -> dict[str, np.ndarray]:
+def evaluate_many(
+    states: TrainState,
+    data: Batch,
+    *,
+    loss_fn: LossFn = classification_loss,
+    batch_size: int = 1024,
+) -> dict[str, np.ndarray]:
     """Mean of each metric over ``data`` for every model of the stack: ``{name: [N]}`` float64.
 
     Like :func:`leptonlab.train.evaluate` (padded batches weighted out, exact for any
@@ -326,8 +430,11 @@ def evaluate_many(states: TrainState, data: Batch, *, loss_fn: LossFn = classifi
     data = check_data(data, "data")
     n = data[0].shape[0]
     size = min(batch_size, n)
-    names = jax.eval_shape(lambda s, d: eval_step(s, d, loss_fn), unstack(states, 0),
-                           take_rows(data, jnp.zeros(1, jnp.int32)))
+    names = jax.eval_shape(
+        lambda s, d: eval_step(s, d, loss_fn),
+        unstack(states, 0),
+        take_rows(data, jnp.zeros(1, jnp.int32)),
+    )
     totals = {name: jnp.zeros(n_models, jnp.float32) for name in names}
     for start in range(0, n, size):
         idx = jnp.arange(start, start + size)  # [size]; past the end is padding
@@ -362,7 +469,9 @@ class SearchResult:
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
         values = self.final(metric)
         if np.all(np.isnan(values)):
-            raise ValueError(f"every trial has NaN {metric}: all runs diverged; lower the learning rates.")
+            raise ValueError(
+                f"every trial has NaN {metric}: all runs diverged; lower the learning rates."
+            )
         return int(np.nanargmin(values) if mode == "min" else np.nanargmax(values))
 
     def table(self, metric: str = "val_loss", *, mode: str = "min") -> list[dict[str, float]]:
@@ -374,13 +483,28 @@ class SearchResult:
             for row, value in zip(rows, values[-1]):
                 row[name] = float(value)
         sign = 1.0 if mode == "min" else -1.0
-        return sorted(rows, key=lambda r: (math.isnan(r[metric]), sign * r[metric] if not math.isnan(r[metric])
-                                           else 0.0))
+        return sorted(
+            rows,
+            key=lambda r: (
+                math.isnan(r[metric]),
+                sign * r[metric] if not math.isnan(r[metric]) else 0.0,
+            ),
+        )
 
 
-def train_many(model_fn: ModelFn, train_data: Batch, trials: Trials, *, epochs: int, batch_size: int,
-               loss_fn: LossFn = classification_loss, val_data: Batch | None = None, optimizer: str = "adamw",
-               momentum: float = 0.9, eval_batch_size: int = 1024) -> SearchResult:
+def train_many(
+    model_fn: ModelFn,
+    train_data: Batch,
+    trials: Trials,
+    *,
+    epochs: int,
+    batch_size: int,
+    loss_fn: LossFn = classification_loss,
+    val_data: Batch | None = None,
+    optimizer: str = "adamw",
+    momentum: float = 0.9,
+    eval_batch_size: int = 1024,
+) -> SearchResult:
     """Train one model per trial, all at once; ``model_fn(rngs) -> nnx.Module`` builds one model.
 
     ``train_data = (x: [n, ...], y: [n])``. Each epoch is one compiled call for all
@@ -400,15 +524,27 @@ def train_many(model_fn: ModelFn, train_data: Batch, trials: Trials, *, epochs: 
     states = init_many(model_fn, trials, optimizer=optimizer, momentum=momentum)
     history: dict[str, list[np.ndarray]] = {}
     for epoch in range(epochs):
-        states, metrics = train_epoch(states, train_data, trials.seed, epoch, batch_size=batch_size, loss_fn=loss_fn)
+        states, metrics = train_epoch(
+            states, train_data, trials.seed, epoch, batch_size=batch_size, loss_fn=loss_fn
+        )
         row = {f"train_{k}": np.asarray(v, dtype=np.float64) for k, v in metrics.items()}
         if val_data is not None:
-            row.update({f"val_{k}": v for k, v in evaluate_many(states, val_data, loss_fn=loss_fn,
-                                                                 batch_size=eval_batch_size).items()})
+            row.update(
+                {
+                    f"val_{k}": v
+                    for k, v in evaluate_many(
+                        states, val_data, loss_fn=loss_fn, batch_size=eval_batch_size
+                    ).items()
+                }
+            )
         for name, values in row.items():
             history.setdefault(name, []).append(values)
-    return SearchResult(trials=trials, states=states, history={k: np.stack(v) for k, v in history.items()},
-                        seconds=time.perf_counter() - start)
+    return SearchResult(
+        trials=trials,
+        states=states,
+        history={k: np.stack(v) for k, v in history.items()},
+        seconds=time.perf_counter() - start,
+    )
 
 
 # --------------------------------------------------------------------------- successive halving
@@ -422,7 +558,9 @@ def halving_survivors(scores: Sequence[float] | np.ndarray, eta: int = 2) -> np.
     """
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 1 or len(scores) == 0:
-        raise ValueError(f"scores must be a non-empty 1-D array (one per trial), got shape {scores.shape}.")
+        raise ValueError(
+            f"scores must be a non-empty 1-D array (one per trial), got shape {scores.shape}."
+        )
     if isinstance(eta, bool) or not isinstance(eta, (int, np.integer)) or eta < 2:
         raise ValueError(f"eta (the fraction 1/eta survives) must be an int >= 2, got {eta!r}.")
     keep = math.ceil(len(scores) / eta)
@@ -448,10 +586,21 @@ class HalvingResult:
     seconds: float
 
 
-def successive_halving(model_fn: ModelFn, train_data: Batch, trials: Trials, *, val_data: Batch, rounds: int,
-                       epochs_per_round: int = 1, eta: int = 2, batch_size: int,
-                       loss_fn: LossFn = classification_loss, metric: str = "loss", optimizer: str = "adamw",
-                       momentum: float = 0.9) -> HalvingResult:
+def successive_halving(
+    model_fn: ModelFn,
+    train_data: Batch,
+    trials: Trials,
+    *,
+    val_data: Batch,
+    rounds: int,
+    epochs_per_round: int = 1,
+    eta: int = 2,
+    batch_size: int,
+    loss_fn: LossFn = classification_loss,
+    metric: str = "loss",
+    optimizer: str = "adamw",
+    momentum: float = 0.9,
+) -> HalvingResult:
     """Train all trials for ``epochs_per_round`` epochs, keep the best ``1/eta`` by validation
     ``metric`` (lower is better), train the survivors on, and so on for ``rounds`` rounds.
 
@@ -473,21 +622,35 @@ def successive_halving(model_fn: ModelFn, train_data: Batch, trials: Trials, *, 
     history, spent, epoch = [], 0, 0
     for r in range(rounds):
         for _ in range(epochs_per_round):
-            states, _ = train_epoch(states, train_data, trials.seed[alive], epoch, batch_size=batch_size,
-                                    loss_fn=loss_fn)
+            states, _ = train_epoch(
+                states,
+                train_data,
+                trials.seed[alive],
+                epoch,
+                batch_size=batch_size,
+                loss_fn=loss_fn,
+            )
             epoch += 1
         spent += len(alive) * epochs_per_round
         scores = evaluate_many(states, val_data, loss_fn=loss_fn)
         if metric not in scores:
-            raise ValueError(f"unknown metric {metric!r}; the loss function gives {sorted(scores)}.")
+            raise ValueError(
+                f"unknown metric {metric!r}; the loss function gives {sorted(scores)}."
+            )
         history.append({"trials": alive.copy(), "epochs": epoch, "scores": scores[metric]})
         if r < rounds - 1:
             keep = halving_survivors(scores[metric], eta)
             alive, states = alive[keep], select(states, keep)
     last = history[-1]
     best = int(last["trials"][halving_survivors(last["scores"], 2)[0]])  # the lowest score
-    return HalvingResult(trials=trials, rounds=history, best=best, model_epochs=spent, states=states,
-                         seconds=time.perf_counter() - start)
+    return HalvingResult(
+        trials=trials,
+        rounds=history,
+        best=best,
+        model_epochs=spent,
+        states=states,
+        seconds=time.perf_counter() - start,
+    )
 
 
 # --------------------------------------------------------------------------- the cost curve
@@ -502,9 +665,16 @@ class CostPoint:
     compile_seconds: float  # the first call minus a typical one: tracing + compilation, seconds
 
 
-def cost_curve(model_fn: ModelFn, train_data: Batch, ns: Sequence[int], *, batch_size: int,
-               loss_fn: LossFn = classification_loss, learning_rate: float = 1e-3, repeats: int = 3
-               ) -> list[CostPoint]:
+def cost_curve(
+    model_fn: ModelFn,
+    train_data: Batch,
+    ns: Sequence[int],
+    *,
+    batch_size: int,
+    loss_fn: LossFn = classification_loss,
+    learning_rate: float = 1e-3,
+    repeats: int = 3,
+) -> list[CostPoint]:
     """Time one epoch of N models trained at once, for each N in ``ns``.
 
     The models differ in learning rate (log-spaced around ``learning_rate``) and
@@ -517,25 +687,44 @@ def cost_curve(model_fn: ModelFn, train_data: Batch, ns: Sequence[int], *, batch
 
     train_data = check_data(train_data, "train_data")
     ns = list(ns)
-    if not ns or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in ns):
+    if not ns or any(
+        isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in ns
+    ):
         raise ValueError(f"ns must be a non-empty list of ints >= 1 (models at once), got {ns!r}.")
     n_data = train_data[0].shape[0]
     if not 1 <= batch_size <= n_data:
         raise ValueError(f"batch_size must be in [1, {n_data}], got {batch_size!r}.")
     points = []
     for n_models in ns:
-        lrs = learning_rate * np.logspace(-0.5, 0.5, int(n_models)) if n_models > 1 else np.array([learning_rate])
-        trials = Trials(lrs, np.zeros(n_models), np.zeros(n_models, np.int64))  # one seed: a shared data order
+        lrs = (
+            learning_rate * np.logspace(-0.5, 0.5, int(n_models))
+            if n_models > 1
+            else np.array([learning_rate])
+        )
+        trials = Trials(
+            lrs, np.zeros(n_models), np.zeros(n_models, np.int64)
+        )  # one seed: a shared data order
         states = init_many(model_fn, trials)
         batches = _epoch_batches(trials.seed, 0, n_data, batch_size)  # [steps, B]
-        timing = time_fn(functools.partial(_train_epoch_keep, loss_fn=loss_fn), states, train_data, batches,
-                         repeats=repeats, warmup=0)
-        points.append(CostPoint(models=int(n_models), seconds=timing.median_s, compile_seconds=timing.compile_s))
+        timing = time_fn(
+            functools.partial(_train_epoch_keep, loss_fn=loss_fn),
+            states,
+            train_data,
+            batches,
+            repeats=repeats,
+            warmup=0,
+        )
+        points.append(
+            CostPoint(
+                models=int(n_models), seconds=timing.median_s, compile_seconds=timing.compile_s
+            )
+        )
     return points
 
 
-def format_table(rows: Sequence[Mapping[str, Any]], *, columns: Sequence[str] | None = None,
-                 max_rows: int = 20) -> str:
+def format_table(
+    rows: Sequence[Mapping[str, Any]], *, columns: Sequence[str] | None = None, max_rows: int = 20
+) -> str:
     """Rows of dicts (e.g. ``SearchResult.table()``) as an aligned text table, one line per row."""
     rows = list(rows)
     if not rows:

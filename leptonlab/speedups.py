@@ -38,13 +38,23 @@ from typing import Any
 import jax
 from flax import nnx
 
-__all__ = ["SpeedupWarning", "apply", "cpu_compiler_options", "enabled", "is_enabled", "library_ops",
-           "tuned_jit", "xla_options"]
+__all__ = [
+    "SpeedupWarning",
+    "apply",
+    "cpu_compiler_options",
+    "enabled",
+    "is_enabled",
+    "library_ops",
+    "tuned_jit",
+    "xla_options",
+]
 
 _YNN_FUSION_TYPES = "xla_cpu_experimental_ynn_fusion_type"
 _DOTS_AND_REDUCTIONS = "LIBRARY_FUSION_TYPE_DOT,LIBRARY_FUSION_TYPE_REDUCE"  # no convolutions
 
-_switch: contextvars.ContextVar[bool] = contextvars.ContextVar("leptonlab_cpu_speedups", default=True)
+_switch: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "leptonlab_cpu_speedups", default=True
+)
 
 
 class SpeedupWarning(UserWarning):
@@ -76,12 +86,17 @@ def apply(model: nnx.Module) -> nnx.Module:
 
     Only convolutions that use ``lax.conv_general_dilated`` (Flax's default) are changed.
     """
-    from leptonlab import kernels  # kernels asks this module for the options: imported here, not above
+    from leptonlab import (
+        kernels,
+    )  # kernels asks this module for the options: imported here, not above
 
     graphdef, state = nnx.split(model)
     copy = nnx.merge(graphdef, state)
     for _, module in nnx.iter_modules(copy):
-        if isinstance(module, nnx.Conv) and module.conv_general_dilated is jax.lax.conv_general_dilated:
+        if (
+            isinstance(module, nnx.Conv)
+            and module.conv_general_dilated is jax.lax.conv_general_dilated
+        ):
             module.conv_general_dilated = kernels.conv_general_dilated
     return copy
 
@@ -89,16 +104,22 @@ def apply(model: nnx.Module) -> nnx.Module:
 # --------------------------------------------------------------------------- the XLA option and its probe
 
 
-def _probe(x: jax.Array, w: jax.Array, a: jax.Array, r: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+def _probe(
+    x: jax.Array, w: jax.Array, a: jax.Array, r: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """One of each, as separate outputs: a convolution, a matrix product, a reduction (large enough for YNNPACK)."""
-    y = jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    y = jax.lax.conv_general_dilated(
+        x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
     return y, a @ a, r.sum(axis=0)  # [2, 8, 8, 32], [64, 64], [256]
 
 
-_PROBE_ARGS = (jax.ShapeDtypeStruct((2, 8, 8, 32), "float32"),  # x: [B, H, W, C]
-               jax.ShapeDtypeStruct((3, 3, 32, 32), "float32"),  # w: [KH, KW, C, O]
-               jax.ShapeDtypeStruct((64, 64), "float32"),  # a: [64, 64]
-               jax.ShapeDtypeStruct((256, 256), "float32"))  # r: [256, 256]
+_PROBE_ARGS = (
+    jax.ShapeDtypeStruct((2, 8, 8, 32), "float32"),  # x: [B, H, W, C]
+    jax.ShapeDtypeStruct((3, 3, 32, 32), "float32"),  # w: [KH, KW, C, O]
+    jax.ShapeDtypeStruct((64, 64), "float32"),  # a: [64, 64]
+    jax.ShapeDtypeStruct((256, 256), "float32"),
+)  # r: [256, 256]
 
 
 def library_ops(hlo_text: str) -> frozenset[str]:
@@ -112,8 +133,11 @@ def library_ops(hlo_text: str) -> frozenset[str]:
         if name:
             bodies[name.group(1)] = block
     called = re.findall(r"fusion\(.*calls=%([\w.\-]+).*__ynn_fusion", hlo_text)
-    return frozenset(op for op in ("convolution", "dot", "reduce")
-                     if any(f" {op}(" in bodies.get(c, "") for c in called))
+    return frozenset(
+        op
+        for op in ("convolution", "dot", "reduce")
+        if any(f" {op}(" in bodies.get(c, "") for c in called)
+    )
 
 
 def _ops_with(options: dict[str, str] | None) -> frozenset[str] | None:
@@ -132,14 +156,19 @@ def probe_options() -> tuple[dict[str, str], str]:
     if default is None:
         return {}, "the probe program did not compile"
     if not default:
-        return {}, ("the compiled probe shows no YNNPACK fusion: this XLA has none, or its HLO text no longer "
-                    "reads as library_ops expects")
+        return {}, (
+            "the compiled probe shows no YNNPACK fusion: this XLA has none, or its HLO text no longer "
+            "reads as library_ops expects"
+        )
     if "convolution" not in default:
         return {}, ""  # this XLA already keeps convolutions out of YNNPACK: nothing to move
     options = {_YNN_FUSION_TYPES: _DOTS_AND_REDUCTIONS}
     tuned = _ops_with(options)
     if tuned != default - {"convolution"}:
-        return {}, f"{_YNN_FUSION_TYPES} is refused or moves more than the convolutions (library ops {tuned})"
+        return (
+            {},
+            f"{_YNN_FUSION_TYPES} is refused or moves more than the convolutions (library ops {tuned})",
+        )
     return options, ""
 
 
@@ -153,9 +182,12 @@ def cpu_compiler_options() -> dict[str, str]:
     """
     options, why = probe_options()
     if why:
-        warnings.warn(f"leptonlab.speedups: {why} (jax {jax.__version__}); the training steps compile with "
-                      "XLA's default options, slower on the CPU but with the same results.", SpeedupWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"leptonlab.speedups: {why} (jax {jax.__version__}); the training steps compile with "
+            "XLA's default options, slower on the CPU but with the same results.",
+            SpeedupWarning,
+            stacklevel=2,
+        )
     return dict(options)
 
 
@@ -177,7 +209,10 @@ class _TunedJit:
 
     def _get(self):
         options = xla_options()
-        key = (is_enabled(), tuple(sorted(options.items())))  # traces differ with the switch (im2col or lax)
+        key = (
+            is_enabled(),
+            tuple(sorted(options.items())),
+        )  # traces differ with the switch (im2col or lax)
         if key not in self._jitted:
             extra = {"compiler_options": options} if options else {}
             self._jitted[key] = jax.jit(self._fun, **self._jit_kwargs, **extra)

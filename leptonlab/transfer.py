@@ -29,6 +29,7 @@ import optax
 from flax import nnx
 
 from leptonlab._curves import roc_curve
+from leptonlab.models import count_params as count_params  # notebook 17: transfer.count_params
 from leptonlab.train import TrainConfig, TrainState, make_optimizer
 
 
@@ -158,12 +159,6 @@ def finetune_state(net: TransferNet, config: TrainConfig, n_train: int) -> Train
     if not isinstance(net, TransferNet):
         raise TypeError(f"finetune_state expects a TransferNet, got {type(net).__name__}.")
     return _state(freeze(net, False), config, n_train, None)
-
-
-def count_params(params: nnx.State, trainable: Callable[[tuple], bool] | None = None) -> int:
-    """Number of scalar parameters in ``params`` (only those whose path passes ``trainable``)."""
-    return int(sum(np.size(v.get_value() if isinstance(v, nnx.Variable) else v) for path, v in nnx.to_flat_state(params)
-                   if trainable is None or trainable(path)))
 
 
 def embed(model: nnx.Module | TrainState, x, *, batch_size: int = 1000) -> jax.Array:

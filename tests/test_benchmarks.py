@@ -242,7 +242,7 @@ def test_mf_time_to_target_times_a_fresh_run_that_ends_on_the_recorded_rmse():
 
 def test_a_loss_target_is_met_from_above_and_reported_in_nats():
     from benchmarks._table import format_target_table
-    from benchmarks._target import TARGETS, _result, Target
+    from benchmarks._target import TARGETS, _result
 
     target = TARGETS["char-gru"]
     assert target.metric == "loss" and target.value == 1.50 and target.lower_is_better

@@ -7,8 +7,16 @@ import jax
 import pytest
 
 import leptonlab
-from leptonlab.doctor import (DATA_UNAVAILABLE, KEYS, MEMORY_ENV, PACKAGES, doctor, format_datasets,
-                              format_doctor, print_doctor)
+from leptonlab.doctor import (
+    DATA_UNAVAILABLE,
+    KEYS,
+    MEMORY_ENV,
+    PACKAGES,
+    doctor,
+    format_datasets,
+    format_doctor,
+    print_doctor,
+)
 
 
 def test_doctor_has_the_expected_keys_and_values(monkeypatch):
@@ -31,7 +39,9 @@ def test_xla_options_are_reported_and_a_failed_probe_says_why(monkeypatch):
 
     assert doctor()["xla_options"] == speedups.cpu_compiler_options()
     assert "XLA options" in format_doctor(doctor())
-    monkeypatch.setattr(speedups, "_ops_with", lambda options: None)  # an XLA on which the probe cannot compile
+    monkeypatch.setattr(
+        speedups, "_ops_with", lambda options: None
+    )  # an XLA on which the probe cannot compile
     facts = doctor()
     assert facts["xla_options"] == "XLA's defaults: the probe program did not compile"
     assert "XLA options: XLA's defaults: the probe program did not compile" in format_doctor(facts)
@@ -59,19 +69,34 @@ def test_printed_table_is_aligned(capsys):
     assert len(value_columns) == 1  # every value starts in the same column
 
 
-@pytest.mark.parametrize("datasets, expected", [
-    ("data layer unavailable", ["  data layer unavailable"]),
-    ([], ["  no datasets registered"]),
-])
+@pytest.mark.parametrize(
+    "datasets, expected",
+    [
+        ("data layer unavailable", ["  data layer unavailable"]),
+        ([], ["  no datasets registered"]),
+    ],
+)
 def test_format_datasets_without_rows(datasets, expected):
     assert format_datasets(datasets) == expected
 
 
 def test_format_datasets_table():
-    rows = [{"dataset": "mnist", "file": "train.gz", "state": "ok", "path": "/c/mnist/train.gz",
-             "source": "cache"},
-            {"dataset": "sst-2", "file": "dev.tsv", "state": "missing", "path": "/c/sst-2/dev.tsv",
-             "source": "cache"}]
+    rows = [
+        {
+            "dataset": "mnist",
+            "file": "train.gz",
+            "state": "ok",
+            "path": "/c/mnist/train.gz",
+            "source": "cache",
+        },
+        {
+            "dataset": "sst-2",
+            "file": "dev.tsv",
+            "state": "missing",
+            "path": "/c/sst-2/dev.tsv",
+            "source": "cache",
+        },
+    ]
     lines = format_datasets(rows)
     assert lines[0].split() == ["dataset", "file", "state", "path"]
     assert lines[2].split() == ["mnist", "train.gz", "ok", "/c/mnist/train.gz"]
@@ -80,8 +105,15 @@ def test_format_datasets_table():
 
 def _facts_with_cifar(tmp_path, state, with_png):
     facts = {**doctor(), "data_dir": str(tmp_path), "xla_options": {}}
-    facts["datasets"] = [{"dataset": "cifar-10", "file": "cifar-10-python.tar.gz", "state": state,
-                          "path": str(tmp_path / "cifar-10" / "cifar-10-python.tar.gz"), "source": "offline dir"}]
+    facts["datasets"] = [
+        {
+            "dataset": "cifar-10",
+            "file": "cifar-10-python.tar.gz",
+            "state": state,
+            "path": str(tmp_path / "cifar-10" / "cifar-10-python.tar.gz"),
+            "source": "offline dir",
+        }
+    ]
     if with_png:
         (tmp_path / "cifar-10-png" / "train").mkdir(parents=True, exist_ok=True)
     return facts

@@ -24,8 +24,14 @@ def _lax_conv(x, w, strides, padding):
 
 
 def _dropin(x, w, strides, padding, **kw):
-    return kernels.conv_general_dilated(x, w, strides, padding,
-                                        dimension_numbers=lax.conv_dimension_numbers(x.shape, w.shape, NHWC), **kw)
+    return kernels.conv_general_dilated(
+        x,
+        w,
+        strides,
+        padding,
+        dimension_numbers=lax.conv_dimension_numbers(x.shape, w.shape, NHWC),
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("shape, ksize, strides, padding", CONFIGS)
@@ -34,7 +40,9 @@ def test_conv2d_matches_lax_values_and_both_gradients(shape, ksize, strides, pad
     x = jax.random.normal(kx, shape)
     w = jax.random.normal(kw, (*ksize, shape[-1], 6))
     ref, ref_vjp = jax.vjp(lambda x, w: _lax_conv(x, w, strides, padding), x, w)
-    out, vjp = jax.vjp(jax.jit(lambda x, w: kernels.conv2d(x, w, strides=strides, padding=padding)), x, w)
+    out, vjp = jax.vjp(
+        jax.jit(lambda x, w: kernels.conv2d(x, w, strides=strides, padding=padding)), x, w
+    )
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
     g = jax.random.normal(kg, ref.shape)
     for mine, theirs in zip(vjp(g), ref_vjp(g)):  # dx, dw
@@ -45,7 +53,9 @@ def test_conv2d_matches_lax_values_and_both_gradients(shape, ksize, strides, pad
 def test_dropin_matches_lax_under_jit_and_grad(shape, ksize, strides, padding):
     x = jax.random.normal(jax.random.key(1), shape)
     w = jax.random.normal(jax.random.key(2), (*ksize, shape[-1], 3))
-    loss = lambda conv: jax.jit(jax.grad(lambda w: jnp.sum(jnp.tanh(conv(x, w, strides, padding)))))(w)
+    loss = lambda conv: jax.jit(
+        jax.grad(lambda w: jnp.sum(jnp.tanh(conv(x, w, strides, padding))))
+    )(w)
     np.testing.assert_allclose(loss(_dropin), loss(_lax_conv), rtol=1e-4, atol=1e-5)
 
 
@@ -57,9 +67,18 @@ def test_dropin_takes_the_im2col_path_only_for_what_it_covers(monkeypatch):
     x, w = jnp.ones((2, 8, 8, 4)), jnp.ones((3, 3, 4, 4))
     assert "custom_vjp_call" in _primitives(lambda x, w: _dropin(x, w, (1, 1), "SAME"), x, w)
     dilated = _primitives(lambda x, w: _dropin(x, w, (1, 1), "SAME", rhs_dilation=(2, 2)), x, w)
-    grouped = _primitives(lambda x, w: kernels.conv_general_dilated(
-        x, w[:, :, :2], (1, 1), "SAME", dimension_numbers=lax.conv_dimension_numbers(x.shape, w.shape, NHWC),
-        feature_group_count=2), x, w)
+    grouped = _primitives(
+        lambda x, w: kernels.conv_general_dilated(
+            x,
+            w[:, :, :2],
+            (1, 1),
+            "SAME",
+            dimension_numbers=lax.conv_dimension_numbers(x.shape, w.shape, NHWC),
+            feature_group_count=2,
+        ),
+        x,
+        w,
+    )
     for jaxpr in (dilated, grouped):
         assert "custom_vjp_call" not in jaxpr and "conv_general_dilated" in jaxpr
     monkeypatch.setattr(kernels, "MAX_PATCH_BYTES", 0)  # patches too big: XLA's convolution instead
@@ -72,11 +91,16 @@ def test_a_symbolic_batch_exports_through_xla_convolutions():
     w = jax.random.normal(jax.random.key(6), (3, 3, 2, 4))
     conv = jax.jit(lambda x: _dropin(x, w, (1, 1), "SAME"))
     (b,) = jax.export.symbolic_shape("B")
-    exported = jax.export.export(conv, platforms=("cpu",))(jax.ShapeDtypeStruct((b, 8, 8, 2), jnp.float32))
-    assert "custom_vjp_call" not in _primitives(lambda x: _dropin(x, w, (1, 1), "SAME"),
-                                                 jax.ShapeDtypeStruct((b, 8, 8, 2), jnp.float32))
+    exported = jax.export.export(conv, platforms=("cpu",))(
+        jax.ShapeDtypeStruct((b, 8, 8, 2), jnp.float32)
+    )
+    assert "custom_vjp_call" not in _primitives(
+        lambda x: _dropin(x, w, (1, 1), "SAME"), jax.ShapeDtypeStruct((b, 8, 8, 2), jnp.float32)
+    )
     for n in (1, 3):
-        np.testing.assert_allclose(exported.call(x[:n]), _lax_conv(x[:n], w, (1, 1), "SAME"), rtol=1e-6)
+        np.testing.assert_allclose(
+            exported.call(x[:n]), _lax_conv(x[:n], w, (1, 1), "SAME"), rtol=1e-6
+        )
 
 
 def test_grouped_convolution_falls_back_with_the_right_numbers():
@@ -84,8 +108,12 @@ def test_grouped_convolution_falls_back_with_the_right_numbers():
     w = jax.random.normal(jax.random.key(4), (3, 3, 2, 4))
     dn = lax.conv_dimension_numbers(x.shape, w.shape, NHWC)
     np.testing.assert_allclose(
-        kernels.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=dn, feature_group_count=2),
-        lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=dn, feature_group_count=2), rtol=1e-6)
+        kernels.conv_general_dilated(
+            x, w, (1, 1), "SAME", dimension_numbers=dn, feature_group_count=2
+        ),
+        lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=dn, feature_group_count=2),
+        rtol=1e-6,
+    )
 
 
 def test_conv2d_rejects_mismatched_channels():
@@ -98,11 +126,15 @@ def test_max_pool_gradient_equals_autodiff_when_windows_have_one_maximum():
     reference = lambda x: x.reshape(2, 3, 2, 4, 2, 3).max(axis=(2, 4))
     g = jax.random.normal(jax.random.key(6), (2, 3, 4, 3))
     np.testing.assert_array_equal(kernels.max_pool_2x2(x), reference(x))
-    np.testing.assert_allclose(jax.vjp(kernels.max_pool_2x2, x)[1](g)[0], jax.vjp(reference, x)[1](g)[0])
+    np.testing.assert_allclose(
+        jax.vjp(kernels.max_pool_2x2, x)[1](g)[0], jax.vjp(reference, x)[1](g)[0]
+    )
 
 
 def test_max_pool_gradient_goes_to_the_first_maximum_of_a_tied_window():
-    x = jnp.zeros((1, 4, 4, 1)).at[0, 3, 3, 0].set(1.0)  # three windows all zeros, one with a single 1
+    x = (
+        jnp.zeros((1, 4, 4, 1)).at[0, 3, 3, 0].set(1.0)
+    )  # three windows all zeros, one with a single 1
     dx = jax.grad(lambda x: kernels.max_pool_2x2(x).sum())(x)[0, :, :, 0]
     expected = np.zeros((4, 4))
     expected[0, 0] = expected[0, 2] = expected[2, 0] = 1.0  # tied windows: the top-left corner only
@@ -151,8 +183,14 @@ def test_wide_weight_gradient_compiles_to_a_product_over_the_last_then_the_first
     # XLA's CPU backend gives a product to its fast kernels only in this form (kernels._weight_grad).
     p, dy = jnp.ones((2048, 64)), jnp.ones((2048, 16))
     dots = _compiled_dots(kernels._weight_grad, p, dy)
-    assert len(dots) == 1 and "lhs_contracting_dims={1}" in dots[0] and "rhs_contracting_dims={0}" in dots[0], dots
-    plain = _compiled_dots(lambda p, dy: p.T @ dy, p, dy)  # what the barriers prevent: summed over axis 0
+    assert (
+        len(dots) == 1
+        and "lhs_contracting_dims={1}" in dots[0]
+        and "rhs_contracting_dims={0}" in dots[0]
+    ), dots
+    plain = _compiled_dots(
+        lambda p, dy: p.T @ dy, p, dy
+    )  # what the barriers prevent: summed over axis 0
     assert "lhs_contracting_dims={0}" in plain[0], plain
 
 
@@ -167,17 +205,26 @@ def test_conv2d_with_many_pixels_matches_lax():
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-3)
 
 
-@pytest.mark.parametrize("hw, kernel, strides, padding", [
-    ((9, 9), (3, 3), (1, 1), "SAME"), ((9, 9), (3, 3), (2, 2), "SAME"), ((10, 7), (3, 3), (2, 2), "VALID"),
-    ((8, 8), (1, 1), (2, 2), "SAME"), ((9, 8), (3, 2), (2, 1), "SAME"), ((6, 6), (3, 3), (1, 1), ((2, 0), (1, 1))),
-])
+@pytest.mark.parametrize(
+    "hw, kernel, strides, padding",
+    [
+        ((9, 9), (3, 3), (1, 1), "SAME"),
+        ((9, 9), (3, 3), (2, 2), "SAME"),
+        ((10, 7), (3, 3), (2, 2), "VALID"),
+        ((8, 8), (1, 1), (2, 2), "SAME"),
+        ((9, 8), (3, 2), (2, 1), "SAME"),
+        ((6, 6), (3, 3), (1, 1), ((2, 0), (1, 1))),
+    ],
+)
 def test_col2im_input_gradient_equals_the_transposed_convolution(hw, kernel, strides, padding):
     x = jax.random.normal(jax.random.key(15), (2, *hw, 3))
     w = jax.random.normal(jax.random.key(16), (*kernel, 3, 5))
     pads = kernels._pads(padding, hw, kernel, strides)
     y, vjp = jax.vjp(lambda x: _lax_conv(x, w, strides, pads), x)
     dy = jax.random.normal(jax.random.key(17), y.shape)
-    mine = jax.jit(kernels._col2im_input_grad, static_argnums=(2, 3, 4))(dy, w, x.shape, strides, pads)
+    mine = jax.jit(kernels._col2im_input_grad, static_argnums=(2, 3, 4))(
+        dy, w, x.shape, strides, pads
+    )
     np.testing.assert_allclose(mine, vjp(dy)[0], rtol=1e-5, atol=1e-4)
 
 
@@ -191,12 +238,16 @@ def test_col2im_is_taken_only_with_xla_defaults(monkeypatch):
 
 def _jaxpr_pads(f, *args) -> int:
     """How many pad operations the gradient's jaxpr holds (col2im spreads each tap with one)."""
-    return str(jax.make_jaxpr(jax.grad(lambda *a: f(*a).sum(), argnums=(0, 1)))(*args)).count(" pad[")
+    return str(jax.make_jaxpr(jax.grad(lambda *a: f(*a).sum(), argnums=(0, 1)))(*args)).count(
+        " pad["
+    )
 
 
 @pytest.mark.parametrize("defaults", [True, False])
 def test_wide_layers_route_the_input_gradient_by_the_options_and_match_lax(monkeypatch, defaults):
-    monkeypatch.setattr(kernels.speedups, "xla_options", lambda: {} if defaults else {"an option": "on"})
+    monkeypatch.setattr(
+        kernels.speedups, "xla_options", lambda: {} if defaults else {"an option": "on"}
+    )
     x = jax.random.normal(jax.random.key(18), (2, 8, 8, 4))
     w = jax.random.normal(jax.random.key(19), (3, 3, 4, 64)) * 0.1
     g = jax.random.normal(jax.random.key(20), (2, 8, 8, 64))
@@ -209,7 +260,9 @@ def test_wide_layers_route_the_input_gradient_by_the_options_and_match_lax(monke
 
 
 def test_a_one_channel_conv2d_multiplies_by_columns_and_matches_lax():
-    x = jax.random.normal(jax.random.key(21), (3, 9, 9, 1))  # 3x3 kernel on one channel: K = 9 columns
+    x = jax.random.normal(
+        jax.random.key(21), (3, 9, 9, 1)
+    )  # 3x3 kernel on one channel: K = 9 columns
     w = jax.random.normal(jax.random.key(22), (3, 3, 1, 6))
     g = jax.random.normal(jax.random.key(23), (3, 9, 9, 6))
     assert 9 < kernels.MIN_PRODUCT_COLUMNS

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from leptonlab import models, resnet, train
+from leptonlab import models, train
 
 
 def small(**kwargs):

@@ -45,7 +45,9 @@ def test_shardings_on_one_device():
     x = scale.shard_batch(np.arange(8.0).reshape(4, 2), mesh)
     assert x.sharding == scale.batch_sharding(mesh) and x.shape == (4, 2)
     table = scale.shard_table(x)
-    assert table == [{"device": f"{jax.devices()[0].platform}:0", "index": ((0, 4), (0, 2)), "shape": (4, 2)}]
+    assert table == [
+        {"device": f"{jax.devices()[0].platform}:0", "index": ((0, 4), (0, 2)), "shape": (4, 2)}
+    ]
     assert scale.local_rows(8, mesh) == slice(0, 8)
     key = scale.replicate(jax.random.key(3), mesh)
     assert jnp.array_equal(jax.random.key_data(key), jax.random.key_data(jax.random.key(3)))
@@ -100,21 +102,37 @@ SIMULATED = textwrap.dedent("""
 
 
 def test_data_parallel_on_four_simulated_devices_equals_one():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu",
-               TASK=json.dumps({"examples": 256, "batch_size": 32, "epochs": 2}))
-    done = subprocess.run([sys.executable, "-c", SIMULATED], env=env, capture_output=True, text=True, timeout=300)
+    env = dict(
+        os.environ,
+        XLA_FLAGS="--xla_force_host_platform_device_count=4",
+        JAX_PLATFORMS="cpu",
+        TASK=json.dumps({"examples": 256, "batch_size": 32, "epochs": 2}),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", SIMULATED], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.split("RESULT", 1)[1])
     assert out["devices"] == 4
     assert all(d < 1e-5 for d in out["diff"].values()), out["diff"]  # 1, 2, 4 devices == fit on one
     assert out["diff"]["1"] < 1e-7
     assert np.allclose(out["loss"]["4"], out["loss"]["1"], rtol=1e-5)
-    assert out["param_shards"] == {"1": 1, "2": 2, "4": 4}  # a copy of the parameters on every device
+    assert out["param_shards"] == {
+        "1": 1,
+        "2": 2,
+        "4": 4,
+    }  # a copy of the parameters on every device
     assert all(out["param_replicated"].values())
-    assert out["batch_table"] == [[[[0, 2], [0, 3]], "cpu:0"], [[[2, 4], [0, 3]], "cpu:1"],
-                                  [[[4, 6], [0, 3]], "cpu:2"], [[[6, 8], [0, 3]], "cpu:3"]]
+    assert out["batch_table"] == [
+        [[[0, 2], [0, 3]], "cpu:0"],
+        [[[2, 4], [0, 3]], "cpu:1"],
+        [[[4, 6], [0, 3]], "cpu:2"],
+        [[[6, 8], [0, 3]], "cpu:3"],
+    ]
     assert "multiple of the 4 devices" in out["error"]
-    assert out["all_reduce"]  # the step of fit(mesh=...) is partitioned by rows, not run 4 times whole
+    assert out[
+        "all_reduce"
+    ]  # the step of fit(mesh=...) is partitioned by rows, not run 4 times whole
     assert out["early_stopping_diff"] < 1e-5
     assert np.allclose(*out["val_loss"], rtol=1e-5)
 
@@ -122,7 +140,9 @@ def test_data_parallel_on_four_simulated_devices_equals_one():
 def test_two_processes_with_jax_distributed_equal_one(one_device):
     results = scale.launch_local(2, TASK, timeout=240)
     assert [r.process_id for r in results] == [0, 1]
-    assert all(r.process_count == 2 and r.global_devices == 2 and r.local_devices == 1 for r in results)
+    assert all(
+        r.process_count == 2 and r.global_devices == 2 and r.local_devices == 1 for r in results
+    )
     params, history = one_device
     for r in results:
         assert _max_diff(r.params, params) < 1e-5
@@ -137,8 +157,13 @@ def test_launch_local_reports_a_failing_process():
 
 def test_scaling_curve_on_one_device():
     x, y = scale.demo_data(TASK)
-    points = scale.scaling_curve(lambda: scale.demo_model(TASK), (x[:32], y[:32]), [1],
-                                 config=scale.demo_config(TASK), repeats=2)
+    points = scale.scaling_curve(
+        lambda: scale.demo_model(TASK),
+        (x[:32], y[:32]),
+        [1],
+        config=scale.demo_config(TASK),
+        repeats=2,
+    )
     assert points[0].devices == 1 and points[0].seconds > 0
     assert points[0].examples_per_second == pytest.approx(32 / points[0].seconds)
 
@@ -160,11 +185,14 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="cannot be split"):
         scale.shard_batch(np.float32(1.0), mesh)
     with pytest.raises(ValueError, match="early_stopping watches val_loss"):  # fit's own check
-        scale.data_parallel_fit(scale.demo_model(TASK), scale.demo_data(TASK),
-                                TrainConfig(early_stopping=2), mesh=mesh)
+        scale.data_parallel_fit(
+            scale.demo_model(TASK), scale.demo_data(TASK), TrainConfig(early_stopping=2), mesh=mesh
+        )
 
     with pytest.raises(TypeError, match="TrainConfig"):
-        scale.data_parallel_fit(scale.demo_model(TASK), scale.demo_data(TASK), {"epochs": 1}, mesh=mesh)
+        scale.data_parallel_fit(
+            scale.demo_model(TASK), scale.demo_data(TASK), {"epochs": 1}, mesh=mesh
+        )
     with pytest.raises(TypeError, match="nnx.Module"):
         scale.init_state("model", TrainConfig(), 1, mesh)
     with pytest.raises(ValueError, match="device_counts"):
@@ -200,11 +228,15 @@ def test_check_data_parallel_grad(capsys):
     with pytest.raises(CheckFailed, match="not written yet"):
         checks.data_parallel_grad(stub)
     with pytest.raises(CheckFailed, match="times too large"):  # summed, not averaged
-        checks.data_parallel_grad(lambda f, p, x, y, n: jax.tree.map(lambda g: g * n, _dp_grad(f, p, x, y, n)))
+        checks.data_parallel_grad(
+            lambda f, p, x, y, n: jax.tree.map(lambda g: g * n, _dp_grad(f, p, x, y, n))
+        )
     with pytest.raises(CheckFailed, match="batches of"):  # the full batch, not split
         checks.data_parallel_grad(lambda f, p, x, y, n: jax.grad(f)(p, x, y))
     with pytest.raises(CheckFailed, match="gradient"):  # only the first shard
-        checks.data_parallel_grad(lambda f, p, x, y, n: jax.grad(f)(p, x[: len(x) // n], y[: len(y) // n]))
+        checks.data_parallel_grad(
+            lambda f, p, x, y, n: jax.grad(f)(p, x[: len(x) // n], y[: len(y) // n])
+        )
 
 
 def _rows(global_batch, process_index, process_count):
@@ -237,7 +269,10 @@ def test_check_local_batch_rows(capsys):
 def test_plots():
     fig = plot.scaling_curve([1, 2, 4], [0.02, 0.021, 0.025])
     assert isinstance(fig, Figure) and len(fig.axes) == 2
-    table = [{"device": f"cpu:{i}", "index": ((2 * i, 2 * i + 2), (0, 3)), "shape": (2, 3)} for i in range(4)]
+    table = [
+        {"device": f"cpu:{i}", "index": ((2 * i, 2 * i + 2), (0, 3)), "shape": (2, 3)}
+        for i in range(4)
+    ]
     assert isinstance(plot.sharding_map(table, (8, 3)), Figure)
     replicated = [{"device": f"cpu:{i}", "index": ((0, 8),), "shape": (8,)} for i in range(2)]
     assert isinstance(plot.sharding_map(replicated, (8,)), Figure)

@@ -31,7 +31,9 @@ def trained(data):
 
 
 def _max_diff(a, b):
-    return max(float(jnp.max(jnp.abs(u - v))) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+    return max(
+        float(jnp.max(jnp.abs(u - v))) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b))
+    )
 
 
 def test_vmapped_training_equals_separate_runs(data, trained):
@@ -41,25 +43,48 @@ def test_vmapped_training_equals_separate_runs(data, trained):
     for i in range(len(trials)):
         seed = int(trials.seed[i])
         state = TrainState.create(tiny_model(nnx.Rngs(seed)), tx, key=search.seed_keys(seed)[1])
-        hyper = dict(state.opt_state.hyperparams, learning_rate=jnp.float32(trials.learning_rate[i]),
-                     weight_decay=jnp.float32(trials.weight_decay[i]))
+        hyper = dict(
+            state.opt_state.hyperparams,
+            learning_rate=jnp.float32(trials.learning_rate[i]),
+            weight_decay=jnp.float32(trials.weight_decay[i]),
+        )
         state = state.replace(opt_state=state.opt_state._replace(hyperparams=hyper))
         losses = []
         for epoch in range(2):
             for idx in search.epoch_order(seed, 64, 16, epoch):  # [B]
-                state, metrics = step(state, (data[0][idx], data[1][idx]), loss_fn=classification_loss)
+                state, metrics = step(
+                    state, (data[0][idx], data[1][idx]), loss_fn=classification_loss
+                )
                 losses.append(metrics["loss"].mean())
         assert _max_diff(state.params, search.unstack(trained.states, i).params) < 1e-5
-        assert trained.history["train_loss"][-1, i] == pytest.approx(float(np.mean(losses[4:])), rel=1e-5)
+        assert trained.history["train_loss"][-1, i] == pytest.approx(
+            float(np.mean(losses[4:])), rel=1e-5
+        )
     # the models really differ: different learning rates and seeds give different parameters
-    assert _max_diff(search.unstack(trained.states, 0).params, search.unstack(trained.states, 7).params) > 1e-3
+    assert (
+        _max_diff(
+            search.unstack(trained.states, 0).params, search.unstack(trained.states, 7).params
+        )
+        > 1e-3
+    )
 
 
 def test_one_trial_equals_train_fit(data, trained):
     i = 5  # lr 3e-2, weight decay 0, seed 3
-    lr, wd, seed = trained.trials.learning_rate[i], trained.trials.weight_decay[i], int(trained.trials.seed[i])
-    config = TrainConfig(epochs=2, batch_size=16, learning_rate=float(lr), weight_decay=float(wd),
-                         optimizer="adamw", seed=seed, progress=False)
+    lr, wd, seed = (
+        trained.trials.learning_rate[i],
+        trained.trials.weight_decay[i],
+        int(trained.trials.seed[i]),
+    )
+    config = TrainConfig(
+        epochs=2,
+        batch_size=16,
+        learning_rate=float(lr),
+        weight_decay=float(wd),
+        optimizer="adamw",
+        seed=seed,
+        progress=False,
+    )
     state, history = fit(tiny_model(nnx.Rngs(seed)), data, config, val_data=data)
     assert _max_diff(state.params, search.unstack(trained.states, i).params) < 1e-5
     assert trained.final("val_accuracy")[i] == pytest.approx(history["val_accuracy"][-1], abs=1e-6)
@@ -69,7 +94,9 @@ def test_shared_data_order_equals_train_fit(data):
     # all models with one seed: one batch per step, shared by the models (the cheaper path)
     trials = search.grid([1e-3, 3e-2], seeds=[3])
     result = search.train_many(tiny_model, data, trials, epochs=1, batch_size=16)
-    config = TrainConfig(epochs=1, batch_size=16, learning_rate=3e-2, optimizer="adamw", seed=3, progress=False)
+    config = TrainConfig(
+        epochs=1, batch_size=16, learning_rate=3e-2, optimizer="adamw", seed=3, progress=False
+    )
     state, history = fit(tiny_model(nnx.Rngs(3)), data, config)
     assert _max_diff(state.params, search.unstack(result.states, 1).params) < 1e-5
     assert result.final("train_loss")[1] == pytest.approx(history["train_loss"][-1], rel=1e-5)
@@ -92,10 +119,19 @@ def test_result_table_best_and_history(trained):
 
 def test_grid_and_random_trials(key):
     trials = search.grid([1e-3, 1e-2], weight_decays=[0.0, 0.1], seeds=[0, 1, 2])
-    assert len(trials) == 12 and trials.learning_rate[0] == 1e-3 and trials.seed.tolist()[:3] == [0, 1, 2]
+    assert (
+        len(trials) == 12
+        and trials.learning_rate[0] == 1e-3
+        and trials.seed.tolist()[:3] == [0, 1, 2]
+    )
     assert trials.take([11]).rows() == [{"learning_rate": 1e-2, "weight_decay": 0.1, "seed": 2}]
     two = search.grid([1e-3, 1e-2]).with_seeds([5, 6])
-    assert two.learning_rate.tolist() == [1e-3, 1e-3, 1e-2, 1e-2] and two.seed.tolist() == [5, 6, 5, 6]
+    assert two.learning_rate.tolist() == [1e-3, 1e-3, 1e-2, 1e-2] and two.seed.tolist() == [
+        5,
+        6,
+        5,
+        6,
+    ]
     with pytest.raises(ValueError, match="seeds"):
         trials.with_seeds([])
     rand = search.random_trials(50, key=key, learning_rate=(1e-4, 1e-1), weight_decay=(1e-5, 1e-3))
@@ -119,17 +155,29 @@ def test_halving_survivors():
 
 def test_successive_halving_drops_bad_trials_and_continues_runs(data):
     trials = search.Trials(np.array([1e-6, 3e-3, 3e-2, 30.0]), np.zeros(4), np.zeros(4, int))
-    result = search.successive_halving(tiny_model, data, trials, val_data=data, rounds=2, batch_size=16, eta=2)
+    result = search.successive_halving(
+        tiny_model, data, trials, val_data=data, rounds=2, batch_size=16, eta=2
+    )
     assert [len(r["trials"]) for r in result.rounds] == [4, 2]
     assert result.model_epochs == 4 + 2
-    assert set(result.rounds[1]["trials"].tolist()) == {1, 2}  # the tiny and the diverging rates are dropped
-    assert result.rounds[0]["scores"][3] > 10 * result.rounds[0]["scores"][1]  # lr 30 overshoots wildly
+    assert set(result.rounds[1]["trials"].tolist()) == {
+        1,
+        2,
+    }  # the tiny and the diverging rates are dropped
+    assert (
+        result.rounds[0]["scores"][3] > 10 * result.rounds[0]["scores"][1]
+    )  # lr 30 overshoots wildly
     assert result.best in result.rounds[-1]["trials"]
     # a survivor ends exactly where an uninterrupted 2-epoch run of it ends
     alone = search.train_many(tiny_model, data, trials.take([result.best]), epochs=2, batch_size=16)
     last = result.rounds[-1]["trials"].tolist()
-    assert _max_diff(search.unstack(result.states, last.index(result.best)).params,
-                     search.unstack(alone.states, 0).params) < 1e-5
+    assert (
+        _max_diff(
+            search.unstack(result.states, last.index(result.best)).params,
+            search.unstack(alone.states, 0).params,
+        )
+        < 1e-5
+    )
 
 
 def test_cost_curve_times_every_n(data):
@@ -178,7 +226,9 @@ def test_bad_inputs(data, trained):
     with pytest.raises(ValueError, match="non-empty 1-D"):
         search.halving_survivors([], eta=2)
     with pytest.raises(ValueError, match="rounds"):
-        search.successive_halving(tiny_model, data, trained.trials, val_data=data, rounds=0, batch_size=16)
+        search.successive_halving(
+            tiny_model, data, trained.trials, val_data=data, rounds=0, batch_size=16
+        )
     with pytest.raises(ValueError, match="ns must be"):
         search.cost_curve(tiny_model, data, [0], batch_size=16)
     with pytest.raises(ValueError, match="unknown columns"):
@@ -200,13 +250,21 @@ def test_check_log_uniform(capsys):
     with pytest.raises(CheckFailed, match="not written yet"):
         checks.log_uniform(stub)
     with pytest.raises(CheckFailed, match="exponent"):  # uniform, not log-uniform
-        checks.log_uniform(lambda key, n, low, high: np.asarray(jax.random.uniform(key, (n,), minval=low,
-                                                                                    maxval=high)))
+        checks.log_uniform(
+            lambda key, n, low, high: np.asarray(
+                jax.random.uniform(key, (n,), minval=low, maxval=high)
+            )
+        )
     with pytest.raises(CheckFailed, match="exponents"):  # 10 ** uniform(low, high)
-        checks.log_uniform(lambda key, n, low, high: 10 ** np.asarray(jax.random.uniform(key, (n,), minval=low,
-                                                                                          maxval=high)))
+        checks.log_uniform(
+            lambda key, n, low, high: (
+                10 ** np.asarray(jax.random.uniform(key, (n,), minval=low, maxval=high))
+            )
+        )
     with pytest.raises(CheckFailed, match="same key"):
-        checks.log_uniform(lambda key, n, low, high: np.exp(np.random.uniform(np.log(low), np.log(high), n)))
+        checks.log_uniform(
+            lambda key, n, low, high: np.exp(np.random.uniform(np.log(low), np.log(high), n))
+        )
 
 
 def test_check_halving_survivors(capsys):
@@ -219,11 +277,15 @@ def test_check_halving_survivors(capsys):
     with pytest.raises(CheckFailed, match="not written yet"):
         checks.halving_survivors(stub)
     with pytest.raises(CheckFailed, match="highest"):
-        checks.halving_survivors(lambda s, eta: np.argsort(-np.nan_to_num(s, nan=-np.inf))[:int(np.ceil(len(s) / eta))])
+        checks.halving_survivors(
+            lambda s, eta: np.argsort(-np.nan_to_num(s, nan=-np.inf))[: int(np.ceil(len(s) / eta))]
+        )
     with pytest.raises(CheckFailed, match="ceil"):
         checks.halving_survivors(lambda s, eta: np.argsort(s)[: len(s) // eta])
     with pytest.raises(CheckFailed, match="NaN"):
-        checks.halving_survivors(lambda s, eta: np.argsort(np.nan_to_num(s, nan=-1.0))[:int(np.ceil(len(s) / eta))])
+        checks.halving_survivors(
+            lambda s, eta: np.argsort(np.nan_to_num(s, nan=-1.0))[: int(np.ceil(len(s) / eta))]
+        )
 
 
 # ---------------------------------------------------------------- plots
@@ -234,10 +296,14 @@ def test_plots(trained):
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     values = trained.final("val_loss").copy()
     values[0] = np.nan
-    fig = plot.lr_sensitivity(trained.trials.learning_rate, values, groups=trained.trials.seed, best=3e-2)
+    fig = plot.lr_sensitivity(
+        trained.trials.learning_rate, values, groups=trained.trials.seed, best=3e-2
+    )
     assert isinstance(fig, Figure)
-    rounds = [{"trials": np.arange(4), "epochs": 1, "scores": np.array([0.5, 0.4, np.nan, 0.3])},
-              {"trials": np.array([3, 1]), "epochs": 2, "scores": np.array([0.2, 0.3])}]
+    rounds = [
+        {"trials": np.arange(4), "epochs": 1, "scores": np.array([0.5, 0.4, np.nan, 0.3])},
+        {"trials": np.array([3, 1]), "epochs": 2, "scores": np.array([0.2, 0.3])},
+    ]
     assert isinstance(plot.halving_rounds(rounds, [1e-3, 1e-2, 1.0, 3e-3]), Figure)
     with pytest.raises(ValueError, match="start with 1"):
         plot.cost_curve([2, 4], [0.1, 0.2])

@@ -36,9 +36,12 @@ ENTRY %main (a: f32[4,4], x: f32[2,4,4,8], w: f32[3,3,8,8]) -> (f32[4,4], f32[2,
 
 def test_library_ops_reads_the_ops_inside_ynnpack_fusions():
     assert speedups.library_ops(_HLO) == {"dot"}  # the convolution's fusion is XLA's own loop
-    assert speedups.library_ops(_HLO.replace("kind=kLoop, calls=%fused_computation.1",
-                                             'kind=kCustom, calls=%fused_computation.1, "__ynn_fusion"'))\
-        == {"dot", "convolution"}
+    assert speedups.library_ops(
+        _HLO.replace(
+            "kind=kLoop, calls=%fused_computation.1",
+            'kind=kCustom, calls=%fused_computation.1, "__ynn_fusion"',
+        )
+    ) == {"dot", "convolution"}
 
 
 def test_the_probe_still_matches_this_xla():
@@ -46,10 +49,14 @@ def test_the_probe_still_matches_this_xla():
     assert jax.default_backend() == "cpu"
     options, why = speedups.probe_options()
     assert not why, f"the HLO probe no longer matches jax {jax.__version__}: {why}"
-    assert options == {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT,LIBRARY_FUSION_TYPE_REDUCE"}
+    assert options == {
+        "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT,LIBRARY_FUSION_TYPE_REDUCE"
+    }
     default = speedups._ops_with(None)
     assert "convolution" in default
-    assert speedups._ops_with(options) == default - {"convolution"}  # it moves exactly the convolutions
+    assert speedups._ops_with(options) == default - {
+        "convolution"
+    }  # it moves exactly the convolutions
     assert speedups.cpu_compiler_options() == options
 
 
@@ -65,18 +72,39 @@ def test_the_switch_turns_the_options_off_inside_its_block_only():
             pass
 
 
-@pytest.mark.parametrize("default, tuned, why", [
-    (None, None, "did not compile"),  # the probe does not compile: leave XLA alone
-    (frozenset(), None, "no YNNPACK fusion"),  # the HLO text no longer reads as library_ops expects
-    (frozenset({"convolution", "dot", "reduce"}), None, "refused or moves more"),  # the option is refused
-    (frozenset({"convolution", "dot", "reduce"}), frozenset({"reduce"}), "refused or moves more"),  # too much
-])
-def test_a_probe_that_stops_matching_degrades_to_the_defaults_with_a_message(monkeypatch, default, tuned, why):
-    monkeypatch.setattr(speedups, "_ops_with", lambda options: default if options is None else tuned)
+@pytest.mark.parametrize(
+    "default, tuned, why",
+    [
+        (None, None, "did not compile"),  # the probe does not compile: leave XLA alone
+        (
+            frozenset(),
+            None,
+            "no YNNPACK fusion",
+        ),  # the HLO text no longer reads as library_ops expects
+        (
+            frozenset({"convolution", "dot", "reduce"}),
+            None,
+            "refused or moves more",
+        ),  # the option is refused
+        (
+            frozenset({"convolution", "dot", "reduce"}),
+            frozenset({"reduce"}),
+            "refused or moves more",
+        ),  # too much
+    ],
+)
+def test_a_probe_that_stops_matching_degrades_to_the_defaults_with_a_message(
+    monkeypatch, default, tuned, why
+):
+    monkeypatch.setattr(
+        speedups, "_ops_with", lambda options: default if options is None else tuned
+    )
     options, reason = speedups.probe_options()
     assert options == {} and why in reason
     with pytest.warns(speedups.SpeedupWarning, match="compile with XLA's default options"):
-        assert speedups.cpu_compiler_options.__wrapped__() == {}  # the uncached function: no process state
+        assert (
+            speedups.cpu_compiler_options.__wrapped__() == {}
+        )  # the uncached function: no process state
 
 
 def test_convolutions_already_outside_ynnpack_need_no_option_and_no_message(monkeypatch):
@@ -95,7 +123,9 @@ def test_tuned_jit_computes_what_jit_computes_and_keeps_its_methods():
 
     tuned = speedups.tuned_jit(scale, static_argnames="factor")
     x = jnp.arange(6.0).reshape(2, 3)
-    np.testing.assert_array_equal(tuned(x, factor=3), jax.jit(scale, static_argnames="factor")(x, factor=3))
+    np.testing.assert_array_equal(
+        tuned(x, factor=3), jax.jit(scale, static_argnames="factor")(x, factor=3)
+    )
     assert tuned.__wrapped__ is scale and tuned.__name__ == "scale"
     assert "multiply" in tuned.lower(x, factor=3).as_text()
 
@@ -111,34 +141,52 @@ def test_the_models_are_plain_flax_and_apply_swaps_only_a_copys_convolutions():
     assert all(c.conv_general_dilated is lax.conv_general_dilated for c in model.convs)
     fast = speedups.apply(model)
     assert all(c.conv_general_dilated is kernels.conv_general_dilated for c in fast.convs)
-    assert all(c.conv_general_dilated is lax.conv_general_dilated for c in model.convs)  # the original unchanged
+    assert all(
+        c.conv_general_dilated is lax.conv_general_dilated for c in model.convs
+    )  # the original unchanged
     x = jax.random.normal(jax.random.key(0), (2, 8, 8, 1))
     np.testing.assert_allclose(fast(x), model(x), rtol=1e-5, atol=1e-5)
 
 
 def _compiled_train_step_ops(enabled: bool) -> frozenset[str]:
-    model = ResNet(10, width=32, stages=(1,), rngs=nnx.Rngs(0))  # 32 channels: large enough for YNNPACK
+    model = ResNet(
+        10, width=32, stages=(1,), rngs=nnx.Rngs(0)
+    )  # 32 channels: large enough for YNNPACK
     config = train.TrainConfig(batch_size=4, progress=False)
-    state = train.TrainState.create(speedups.apply(model), train.make_optimizer(config, 1), key=jax.random.key(0))
+    state = train.TrainState.create(
+        speedups.apply(model), train.make_optimizer(config, 1), key=jax.random.key(0)
+    )
     data = (jnp.zeros((4, 8, 8, 3)), jnp.zeros(4, jnp.int32))
     totals = {"loss": jnp.zeros(()), "accuracy": jnp.zeros(())}
     with speedups.enabled(enabled):
-        lowered = train.core._train_on_indices.lower(state, totals, data, jnp.arange(4),
-                                                     loss_fn=train.classification_loss)
+        lowered = train.core._train_on_indices.lower(
+            state, totals, data, jnp.arange(4), loss_fn=train.classification_loss
+        )
         return speedups.library_ops(lowered.compile().as_text())
 
 
 def test_fit_compiles_its_step_with_the_options_only_when_switched_on():
-    assert "convolution" in _compiled_train_step_ops(False)  # XLA's defaults: convolutions in YNNPACK
-    assert "convolution" not in _compiled_train_step_ops(True)  # im2col products, Eigen's transposed convolution
+    assert "convolution" in _compiled_train_step_ops(
+        False
+    )  # XLA's defaults: convolutions in YNNPACK
+    assert "convolution" not in _compiled_train_step_ops(
+        True
+    )  # im2col products, Eigen's transposed convolution
 
 
 def test_fit_with_and_without_the_speedups_trains_the_same_model():
     x = jax.random.normal(jax.random.key(1), (64, 8, 8, 1))
     y = jax.random.randint(jax.random.key(2), (64,), 0, 3)
     config = train.TrainConfig(epochs=2, batch_size=16, progress=False)
-    runs = {flag: train.fit(CNN(1, 3, image_size=8, channels=(4, 8), dense=16, rngs=nnx.Rngs(0)), (x, y), config,
-                            cpu_speedups=flag) for flag in (True, False)}
+    runs = {
+        flag: train.fit(
+            CNN(1, 3, image_size=8, channels=(4, 8), dense=16, rngs=nnx.Rngs(0)),
+            (x, y),
+            config,
+            cpu_speedups=flag,
+        )
+        for flag in (True, False)
+    }
     fast_model, plain_model = runs[True][0].model(), runs[False][0].model()
     assert fast_model.convs[0].conv_general_dilated is kernels.conv_general_dilated
     assert plain_model.convs[0].conv_general_dilated is lax.conv_general_dilated

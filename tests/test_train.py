@@ -68,7 +68,9 @@ def test_fit_learns_regression():
     x = jnp.linspace(-2, 2, 128)[:, None]  # [128, 1]
     y = 0.5 * x + 1.0
     config = train.TrainConfig(epochs=60, batch_size=32, learning_rate=3e-2, **QUIET)
-    state, history = train.fit(MLP(1, [10], 1, rngs=nnx.Rngs(0)), (x, y), config, loss_fn=train.regression_loss)
+    state, history = train.fit(
+        MLP(1, [10], 1, rngs=nnx.Rngs(0)), (x, y), config, loss_fn=train.regression_loss
+    )
     assert history["train_loss"][-1] < 0.01 * history["train_loss"][0]
     assert train.evaluate(state, (x, y), loss_fn=train.regression_loss)["loss"] < 1e-2
 
@@ -76,8 +78,9 @@ def test_fit_learns_regression():
 @pytest.mark.parametrize("optimizer", train.OPTIMIZERS)
 def test_every_optimizer_reduces_loss(optimizer):
     x, y = _blobs(256)
-    config = train.TrainConfig(epochs=3, batch_size=32, learning_rate=3e-2, optimizer=optimizer,
-                               weight_decay=1e-4, **QUIET)
+    config = train.TrainConfig(
+        epochs=3, batch_size=32, learning_rate=3e-2, optimizer=optimizer, weight_decay=1e-4, **QUIET
+    )
     _, history = train.fit(_model(), (x, y), config)
     assert history["train_loss"][-1] < history["train_loss"][0]
 
@@ -148,12 +151,19 @@ def test_history_access_and_errors():
         history["val_loss"]
 
 
-@pytest.mark.parametrize("field, value, match", [
-    ("epochs", 0, "epochs"), ("batch_size", -1, "batch_size"), ("learning_rate", 0.0, "learning_rate"),
-    ("learning_rate", float("nan"), "learning_rate"), ("optimizer", "adagrad!", "unknown optimizer"),
-    ("momentum", 1.0, "momentum"), ("weight_decay", -0.1, "weight_decay"),
-    ("steps_per_call", -1, "steps_per_call"),
-])
+@pytest.mark.parametrize(
+    "field, value, match",
+    [
+        ("epochs", 0, "epochs"),
+        ("batch_size", -1, "batch_size"),
+        ("learning_rate", 0.0, "learning_rate"),
+        ("learning_rate", float("nan"), "learning_rate"),
+        ("optimizer", "adagrad!", "unknown optimizer"),
+        ("momentum", 1.0, "momentum"),
+        ("weight_decay", -0.1, "weight_decay"),
+        ("steps_per_call", -1, "steps_per_call"),
+    ],
+)
 def test_config_rejects_bad_values(field, value, match):
     with pytest.raises(ValueError, match=match):
         train.TrainConfig(**{field: value})
@@ -172,7 +182,9 @@ def test_fit_rejects_bad_input():
     with pytest.raises(TypeError, match="nnx.Module"):
         train.TrainState.create("not a model", optax.sgd(0.1), key=jax.random.key(0))
     with pytest.raises(ValueError, match="at least one example"):
-        train.predict(train.TrainState.create(_model(), optax.sgd(0.1), key=jax.random.key(0)), x[:0])
+        train.predict(
+            train.TrainState.create(_model(), optax.sgd(0.1), key=jax.random.key(0)), x[:0]
+        )
 
 
 @pytest.mark.parametrize("chunk", [3, 8])
@@ -196,7 +208,9 @@ def test_steps_per_call_is_chosen_by_backend_and_capped_by_the_epoch():
 
 def test_progress_bar_says_it_is_compiling_then_training(capsys):
     x, y = _blobs(64)
-    _, history = train.fit(_model(), (x, y), train.TrainConfig(epochs=1, batch_size=32, progress=True))
+    _, history = train.fit(
+        _model(), (x, y), train.TrainConfig(epochs=1, batch_size=32, progress=True)
+    )
     shown = capsys.readouterr().err
     assert "compiling the training step" in shown, "the first, silent seconds are explained"
     assert repr(history).startswith("History(1 epoch, "), "one epoch, not '1 epochs'"

@@ -30,9 +30,12 @@ def linear_state(shape=(3, 4, 2), classes=5):
 
 # ---------------------------------------------------------------------------- label smoothing
 
+
 def test_smooth_labels_values():
     targets = train.smooth_labels(jnp.array([2, 0]), 4, 0.2)
-    np.testing.assert_allclose(targets, [[0.05, 0.05, 0.85, 0.05], [0.85, 0.05, 0.05, 0.05]], rtol=1e-6)
+    np.testing.assert_allclose(
+        targets, [[0.05, 0.05, 0.85, 0.05], [0.85, 0.05, 0.05, 0.05]], rtol=1e-6
+    )
     np.testing.assert_allclose(targets.sum(axis=-1), 1.0, rtol=1e-6)
     np.testing.assert_array_equal(train.smooth_labels(jnp.array([1]), 3, 0.0), [[0.0, 1.0, 0.0]])
 
@@ -56,29 +59,51 @@ def test_smoothed_loss_against_hand_computation_and_plain_loss():
 
 
 def test_smoothed_loss_is_hashable_and_trains():
-    assert hash(train.SmoothedClassificationLoss(0.1)) == hash(train.SmoothedClassificationLoss(0.1))
+    assert hash(train.SmoothedClassificationLoss(0.1)) == hash(
+        train.SmoothedClassificationLoss(0.1)
+    )
     x = jax.random.normal(jax.random.key(0), (64, 2, 2, 1))
     y = (x.reshape(64, -1).sum(axis=-1) > 0).astype(jnp.int32)
-    state, history = train.fit(Linear(4, 2, rngs=nnx.Rngs(0)), (x, y),
-                               train.TrainConfig(epochs=20, batch_size=16, learning_rate=0.05, progress=False),
-                               loss_fn=train.SmoothedClassificationLoss(0.1), val_data=(x, y))
+    state, history = train.fit(
+        Linear(4, 2, rngs=nnx.Rngs(0)),
+        (x, y),
+        train.TrainConfig(epochs=20, batch_size=16, learning_rate=0.05, progress=False),
+        loss_fn=train.SmoothedClassificationLoss(0.1),
+        val_data=(x, y),
+    )
     assert history["val_accuracy"][-1] >= 0.9
     assert "val_nll" in history.names and history["val_loss"][-1] > history["val_nll"][-1] > 0
 
 
-@pytest.mark.parametrize("call, error, message", [
-    (lambda: train.SmoothedClassificationLoss(1.0), ValueError, r"smoothing must be a number in \[0, 1\)"),
-    (lambda: train.SmoothedClassificationLoss(-0.1), ValueError, "smoothing must be"),
-    (lambda: train.smooth_labels(jnp.array([0]), 1, 0.1), ValueError, "num_classes must be an int >= 2"),
-    (lambda: train.smooth_labels(jnp.array([0]), 3, 1.5), ValueError, r"smoothing must be in \[0, 1\)"),
-    (lambda: train.smooth_labels(jnp.array([0.5]), 3, 0.1), TypeError, "integer class labels"),
-])
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: train.SmoothedClassificationLoss(1.0),
+            ValueError,
+            r"smoothing must be a number in \[0, 1\)",
+        ),
+        (lambda: train.SmoothedClassificationLoss(-0.1), ValueError, "smoothing must be"),
+        (
+            lambda: train.smooth_labels(jnp.array([0]), 1, 0.1),
+            ValueError,
+            "num_classes must be an int >= 2",
+        ),
+        (
+            lambda: train.smooth_labels(jnp.array([0]), 3, 1.5),
+            ValueError,
+            r"smoothing must be in \[0, 1\)",
+        ),
+        (lambda: train.smooth_labels(jnp.array([0.5]), 3, 0.1), TypeError, "integer class labels"),
+    ],
+)
 def test_label_smoothing_bad_arguments(call, error, message):
     with pytest.raises(error, match=message):
         call()
 
 
 # ---------------------------------------------------------------------------- test-time augmentation
+
 
 def test_predict_tta_averages_image_and_mirror():
     state = linear_state()
@@ -95,11 +120,14 @@ def test_predict_tta_averages_image_and_mirror():
     np.testing.assert_allclose(train.predict_tta(state, x, flip=False), p, rtol=1e-6)
 
 
-@pytest.mark.parametrize("kwargs, x, error, message", [
-    ({}, jnp.ones((2, 12)), ValueError, r"images \[N, H, W, C\] or \[N, H, W\]"),
-    ({}, jnp.ones((0, 3, 4, 2)), ValueError, "N >= 1"),
-    ({"batch_size": 0}, jnp.ones((2, 3, 4, 2)), ValueError, "batch_size must be an int >= 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, x, error, message",
+    [
+        ({}, jnp.ones((2, 12)), ValueError, r"images \[N, H, W, C\] or \[N, H, W\]"),
+        ({}, jnp.ones((0, 3, 4, 2)), ValueError, "N >= 1"),
+        ({"batch_size": 0}, jnp.ones((2, 3, 4, 2)), ValueError, "batch_size must be an int >= 1"),
+    ],
+)
 def test_predict_tta_bad_input(kwargs, x, error, message):
     with pytest.raises(error, match=message):
         train.predict_tta(linear_state(), x, **kwargs)
@@ -109,6 +137,7 @@ def test_predict_tta_bad_input(kwargs, x, error, message):
 
 # ---------------------------------------------------------------------------- time to accuracy
 
+
 def history_of(rows):
     history = train.History()
     for row in rows:
@@ -117,10 +146,14 @@ def history_of(rows):
 
 
 def test_time_to_accuracy():
-    history = history_of([{"epoch": 1, "seconds": 10.0, "val_accuracy": 0.3},
-                          {"epoch": 2, "seconds": 2.0, "val_accuracy": 0.6},
-                          {"epoch": 3, "seconds": 2.5, "val_accuracy": 0.55},
-                          {"epoch": 4, "seconds": 2.0, "val_accuracy": 0.7}])
+    history = history_of(
+        [
+            {"epoch": 1, "seconds": 10.0, "val_accuracy": 0.3},
+            {"epoch": 2, "seconds": 2.0, "val_accuracy": 0.6},
+            {"epoch": 3, "seconds": 2.5, "val_accuracy": 0.55},
+            {"epoch": 4, "seconds": 2.0, "val_accuracy": 0.7},
+        ]
+    )
     np.testing.assert_allclose(train.elapsed_seconds(history), [10.0, 12.0, 14.5, 16.5])
     assert train.time_to_accuracy(history, 0.5) == 12.0
     assert train.time_to_accuracy(history, 0.6) == 12.0  # reaching counts (>=)
@@ -143,6 +176,7 @@ def test_time_to_accuracy_bad_input():
 
 # ---------------------------------------------------------------------------- checks of notebook 16
 
+
 def ref_channel_stats(images):
     x = images.astype(np.float32) / 255
     return x.mean(axis=(0, 1, 2)), x.std(axis=(0, 1, 2))
@@ -153,7 +187,9 @@ def ref_smooth_labels(y, num_classes, smoothing):
 
 
 def ref_tta_probs(logits_fn, x):
-    return (jax.nn.softmax(logits_fn(x), axis=-1) + jax.nn.softmax(logits_fn(x[:, :, ::-1]), axis=-1)) / 2
+    return (
+        jax.nn.softmax(logits_fn(x), axis=-1) + jax.nn.softmax(logits_fn(x[:, :, ::-1]), axis=-1)
+    ) / 2
 
 
 def stub(*args):
@@ -162,7 +198,9 @@ def stub(*args):
 
 def test_checks_pass_on_the_references(capsys):
     checks.channel_stats(ref_channel_stats)
-    checks.channel_stats(lambda im: (im.mean(axis=(0, 1, 2)) / 255, (im / 255).std(axis=(0, 1, 2), ddof=1)))
+    checks.channel_stats(
+        lambda im: (im.mean(axis=(0, 1, 2)) / 255, (im / 255).std(axis=(0, 1, 2), ddof=1))
+    )
     checks.smooth_labels(ref_smooth_labels)
     checks.smooth_labels(lambda y, c, e: train.smooth_labels(jnp.asarray(y), c, e))
     checks.tta_probs(ref_tta_probs)
@@ -175,18 +213,40 @@ def test_checks_fail_on_a_stub(check):
         check(stub)
 
 
-@pytest.mark.parametrize("check, wrong, message", [
-    (checks.channel_stats, lambda im: (im.mean() / 255, im.std() / 255), "one per channel"),
-    (checks.channel_stats, lambda im: (im.mean(axis=0) / 255, im.std(axis=0) / 255), "reduce over axes"),
-    (checks.channel_stats, lambda im: (im.mean(axis=(0, 1, 2)), im.std(axis=(0, 1, 2))), "0..255 scale"),
-    (checks.smooth_labels, lambda y, c, e: np.eye(c)[y] + e / c, "sum to more than 1"),
-    (checks.smooth_labels, lambda y, c, e: np.eye(c)[y] * (1 - e) + (1 - np.eye(c)[y]) * e / (c - 1), "C - 1"),
-    (checks.smooth_labels, lambda y, c, e: np.eye(c)[y] * (1 - e), "not spread"),
-    (checks.tta_probs, lambda f, x: (jax.nn.softmax(f(x), -1) + jax.nn.softmax(f(x[:, ::-1]), -1)) / 2,
-     "upside down"),
-    (checks.tta_probs, lambda f, x: jax.nn.softmax((f(x) + f(x[:, :, ::-1])) / 2, -1), "averaged the logits"),
-    (checks.tta_probs, lambda f, x: jax.nn.softmax(f(x), -1), "mirrored images are missing"),
-])
+@pytest.mark.parametrize(
+    "check, wrong, message",
+    [
+        (checks.channel_stats, lambda im: (im.mean() / 255, im.std() / 255), "one per channel"),
+        (
+            checks.channel_stats,
+            lambda im: (im.mean(axis=0) / 255, im.std(axis=0) / 255),
+            "reduce over axes",
+        ),
+        (
+            checks.channel_stats,
+            lambda im: (im.mean(axis=(0, 1, 2)), im.std(axis=(0, 1, 2))),
+            "0..255 scale",
+        ),
+        (checks.smooth_labels, lambda y, c, e: np.eye(c)[y] + e / c, "sum to more than 1"),
+        (
+            checks.smooth_labels,
+            lambda y, c, e: np.eye(c)[y] * (1 - e) + (1 - np.eye(c)[y]) * e / (c - 1),
+            "C - 1",
+        ),
+        (checks.smooth_labels, lambda y, c, e: np.eye(c)[y] * (1 - e), "not spread"),
+        (
+            checks.tta_probs,
+            lambda f, x: (jax.nn.softmax(f(x), -1) + jax.nn.softmax(f(x[:, ::-1]), -1)) / 2,
+            "upside down",
+        ),
+        (
+            checks.tta_probs,
+            lambda f, x: jax.nn.softmax((f(x) + f(x[:, :, ::-1])) / 2, -1),
+            "averaged the logits",
+        ),
+        (checks.tta_probs, lambda f, x: jax.nn.softmax(f(x), -1), "mirrored images are missing"),
+    ],
+)
 def test_checks_catch_typical_mistakes(check, wrong, message):
     with pytest.raises(CheckFailed, match=message):
         check(wrong)
@@ -195,9 +255,12 @@ def test_checks_catch_typical_mistakes(check, wrong, message):
 def test_time_to_accuracy_on_a_real_fit():
     x = jax.random.normal(jax.random.key(0), (32, 2, 2, 1))
     y = (x.reshape(32, -1).sum(axis=-1) > 0).astype(jnp.int32)
-    _, history = train.fit(Linear(4, 2, rngs=nnx.Rngs(0)), (x, y),
-                           train.TrainConfig(epochs=3, batch_size=8, learning_rate=0.1, progress=False),
-                           val_data=(x, y))
+    _, history = train.fit(
+        Linear(4, 2, rngs=nnx.Rngs(0)),
+        (x, y),
+        train.TrainConfig(epochs=3, batch_size=8, learning_rate=0.1, progress=False),
+        val_data=(x, y),
+    )
     seconds = train.elapsed_seconds(history)
     assert np.all(np.diff(seconds) > 0) and len(seconds) == 3
     reached = train.time_to_accuracy(history, float(history["val_accuracy"].max()))
@@ -206,13 +269,18 @@ def test_time_to_accuracy_on_a_real_fit():
 
 # ---------------------------------------------------------------------------- plots of notebook 16
 
+
 def test_plot_time_to_accuracy_and_channel_means():
     from matplotlib.figure import Figure
 
     from leptonlab import plot
 
-    h1 = history_of([{"epoch": 1, "seconds": 1.0, "val_accuracy": 0.3},
-                     {"epoch": 2, "seconds": 1.0, "val_accuracy": 0.6}])
+    h1 = history_of(
+        [
+            {"epoch": 1, "seconds": 1.0, "val_accuracy": 0.3},
+            {"epoch": 2, "seconds": 1.0, "val_accuracy": 0.6},
+        ]
+    )
     h2 = history_of([{"epoch": 1, "seconds": 3.0, "val_accuracy": 0.5}])
     fig = plot.time_to_accuracy({"a": h1, "b": h2}, target=0.5)
     assert isinstance(fig, Figure)

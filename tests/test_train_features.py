@@ -43,8 +43,9 @@ def test_weight_decay_shrinks_weights():
     x, y = _blobs()
     norms = {}
     for wd in (0.0, 0.1):
-        config = train.TrainConfig(epochs=3, batch_size=32, optimizer="sgd", learning_rate=0.05,
-                                   weight_decay=wd, **QUIET)
+        config = train.TrainConfig(
+            epochs=3, batch_size=32, optimizer="sgd", learning_rate=0.05, weight_decay=wd, **QUIET
+        )
         state, _ = train.fit(MLP(2, [16], 2, rngs=nnx.Rngs(0)), (x, y), config)
         norms[wd] = float(optax.tree.norm(state.params))
     assert norms[0.1] < norms[0.0]
@@ -52,23 +53,36 @@ def test_weight_decay_shrinks_weights():
 
 def test_early_stopping_returns_the_best_epoch():
     x, y = _blobs(64)
-    x_val, y_val = x[:32], 1 - y[:32]  # validation labels flipped: val_loss rises as training succeeds
-    config = train.TrainConfig(epochs=30, batch_size=16, learning_rate=0.05, early_stopping=2, **QUIET)
-    state, history = train.fit(MLP(2, [8], 2, rngs=nnx.Rngs(0)), (x[32:], y[32:]), config, val_data=(x_val, y_val))
+    x_val, y_val = (
+        x[:32],
+        1 - y[:32],
+    )  # validation labels flipped: val_loss rises as training succeeds
+    config = train.TrainConfig(
+        epochs=30, batch_size=16, learning_rate=0.05, early_stopping=2, **QUIET
+    )
+    state, history = train.fit(
+        MLP(2, [8], 2, rngs=nnx.Rngs(0)), (x[32:], y[32:]), config, val_data=(x_val, y_val)
+    )
     assert len(history) < 30
     best = int(np.argmin(history["val_loss"]))
     assert len(history) == best + 1 + 2
-    assert train.evaluate(state, (x_val, y_val))["loss"] == pytest.approx(history["val_loss"][best], rel=1e-5)
+    assert train.evaluate(state, (x_val, y_val))["loss"] == pytest.approx(
+        history["val_loss"][best], rel=1e-5
+    )
 
 
 def test_early_stopping_needs_validation_data():
     x, y = _blobs(32)
     with pytest.raises(ValueError, match="val_data"):
-        train.fit(MLP(2, [4], 2, rngs=nnx.Rngs(0)), (x, y), train.TrainConfig(early_stopping=2, **QUIET))
+        train.fit(
+            MLP(2, [4], 2, rngs=nnx.Rngs(0)), (x, y), train.TrainConfig(early_stopping=2, **QUIET)
+        )
 
 
 def _cnn():
-    return CNN(1, 3, image_size=8, channels=(4,), dense=8, dropout=0.3, batch_norm=True, rngs=nnx.Rngs(0))
+    return CNN(
+        1, 3, image_size=8, channels=(4,), dense=8, dropout=0.3, batch_norm=True, rngs=nnx.Rngs(0)
+    )
 
 
 def _images(n=48):
@@ -80,7 +94,9 @@ def _images(n=48):
 def test_resume_reproduces_the_uninterrupted_run(tmp_path, monkeypatch):
     """Interrupt after epoch 2 of 4, resume: the same parameters, bit for bit (dropout and batch norm included)."""
     x, y = _images()
-    config = train.TrainConfig(epochs=4, batch_size=16, learning_rate=1e-2, schedule="cosine", **QUIET)
+    config = train.TrainConfig(
+        epochs=4, batch_size=16, learning_rate=1e-2, schedule="cosine", **QUIET
+    )
     reference, ref_history = train.fit(_cnn(), (x, y), config)
 
     real_save = checkpoint.save_checkpoint
@@ -114,7 +130,9 @@ def test_checkpoint_of_another_model_is_refused(tmp_path):
 
 
 def test_restore_without_checkpoint_is_a_clear_error(tmp_path):
-    state = train.TrainState.create(MLP(2, [4], 2, rngs=nnx.Rngs(0)), optax.sgd(0.1), key=jax.random.key(0))
+    state = train.TrainState.create(
+        MLP(2, [4], 2, rngs=nnx.Rngs(0)), optax.sgd(0.1), key=jax.random.key(0)
+    )
     with pytest.raises(checkpoint.CheckpointError, match="no checkpoint"):
         checkpoint.restore_checkpoint(tmp_path / "empty", state)
     with pytest.raises(ValueError, match="epoch"):
@@ -123,7 +141,9 @@ def test_restore_without_checkpoint_is_a_clear_error(tmp_path):
 
 def test_bfloat16_compute_keeps_float32_weights_and_learns():
     x, y = _blobs(256)
-    config = train.TrainConfig(epochs=3, batch_size=32, learning_rate=1e-2, compute_dtype="bfloat16", **QUIET)
+    config = train.TrainConfig(
+        epochs=3, batch_size=32, learning_rate=1e-2, compute_dtype="bfloat16", **QUIET
+    )
     state, history = train.fit(MLP(2, [16], 2, rngs=nnx.Rngs(0)), (x, y), config)
     assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(state.params))
     assert history["train_accuracy"][-1] > 0.9
@@ -134,8 +154,12 @@ def test_augmentation_runs_inside_the_step_and_changes_training():
     x, y = _blobs(128)
     config = train.TrainConfig(epochs=1, batch_size=32, **QUIET)
     plain, _ = train.fit(MLP(2, [8], 2, rngs=nnx.Rngs(0)), (x, y), config)
-    noisy, _ = train.fit(MLP(2, [8], 2, rngs=nnx.Rngs(0)), (x, y), config,
-                         augment=lambda xb, key: xb + 0.1 * jax.random.normal(key, xb.shape))
+    noisy, _ = train.fit(
+        MLP(2, [8], 2, rngs=nnx.Rngs(0)),
+        (x, y),
+        config,
+        augment=lambda xb, key: xb + 0.1 * jax.random.normal(key, xb.shape),
+    )
     assert not _leaves_equal(plain.params, noisy.params)
 
 
@@ -145,7 +169,9 @@ def test_dropout_is_deterministic_given_the_seed_and_off_in_evaluation():
     a, _ = train.fit(_cnn(), (x, y), config)
     b, _ = train.fit(_cnn(), (x, y), config)
     assert _leaves_equal(a.params, b.params)
-    np.testing.assert_array_equal(train.predict(a, x), train.predict(a, x))  # eval mode: no dropout noise
+    np.testing.assert_array_equal(
+        train.predict(a, x), train.predict(a, x)
+    )  # eval mode: no dropout noise
 
 
 def test_batch_norm_statistics_are_updated():
@@ -155,10 +181,15 @@ def test_batch_norm_statistics_are_updated():
     assert not _leaves_equal(state.rest, fresh)
 
 
-@pytest.mark.parametrize("field, value, match", [
-    ("schedule", "linear!", "unknown schedule"), ("warmup_epochs", 10, "warmup_epochs"),
-    ("early_stopping", -1, "early_stopping"), ("compute_dtype", "float16", "compute_dtype"),
-])
+@pytest.mark.parametrize(
+    "field, value, match",
+    [
+        ("schedule", "linear!", "unknown schedule"),
+        ("warmup_epochs", 10, "warmup_epochs"),
+        ("early_stopping", -1, "early_stopping"),
+        ("compute_dtype", "float16", "compute_dtype"),
+    ],
+)
 def test_new_config_fields_reject_bad_values(field, value, match):
     with pytest.raises(ValueError, match=match):
         train.TrainConfig(epochs=10, **{field: value})
@@ -167,10 +198,17 @@ def test_new_config_fields_reject_bad_values(field, value, match):
 def test_resumed_early_stopping_returns_the_same_best_state(tmp_path, monkeypatch):
     """The best epoch's state survives an interruption: resumed and uninterrupted runs agree."""
     kx, ky, kvx, kvy = jax.random.split(jax.random.key(0), 4)
-    x, y = jax.random.normal(kx, (128, 8)), jax.random.randint(ky, (128,), 0, 2)  # random labels: overfits
+    x, y = (
+        jax.random.normal(kx, (128, 8)),
+        jax.random.randint(ky, (128,), 0, 2),
+    )  # random labels: overfits
     xv, yv = jax.random.normal(kvx, (128, 8)), jax.random.randint(kvy, (128,), 0, 2)
-    config = train.TrainConfig(epochs=20, batch_size=32, learning_rate=1e-2, early_stopping=3, **QUIET)
-    reference, history = train.fit(MLP(8, [32], 2, rngs=nnx.Rngs(0)), (x, y), config, val_data=(xv, yv))
+    config = train.TrainConfig(
+        epochs=20, batch_size=32, learning_rate=1e-2, early_stopping=3, **QUIET
+    )
+    reference, history = train.fit(
+        MLP(8, [32], 2, rngs=nnx.Rngs(0)), (x, y), config, val_data=(xv, yv)
+    )
     real_save = checkpoint.save_checkpoint
 
     def save_then_interrupt(directory, epoch, state, record):
@@ -184,6 +222,8 @@ def test_resumed_early_stopping_returns_the_same_best_state(tmp_path, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         train.fit(MLP(8, [32], 2, rngs=nnx.Rngs(0)), (x, y), ckpt, val_data=(xv, yv))
     monkeypatch.setattr(checkpoint, "save_checkpoint", real_save)
-    resumed, resumed_history = train.fit(MLP(8, [32], 2, rngs=nnx.Rngs(0)), (x, y), ckpt, val_data=(xv, yv))
+    resumed, resumed_history = train.fit(
+        MLP(8, [32], 2, rngs=nnx.Rngs(0)), (x, y), ckpt, val_data=(xv, yv)
+    )
     assert len(resumed_history) == len(history)
     assert _leaves_equal(resumed.params, reference.params)

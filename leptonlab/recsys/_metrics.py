@@ -12,6 +12,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from leptonlab import losses
+
 
 def _pair(pred, target) -> tuple[jnp.ndarray, jnp.ndarray]:
     pred = jnp.asarray(pred, jnp.float32)
@@ -26,13 +28,13 @@ def _pair(pred, target) -> tuple[jnp.ndarray, jnp.ndarray]:
 def rmse(pred, target) -> float:
     """Root mean squared error ``sqrt(mean((pred - target)^2))`` of ``pred, target: [N]``. Notebook 14."""
     pred, target = _pair(pred, target)
-    return float(jnp.sqrt(jnp.mean(jnp.square(pred - target))))
+    return float(jnp.sqrt(losses.mse(pred, target)))
 
 
 def mae(pred, target) -> float:
     """Mean absolute error ``mean(|pred - target|)`` of ``pred, target: [N]``. Notebook 14."""
     pred, target = _pair(pred, target)
-    return float(jnp.mean(jnp.abs(pred - target)))
+    return float(losses.mae(pred, target))  # the package's one MAE (leptonlab.losses), as a float
 
 
 def _ranking(scores, relevant, k) -> tuple[np.ndarray, np.ndarray]:

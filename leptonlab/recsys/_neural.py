@@ -153,7 +153,7 @@ def user_genre_profiles(seen, item_genres) -> np.ndarray:
     return (seen @ item_genres) / np.maximum(counts, 1.0)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def negative_sampling_loss(n_negatives: int = 4) -> Callable:
     """A loss for :func:`leptonlab.train.fit` on positive pairs, with ``n_negatives`` sampled per positive.
 

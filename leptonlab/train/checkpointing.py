@@ -30,7 +30,9 @@ def _best_dir(config: TrainConfig) -> Path:
 class BestState:
     """The state of the epoch with the lowest ``val_loss`` so far, and when to stop (patience epochs later)."""
 
-    def __init__(self, config: TrainConfig, loss: float = math.inf, state: TrainState | None = None):
+    def __init__(
+        self, config: TrainConfig, loss: float = math.inf, state: TrainState | None = None
+    ):
         self.config, self.loss, self.state = config, loss, state
 
     def update(self, history: History, state: TrainState) -> None:
@@ -54,7 +56,9 @@ class BestState:
         return self.state if self.config.early_stopping and self.state is not None else state
 
 
-def resume(config: TrainConfig, state: TrainState, history: History) -> tuple[TrainState, int, BestState]:
+def resume(
+    config: TrainConfig, state: TrainState, history: History
+) -> tuple[TrainState, int, BestState]:
     """Restore the newest checkpoint of ``config.checkpoint_dir`` if there is one.
 
     Appends the saved epochs to ``history``; returns the state, the number of finished
@@ -76,5 +80,6 @@ def resume(config: TrainConfig, state: TrainState, history: History) -> tuple[Tr
 def save_epoch(config: TrainConfig, state: TrainState, history: History) -> None:
     """Save the run after its last epoch (after the best state: a resumed run never misses it)."""
     if config.checkpoint_dir is not None:
-        checkpoint.save_checkpoint(config.checkpoint_dir, int(history.rows[-1]["epoch"]), state,
-                                   {"history": history.rows})
+        checkpoint.save_checkpoint(
+            config.checkpoint_dir, int(history.rows[-1]["epoch"]), state, {"history": history.rows}
+        )

@@ -28,9 +28,28 @@ from leptonlab.speedups import tuned_jit
 from leptonlab.train.placement import batch_sharding, replicated
 
 __all__ = [
-    "COMPUTE_DTYPES", "OPTIMIZERS", "SCHEDULES", "AugmentFn", "Batch", "LossFn", "Metrics", "TrainConfig",
-    "TrainState", "cast_floats", "check_data", "epoch_order", "eval_model", "eval_step", "learning_rate_schedule",
-    "make_optimizer", "optimizer", "run_epoch", "seed_keys", "steps_per_call", "sum_metrics", "take_rows",
+    "COMPUTE_DTYPES",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "AugmentFn",
+    "Batch",
+    "LossFn",
+    "Metrics",
+    "TrainConfig",
+    "TrainState",
+    "cast_floats",
+    "check_data",
+    "epoch_order",
+    "eval_model",
+    "eval_step",
+    "learning_rate_schedule",
+    "make_optimizer",
+    "optimizer",
+    "run_epoch",
+    "seed_keys",
+    "steps_per_call",
+    "sum_metrics",
+    "take_rows",
     "train_step",
 ]
 
@@ -53,11 +72,15 @@ class TrainConfig:
     learning_rate: float = 1e-3  # peak step size (parameter units per gradient unit)
     optimizer: str = "adam"  # one of OPTIMIZERS
     momentum: float = 0.9  # momentum coefficient, used by "momentum" (and as Adam's b1)
-    weight_decay: float = 0.0  # per-step shrinkage of the weights: decoupled for "adamw", L2 otherwise
+    weight_decay: float = (
+        0.0  # per-step shrinkage of the weights: decoupled for "adamw", L2 otherwise
+    )
     schedule: str = "constant"  # learning-rate schedule over the run, one of SCHEDULES
     warmup_epochs: float = 0.0  # epochs of linear warm-up from 0 to learning_rate ("cosine")
     early_stopping: int = 0  # stop after this many epochs without a better val_loss (0 = never)
-    compute_dtype: str = "float32"  # "bfloat16": forward and backward in bf16, float32 master weights
+    compute_dtype: str = (
+        "float32"  # "bfloat16": forward and backward in bf16, float32 master weights
+    )
     checkpoint_dir: str | None = None  # save the run here after each epoch, and resume from it
     seed: int = 0  # derives the shuffling and dropout keys: same seed, same run
     eval_batch_size: int = 1024  # examples per evaluation call (memory, not results)
@@ -66,24 +89,45 @@ class TrainConfig:
     steps_per_call: int = 0
 
     def __post_init__(self):
-        _require(isinstance(self.epochs, int) and self.epochs >= 1, f"epochs must be an int >= 1, got {self.epochs!r}.")
+        _require(
+            isinstance(self.epochs, int) and self.epochs >= 1,
+            f"epochs must be an int >= 1, got {self.epochs!r}.",
+        )
         for name in ("batch_size", "eval_batch_size"):
             value = getattr(self, name)
-            _require(isinstance(value, int) and value >= 1, f"{name} must be an int >= 1, got {value!r}.")
-        _require(self.learning_rate > 0 and math.isfinite(self.learning_rate),
-                 f"learning_rate must be a positive number, got {self.learning_rate!r}.")
-        _require(self.optimizer in OPTIMIZERS, f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}.")
+            _require(
+                isinstance(value, int) and value >= 1, f"{name} must be an int >= 1, got {value!r}."
+            )
+        _require(
+            self.learning_rate > 0 and math.isfinite(self.learning_rate),
+            f"learning_rate must be a positive number, got {self.learning_rate!r}.",
+        )
+        _require(
+            self.optimizer in OPTIMIZERS,
+            f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}.",
+        )
         _require(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum!r}.")
         _require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay!r}.")
-        _require(self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose one of {SCHEDULES}.")
-        _require(0 <= self.warmup_epochs < self.epochs,
-                 f"warmup_epochs must be in [0, epochs), got {self.warmup_epochs!r} for {self.epochs} epochs.")
-        _require(isinstance(self.early_stopping, int) and self.early_stopping >= 0,
-                 f"early_stopping must be an int >= 0 (epochs of patience), got {self.early_stopping!r}.")
-        _require(self.compute_dtype in COMPUTE_DTYPES,
-                 f"unknown compute_dtype {self.compute_dtype!r}; choose one of {COMPUTE_DTYPES}.")
-        _require(isinstance(self.steps_per_call, int) and self.steps_per_call >= 0,
-                 f"steps_per_call must be an int >= 0 (0 = choose by backend), got {self.steps_per_call!r}.")
+        _require(
+            self.schedule in SCHEDULES,
+            f"unknown schedule {self.schedule!r}; choose one of {SCHEDULES}.",
+        )
+        _require(
+            0 <= self.warmup_epochs < self.epochs,
+            f"warmup_epochs must be in [0, epochs), got {self.warmup_epochs!r} for {self.epochs} epochs.",
+        )
+        _require(
+            isinstance(self.early_stopping, int) and self.early_stopping >= 0,
+            f"early_stopping must be an int >= 0 (epochs of patience), got {self.early_stopping!r}.",
+        )
+        _require(
+            self.compute_dtype in COMPUTE_DTYPES,
+            f"unknown compute_dtype {self.compute_dtype!r}; choose one of {COMPUTE_DTYPES}.",
+        )
+        _require(
+            isinstance(self.steps_per_call, int) and self.steps_per_call >= 0,
+            f"steps_per_call must be an int >= 0 (0 = choose by backend), got {self.steps_per_call!r}.",
+        )
 
 
 def _require(ok: bool, message: str) -> None:
@@ -103,12 +147,15 @@ def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int) -> optax.S
         return optax.constant_schedule(config.learning_rate)
     if config.schedule == "cosine":
         warmup = int(config.warmup_epochs * steps_per_epoch)
-        return optax.warmup_cosine_decay_schedule(0.0, config.learning_rate, warmup, total, end_value=0.0)
+        return optax.warmup_cosine_decay_schedule(
+            0.0, config.learning_rate, warmup, total, end_value=0.0
+        )
     return optax.cosine_onecycle_schedule(total, config.learning_rate)
 
 
-def optimizer(name: str, learning_rate: Any, *, momentum: float = 0.9,
-              weight_decay: Any = 0.0) -> optax.GradientTransformation:
+def optimizer(
+    name: str, learning_rate: Any, *, momentum: float = 0.9, weight_decay: Any = 0.0
+) -> optax.GradientTransformation:
     """The course's optimizers, by name (one of :data:`OPTIMIZERS`): the one optimizer factory.
 
     ``learning_rate`` is a number, a schedule or (under ``optax.inject_hyperparams``) an array;
@@ -134,8 +181,12 @@ def optimizer(name: str, learning_rate: Any, *, momentum: float = 0.9,
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int = 1) -> optax.GradientTransformation:
     """The optimizer ``config`` describes: :func:`optimizer` with the config's learning-rate schedule."""
-    return optimizer(config.optimizer, learning_rate_schedule(config, steps_per_epoch), momentum=config.momentum,
-                     weight_decay=config.weight_decay)
+    return optimizer(
+        config.optimizer,
+        learning_rate_schedule(config, steps_per_epoch),
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
 
 
 # --------------------------------------------------------------------------- the state and one step
@@ -162,16 +213,32 @@ class TrainState:
     compute_dtype: str = struct.field(pytree_node=False, default="float32")
 
     @classmethod
-    def create(cls, model: nnx.Module, tx: optax.GradientTransformation, *, key: jax.Array,
-               compute_dtype: str = "float32") -> TrainState:
+    def create(
+        cls,
+        model: nnx.Module,
+        tx: optax.GradientTransformation,
+        *,
+        key: jax.Array,
+        compute_dtype: str = "float32",
+    ) -> TrainState:
         """Split ``model`` once and initialise the optimizer; ``key`` seeds dropout and friends."""
         if not isinstance(model, nnx.Module):
             raise TypeError(f"expected a flax.nnx.Module, got {type(model).__name__}.")
         if compute_dtype not in COMPUTE_DTYPES:
-            raise ValueError(f"unknown compute_dtype {compute_dtype!r}; choose one of {COMPUTE_DTYPES}.")
+            raise ValueError(
+                f"unknown compute_dtype {compute_dtype!r}; choose one of {COMPUTE_DTYPES}."
+            )
         graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-        return cls(graphdef=graphdef, tx=tx, params=params, rest=rest, opt_state=tx.init(params),
-                   key=key, step=jnp.zeros((), jnp.int32), compute_dtype=compute_dtype)
+        return cls(
+            graphdef=graphdef,
+            tx=tx,
+            params=params,
+            rest=rest,
+            opt_state=tx.init(params),
+            key=key,
+            step=jnp.zeros((), jnp.int32),
+            compute_dtype=compute_dtype,
+        )
 
     def model(self) -> nnx.Module:
         """The NNX model with this state's parameters (a new object; the state is unchanged)."""
@@ -182,11 +249,14 @@ def cast_floats(tree: Any, dtype: str) -> Any:
     """Floating-point leaves of ``tree`` cast to ``dtype`` (integers, e.g. labels, untouched)."""
     if dtype == "float32":
         return tree
-    return jax.tree.map(lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
+    return jax.tree.map(
+        lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree
+    )
 
 
-def train_step(state: TrainState, batch: Batch, loss_fn: LossFn,
-               augment: AugmentFn | None = None) -> tuple[TrainState, Metrics]:
+def train_step(
+    state: TrainState, batch: Batch, loss_fn: LossFn, augment: AugmentFn | None = None
+) -> tuple[TrainState, Metrics]:
     """One optimizer step on ``batch``: the pure function every training loop compiles.
 
     ``augment(x, key)`` (optional) transforms the inputs first, with a key split
@@ -209,11 +279,17 @@ def train_step(state: TrainState, batch: Batch, loss_fn: LossFn,
         _, _, rest = nnx.split(model, nnx.Param, ...)
         return loss, (metrics, rest)
 
-    grads, (metrics, rest) = jax.grad(loss_of, has_aux=True)(state.params)  # grads: float32, like params
+    grads, (metrics, rest) = jax.grad(loss_of, has_aux=True)(
+        state.params
+    )  # grads: float32, like params
     updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    rest = jax.tree.map(lambda new, old: new.astype(old.dtype), rest, state.rest)  # batch stats stay float32
-    new_state = state.replace(params=params, rest=rest, opt_state=opt_state, key=key, step=state.step + 1)
+    rest = jax.tree.map(
+        lambda new, old: new.astype(old.dtype), rest, state.rest
+    )  # batch stats stay float32
+    new_state = state.replace(
+        params=params, rest=rest, opt_state=opt_state, key=key, step=state.step + 1
+    )
     return new_state, metrics
 
 
@@ -227,7 +303,9 @@ def eval_model(state: TrainState) -> nnx.Module:
 def eval_step(state: TrainState, batch: Batch, loss_fn: LossFn) -> Metrics:
     """Per-example metrics of the model in evaluation mode on ``batch`` (no update)."""
     x, y = batch
-    _, metrics = loss_fn(eval_model(state), (cast_floats(x, state.compute_dtype), y), jax.random.key(0))
+    _, metrics = loss_fn(
+        eval_model(state), (cast_floats(x, state.compute_dtype), y), jax.random.key(0)
+    )
     return metrics
 
 
@@ -240,8 +318,10 @@ def check_data(data: Any, name: str) -> Batch:
         raise TypeError(f"{name} must be a pair (x, y) of arrays, got {type(data).__name__}.")
     x, y = (jnp.asarray(a) for a in data)
     if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
-        raise ValueError(f"{name}: x and y need the same number of examples on axis 0, "
-                         f"got x {x.shape} and y {y.shape}.")
+        raise ValueError(
+            f"{name}: x and y need the same number of examples on axis 0, "
+            f"got x {x.shape} and y {y.shape}."
+        )
     if x.shape[0] == 0:
         raise ValueError(f"{name} is empty: it needs at least one example.")
     return x, y
@@ -278,8 +358,15 @@ def sum_metrics(totals: Metrics, metrics: Metrics, weight: jax.Array) -> Metrics
     return {name: totals[name] + jnp.sum(value * weight) for name, value in metrics.items()}
 
 
-def _step_on_rows(state: TrainState, totals: Metrics, data: Batch, idx: jax.Array, loss_fn: LossFn,
-                  augment: AugmentFn | None, mesh: Mesh | None):
+def _step_on_rows(
+    state: TrainState,
+    totals: Metrics,
+    data: Batch,
+    idx: jax.Array,
+    loss_fn: LossFn,
+    augment: AugmentFn | None,
+    mesh: Mesh | None,
+):
     """train_step on ``data[idx]`` (idx: [B]); with a mesh the batch's rows are split over its devices."""
     batch = take_rows(data, idx)
     if mesh is not None:  # XLA partitions the step by rows and all-reduces the gradients
@@ -292,20 +379,35 @@ def _step_on_rows(state: TrainState, totals: Metrics, data: Batch, idx: jax.Arra
 
 
 @tuned_jit(static_argnames=("loss_fn", "augment", "mesh"), donate_argnames=("state", "totals"))
-def _train_on_indices(state: TrainState, totals: Metrics, data: Batch, idx: jax.Array, loss_fn: LossFn,
-                      augment: AugmentFn | None = None, mesh: Mesh | None = None):
+def _train_on_indices(
+    state: TrainState,
+    totals: Metrics,
+    data: Batch,
+    idx: jax.Array,
+    loss_fn: LossFn,
+    augment: AugmentFn | None = None,
+    mesh: Mesh | None = None,
+):
     """One step on the batch ``data[idx]`` (idx: [B] int32), adding its metrics to ``totals``."""
     return _step_on_rows(state, totals, data, idx, loss_fn, augment, mesh)
 
 
 @tuned_jit(static_argnames=("loss_fn", "augment", "mesh"), donate_argnames=("state", "totals"))
-def _train_on_chunk(state: TrainState, totals: Metrics, data: Batch, idx: jax.Array, loss_fn: LossFn,
-                    augment: AugmentFn | None = None, mesh: Mesh | None = None):
+def _train_on_chunk(
+    state: TrainState,
+    totals: Metrics,
+    data: Batch,
+    idx: jax.Array,
+    loss_fn: LossFn,
+    augment: AugmentFn | None = None,
+    mesh: Mesh | None = None,
+):
     """K steps on the batches ``data[idx[k]]`` in turn (idx: [K, B] int32), one ``lax.scan`` call.
 
     The same steps as K calls of :func:`_train_on_indices`, in one compiled program:
     on a GPU this removes K - 1 dispatches; on a CPU the per-step loop measured faster (PERFORMANCE.md).
     """
+
     def body(carry, batch_idx):  # batch_idx: [B]
         return _step_on_rows(*carry, data, batch_idx, loss_fn, augment, mesh), None
 
@@ -321,9 +423,18 @@ def steps_per_call(config: TrainConfig, steps: int) -> int:
     return max(1, min(chosen, steps))
 
 
-def run_epoch(state: TrainState, totals: Metrics, data: Batch, batches: jax.Array, *, loss_fn: LossFn,
-              augment: AugmentFn | None = None, chunk: int = 1, mesh: Mesh | None = None,
-              on_steps: Callable[[int], None] | None = None) -> tuple[TrainState, Metrics]:
+def run_epoch(
+    state: TrainState,
+    totals: Metrics,
+    data: Batch,
+    batches: jax.Array,
+    *,
+    loss_fn: LossFn,
+    augment: AugmentFn | None = None,
+    chunk: int = 1,
+    mesh: Mesh | None = None,
+    on_steps: Callable[[int], None] | None = None,
+) -> tuple[TrainState, Metrics]:
     """Train on each batch ``data[batches[i]]`` of an epoch in turn (batches: ``[steps, B]`` int32).
 
     ``chunk`` steps run per compiled call (then single steps for the remainder); ``totals``
@@ -336,11 +447,13 @@ def run_epoch(state: TrainState, totals: Metrics, data: Batch, batches: jax.Arra
     while i < steps:
         k = chunk if steps - i >= chunk else 1
         if k == 1:
-            state, totals = _train_on_indices(state, totals, data, batches[i], loss_fn=loss_fn, augment=augment,
-                                              mesh=mesh)
+            state, totals = _train_on_indices(
+                state, totals, data, batches[i], loss_fn=loss_fn, augment=augment, mesh=mesh
+            )
         else:
-            state, totals = _train_on_chunk(state, totals, data, batches[i:i + k], loss_fn=loss_fn,
-                                            augment=augment, mesh=mesh)
+            state, totals = _train_on_chunk(
+                state, totals, data, batches[i : i + k], loss_fn=loss_fn, augment=augment, mesh=mesh
+            )
         i += k
         if on_steps is not None:
             on_steps(k)

@@ -11,8 +11,19 @@ from jax.sharding import Mesh
 from leptonlab import speedups
 from leptonlab.losses import classification_loss
 from leptonlab.train.checkpointing import resume, save_epoch
-from leptonlab.train.core import (AugmentFn, Batch, LossFn, TrainConfig, TrainState, check_data, epoch_order,
-                                  make_optimizer, run_epoch, seed_keys, steps_per_call)
+from leptonlab.train.core import (
+    AugmentFn,
+    Batch,
+    LossFn,
+    TrainConfig,
+    TrainState,
+    check_data,
+    epoch_order,
+    make_optimizer,
+    run_epoch,
+    seed_keys,
+    steps_per_call,
+)
 from leptonlab.train.evaluation import evaluate, metric_names
 from leptonlab.train.history import History
 from leptonlab.train.placement import check_mesh, local_copy, replicate
@@ -21,10 +32,18 @@ from leptonlab.train.progress import ProgressBar
 __all__ = ["fit"]
 
 
-def fit(model: nnx.Module | None, train_data: Batch, config: TrainConfig = TrainConfig(), *,
-        loss_fn: LossFn = classification_loss, val_data: Batch | None = None,
-        augment: AugmentFn | None = None, state: TrainState | None = None, mesh: Mesh | None = None,
-        cpu_speedups: bool = True) -> tuple[TrainState, History]:
+def fit(
+    model: nnx.Module | None,
+    train_data: Batch,
+    config: TrainConfig = TrainConfig(),
+    *,
+    loss_fn: LossFn = classification_loss,
+    val_data: Batch | None = None,
+    augment: AugmentFn | None = None,
+    state: TrainState | None = None,
+    mesh: Mesh | None = None,
+    cpu_speedups: bool = True,
+) -> tuple[TrainState, History]:
     """Train ``model`` on ``train_data = (x: [N, ...], y: [N, ...])``; returns ``(state, history)``.
 
     Each epoch visits ``N // batch_size`` batches in an order drawn from
@@ -55,32 +74,44 @@ def fit(model: nnx.Module | None, train_data: Batch, config: TrainConfig = Train
     train_data = check_data(train_data, "train_data")
     val_data = None if val_data is None else check_data(val_data, "val_data")
     if config.early_stopping and val_data is None:
-        raise ValueError("early_stopping watches val_loss: pass val_data=(x_val, y_val), or set early_stopping=0.")
+        raise ValueError(
+            "early_stopping watches val_loss: pass val_data=(x_val, y_val), or set early_stopping=0."
+        )
     n = train_data[0].shape[0]
     batch_size = min(config.batch_size, n)
-    steps = n // batch_size
-    place = _placement(mesh, batch_size)
+    steps, place = n // batch_size, _placement(mesh, batch_size)
     if state is None:
-        state = TrainState.create(model, make_optimizer(config, steps), key=seed_keys(config.seed)[1],
-                                  compute_dtype=config.compute_dtype)
+        tx, key = make_optimizer(config, steps), seed_keys(config.seed)[1]
+        state = TrainState.create(model, tx, key=key, compute_dtype=config.compute_dtype)
     history = History()
     state, first_epoch, best = resume(config, place(_with_speedups(state, cpu_speedups)), history)
     names, data = metric_names(state, train_data, loss_fn), place(train_data)
-    with speedups.enabled(cpu_speedups), ProgressBar((config.epochs - first_epoch) * steps, config.progress) as bar:
+    bar = ProgressBar((config.epochs - first_epoch) * steps, config.progress)
+    with speedups.enabled(cpu_speedups), bar:
         for epoch in range(first_epoch, config.epochs):
             start = time.perf_counter()
             totals = place({name: jnp.zeros((), jnp.float32) for name in names})
-            state, totals = run_epoch(state, totals, data, place(epoch_order(config.seed, n, batch_size, epoch)),
-                                      loss_fn=loss_fn, augment=augment, chunk=steps_per_call(config, steps),
-                                      mesh=mesh, on_steps=bar.steps_done)
+            order = place(epoch_order(config.seed, n, batch_size, epoch))  # [steps, B]
+            state, totals = run_epoch(
+                state,
+                totals,
+                data,
+                order,
+                loss_fn=loss_fn,
+                augment=augment,
+                chunk=steps_per_call(config, steps),
+                mesh=mesh,
+                on_steps=bar.steps_done,
+            )
             row = {"epoch": epoch + 1}
-            row.update({f"train_{k}": float(local_copy(v)) / (steps * batch_size) for k, v in totals.items()})
+            row |= {f"train_{k}": float(local_copy(v)) / order.size for k, v in totals.items()}
             if val_data is not None:
-                val = evaluate(state, val_data, loss_fn=loss_fn, batch_size=config.eval_batch_size, mesh=mesh)
-                row.update({f"val_{k}": v for k, v in val.items()})
-            row["seconds"] = time.perf_counter() - start
-            history.append(row)
-            bar.show(row)
+                val = evaluate(
+                    state, val_data, loss_fn=loss_fn, batch_size=config.eval_batch_size, mesh=mesh
+                )
+                row |= {f"val_{k}": v for k, v in val.items()}
+            history.append({**row, "seconds": time.perf_counter() - start})
+            bar.show(history.rows[-1])
             best.update(history, state)
             save_epoch(config, state, history)
             if best.should_stop(history):
@@ -101,6 +132,8 @@ def _placement(mesh: Mesh | None, batch_size: int):
         return lambda tree: tree
     check_mesh(mesh)
     if batch_size % mesh.size:
-        raise ValueError(f"batch_size {batch_size} is not a multiple of the {mesh.size} devices of the mesh; "
-                         f"use e.g. {max(mesh.size, batch_size // mesh.size * mesh.size)}.")
+        raise ValueError(
+            f"batch_size {batch_size} is not a multiple of the {mesh.size} devices of the mesh; "
+            f"use e.g. {max(mesh.size, batch_size // mesh.size * mesh.size)}."
+        )
     return lambda tree: replicate(tree, mesh)

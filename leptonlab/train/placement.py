@@ -22,9 +22,13 @@ AXIS = "data"  # the name of the mesh axis the batch is split over
 def check_mesh(mesh: Mesh) -> Mesh:
     """``mesh`` itself if it is a one-axis mesh named ``"data"``; TypeError or ValueError otherwise."""
     if not isinstance(mesh, Mesh):
-        raise TypeError(f"mesh must be a jax.sharding.Mesh (from scale.make_mesh), got {type(mesh).__name__}.")
+        raise TypeError(
+            f"mesh must be a jax.sharding.Mesh (from scale.make_mesh), got {type(mesh).__name__}."
+        )
     if mesh.axis_names != (AXIS,):
-        raise ValueError(f"expected a one-axis mesh named {AXIS!r}, got axes {mesh.axis_names}; use scale.make_mesh.")
+        raise ValueError(
+            f"expected a one-axis mesh named {AXIS!r}, got axes {mesh.axis_names}; use scale.make_mesh."
+        )
     return mesh
 
 

@@ -19,8 +19,14 @@ class ProgressBar:
         if enabled:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, unit="step", leave=False, dynamic_ncols=True, mininterval=0.5,
-                             desc="compiling the training step")
+            self._bar = tqdm(
+                total=total,
+                unit="step",
+                leave=False,
+                dynamic_ncols=True,
+                mininterval=0.5,
+                desc="compiling the training step",
+            )
 
     def steps_done(self, k: int) -> None:
         """Count ``k`` more steps (the first call also says that compilation is over)."""
@@ -33,7 +39,9 @@ class ProgressBar:
     def show(self, row: Mapping[str, float]) -> None:
         """Show an epoch's losses and accuracies beside the bar."""
         if self._bar is not None:
-            self._bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k.endswith(("loss", "accuracy"))})
+            self._bar.set_postfix(
+                {k: f"{v:.4g}" for k, v in row.items() if k.endswith(("loss", "accuracy"))}
+            )
 
     def close(self) -> None:
         if self._bar is not None:
