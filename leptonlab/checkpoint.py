@@ -212,3 +212,8 @@ def restore_checkpoint(directory: str | Path, template, epoch: int | None = None
     finally:
         manager.close()
     return _from_arrays(saved, template), dict(record)
+
+
+__all__ = [  # the public names (explicit re-exports and definitions)
+    "CheckpointError", "latest_epoch", "restore_checkpoint", "save_checkpoint",
+]

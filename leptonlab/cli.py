@@ -358,3 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ValueError, FileNotFoundError) as err:
         print(f"leptonlab: error: {' '.join(str(err).split())}", file=sys.stderr)
         return EXIT_USAGE
+
+
+__all__ = [  # the public names (explicit re-exports and definitions)
+    "build_parser", "Command", "COMMANDS", "main", "UsageError",
+]

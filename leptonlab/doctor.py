@@ -199,3 +199,9 @@ def _notes(facts: Mapping[str, Any]) -> list[str]:
 def print_doctor() -> None:
     """Print the :func:`doctor` report as an aligned table (notebook 00's first cell)."""
     print(format_doctor(doctor()))
+
+
+__all__ = [  # the public names (explicit re-exports and definitions)
+    "DATA_UNAVAILABLE", "DATASET_COLUMNS", "doctor", "format_datasets", "format_doctor", "KEYS",
+    "MEMORY_ENV", "PACKAGES", "print_doctor",
+]

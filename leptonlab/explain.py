@@ -251,3 +251,9 @@ def adversarial_loss(epsilon: float, *, clean_weight: float = 0.5,
         return loss, {"loss": ce_clean, "accuracy": correct}
 
     return loss_fn
+
+
+__all__ = [  # the public names (explicit re-exports and definitions)
+    "accuracy_under_attack", "adversarial_loss", "as_function", "completeness_gap", "fgsm",
+    "integrated_gradients", "saliency",
+]

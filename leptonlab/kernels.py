@@ -69,7 +69,7 @@ def _patches(
     Strided slices of the padded image, stacked one kernel row at a time, then the rows.
     XLA's CPU compiler fuses a concatenation of at most 8 operands with its slices into one
     loop, but copies each slice out first when there are 9 (a 3x3 kernel); the two-level
-    stack builds the patches in one pass (1.4-2.7x faster, PERFORMANCE.md).
+    stack builds the patches in one pass (faster: PERFORMANCE.md).
     """
     kh, kw = kernel
     (sh, sw), b, c = strides, x.shape[0], x.shape[3]
@@ -105,7 +105,7 @@ def _conv_im2col_fwd(x, w, strides, pads, col2im):
     w2 = w.reshape(-1, o)  # [K, O]
     if p.shape[1] < MIN_PRODUCT_COLUMNS:
         # A few columns (a 3x3 kernel on one channel: K = 9): K multiply-adds of a column by a row of
-        # the kernel, in one fused pass, ran 3x faster than a matrix product summing over only K.
+        # the kernel, in one fused pass, beat a matrix product summing over only K (PERFORMANCE.md).
         acc = jnp.promote_types(p.dtype, jnp.float32)  # bf16 products are summed at float32
         y = sum(
             p[:, k : k + 1].astype(acc) * w2[k : k + 1].astype(acc) for k in range(p.shape[1])
@@ -182,12 +182,9 @@ def _col2im_input_grad(
 def _col2im_pays(out_channels: int, out_pixels: int) -> bool:
     """Whether :func:`_col2im_input_grad` beats XLA's transposed convolution for this layer.
 
-    Measured on the course's layers (batch 128, PERFORMANCE.md): with 64 or more output channels
-    over 8x8 or more output pixels per image the product and the fold ran 1.1-1.4x faster (the
-    MNIST CNN's 14x14x32->64 10.3 -> 7.8 ms); with 32 output channels (the product sums over too
-    few) or 4x4 pixels XLA's convolution was faster. That compares with the convolution XLA runs
-    by default (in YNNPACK); where the course's compiler options send it to Eigen
-    (:func:`leptonlab.speedups.xla_options`), Eigen's was faster for every layer.
+    Yes for 64 or more output channels over 8x8 or more output pixels per image, compiled with
+    XLA's defaults; never when the speed-ups' XLA option sends convolutions to Eigen
+    (:func:`leptonlab.speedups.xla_options`). The measurements behind the rule: PERFORMANCE.md.
     """
     return out_channels >= 64 and out_pixels >= 64 and not speedups.xla_options()
 

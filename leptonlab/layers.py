@@ -4,14 +4,15 @@
 the dtype of its input. Flax computes the batch statistics in float32 (as it should) but
 then returns float32 even for bfloat16 inputs, because the running statistics are float32;
 every layer after the first batch norm then silently computes in float32, so
-``compute_dtype="bfloat16"`` bought nothing on a GPU (measured on an H200: a ResNet-18
-step took 12.5 ms in "bf16" and 12.6 ms in float32; PERFORMANCE.md).
+``compute_dtype="bfloat16"`` bought nothing on a GPU (the measurement: PERFORMANCE.md).
 """
 
 from __future__ import annotations
 
 import jax
 from flax import nnx
+
+__all__ = ["BatchNorm"]
 
 
 class BatchNorm(nnx.BatchNorm):

@@ -212,3 +212,9 @@ from leptonlab.recurrent import GRUCell as GRUCell  # noqa: E402
 from leptonlab.recurrent import LSTMCell as LSTMCell  # noqa: E402
 from leptonlab.recurrent import RecurrentClassifier as RecurrentClassifier  # noqa: E402
 from leptonlab.recurrent import RNNCell as RNNCell  # noqa: E402
+
+
+__all__ = [  # the public names (explicit re-exports and definitions)
+    "CharRNN", "CNN", "count_params", "flatten_size", "GRUCell", "LSTMCell", "MLP",
+    "RecurrentClassifier", "ResidualBlock", "ResNet", "RNNCell",
+]

@@ -456,3 +456,9 @@ def gradient_norms_through_time(cell: RNNCell, xs: jax.Array) -> jax.Array:
 
     grads = jax.grad(last_state)(xs)  # [B, T, D]
     return jnp.linalg.norm(grads, axis=-1).mean(axis=0)  # [T]
+
+
+__all__ = [  # the public names (explicit re-exports and definitions)
+    "CELLS", "CharRNN", "gradient_norms_through_time", "GRUCell", "lm_loss", "LSTMCell",
+    "make_cell", "POOLINGS", "RecurrentClassifier", "RNNCell", "sample", "sample_logits", "scan",
+]

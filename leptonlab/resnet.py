@@ -177,3 +177,8 @@ class ResNet(nnx.Module):
 
     def __call__(self, x: jax.Array, *, rngs: jax.Array | None = None) -> jax.Array:
         return self.head(self.features(x))  # [B, num_classes]
+
+
+__all__ = [  # the public names (explicit re-exports and definitions)
+    "ResidualBlock", "ResNet",
+]

@@ -294,3 +294,9 @@ def sentence_split(sentences: Sequence[str], labels, *, val_fraction: float, key
     is_val_root[val_roots] = True
     train = [i for i in range(len(tokens)) if not is_val_root[i] and hash(tokens[i]) in in_train]
     return Split(np.array(train, dtype=np.int64), np.sort(val_roots))
+
+
+__all__ = [  # the public names (explicit re-exports and definitions)
+    "CharVocab", "lm_windows", "PAD", "PAD_ID", "sentence_split", "sequence_lengths", "split_text",
+    "tokenize", "UNK", "UNK_ID", "WordVocab",
+]

@@ -327,3 +327,11 @@ def class_subset(labels, classes: Sequence[int], per_class: int, *, key: jax.Arr
         chosen.append(members[np.asarray(jax.random.permutation(k, members.size))[:per_class]])
     picked = np.concatenate(chosen)
     return picked[np.asarray(jax.random.permutation(keys[-1], picked.size))]
+
+
+__all__ = [  # the public names (explicit re-exports and definitions)
+    "best_threshold", "class_subset", "cosine_similarity", "count_params", "embed", "enroll",
+    "finetune_state", "freeze", "Gallery", "head_state", "identify", "masked_optimizer",
+    "normalize", "Pairs", "pca", "remap_labels", "train_state", "TransferNet",
+    "verification_accuracy", "verification_pairs",
+]

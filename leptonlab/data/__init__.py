@@ -57,3 +57,17 @@ from leptonlab.data._augment import Augment as Augment
 from leptonlab.data._augment import random_crop as random_crop
 from leptonlab.data._augment import random_flip as random_flip
 from leptonlab.data._augment import random_rotation as random_rotation
+
+
+__all__ = [  # the public names (explicit re-exports and definitions)
+    "Archive", "Augment", "CIFAR10_CLASSES", "CIFAR10_PNG_DIR", "CIFAR10_SOURCES", "DataError",
+    "DataFile", "Dataset", "DATASETS", "DataSource", "FASHION_MNIST_CLASSES", "fetch",
+    "file_digest", "fit_standardizer", "get_dataset", "IMAGE_EXTENSIONS", "image_folder",
+    "ImageFolder", "load_cifar10", "load_fashion_mnist", "load_mnist", "load_movielens_100k",
+    "load_movielens_fold", "load_safe_pickle", "load_sst2", "load_tinyshakespeare", "MNIST_CLASSES",
+    "MovieLens100K", "MOVIELENS_FOLDS", "Movies", "parse_cifar_batch", "parse_idx",
+    "parse_ml_genres", "parse_ml_items", "parse_ml_ratings", "parse_ml_users", "parse_sst2",
+    "parse_text", "prefetch", "random_crop", "random_flip", "random_rotation", "Ratings",
+    "read_archive_members", "Split", "Standardizer", "status", "to_float", "train_val_split",
+    "Users",
+]

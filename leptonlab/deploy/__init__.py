@@ -34,3 +34,13 @@ from leptonlab.deploy._quantize import nbytes as nbytes
 from leptonlab.deploy._quantize import quantize_int8 as quantize_int8
 from leptonlab.deploy._quantize import quantize_model as quantize_model
 from leptonlab.deploy._quantize import quantize_params as quantize_params
+
+
+__all__ = [  # the public names (explicit re-exports and definitions)
+    "apply_masks", "check_batch", "dequantize", "dequantize_params", "distill", "distillation_loss",
+    "DistillationLoss", "DriftMonitor", "DriftReport", "export_model", "ExportedModel",
+    "fit_pruned", "InputError", "InputSpec", "keep_pruned", "layer_sparsity", "load_exported",
+    "magnitude_masks", "nbytes", "predict_files", "Prediction", "prune", "quantize_int8",
+    "quantize_model", "quantize_params", "QuantizedArray", "read_image", "soft_target_loss",
+    "sparsity", "teacher_targets",
+]

@@ -53,3 +53,16 @@ from leptonlab.recsys._svdpp import implicit_matrix as implicit_matrix
 from leptonlab.recsys._recommend import Recommender as Recommender
 from leptonlab.recsys._recommend import TopK as TopK
 from leptonlab.recsys._recommend import mf_scores as mf_scores
+
+
+__all__ = [  # the public names (explicit re-exports and definitions)
+    "blend_predict", "build_index", "candidate_lists", "candidate_ranks", "Candidates",
+    "evaluate_mf", "fit_biases", "fit_blend", "fit_mf", "fit_neighbours", "fit_svdpp",
+    "global_mean_baseline", "hit_rate_at_k", "IdIndex", "implicit_matrix", "ImplicitSplit",
+    "index_ratings", "init_mf", "Interactions", "item_popularity", "leave_one_out", "mae",
+    "mf_loss", "mf_predict", "mf_scores", "MFConfig", "MFHistory", "MFParams", "NCF", "ndcg_at_k",
+    "negative_sampling_loss", "NeighbourModel", "precision_at_k", "predict_neighbours",
+    "ranking_report", "rating_matrix", "Recommender", "rmse", "sample_negatives", "score_pairs",
+    "seen_matrix", "similarity_matrix", "TopK", "TwoTower", "user_genre_profiles",
+    "validation_split",
+]
