@@ -144,6 +144,68 @@ def _lm_loss():
     return lm_loss
 
 
+# --- character GPT (notebook 12, nanoGPT's CPU configuration): 4 blocks, 4 heads, width 128, context 64 ---
+
+GPT_CONTEXT, GPT_WIDTH, GPT_HEADS, GPT_LAYERS = 64, 128, 4, 4
+
+
+def _gpt_windows(rng: np.random.Generator, n: int):
+    ids = rng.integers(0, CHARS, size=(n, GPT_CONTEXT + 1)).astype(np.int32)  # [N, T + 1]
+    return ids[:, :-1], ids[:, 1:]  # inputs and next characters, each [N, T]
+
+
+def _gpt(dropout: float = 0.0):
+    from flax import nnx
+
+    from leptonlab.attention import GPT, GPTConfig
+
+    return GPT(GPTConfig(CHARS, context=GPT_CONTEXT, width=GPT_WIDTH, heads=GPT_HEADS, layers=GPT_LAYERS,
+                         dropout=dropout), rngs=nnx.Rngs(0))
+
+
+def _torch_gpt(dropout: float = 0.0):
+    """leptonlab.attention.GPT in PyTorch: learned positions, pre-norm blocks (LayerNorm eps 1e-6 as Flax's),
+    biased q/k/v/out projections, a tanh-GELU MLP of 4x the width, a final LayerNorm and a linear head; the
+    attention is PyTorch's own fused ``scaled_dot_product_attention`` with ``is_causal=True``."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln1, self.ln2 = nn.LayerNorm(GPT_WIDTH, eps=1e-6), nn.LayerNorm(GPT_WIDTH, eps=1e-6)
+            self.q, self.k, self.v, self.o = (nn.Linear(GPT_WIDTH, GPT_WIDTH) for _ in range(4))
+            self.fc, self.proj = nn.Linear(GPT_WIDTH, 4 * GPT_WIDTH), nn.Linear(4 * GPT_WIDTH, GPT_WIDTH)
+            self.dropout = nn.Dropout(dropout)
+
+        def forward(self, x):  # [B, T, D]
+            b, t, d = x.shape
+            a = self.ln1(x)
+            q, k, v = (f(a).view(b, t, GPT_HEADS, d // GPT_HEADS).transpose(1, 2) for f in (self.q, self.k, self.v))
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # [B, H, T, Dh]
+            x = x + self.dropout(self.o(a.transpose(1, 2).reshape(b, t, d)))
+            return x + self.dropout(self.proj(F.gelu(self.fc(self.ln2(x)), approximate="tanh")))
+
+    class CharGPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding, self.position = nn.Embedding(CHARS, GPT_WIDTH), nn.Embedding(GPT_CONTEXT, GPT_WIDTH)
+            self.blocks = nn.Sequential(*(Block() for _ in range(GPT_LAYERS)))
+            self.ln_f, self.head = nn.LayerNorm(GPT_WIDTH, eps=1e-6), nn.Linear(GPT_WIDTH, CHARS)
+            self.dropout = nn.Dropout(dropout)
+
+        def forward(self, x):  # [B, T] ids -> [B, T, V]
+            pos = torch.arange(x.shape[1], device=x.device)
+            h = self.dropout(self.embedding(x.long()) + self.position(pos)[None])
+            return self.head(self.ln_f(self.blocks(h)))
+
+    def loss(model, xb, yb):
+        return F.cross_entropy(model(xb).reshape(-1, CHARS), yb.reshape(-1).long())
+
+    return CharGPT(), loss
+
+
 # --- CIFAR ResNet (notebook 16, CPU configuration): width 32, stages (2, 2, 2), stem stride 2 ---
 
 def _resnet():
@@ -263,6 +325,12 @@ def cnn_bf16_case(quick: bool) -> Case:
 def char_gru_case(quick: bool) -> Case:
     return Case("char-gru", f"character GRU {CHAR_HIDDEN} units, {SEQ_LEN} characters per window (notebook 11)", 64,
                 2 if quick else 10, _char_windows, _char_gru, _lm_loss(), _torch_char_gru)
+
+
+@case("gpt")
+def gpt_case(quick: bool) -> Case:
+    return Case("gpt", f"character GPT {GPT_LAYERS} blocks, {GPT_HEADS} heads, width {GPT_WIDTH}, context {GPT_CONTEXT} "
+                "(notebook 12)", 32, 3 if quick else 40, _gpt_windows, _gpt, _lm_loss(), _torch_gpt)
 
 
 @case("resnet")

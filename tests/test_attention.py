@@ -301,3 +301,39 @@ def test_attention_maps_draws_one_panel_per_map_and_refuses_bad_shapes():
         plot.attention_maps(np.zeros((2, 4, 5)), list("abcd"))
     with pytest.raises(ValueError, match="one label per position"):
         plot.attention_maps(weights, list("abc"))
+
+
+# ---- the benchmark's PyTorch twin ----
+
+def test_the_benchmarks_pytorch_gpt_is_the_same_network():
+    """Same parameter count, and with leptonlab's weights copied in, the same logits."""
+    torch = pytest.importorskip("torch")
+    from benchmarks._cases import CHARS, GPT_CONTEXT, _gpt, _torch_gpt
+
+    model, (twin, _) = _gpt(), _torch_gpt()
+    from leptonlab.models import count_params
+
+    assert count_params(model) == sum(p.numel() for p in twin.parameters())
+    t = lambda a: torch.from_numpy(np.array(a))  # noqa: E731
+    with torch.no_grad():
+        twin.embedding.weight.copy_(t(model.embedding.embedding[...]))
+        twin.position.weight.copy_(t(model.position.embedding[...]))
+        for mine, theirs in zip(model.blocks, twin.blocks):
+            a = mine.attn
+            for name, lin in (("q", theirs.q), ("k", theirs.k), ("v", theirs.v)):
+                lin.weight.copy_(t(getattr(a, f"w_{name}")[...].reshape(a.width, -1).T))
+                lin.bias.copy_(t(getattr(a, f"b_{name}")[...].reshape(-1)))
+            theirs.o.weight.copy_(t(a.w_o[...].reshape(-1, a.width).T))
+            theirs.o.bias.copy_(t(a.b_o[...]))
+            for mine_ln, theirs_ln in ((mine.ln1, theirs.ln1), (mine.ln2, theirs.ln2)):
+                theirs_ln.weight.copy_(t(mine_ln.scale[...]))
+                theirs_ln.bias.copy_(t(mine_ln.bias[...]))
+            for mine_lin, theirs_lin in ((mine.fc, theirs.fc), (mine.proj, theirs.proj)):
+                theirs_lin.weight.copy_(t(mine_lin.kernel[...].T))
+                theirs_lin.bias.copy_(t(mine_lin.bias[...]))
+        twin.ln_f.weight.copy_(t(model.ln_f.scale[...]))
+        twin.ln_f.bias.copy_(t(model.ln_f.bias[...]))
+        twin.head.weight.copy_(t(model.head.kernel[...].T))
+        twin.head.bias.copy_(t(model.head.bias[...]))
+        ids = np.random.default_rng(0).integers(0, CHARS, size=(2, GPT_CONTEXT)).astype(np.int32)
+        np.testing.assert_allclose(twin(t(ids)).numpy(), model(jnp.asarray(ids)), atol=2e-4)
