@@ -60,8 +60,8 @@ def adam_reference(theta0: np.ndarray, a: np.ndarray, c: np.ndarray, learning_ra
 
 
 _SLIPS = {
-    "no_correction": "your first steps are far too small: the running averages start at zero, and without the "
-                     "bias correction (the hats) they stay too small for the first ~1/(1 - beta) steps.",
+    "no_correction": "your early steps have the wrong size: both averages start at zero, so for the first steps "
+                     "(about 1/(1 - beta) of them) they are biased towards zero; the hats undo that bias.",
     "eps_inside": "epsilon sits inside the square root; optax.adam adds it after the root.",
     "t_plus_one": "the bias correction uses the wrong step number: t counts the steps from 1.",
     "sign": "your steps go uphill: the update is *subtracted* from theta.",
