@@ -62,7 +62,7 @@ def slip(kind):
 
 
 @pytest.mark.parametrize("kind, match", [
-    ("no_correction", "bias correction"), ("eps_inside", "inside the square root"), ("t_plus_one", "step number"),
+    ("no_correction", "biased towards zero"), ("eps_inside", "inside the square root"), ("t_plus_one", "step number"),
     ("sign", "uphill"), ("no_square", "squared"), ("t0", "NaN"), ("none", "returned nothing"),
     ("theta_only", "not \\(theta, state\\)"),
 ])
