@@ -129,9 +129,11 @@ def book(request, tmp_path_factory):
         pytest.skip(f"the book is built from the notebooks this pytest session executes, and "
                     f"{len(missing)} did not run here (e.g. {missing[0]}): run "
                     "`pytest tests notebooks --nbval-lax --nbval-kernel-name leptonlab` (make test)")
-    folder = Path(executed[COURSE[0]]).parent
-    out = ROOT / "build" / "book-test"
-    html_dir = _book.build_book(folder, out, executed_from="the quick-mode run of `make test` (nbval)")
+    folder = tmp_path_factory.mktemp("executed")  # this session's copies only, whoever else writes there
+    for name in COURSE:
+        shutil.copy(executed[name], folder / name)
+    html_dir = _book.build_book(folder, ROOT / "build" / "book-test", course=COURSE,
+                                executed_from="the quick-mode run of `make test` (nbval)")
     return html_dir, [folder / name for name in COURSE]
 
 
@@ -155,8 +157,9 @@ def test_each_notebook_page_links_to_colab_and_github_and_maths_is_served_locall
         assert colab_url(path.name) in page, path.name
         assert f"github.com/leptonlab/leptonlab/blob/v0.1.0/notebooks/{path.name}" in page, path.name
         assert 'class="highlight-ipython3' in page or "highlight-python" in page, f"{path.name}: code not highlighted"
-    index = (html_dir / "index.html").read_text(encoding="utf-8")
-    assert "_static/mathjax/tex-chtml.js" in index and (html_dir / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    maths = (html_dir / "notebooks" / "01_sigmoid_and_activations.html").read_text(encoding="utf-8")
+    assert 'src="../_static/mathjax/tex-chtml.js"' in maths, "MathJax is not the book's own copy"
+    assert (html_dir / "_static" / "mathjax" / "tex-chtml.js").is_file()
 
 
 def _chromium():

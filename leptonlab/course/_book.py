@@ -232,8 +232,10 @@ def course_notebooks_in(folder: Path) -> list[Path]:
 
 
 def stage_book(executed: str | Path, dest: str | Path, *, root: Path | None = None,
-               executed_from: str | None = None) -> list[Path]:
+               executed_from: str | None = None, course: Iterable[str] | None = None) -> list[Path]:
     """Write the book's Sphinx sources into ``dest`` (emptied first); returns the notebooks staged.
+
+    ``course``: the names of the course's notebooks (default: ``notebooks/NN_*.ipynb`` now).
 
     Raises:
         BookError: if ``executed`` is not a folder, holds no course notebook, or lacks one of the
@@ -245,7 +247,8 @@ def stage_book(executed: str | Path, dest: str | Path, *, root: Path | None = No
         raise BookError(f"no folder {folder}: give a run folder of executed notebooks "
                         "(leptonlab run --quick --out DIR), e.g. make book RUN=runs/full-...")
     notebooks = course_notebooks_in(folder)
-    wanted = [p.name for p in sorted((root / "notebooks").glob("*.ipynb")) if _COURSE_NOTEBOOK.match(p.name)]
+    wanted = list(course) if course is not None else [
+        p.name for p in sorted((root / "notebooks").glob("*.ipynb")) if _COURSE_NOTEBOOK.match(p.name)]
     missing = sorted(set(wanted) - {p.name for p in notebooks})
     if missing:
         raise BookError(f"{folder} lacks executed copies of {', '.join(missing)}: run them "
@@ -270,7 +273,7 @@ def stage_book(executed: str | Path, dest: str | Path, *, root: Path | None = No
 
 
 def build_book(executed: str | Path, out: str | Path, *, root: Path | None = None,
-               executed_from: str | None = None) -> Path:
+               executed_from: str | None = None, course: Iterable[str] | None = None) -> Path:
     """Stage and build the book; returns the folder holding ``index.html``.
 
     The Sphinx sources go to ``<out>/src``, the site to ``<out>/html``.
@@ -283,7 +286,7 @@ def build_book(executed: str | Path, out: str | Path, *, root: Path | None = Non
     root = root or repository_root()
     out = Path(out)
     src, html_dir = out / "src", out / "html"
-    stage_book(executed, src, root=root, executed_from=executed_from)
+    stage_book(executed, src, root=root, executed_from=executed_from, course=course)
     if html_dir.exists():
         shutil.rmtree(html_dir)
     env = {**os.environ, "LEPTONLAB_BOOK_REPOSITORY": repository_url(), "LEPTONLAB_BOOK_TAG": version_tag()}
