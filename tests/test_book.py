@@ -4,8 +4,8 @@ The real book is built from the notebooks nbval executed earlier in the same pyt
 (``conftest.py`` writes each with its outputs to build/test-notebooks/): ``make test`` runs every
 notebook once, and these tests (marked ``after_notebooks``, so they run last) build and check the
 site from those copies. Run alone, without the notebooks, the real-book tests skip and say so.
-The Sphinx build of the 21 notebooks and the API reference took about 70 s on the 2-core CPU
-(2026-12-06); the browser check about 10 s.
+Measured 2026-12-06 on the shared 2-core CPU: the Sphinx build of 22 quick-run notebooks (87
+figures) and the API reference took 2 min (34 s of CPU time), the site checks and the browser 29 s.
 """
 
 import json
