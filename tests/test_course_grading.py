@@ -162,7 +162,7 @@ def test_missing_notebook_and_table_totals(graded):
     assert table["gus", "add-check"].message == "notebook not submitted"
     assert len(rows) == 15 * 2 and all(r.max_points in (1, 2) for r in rows)
     parsed = list(csv.DictReader(io.StringIO(grades_csv(rows))))
-    assert parsed[0].keys() == {"student", "notebook", "exercise", "points", "max_points", "message"}
+    assert parsed[0].keys() == {"student", "notebook", "exercise", "points", "max_points", "message", "graded_by"}
     assert sum(float(r["points"]) for r in parsed if r["student"] == "alice") == 3
 
 
@@ -331,3 +331,27 @@ def test_tampering_with_the_kernels_modules_earns_nothing(graded_checks, student
     row = graded_checks[student, "mse-check"]
     assert row.points == 0 and words in row.message, f"{student}: {row.message}"
     assert "replayed by the grader" in row.message or "did not report" in row.message, row.message
+
+
+def test_a_written_answer_is_kept_and_listed_for_grading_by_hand(tmp_path):
+    """nbgrader's manually graded Markdown answer: the student's text stays, the table hands it to the instructor."""
+    from nbformat.v4 import new_markdown_cell
+
+    from leptonlab.course._grading import score, with_source_checks
+
+    answer = {"solution": True, "grade": True, "locked": False, "schema_version": 3, "grade_id": "why", "points": 2}
+    source = nbformat.read(_source_notebook(tmp_path / "source"), 4)
+    model = new_markdown_cell("### BEGIN SOLUTION\nBecause exp overflows.\n### END SOLUTION")
+    model.metadata["nbgrader"] = answer
+    source.cells.append(model)
+    student = nbformat.read(tmp_path / "source" / "tiny.ipynb", 4)
+    mine = new_markdown_cell("The exponent  overflows\nfor large x.")
+    mine.metadata["nbgrader"] = dict(answer, points=50)
+    student.cells.append(mine)
+    merged = with_source_checks(student, source)
+    assert merged.cells[-1].source == mine.source, "the student's answer is not replaced by the model answer"
+    row = {r.exercise: r for r in score("ann", "tiny.ipynb", merged, source)}["why"]
+    assert (row.points, row.max_points, row.graded_by) == (0.0, 2.0, "hand")
+    assert row.message == "written answer: The exponent overflows for large x."
+    merged.cells[-1].source = "YOUR ANSWER HERE"
+    assert {r.exercise: r for r in score("ann", "tiny.ipynb", merged, source)}["why"].message == "no written answer"

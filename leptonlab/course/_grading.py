@@ -53,6 +53,19 @@ class GradeRow:
     points: float
     max_points: float
     message: str
+    graded_by: str = "grader"  # "grader": scored here; "hand": a written answer the instructor scores
+
+
+def _is_written_answer(cell) -> bool:
+    """nbgrader's manually graded answer: a cell that is both a solution and graded (its points by hand)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta.get("grade") is True and meta.get("solution") is True
+
+
+def _written_answer(cell) -> str | None:
+    """The student's written answer in ``cell``, whitespace collapsed; None if empty or left as released."""
+    text = " ".join(str(cell.get("source", "")).split())
+    return None if not text or text in ("YOUR ANSWER HERE", "# YOUR CODE HERE raise NotImplementedError()") else text
 
 
 def graded_cells(nb) -> dict[str, Any]:
@@ -78,7 +91,8 @@ def with_source_checks(student_nb, source_nb):
     """
     import copy
 
-    source_cells = graded_cells(source_nb)
+    source_cells = {gid: c for gid, c in graded_cells(source_nb).items() if not _is_written_answer(c)}
+    answers = {gid for gid, c in graded_cells(source_nb).items() if _is_written_answer(c)}
     nb = copy.deepcopy(student_nb)
     cells, placed = [], set()
     for cell in nb.cells:
@@ -89,7 +103,9 @@ def with_source_checks(student_nb, source_nb):
                 cells.append(copy.deepcopy(source_cells[grade_id]))
                 placed.add(grade_id)
             continue
-        if meta.get("grade") or "points" in meta:
+        if grade_id in answers and grade_id not in placed:  # the student's own written answer: kept as written
+            placed.add(grade_id)
+        elif meta.get("grade") or "points" in meta:
             meta.pop("points", None)
             meta["grade"] = False
             cell.metadata["nbgrader"] = meta
@@ -176,7 +192,9 @@ def score(student: str, notebook: str, executed_nb, source_nb) -> list[GradeRow]
     """Points of each graded cell of the source notebook, judged by its run in ``executed_nb``.
 
     Grade ids and points come from ``source_nb``; a cell earns its points only if the kernel
-    answered that it ran without error (not merely because no error was shown).
+    answered that it ran without error (not merely because no error was shown). A written answer
+    (nbgrader's manually graded cell) scores 0 here, ``graded_by="hand"``, with the answer's text
+    in the message for the instructor.
     """
     executed = {}
     for index, cell in enumerate(executed_nb.cells):
@@ -187,6 +205,11 @@ def score(student: str, notebook: str, executed_nb, source_nb) -> list[GradeRow]
     rows = []
     for grade_id, source_cell in graded_cells(source_nb).items():
         index, cell = executed.get(grade_id, (None, {}))
+        if _is_written_answer(source_cell):  # scored by hand: the table carries the answer to the instructor
+            answer = _written_answer(cell) if cell else None
+            rows.append(GradeRow(student, notebook, grade_id, 0.0, _points(source_cell),
+                                 f"written answer: {answer[:2000]}" if answer else "no written answer", "hand"))
+            continue
         status = cell.get("metadata", {}).get(STATUS_KEY)
         error = _error_message(cell)
         if error is None and index is not None and index == killed:
@@ -287,13 +310,15 @@ def grade_student_folder(workdir: Path, student: str, sources: dict[str, Any], *
     for name, source_nb in sorted(sources.items()):
         path = workdir / name
         if not path.is_file():
-            rows += [GradeRow(student, name, gid, 0.0, _points(c), "notebook not submitted")
+            rows += [GradeRow(student, name, gid, 0.0, _points(c), "notebook not submitted",
+                              "hand" if _is_written_answer(c) else "grader")
                      for gid, c in graded_cells(source_nb).items()]
             continue
         try:
             student_nb = nbformat.read(path, as_version=4)
         except Exception as err:
-            rows += [GradeRow(student, name, gid, 0.0, _points(c), f"unreadable notebook: {type(err).__name__}")
+            rows += [GradeRow(student, name, gid, 0.0, _points(c), f"unreadable notebook: {type(err).__name__}",
+                              "hand" if _is_written_answer(c) else "grader")
                      for gid, c in graded_cells(source_nb).items()]
             continue
         km = None
@@ -328,7 +353,7 @@ def _restore(snapshot: dict[Path, bytes], folders: list[Path]) -> list[str]:
 
 
 def _zero_rows(student: str, sources: dict[str, Any], message: str) -> list[GradeRow]:
-    return [GradeRow(student, name, gid, 0.0, _points(c), message)
+    return [GradeRow(student, name, gid, 0.0, _points(c), message, "hand" if _is_written_answer(c) else "grader")
             for name, nb in sorted(sources.items()) for gid, c in graded_cells(nb).items()]
 
 
@@ -438,13 +463,16 @@ def grade(submissions: str | Path, source_dir: str | Path, *, timeout: int = 120
             graded = None
         student_rows = graded if graded is not None else _zero_rows(student_dir.name, sources, problem)
         rows += student_rows
-        got, total = sum(r.points for r in student_rows), sum(r.max_points for r in student_rows)
-        progress(f"{student_dir.name}: {got:g}/{total:g} points" + (f" ({problem})" if problem else ""))
+        auto = [r for r in student_rows if r.graded_by == "grader"]
+        got, total = sum(r.points for r in auto), sum(r.max_points for r in auto)
+        by_hand = sum(r.max_points for r in student_rows if r.graded_by == "hand")
+        progress(f"{student_dir.name}: {got:g}/{total:g} points" + (f" + {by_hand:g} to grade by hand" if by_hand else "")
+                 + (f" ({problem})" if problem else ""))
     return rows
 
 
 def grades_csv(rows: list[GradeRow]) -> str:
-    """The table as CSV text: student, notebook, exercise, points, max_points, message."""
+    """The table as CSV text: student, notebook, exercise, points, max_points, message, graded_by."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([f.name for f in dataclasses.fields(GradeRow)])
