@@ -50,8 +50,9 @@ def attention_weights(fn) -> None:
                 raise CheckFailed(name, "each *column* of your weights sums to 1.",
                                   "the softmax runs over the keys (the last axis): each query's weights sum to 1.")
         expect_close(name, got, want, what=f"the weights for q {q.shape}, k {k.shape}", atol=1e-5,
-                     hint="softmax(q @ k.T / sqrt(D), axis=-1); subtract the row maximum before exp() so large "
-                          "scores do not overflow.")
+                     hint=("the weights are a softmax over the keys of the scaled scores; subtract each row's "
+                           "maximum before exp() so large scores do not overflow.",
+                           "a score is a query's dot product with a key, scaled by the square root of their width."))
     return passed(name)
 
 
@@ -106,8 +107,10 @@ def one_head(fn) -> None:
                 raise CheckFailed(name, f"you scaled by sqrt(D) = sqrt({d}), the input width.",
                                   f"scale by the square root of the width of the queries and keys, Dh = {dh}.")
             if np.allclose(got, _weights(q, k, 1.0, mask) @ v, atol=1e-4):
-                raise CheckFailed(name, "your scores are not scaled.", f"divide q @ k.T by sqrt(Dh) = sqrt({dh}).")
+                raise CheckFailed(name, "your scores are not scaled.", f"scale the scores by the square root of the head width Dh = {dh}.")
         expect_close(name, got, want, what=f"the head's output for x {x.shape} and Dh = {dh}", atol=1e-4,
-                     hint="q, k, v = x @ w_q, x @ w_k, x @ w_v; weights = softmax(masked q @ k.T / sqrt(Dh)); "
-                          "return weights @ v.")
+                     hint=("check each stage against the notebook: the projections, the scaled scores, the mask, "
+                           "the softmax, the weighted sum.",
+                           "print the shapes of your queries, keys, values, weights and output for x of shape "
+                           "[T, D]: they should be [T, Dh], [T, Dh], [T, Dh], [T, T], [T, Dh]."))
     return passed(name)

@@ -42,7 +42,8 @@ def channel_stats(fn) -> None:
         raise CheckFailed(name, "the mean is on the 0..255 scale; expected pixels scaled to [0, 1].",
                           "convert to float and divide by 255 first.")
     expect_close(name, mean, want_mean, what="the per-channel mean", rtol=1e-4, atol=1e-5,
-                 hint="average the float pixels / 255 over axes (0, 1, 2).")
+                 hint=("one mean per channel: average over every axis except the channel axis.",
+                       "scale the pixels to [0, 1] first, and reduce over images, rows and columns."))
     if std.shape == (3,) and np.allclose(std, x.std(axis=(0, 1, 2), ddof=1), rtol=1e-4):
         want_std = x.std(axis=(0, 1, 2), ddof=1)  # the sample std is as good for normalising
     if std.shape == (3,) and np.allclose(std, want_std * 255, rtol=1e-3):
@@ -79,7 +80,10 @@ def smooth_labels(fn) -> None:
             raise CheckFailed(name, "the rows sum to 1 - smoothing: the removed mass was not spread out.",
                               "add smoothing / C to every entry.")
         expect_close(name, got, want, what=f"the targets for y={y.tolist()}, C={c}, smoothing={eps}",
-                     hint="(1 - smoothing) * one_hot(y) + smoothing / C.")
+                     hint=("the true class keeps 1 - smoothing of its mass, and the smoothing mass is shared "
+                           "by ALL C classes.",
+                           "check one row by hand: with C = 4 and smoothing 0.1 the true class gets 0.925, "
+                           "the others 0.025."))
     return passed(name, "every row sums to 1, with 1 - eps + eps/C on the true class.")
 
 
@@ -106,15 +110,16 @@ def tta_probs(fn) -> None:
         raise CheckFailed(name, f"the result has shape {got.shape}; expected {want.shape} (examples x classes).",
                           "average two [N, classes] probability arrays; do not reduce over the examples.")
     mistakes = [
-        ((p + p_ud) / 2, "you flipped upside down (axis 1). A left-right mirror flips the width: x[:, :, ::-1]."),
+        ((p + p_ud) / 2, "you flipped upside down (axis 1). A left-right mirror flips the width axis instead."),
         (_softmax((logits_fn(x) + logits_fn(x[:, :, ::-1])) / 2),
          "you averaged the logits; the notebook averages the probabilities: softmax each, then take the mean."),
         ((logits_fn(x) + logits_fn(x[:, :, ::-1])) / 2, "these are averaged logits: apply softmax to each first."),
-        (p, "the mirrored images are missing: average softmax(logits_fn(x)) and softmax(logits_fn(flipped x))."),
+        (p, "the mirrored images are missing: average the predictions on the images and on their mirrors."),
     ]
     for wrong, hint in mistakes:
         if np.allclose(got, wrong, rtol=1e-5, atol=1e-7) and not np.allclose(wrong, want):
             raise CheckFailed(name, "the probabilities differ from the reference.", hint)
     expect_close(name, got, want, what="the averaged probabilities", rtol=1e-5, atol=1e-6,
-                 hint="(softmax(logits_fn(x)) + softmax(logits_fn(x[:, :, ::-1]))) / 2, softmax over the last axis.")
+                 hint=("average two sets of probabilities: on the images and on their left-right mirrors.",
+                       "softmax over the classes (the last axis) for each view, then the mean of the two."))
     return passed(name, "softmax of the image and of its mirror image, averaged.")

@@ -40,7 +40,7 @@ def flatten_size(fn) -> None:
                        "the flatten size")
         if got.shape != ():
             raise CheckFailed(name, f"the result has shape {got.shape}; the flatten size is one integer.",
-                              "return channels[-1] * side * side.")
+                              "the flattened size is one number: features per position times positions.")
         value = float(got)
         if value == want:
             continue
@@ -48,15 +48,16 @@ def flatten_size(fn) -> None:
             (c_last * _final_side(image_size, blocks, kernel, padding, pool, ceil=True) ** 2,
              "max-pooling drops a leftover row and column: round down (//), not up."),
             (c_last * _final_side(image_size, blocks, kernel, padding, pool, conv=False) ** 2,
-             "you only applied the pooling: a convolution changes the side too, to n + 2*padding - kernel + 1."),
-            (channels[0] * side * side, "the features come from the *last* block: use channels[-1]."),
+             "you only applied the pooling: each convolution changes the side too (padding and kernel size)."),
+            (channels[0] * side * side, "the features come from the *last* block's channels."),
             (c_last * side, "the feature map is side x side: square the side."),
             (64 * 8 * 8, "64 * 8 * 8 is the size for 32x32 inputs through these blocks, not for every image: "
                          "follow the side length block by block."),
         ]
         hint = next((h for wrong, h in mistakes if value == wrong),
-                    "for each block, conv: n -> n + 2*padding - kernel + 1, then pool: n -> n // pool; "
-                    "the result is channels[-1] * side * side.")
+                    ("follow the side length block by block: each convolution, then each pooling, changes it.",
+                     "after the last block, the flattened size counts every channel of every position of the "
+                     "square feature map."))
         case = f"image_size={image_size}, channels={list(channels)}, kernel={kernel}, padding={padding}, pool={pool}"
         raise CheckFailed(name, f"for {case} you returned {value:g}; expected {want}.", hint)
     return passed(name)
@@ -84,7 +85,7 @@ def confusion_matrix(fn) -> None:
     got = as_array(name, call(name, fn, np.array([0, 1, 1]), np.array([1, 1, 0]), 4), "the confusion matrix")
     if got.shape != (4, 4):
         raise CheckFailed(name, f"with num_classes=4 and labels only from 0..1 the matrix has shape {got.shape}.",
-                          "the shape is (num_classes, num_classes), not taken from the largest label.")
+                          "the matrix's size comes from num_classes, not from the largest label seen.")
     want = np.zeros((4, 4))
     want[0, 1], want[1, 1], want[1, 0] = 1, 1, 1
     expect_close(name, got, want, what="the confusion matrix with classes 2 and 3 absent")

@@ -21,13 +21,17 @@ _SIZE_CASES = (
 
 _SIZE_MISTAKES = (  # (wrong formula, hint)
     (lambda n, k, p, s: (n + 2 * p - k) // s,
-     "count the first window too: (n + 2p - k) // s, plus 1."),
+     ("count the first window too: you are one short.",
+      "the number of strides that fit counts the gaps between windows; there is one more window than gaps.")),
     (lambda n, k, p, s: (n + p - k) // s + 1,
-     "padding p adds p pixels on each side: the padded length is n + 2p."),
+     ("padding p adds p pixels on EACH side.",
+      "the padded length counts the padding twice, once per side.")),
     (lambda n, k, p, s: n + 2 * p - k + 1,
-     "with stride s the window moves s pixels at a time: divide by s (//)."),
+     ("with stride s the window moves s pixels at a time, so fewer windows fit.",
+      "count how many steps of s fit into the room the window has to move, rounding down.")),
     (lambda n, k, p, s: (n - 2 * p - k) // s + 1,
-     "padding makes the input longer: add 2p, do not subtract it."),
+     ("padding makes the input longer, not shorter.",
+      "check the sign of the padding term.")),
 )
 
 
@@ -59,8 +63,9 @@ def output_size(fn) -> None:
         if results == [wrong(*args) for args, _ in _SIZE_CASES]:
             break
     else:
-        hint = ("the padded input has n + 2p pixels; a window of k starts at 0, s, 2s, ...: "
-                "(n + 2p - k) // s + 1.")
+        hint = ("work one case by hand: pad the input, then count the positions where a whole window fits.",
+                "the window's first position is 0, then s, 2s, ...; the last must still end inside the "
+                "padded input.")
     i = next(i for i, (got, want) in enumerate(zip(results, wants)) if got != want)
     (n, k, p, s), want = _SIZE_CASES[i]
     raise CheckFailed(name, f"for n={n}, kernel_size={k}, padding={p}, stride={s} you returned "
@@ -93,10 +98,12 @@ def conv2d_single_channel(fn) -> None:
                           "(range(H - KH + 1) visits each window once).")
     if np.allclose(got, _reference_correlate(image, kernel[::-1, ::-1])):
         raise CheckFailed(name, "you flipped the kernel: that is the convolution of signal processing.",
-                          "deep learning's conv is a cross-correlation: multiply each window by the kernel "
-                          "as it is, image[i:i+KH, j:j+KW] * kernel.")
+                          ("deep learning's conv is a cross-correlation: use the kernel as it is, not flipped.",
+                           "multiply each window entry by the kernel entry at the same position."))
     expect_close(name, got, want, what="the output",
-                 hint="out[i, j] = sum(image[i:i+KH, j:j+KW] * kernel): rows with i and KH, columns with j and KW.")
+                 hint=("out[i, j] comes from the window whose top-left corner is (i, j), the size of the kernel.",
+                       "check your slices: rows move with i and span the kernel's height, columns with j and "
+                       "span its width."))
     ones = call(name, fn, np.ones((3, 3)), np.ones((3, 3)))
     expect_close(name, ones, np.array([[9.0]]), what="a 3x3 image of ones under a 3x3 kernel of ones")
     return passed(name)
@@ -122,5 +129,6 @@ def max_pool_2x2(fn) -> None:
         raise CheckFailed(name, "the blocks are not the 2x2 squares of the image.",
                           "x.reshape(H // 2, 2, W // 2, 2) keeps rows together; then take the max over axes 1 and 3.")
     expect_close(name, got, want, what="the pooled output",
-                 hint="block (i, j) is x[2i:2i+2, 2j:2j+2]; its maximum is out[i, j].")
+                 hint=("out[i, j] is the maximum of the 2x2 block whose top-left corner is (2i, 2j).",
+                       "take the maximum over the two entries of each block in both directions, not over a row."))
     return passed(name)

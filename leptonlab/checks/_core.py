@@ -200,7 +200,10 @@ def _show_record(record: dict) -> None:
 
 
 def as_array(exercise: str, value: Any, what: str) -> np.ndarray:
-    """``value`` as a float64 NumPy array, or a CheckFailed saying it is not numeric."""
+    """``value`` as a float64 NumPy array, or a CheckFailed saying it is not numeric (or is None)."""
+    if value is None:
+        raise CheckFailed(exercise, f"{what} is None: your function returned nothing (None) there; did you forget "
+                          "`return`?", "a Python function without a `return` statement returns None.")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):

@@ -24,20 +24,23 @@ def min_max_scale(fn) -> None:
                           "scaling changes values, not shapes: use x.min() and x.max() over all of x.")
     if np.allclose(got, xf / 255.0):
         raise CheckFailed(name, "you divided by 255: that scales pixels, but these values run from 10 to 210.",
-                          "min-max scaling uses the data's own range: (x - x.min()) / (x.max() - x.min()).")
+                          ("min-max scaling uses the data's own range, not the range a pixel could have.",
+                           "the smallest value of x should come out as 0 and the largest as 1."))
     if np.allclose(got, xf / 210.0):
         raise CheckFailed(name, "you divided by the maximum without subtracting the minimum first.",
-                          "(x - x.min()) / (x.max() - x.min()) maps the smallest value to 0 as well.")
+                          ("the smallest value should come out as 0.",
+                           "shift first, so the minimum sits at 0, then divide by the range."))
     if set(np.unique(got)) <= {0.0, 1.0}:
         raise CheckFailed(name, "every value came out as 0 or 1: an integer division.",
-                          "turn the pixels into floats first (x.astype(np.float32) or jnp.asarray(x, jnp.float32)) "
-                          "and divide with /.")
+                          ("integer pixels stay integers: convert them to a float type before dividing.",
+                           "check the dtype of x and of your result; divide with /, not //."))
     per_image = (xf - xf.min(axis=(1, 2), keepdims=True)) / np.ptp(xf, axis=(1, 2), keepdims=True)
     if np.allclose(got, per_image):
         raise CheckFailed(name, "you scaled each image by its own minimum and maximum.",
                           "use one minimum and one maximum for the whole array, so that all images share a scale.")
     expect_close(name, got, want, what="the scaled images",
-                 hint="(x - x.min()) / (x.max() - x.min()), computed in floating point.")
+                 hint=("the smallest value of x should map to 0 and the largest to 1, in floating point.",
+                       "use the minimum and maximum over ALL of x, and a float division."))
     return passed(name)
 
 
@@ -70,14 +73,16 @@ def standardize(fn) -> None:
     per_pixel = (train - train.mean(axis=0)) / train.std(axis=0)
     if np.allclose(train_z, per_pixel):
         raise CheckFailed(name, "you computed one mean and std per pixel position (axis=0).",
-                          "use one mean and one std over all training pixels: train.mean(), train.std().")
+                          ("use one mean and one std over all training pixels, not one per position.",
+                           "a reduction without an axis argument covers every entry."))
     if np.allclose(train_z, (train - mean) / std ** 2):
         raise CheckFailed(name, "you divided by the variance.",
                           "divide by the standard deviation, the square root of the variance.")
     expect_close(name, train_z, (train - mean) / std, what="train_z",
-                 hint="(train - mean) / std with mean = train.mean(), std = train.std().")
+                 hint=("standardised training data has mean 0 and standard deviation 1: check yours.",
+                       "subtract the training mean and divide by the training standard deviation."))
     expect_close(name, test_z, (test - mean) / std, what="test_z",
-                 hint="the test set uses the training mean and std: (test - mean) / std.")
+                 hint="the test set uses the training mean and std, the same two numbers as train.")
     return passed(name)
 
 
@@ -100,19 +105,21 @@ def random_flip(fn) -> None:
     upside_down = np.all(np.isclose(got, x[:, ::-1, :]), axis=(1, 2))  # [B]
     if np.any(upside_down & ~same) and not np.any(mirrored & ~same):
         raise CheckFailed(name, "some images were turned upside down, not mirrored left-right.",
-                          "x has axes [B, H, W]: a left-right mirror reverses the last axis, x[:, :, ::-1].")
+                          ("x has axes [B, H, W]: a left-right mirror reverses the width axis.",
+                           "reverse the last axis of x, not the middle one."))
     if not np.all(same | mirrored):
         bad = int(np.flatnonzero(~(same | mirrored))[0])
         raise CheckFailed(name, f"image {bad} came out neither unchanged nor mirrored.",
-                          "choose per image between x[i] and x[i, :, ::-1], e.g. with "
-                          "jnp.where(flip[:, None, None], x[:, :, ::-1], x).")
+                          ("each image is either unchanged or mirrored left-right, chosen per image.",
+                           "jnp.where picks per entry: give it one decision per image, broadcastable to [B, H, W]."))
     n_flipped = int(mirrored.sum())
     if n_flipped in (0, len(x)):
         raise CheckFailed(name, f"{'all' if n_flipped else 'none'} of the 64 images were flipped.",
-                          "draw one coin per image: jax.random.bernoulli(key, 0.5, (B,)), not one for the batch.")
+                          ("draw one coin per image, not one for the whole batch.",
+                           "jax.random.bernoulli can draw a whole array of coins: one per image."))
     if not 12 <= n_flipped <= 52:
         raise CheckFailed(name, f"{n_flipped} of 64 images were flipped; with probability 1/2 about 32 should be.",
-                          "use jax.random.bernoulli(key, 0.5, (B,)).")
+                          "each image is flipped with probability 1/2, independently of the others.")
     again = as_array(name, call(name, fn, x.copy(), key), "the augmented batch")
     if not np.array_equal(again, got):
         raise CheckFailed(name, "the same key gave different flips.",
@@ -120,7 +127,7 @@ def random_flip(fn) -> None:
     other = as_array(name, call(name, fn, x.copy(), jax.random.key(7)), "the augmented batch")
     if np.array_equal(other, got):
         raise CheckFailed(name, "a different key gave exactly the same flips.",
-                          "draw the coins from the key you are given: jax.random.bernoulli(key, ...).")
+                          "draw the coins from the key you are given, not from a fixed one.")
     jitted = attempt(name, fn, x, key, probe=under_jit)
     if isinstance(jitted, Raised) and jitted.isa("NotImplementedError"):
         raise failure_from(name, jitted)

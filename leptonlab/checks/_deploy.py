@@ -43,13 +43,14 @@ def quantize_int8(fn) -> None:
         raise CheckFailed(name, f"scale is {scale}: every scale must be a positive number.",
                           "an all-zero channel gives max |w| = 0: use scale 1 there (jnp.where(amax > 0, ..., 1.0)).")
     if np.allclose(scale[:3], np.abs(w).max() / 127):
-        raise CheckFailed(name, "all channels share one scale.", "per-channel: max over axis 0, not the whole array.")
+        raise CheckFailed(name, "all channels share one scale.", "per-channel: one scale per output column, not one for the whole array.")
     if np.allclose(scale[:3], want_scale.ravel()[:3] * 127 / 128, rtol=1e-4):
-        raise CheckFailed(name, "scale is max|w| / 128.", "int8 goes to 127 on the positive side: divide by 127.")
+        raise CheckFailed(name, "scale is max|w| / 128.", "int8 goes to 127 on the positive side, not 128.")
     if np.allclose(scale[:3], (w.max(axis=0) / 127)[:3], rtol=1e-4) and not np.allclose(scale[:3], want_scale.ravel()[:3]):
         raise CheckFailed(name, "scale misses the negative weights.", "use the largest magnitude: max of |w|.")
     expect_close(name, scale[:3], want_scale.ravel()[:3], what="scale of the non-zero channels", rtol=1e-4, atol=0,
-                 hint="scale[c] = max(|w[:, c]|) / 127.")
+                 hint=("each channel's scale maps its largest magnitude to the largest int8 value.",
+                       "look at one column: its largest |w| should quantise to exactly 127."))
     if np.abs(q).max() > 127:
         raise CheckFailed(name, f"q reaches {np.abs(q).max():g}; int8 values must stay in [-127, 127].",
                           "clip before converting to int8.")
@@ -106,7 +107,10 @@ def soft_target_loss(fn) -> None:
                     raise CheckFailed(name, f"at T = {temperature:g} your loss is {got.round(4)}; expected "
                                             f"{want.round(4)}.", hint)
         expect_close(name, got, want, what=f"the loss at T = {temperature:g}", rtol=1e-4, atol=1e-6,
-                     hint="T**2 * sum_c p_t * (log p_t - log p_s), with p = softmax(logits / T).")
+                     hint=("compare with the notebook's soft-target loss: the KL divergence of softened "
+                           "distributions, scaled by the temperature squared.",
+                           "soften both teacher and student logits with the same temperature; compute in log "
+                           "space, per example, summed over classes."))
     same = as_array(name, call(name, fn, t.copy(), t.copy(), 4.0), "the loss")
     expect_close(name, same, np.zeros(5), what="the loss when student = teacher", atol=1e-5,
                  hint="KL of a distribution with itself is 0.")

@@ -81,5 +81,6 @@ def fgsm_perturb(fn) -> None:
             raise CheckFailed(name, "some pixels left the valid range [0, 1] (0.99 + 0.05 = 1.04).",
                               "clip the result: jnp.clip(x_adv, 0.0, 1.0).")
     expect_close(name, got, want, what="the FGSM image for epsilon=0.05",
-                 hint="x + epsilon * sign(grad), then clipped to [0, 1]; a zero gradient leaves the pixel alone.")
+                 hint=("each pixel moves by epsilon in the direction that raises the loss; images stay in [0, 1].",
+                       "only the sign of the gradient matters, and a zero gradient leaves the pixel alone."))
     return passed(name)

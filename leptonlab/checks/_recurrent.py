@@ -27,16 +27,18 @@ def rnn_step(fn) -> None:
         got = as_array(name, call(name, fn, x, h, w_x, w_h, b), "the new state")
         if got.shape == want.shape:
             mistakes = [
-                (x @ w_x + h @ w_h + b, "apply the nonlinearity: h' = tanh(x W_x + h W_h + b)."),
-                (np.tanh(x @ w_x + b), "the new state depends on the old one: add h @ w_h."),
-                (np.tanh(x @ w_x + h @ w_h.T + b), "multiply by w_h, not its transpose: h @ w_h is [B, H] @ [H, H]."),
+                (x @ w_x + h @ w_h + b, "apply the nonlinearity (tanh) to the sum."),
+                (np.tanh(x @ w_x + b), "the new state depends on the old one: the previous state enters through its own weights."),
+                (np.tanh(x @ w_x + h @ w_h.T + b), "use w_h as it is, not its transpose: let the shapes [B, H] and [H, H] guide you."),
                 (np.tanh(x @ w_x + h @ w_h), "add the bias b."),
             ]
             for wrong, hint in mistakes:
                 if np.allclose(got, wrong, atol=1e-5) and not np.allclose(got, want, atol=1e-5):
-                    raise CheckFailed(name, "the new state differs from tanh(x w_x + h w_h + b).", hint)
+                    raise CheckFailed(name, "the new state differs from the reference.", hint)
         expect_close(name, got, want, what="the new state h'", rtol=1e-4, atol=1e-5,
-                     hint="h' = tanh(x @ w_x + h @ w_h + b), with shapes [B, D] @ [D, H] and [B, H] @ [H, H].")
+                     hint=("compare each term of your update with the equation above the exercise.",
+                           "the input and the previous state each have their own weight matrix; with shapes "
+                           "[B, D] and [B, H], let the matrix shapes tell you the order of the products."))
     return passed(name)
 
 
@@ -77,5 +79,6 @@ def rnn_forward(fn) -> None:
             raise CheckFailed(name, "every entry is the last state.",
                               "append the current state inside the loop (a new array each step).")
     expect_close(name, got, want, what="the states [T, B, H]", rtol=1e-4, atol=1e-5,
-                 hint="h = h0; for each x_t in xs: h = step(h, x_t) and keep it; stack the kept states.")
+                 hint=("start from h0, apply the step once per input in order, and keep every new state.",
+                       "return one state per input, stacked along a new first axis; h0 itself is not one of them."))
     return passed(name)

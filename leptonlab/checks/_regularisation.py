@@ -26,18 +26,21 @@ def l2_penalty(fn) -> None:
     got = as_array(name, call(name, fn, params, 0.01), "the penalty")
     if got.shape != ():
         raise CheckFailed(name, f"the penalty has shape {got.shape}; it is one number added to the loss.",
-                          "sum over every entry of every leaf: sum(jnp.sum(jnp.square(p)) for p in jax.tree.leaves(params)).")
+                          ("the penalty is one number: sum over every entry of every leaf.",
+                           "reduce each array to one number, then add those numbers up."))
     value = float(got)
     if np.isclose(value, 0.01 * squares):
         raise CheckFailed(name, "your penalty is twice the expected value.",
                           "the convention is (lambda / 2) * sum(w**2), so that its gradient is exactly lambda * w.")
     if np.isclose(value, 0.5 * 0.01 * sum(float(jnp.sum(jnp.abs(p))) for p in leaves)):
-        raise CheckFailed(name, "you summed |w|: that is the L1 penalty.", "L2 squares each weight: jnp.square(p).")
+        raise CheckFailed(name, "you summed |w|: that is the L1 penalty.", "the L2 penalty squares each weight.")
     if any(np.isclose(value, 0.5 * 0.01 * float(jnp.sum(jnp.square(p)))) for p in leaves):
         raise CheckFailed(name, "your penalty covers only one array of the parameters.",
-                          "walk every leaf of the pytree with jax.tree.leaves(params).")
+                          ("the penalty covers every array in the parameter tree.",
+                           "jax.tree.leaves lists every array of a pytree."))
     expect_close(name, value, want, what="the penalty for weight_decay=0.01",
-                 hint="(weight_decay / 2) times the sum of the squares of every parameter.")
+                 hint=("compare your penalty with the formula above the exercise, term by term.",
+                       "every entry of every array counts, and the factor in front is weight_decay over 2."))
     expect_close(name, call(name, fn, params, 0.0), 0.0, what="the penalty for weight_decay=0")
     grads = call(name, fn, params, 0.01, probe=penalty_grad)
     expect_close(name, grads["dense"]["kernel"], 0.01 * params["dense"]["kernel"],
@@ -77,7 +80,7 @@ def should_stop(fn) -> None:
         if losses == [1.0, 0.8, 0.9, 0.85]:
             hint = "compare with the best loss so far, not with the previous epoch."
         elif losses == [1.0, 0.8, 0.8, 0.8]:
-            hint = "an equal loss is no improvement: the best epoch is the first with the minimum (np.argmin)."
+            hint = "an equal loss is no improvement: the best epoch is the FIRST with the minimum."
         elif patience == 0:
             hint = "early_stopping=0 switches it off: return False when patience is 0."
         elif losses == [1.0, 0.8, 0.9, 0.95]:
@@ -95,20 +98,22 @@ def inverted_dropout(fn) -> None:
     got = as_array(name, call(name, fn, x, 0.25, jax.random.key(0)), "the output")
     if got.shape != x.shape:
         raise CheckFailed(name, f"the output has shape {got.shape}, the input {x.shape}.",
-                          "draw one keep/drop decision per entry: jax.random.bernoulli(key, 1 - rate, x.shape).")
+                          "draw one keep/drop decision per entry: a mask of x's shape.")
     dropped = float(np.mean(got == 0))
     if abs(dropped - 0.75) < 0.03:
         raise CheckFailed(name, f"{dropped:.0%} of the entries are zero; with rate=0.25 about 25% should be.",
                           "rate is the probability of *dropping*: keep with probability 1 - rate.")
     if abs(dropped - 0.25) > 0.03:
         raise CheckFailed(name, f"{dropped:.0%} of the entries are zero; with rate=0.25 about 25% should be.",
-                          "mask = jax.random.bernoulli(key, 1 - rate, x.shape).")
+                          ("each entry is kept with probability 1 - rate, independently of the others.",
+                           "draw a boolean mask of x's shape whose entries are True with the keep probability."))
     kept = got[got != 0]
     if np.allclose(kept, 2.0):
         raise CheckFailed(name, "the kept entries are unchanged, so the mean activation shrinks by (1 - rate).",
                           "divide the kept entries by (1 - rate): training and evaluation then see the same mean.")
     expect_close(name, kept, np.full(kept.shape, 2.0 / 0.75), what="the kept entries (input 2.0, rate 0.25)",
-                 hint="each kept entry is x / (1 - rate).")
+                 hint=("kept entries are scaled up so the expected value of each entry stays x.",
+                       "an entry is kept with probability 1 - rate: scale kept entries by the inverse of that."))
     expect_close(name, call(name, fn, x[:3], 0.0, jax.random.key(1)), x[:3], what="the output for rate=0",
                  hint="with rate 0 nothing is dropped and nothing is scaled.")
     again = as_array(name, call(name, fn, x, 0.25, jax.random.key(0)), "the output")

@@ -78,11 +78,12 @@ def local_batch_rows(fn) -> None:
             if got_t == want:
                 continue
             case = f"global_batch={batch}, process_index={p}, process_count={count}"
-            hint = "each process feeds B / P rows: process p starts at p * B / P and stops before (p + 1) * B / P."
+            hint = ("each process feeds B / P consecutive rows, process 0 first.",
+                    "work out process 1's rows by hand for B = 8, P = 2.")
             if got_t == (p * batch, (p + 1) * batch):
                 hint = "that is a whole global batch per process: each process feeds only B / P rows."
             elif got_t == (want[0], want[1] - 1):
-                hint = "stop is exclusive (like Python slices): stop = (p + 1) * B / P."
+                hint = "stop is exclusive (like Python slices): it is where the next process starts."
             raise CheckFailed(name, f"for {case} you returned {got_t}; expected {want}.", hint)
     got = attempt(name, fn, 10, 0, 4)
     if isinstance(got, Raised) and got.isa("ValueError"):

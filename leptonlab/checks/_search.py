@@ -22,15 +22,16 @@ def log_uniform(fn) -> None:
     if not np.all(np.isfinite(got)):
         raise CheckFailed(name, "some samples are NaN or infinite.", "exponentiate a uniform sample of the log.")
     if got.min() < low * (1 - 1e-6) or got.max() > high * (1 + 1e-6):
-        hint = ("10 ** uniform(low, high) treats 1e-5 and 1e-1 as exponents: sample uniform(log low, log high), "
-                "then exponentiate." if got.min() > 0.5 else "every sample must lie in [low, high).")
+        hint = (("you treated low and high as exponents: they are the values themselves.",
+                 "the exponent's range is the logarithm of low and of high.") if got.min() > 0.5
+                else "every sample must lie in [low, high).")
         raise CheckFailed(name, f"samples range over [{got.min():.3g}, {got.max():.3g}], outside "
                           f"[{low:g}, {high:g}).", hint)
     decades = np.histogram(np.log10(got), bins=np.arange(-5, 0))[0] / n  # share of each of the 4 decades
     if np.any(np.abs(decades - 0.25) > 0.03):
         shares = ", ".join(f"{s:.0%}" for s in decades)
-        hint = ("a uniform sample puts almost all values in the top decade: sample the *exponent* uniformly, "
-                "exp(uniform(log low, log high))." if decades[-1] > 0.6 else
+        hint = (("a uniform sample puts almost all values in the top decade: sample the *exponent* uniformly.",
+                 "draw uniformly between the logarithms of the bounds, then undo the logarithm.") if decades[-1] > 0.6 else
                 "each decade between low and high should get the same share of the samples.")
         raise CheckFailed(name, f"the decades 1e-5..1e-4, ..., 1e-2..1e-1 hold {shares} of the samples; "
                           "a log-uniform sample puts 25% in each.", hint)
@@ -66,9 +67,10 @@ def halving_survivors(fn) -> None:
             continue
         case = f"scores={scores.tolist()}, eta={eta}"
         keep = math.ceil(len(scores) / eta)
-        hint = "sort the indices by score (np.argsort) and keep the first ceil(n / eta)."
+        hint = ("keep the indices of the best 1/eta of the configurations (rounded up), best first.",
+                "order the indices by score, lowest loss first, then take as many as survive.")
         if got.ndim == 1 and len(got) == len(scores) // eta and len(got) != keep:
-            hint = "n // eta rounds down (and can keep nobody): keep math.ceil(n / eta)."
+            hint = "n // eta rounds down (and can keep nobody): round the number of survivors up."
         elif got.ndim == 1 and len(got) == keep and set(got.tolist()) == set(np.argsort(-np.nan_to_num(
                 scores, nan=-np.inf))[:keep].tolist()):
             hint = "these are the *highest* scores; a loss is better when lower: keep the lowest."

@@ -29,7 +29,8 @@ def temperature_softmax(fn) -> None:
                 raise CheckFailed(name, "your probabilities do not sum to 1.",
                                   "scale the logits first, then take the softmax (which normalises).")
         expect_close(name, got, want, what=f"the probabilities at temperature {t}", atol=1e-5,
-                     hint="softmax(logits / temperature) over the last axis.")
+                     hint=("temperature divides the logits before the softmax.",
+                       "a high temperature flattens the distribution, a low one sharpens it: check the direction."))
     big = np.array([1000.0, 0.0, -1000.0], np.float32)
     expect_close(name, call(name, fn, big, 0.1), [1.0, 0.0, 0.0], what="the probabilities of logits [1000, 0, -1000]",
                  atol=1e-6, hint="subtract the maximum logit before exp() so nothing overflows.")
@@ -79,11 +80,12 @@ def pad_and_truncate(fn) -> None:
             raise CheckFailed(name, "you padded at the start of each sequence.",
                               "put the padding after the words (right padding): the model's mask expects it.")
         if np.array_equal(got[3], [3, 4, 5, 6, 7]):
-            raise CheckFailed(name, "a long sequence lost its beginning.", "keep the first max_length ids: seq[:max_length].")
+            raise CheckFailed(name, "a long sequence lost its beginning.", "keep the first max_length ids, dropping the end.")
     elif got.ndim == 2 and got.shape[1] == 7:
         raise CheckFailed(name, "your rows have the length of the longest sequence.",
                           "cut every sequence to max_length before padding.")
-    expect_close(name, got, want, what="the padded batch", hint="row i: seq[:max_length] then pad_id until max_length.")
+    expect_close(name, got, want, what="the padded batch", hint=("each row is its sequence, cut to max_length, then padded at the end.",
+                                                                      "pad with pad_id up to max_length."))
     got = as_array(name, call(name, fn, [[3]], 3, 9), "the padded batch with pad_id=9")
     expect_close(name, got, [[3, 9, 9]], what="[[3]] padded to 3 with pad_id=9", hint="use the pad_id argument, not 0.")
     return passed(name)
@@ -105,5 +107,7 @@ def masked_mean(fn) -> None:
             raise CheckFailed(name, "you divided by T, so short sentences get smaller features.",
                               "divide by the number of real steps: mask.sum(axis=1).")
     expect_close(name, got, want, what="the masked mean", atol=1e-5,
-                 hint="sum(x * mask[..., None], axis=1) / sum(mask, axis=1)[:, None].")
+                 hint=("average over the real (unmasked) steps of each sequence only.",
+                       "zero the padded steps, sum over time, and divide by each sequence's number of real steps; "
+                       "the mask needs a trailing axis to broadcast over the features."))
     return passed(name)

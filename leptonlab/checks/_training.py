@@ -75,13 +75,16 @@ def sgd_update(fn) -> bool:
     got = call(name, fn, params, grads, 0.1)
     if not isinstance(got, dict) or set(got) != set(params):
         raise CheckFailed(name, "the result should have the same structure as params.",
-                          "jax.tree.map(lambda p, g: ..., params, grads) walks both trees together.")
+                          ("return a new dict with the same keys as params, one updated array per key.",
+                           "jax.tree.map applies one function to matching leaves of several trees at once."))
     updates, _ = optax.sgd(0.1).update(grads, optax.sgd(0.1).init(params))
     want = optax.apply_updates(params, updates)
     for key in params:
         if np.allclose(got[key], params[key] + 0.1 * grads[key]):
             raise CheckFailed(name, f"params[{key!r}] moved up the gradient: the loss would grow.",
-                              "gradient descent subtracts: p - learning_rate * g.")
+                              ("gradient descent steps against the gradient.",
+                               "check the sign of your step: the loss should go down."))
         expect_close(name, got[key], want[key], what=f"params[{key!r}]",
-                     hint="each parameter becomes p - learning_rate * g.")
+                     hint=("each parameter takes one plain SGD step, scaled by the learning rate.",
+                           "no momentum, no averaging: the step for one parameter uses only its own gradient."))
     return passed(name)

@@ -32,7 +32,8 @@ def cosine_similarity(fn) -> None:
             raise CheckFailed(name, "you normalised the columns; each *row* is one embedding.",
                               "use the norm over axis=1 with keepdims=True.")
     expect_close(name, got, want, what="the cosine similarities",
-                 hint="cos(a_i, b_j) = a_i . b_j / (|a_i| |b_j|): normalise rows, then a @ b.T.")
+                 hint=("entry (i, j) is the cosine between row i of a and row j of b.",
+                       "scale each row to unit length first; then one matrix product gives every pair."))
     return passed(name)
 
 
