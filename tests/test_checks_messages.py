@@ -124,3 +124,68 @@ def _check_answer(name, check, answer, capsys):
 
 INTEGER_ANSWERS = {"causal_mask", "confusion_matrix", "flatten_size", "halving_survivors", "local_batch_rows",
                    "mask_seen", "output_size", "pad_and_truncate", "should_stop", "top_k_filter"}
+
+
+# ----------------------------------------------------------------- the cases issue 25 names
+
+
+@pytest.mark.parametrize("name, answer", [
+    ("accuracy", lambda logits, labels: float("nan")),
+    ("accuracy", lambda logits, labels: None),
+    ("output_size", lambda n, k, p, s: float("nan")),
+    ("output_size", lambda n, k, p, s: None),
+    ("sgd_update", lambda params, grads, lr: jax.tree.map(lambda p: jnp.full_like(p, jnp.nan), params)),
+    ("sgd_update", lambda params, grads, lr: {key: None for key in params}),
+    ("sgd_update", lambda params, grads, lr: None),
+    ("data_parallel_grad", lambda loss_fn, params, x, y, n: jax.tree.map(lambda p: jnp.full_like(p, jnp.nan), params)),
+    ("data_parallel_grad", lambda loss_fn, params, x, y, n: {"w": None, "b": None}),
+    ("data_parallel_grad", lambda loss_fn, params, x, y, n: None),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_none_and_nan_answers_fail_cleanly(name, answer):
+    err = _failure(getattr(checks, name), answer)
+    assert "None" in err.problem or "nan" in err.problem.lower(), str(err)
+    assert_no_leak(name, err)
+
+
+def test_a_loss_written_in_numpy_is_told_to_use_jax_numpy():
+    def numpy_loss(model, batch, key):
+        x, y = batch
+        errors = np.square(np.asarray(model(x)) - np.asarray(y))[:, 0]  # NumPy: fine eagerly, not under jax.grad
+        return errors.mean(), {"loss": errors}
+    err = _failure(checks.mse_loss_fn, numpy_loss)
+    assert "uses NumPy" in err.problem and "jax.numpy" in err.hint, str(err)
+    assert "Tracer" not in str(err) and "Error" not in str(err)
+
+
+def test_float_of_a_traced_value_and_python_if_get_their_own_message():
+    err = _failure(checks.gd_step, lambda t, g, lr: t - float(lr) * np.asarray(g))
+    assert "jax.jit" in err.problem  # the check's own diagnosis (gd_step compiles the update)
+    err = _failure(checks.l2_penalty, lambda p, wd: 0.5 * wd * float(sum(np.sum(np.square(x)) for x in jax.tree.leaves(p))))
+    assert "uses NumPy" in err.problem, str(err)
+
+
+def _raised_by(fn, *args):
+    try:
+        fn(*args)
+    except Exception as err:
+        return _core.Raised.of(err)
+    raise AssertionError("expected an exception")
+
+
+@pytest.mark.parametrize("learner, words", [
+    (lambda x: np.exp(x).sum(), "uses NumPy"),  # TracerArrayConversionError
+    (lambda x: float(x.sum()), "uses NumPy"),  # ConcretizationTypeError
+    (lambda x: x.sum() if x.sum() > 0 else 0.0, "Python `if`"),  # TracerBoolConversionError
+])
+def test_failure_from_names_the_jax_tracing_mistakes(learner, words):
+    err = _core.failure_from("demo", _raised_by(jax.jit(jax.grad(learner)), jnp.ones(3)))
+    assert words in err.problem and "jax" in err.hint.lower() and "Tracer" not in str(err), str(err)
+    none = _core.failure_from("demo", _raised_by(jax.grad(lambda x: None), jnp.ones(3)))
+    assert "was None" in none.problem and "`return`" in none.hint
+
+
+def test_a_check_tripping_over_an_odd_answer_still_fails_cleanly():
+    err = _failure(checks.accuracy, lambda logits, labels: "half")
+    assert err.exercise == "accuracy" and "str" in str(err)
+    err = _failure(checks.sgd_update, lambda params, grads, lr: {"w": "x", "b": object()})
+    assert err.exercise == "sgd_update"

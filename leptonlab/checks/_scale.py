@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from leptonlab.checks._core import CheckFailed, Raised, attempt, call, exercise, expect_close, failure_from, passed
+from leptonlab.checks._core import CheckFailed, Raised, as_array, attempt, call, exercise, expect_close, failure_from, passed
 
 
 def _mse(params, x, y):
@@ -38,14 +38,17 @@ def data_parallel_grad(fn) -> None:
         if not isinstance(got, dict) or set(got) != {"w", "b"}:
             raise CheckFailed(name, f"expected gradients shaped like params ({{'w', 'b'}}), got {type(got).__name__}"
                               f"{' with keys ' + str(sorted(got)) if isinstance(got, dict) else ''}.",
-                              "jax.grad(loss_fn)(params, xs, ys) returns a dict like params; average those dicts.")
+                              ("return one gradient per parameter, in a dict shaped like params.",
+                               "the gradient of loss_fn with respect to params is already shaped like params; "
+                               "average such dicts leaf by leaf."))
         shard = 12 // n_devices
         if n_devices > 1 and sizes and set(sizes) != {shard}:
             raise CheckFailed(name, f"with {n_devices} devices loss_fn saw batches of {sorted(set(sizes))} rows; "
                               f"each device holds {shard} of the 12.",
-                              "split x and y into n_devices equal shards (x.reshape(n, -1, ...) or slicing) and "
-                              "take the gradient on each.")
-        ratio = float(got["b"] / want["b"]) if float(want["b"]) != 0 else 1.0
+                              ("split x and y into n_devices equal, contiguous shards and take the gradient on each.",
+                               "each shard holds batch / n_devices consecutive rows of x and the matching rows of y."))
+        got_b = as_array(name, got["b"], "the gradient for 'b'")
+        ratio = float(np.mean(got_b) / want["b"]) if float(want["b"]) != 0 else 1.0
         if n_devices > 1 and abs(ratio - n_devices) < 1e-3:
             raise CheckFailed(name, f"with {n_devices} devices your gradient is {n_devices} times too large.",
                               "each shard's loss is already a mean: average the shard gradients "
