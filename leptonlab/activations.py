@@ -44,7 +44,7 @@ _GELU_CUBIC = 0.044715
 # --------------------------------------------------------------------------- validation
 
 
-def _as_float_array(x: Any, *, fn: str, name: str = "x") -> jax.Array:
+def as_float_array(x: Any, *, fn: str, name: str = "x") -> jax.Array:
     """``x`` as a floating JAX array, or a TypeError that says what was passed.
 
     Accepts JAX arrays (also tracers inside ``jit``), NumPy arrays, Python or
@@ -96,7 +96,7 @@ def sigmoid(x: Any) -> jax.Array:
     branches of the ``where`` stay finite and the gradient is finite too, even
     at ``|x| = 1000``. Introduced in notebook 01.
     """
-    x = _as_float_array(x, fn="sigmoid")
+    x = as_float_array(x, fn="sigmoid")
     z = jnp.exp(jnp.where(x >= 0, -x, x))  # e^{-|x|}, in (0, 1]
     return jnp.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
 
@@ -108,7 +108,7 @@ def sigmoid_naive(x: Any) -> jax.Array:
     :math:`e^{-x}` overflows to ``inf``: the value is still 0 by luck, but its
     gradient is ``nan``. Use :func:`sigmoid`. Introduced in notebook 01.
     """
-    x = _as_float_array(x, fn="sigmoid_naive")
+    x = as_float_array(x, fn="sigmoid_naive")
     return 1.0 / (1.0 + jnp.exp(-x))
 
 
@@ -118,7 +118,7 @@ def sigmoid_derivative(x: Any) -> jax.Array:
     Shapes: ``x: [...]`` -> ``[...]``, values in (0, 1/4]; it is largest at 0
     and vanishes for large ``|x|``. Introduced in notebook 01.
     """
-    s = sigmoid(_as_float_array(x, fn="sigmoid_derivative"))
+    s = sigmoid(as_float_array(x, fn="sigmoid_derivative"))
     return s * (1.0 - s)
 
 
@@ -131,7 +131,7 @@ def tanh(x: Any) -> jax.Array:
     Shapes: ``x: [...]`` -> ``[...]``, values in [-1, 1]. Computed by
     ``jnp.tanh`` (stable for all x). Introduced in notebook 01.
     """
-    x = _as_float_array(x, fn="tanh")
+    x = as_float_array(x, fn="tanh")
     return jnp.tanh(x)
 
 
@@ -140,7 +140,7 @@ def tanh_derivative(x: Any) -> jax.Array:
 
     Shapes: ``x: [...]`` -> ``[...]``, values in (0, 1]. Introduced in notebook 01.
     """
-    t = jnp.tanh(_as_float_array(x, fn="tanh_derivative"))
+    t = jnp.tanh(as_float_array(x, fn="tanh_derivative"))
     return 1.0 - t * t
 
 
@@ -154,7 +154,7 @@ def relu(x: Any) -> jax.Array:
     that ``jax.grad`` gives 0 at ``x = 0``, the usual convention (``max`` would
     give 1/2). Introduced in notebook 01.
     """
-    x = _as_float_array(x, fn="relu")
+    x = as_float_array(x, fn="relu")
     return jnp.where(x > 0, x, jnp.zeros_like(x))
 
 
@@ -163,7 +163,7 @@ def relu_derivative(x: Any) -> jax.Array:
 
     Shapes: ``x: [...]`` -> ``[...]`` float. Introduced in notebook 01.
     """
-    x = _as_float_array(x, fn="relu_derivative")
+    x = as_float_array(x, fn="relu_derivative")
     return (x > 0).astype(x.dtype)
 
 
@@ -186,7 +186,7 @@ def gelu(x: Any, *, approximate: bool = False) -> jax.Array:
     the default of ``jax.nn.gelu``). Introduced in notebook 01.
     """
     approximate = _check_approximate(approximate, "gelu")
-    x = _as_float_array(x, fn="gelu")
+    x = as_float_array(x, fn="gelu")
     if approximate:
         inner = _SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x)
         return 0.5 * x * (1.0 + jnp.tanh(inner))
@@ -203,7 +203,7 @@ def gelu_derivative(x: Any, *, approximate: bool = False) -> jax.Array:
     :math:`u = \sqrt{2/\pi}(x + 0.044715x^3)`. Introduced in notebook 01.
     """
     approximate = _check_approximate(approximate, "gelu_derivative")
-    x = _as_float_array(x, fn="gelu_derivative")
+    x = as_float_array(x, fn="gelu_derivative")
     if approximate:
         t = jnp.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x))
         du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_CUBIC * x * x)
@@ -225,7 +225,7 @@ def softmax(x: Any, axis: int = -1) -> jax.Array:
     (:math:`e^{x_i - m}/\sum_j e^{x_j - m}`) but keeps every exponent
     :math:`\le 0`, so nothing overflows. Introduced in notebook 01.
     """
-    x = _as_float_array(x, fn="softmax")
+    x = as_float_array(x, fn="softmax")
     axis = _check_axis(axis, x.ndim, fn="softmax")
     shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))  # [..., C], <= 0
     e = jnp.exp(shifted)
@@ -239,7 +239,7 @@ def softmax_naive(x: Any, axis: int = -1) -> jax.Array:
     (float32), :math:`e^{x}` overflows to ``inf`` and the result is ``nan``.
     Use :func:`softmax`. Introduced in notebook 01.
     """
-    x = _as_float_array(x, fn="softmax_naive")
+    x = as_float_array(x, fn="softmax_naive")
     axis = _check_axis(axis, x.ndim, fn="softmax_naive")
     e = jnp.exp(x)
     return e / jnp.sum(e, axis=axis, keepdims=True)
@@ -253,7 +253,7 @@ def log_softmax(x: Any, axis: int = -1) -> jax.Array:
     (the log-sum-exp trick), so it is finite where ``log(softmax(x))`` would
     give ``-inf``. Cross-entropy is built on it (notebook 02). Introduced in notebook 01.
     """
-    x = _as_float_array(x, fn="log_softmax")
+    x = as_float_array(x, fn="log_softmax")
     axis = _check_axis(axis, x.ndim, fn="log_softmax")
     shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))  # [..., C], <= 0
     return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
@@ -272,7 +272,7 @@ def softmax_jacobian(x: Any) -> jax.Array:
     each row, with :math:`J_{ij} = \partial s_i / \partial x_j`. Each row of
     ``J`` sums to 0 (the outputs always sum to 1). Introduced in notebook 01.
     """
-    x = _as_float_array(x, fn="softmax_jacobian")
+    x = as_float_array(x, fn="softmax_jacobian")
     _check_axis(-1, x.ndim, fn="softmax_jacobian")
     s = softmax(x)  # [..., C]
     eye = _batched_eye(s)  # [..., C, C]
@@ -286,7 +286,7 @@ def log_softmax_jacobian(x: Any) -> jax.Array:
     why the gradient of cross-entropy with respect to the logits is simply
     ``softmax(x) - onehot(y)`` (notebook 02). Introduced in notebook 01.
     """
-    x = _as_float_array(x, fn="log_softmax_jacobian")
+    x = as_float_array(x, fn="log_softmax_jacobian")
     _check_axis(-1, x.ndim, fn="log_softmax_jacobian")
     s = softmax(x)  # [..., C]
     eye = _batched_eye(s)  # [..., C, C]

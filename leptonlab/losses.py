@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from leptonlab.activations import _as_float_array, log_softmax
+from leptonlab.activations import as_float_array, log_softmax
 
 __all__ = [
     "SmoothedClassificationLoss",
@@ -104,8 +104,8 @@ def mse(predictions: Any, targets: Any, *, reduction: str = "mean") -> jax.Array
     Introduced in notebook 02.
     """
     reduction = _check_reduction(reduction, "mse")
-    p = _as_float_array(predictions, fn="mse", name="predictions")
-    t = _as_float_array(targets, fn="mse", name="targets")
+    p = as_float_array(predictions, fn="mse", name="predictions")
+    t = as_float_array(targets, fn="mse", name="targets")
     _same_shape(p, t, fn="mse", pred_name="predictions", target_name="targets")
     return _reduce((p - t) ** 2, reduction, fn="mse")
 
@@ -118,8 +118,8 @@ def mae(predictions: Any, targets: Any, *, reduction: str = "mean") -> jax.Array
     Introduced in notebook 02.
     """
     reduction = _check_reduction(reduction, "mae")
-    p = _as_float_array(predictions, fn="mae", name="predictions")
-    t = _as_float_array(targets, fn="mae", name="targets")
+    p = as_float_array(predictions, fn="mae", name="predictions")
+    t = as_float_array(targets, fn="mae", name="targets")
     _same_shape(p, t, fn="mae", pred_name="predictions", target_name="targets")
     return _reduce(jnp.abs(p - t), reduction, fn="mae")
 
@@ -145,8 +145,8 @@ def binary_cross_entropy(
         raise ValueError(
             f"binary_cross_entropy(): eps must be a small positive float such as 1e-7, got {eps!r}."
         )
-    p = _as_float_array(probs, fn="binary_cross_entropy", name="probs")
-    y = _as_float_array(labels, fn="binary_cross_entropy", name="labels")
+    p = as_float_array(probs, fn="binary_cross_entropy", name="probs")
+    y = as_float_array(labels, fn="binary_cross_entropy", name="labels")
     _same_shape(p, y, fn="binary_cross_entropy", pred_name="probs", target_name="labels")
     _check_in_unit_interval(
         p,
@@ -182,8 +182,8 @@ def binary_cross_entropy_with_logits(
     Introduced in notebook 02.
     """
     reduction = _check_reduction(reduction, "binary_cross_entropy_with_logits")
-    z = _as_float_array(logits, fn="binary_cross_entropy_with_logits", name="logits")
-    y = _as_float_array(labels, fn="binary_cross_entropy_with_logits", name="labels")
+    z = as_float_array(logits, fn="binary_cross_entropy_with_logits", name="logits")
+    y = as_float_array(labels, fn="binary_cross_entropy_with_logits", name="labels")
     _same_shape(
         z, y, fn="binary_cross_entropy_with_logits", pred_name="logits", target_name="labels"
     )
@@ -219,7 +219,7 @@ def categorical_cross_entropy(logits: Any, labels: Any, *, reduction: str = "mea
     """
     fn = "categorical_cross_entropy"
     reduction = _check_reduction(reduction, fn)
-    z = _as_float_array(logits, fn=fn, name="logits")
+    z = as_float_array(logits, fn=fn, name="logits")
     if z.ndim == 0:
         raise ValueError(f"{fn}(): logits must have a class axis, shape [..., C]; got a scalar.")
     if isinstance(labels, (str, bytes)) or labels is None:

@@ -35,7 +35,7 @@ from flax import nnx
 
 from leptonlab.deploy._drift import DriftMonitor
 from leptonlab.deploy._inputs import InputError, InputSpec, check_batch, read_image
-from leptonlab.deploy._prune import _path_name
+from leptonlab.deploy._prune import path_name
 from leptonlab.train import TrainState
 
 FORMAT = "leptonlab-export/1"
@@ -46,7 +46,7 @@ def _flat_arrays(model: nnx.Module) -> tuple[Any, list[str], dict[str, np.ndarra
     """``(graphdef, names, arrays, treedef)``: the model's state as a flat dict ``name -> array``."""
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     flat, treedef = jax.tree_util.tree_flatten_with_path({"param": params, "state": rest})
-    names = [_path_name(path) for path, _ in flat]
+    names = [path_name(path) for path, _ in flat]
     if len(set(names)) != len(names):
         raise ValueError("two parameters of the model map to the same name; cannot export it.")
     arrays = {name: np.asarray(leaf) for name, (_, leaf) in zip(names, flat)}

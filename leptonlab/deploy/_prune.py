@@ -100,11 +100,11 @@ def layer_sparsity(params) -> dict[str, float]:
     rows = {}
     for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
         if _is_prunable(leaf):
-            rows[_path_name(path)] = float(np.mean(np.asarray(leaf) == 0))
+            rows[path_name(path)] = float(np.mean(np.asarray(leaf) == 0))
     return rows
 
 
-def _path_name(path) -> str:
+def path_name(path) -> str:
     parts = []
     for entry in path:
         key = getattr(entry, "key", getattr(entry, "name", getattr(entry, "idx", entry)))

@@ -108,7 +108,7 @@ def index_ratings(ratings: Any, *, users: IdIndex | None = None, items: IdIndex 
                         users=users, items=items)
 
 
-def _check_interactions(data: Any, name: str = "data") -> Interactions:
+def check_interactions(data: Any, name: str = "data") -> Interactions:
     if not isinstance(data, Interactions):
         raise TypeError(f"{name} must be Interactions (from recsys.index_ratings), got {type(data).__name__}.")
     if data.n_ratings == 0:
@@ -116,11 +116,11 @@ def _check_interactions(data: Any, name: str = "data") -> Interactions:
     return data
 
 
-def _check_train_val(train: Any, val: Any) -> tuple[Interactions, Interactions | None]:
+def check_train_val(train: Any, val: Any) -> tuple[Interactions, Interactions | None]:
     """``train`` and the optional ``val`` checked, and indexed alike (same users and items)."""
-    train = _check_interactions(train, "train")
+    train = check_interactions(train, "train")
     if val is not None:
-        val = _check_interactions(val, "val")
+        val = check_interactions(val, "val")
         if val.n_users != train.n_users or val.n_items != train.n_items:
             raise ValueError("val must be indexed with the same users and items as train: pass users= and items= "
                              "to index_ratings for both.")
@@ -129,7 +129,7 @@ def _check_train_val(train: Any, val: Any) -> tuple[Interactions, Interactions |
 
 def seen_matrix(data: Interactions) -> np.ndarray:
     """``[n_users, n_items] bool``: which items each user has rated in ``data``. Introduced in notebook 14."""
-    data = _check_interactions(data)
+    data = check_interactions(data)
     seen = np.zeros((data.n_users, data.n_items), bool)
     seen[data.user, data.item] = True
     return seen
@@ -137,7 +137,7 @@ def seen_matrix(data: Interactions) -> np.ndarray:
 
 def rating_matrix(data: Interactions) -> tuple[np.ndarray, np.ndarray]:
     """Dense ``(R, mask)``: ``R: [n_users, n_items] float32`` ratings (0 where unrated), ``mask`` bool."""
-    data = _check_interactions(data)
+    data = check_interactions(data)
     R = np.zeros((data.n_users, data.n_items), np.float32)
     R[data.user, data.item] = data.rating
     return R, seen_matrix(data)
@@ -158,7 +158,7 @@ class ImplicitSplit(NamedTuple):
 
 def leave_one_out(data: Interactions) -> ImplicitSplit:
     """Hold out each user's latest interaction (users with at least 2). Introduced in notebook 15."""
-    data = _check_interactions(data)
+    data = check_interactions(data)
     order = np.lexsort((data.item, data.timestamp, data.user))  # by user, then time, then item
     user_sorted = data.user[order]
     last = np.ones(data.n_ratings, bool)
@@ -209,7 +209,7 @@ def sample_negatives(seen: Any, users: Any, n: int, *, key: jax.Array, exclude: 
 
 def item_popularity(data: Interactions) -> np.ndarray:
     """``[n_items] int64``: how many interactions each item has in ``data``. Introduced in notebook 14."""
-    data = _check_interactions(data)
+    data = check_interactions(data)
     return np.bincount(data.item, minlength=data.n_items).astype(np.int64)
 
 
@@ -245,7 +245,7 @@ def validation_split(data: Interactions, fraction: float = 0.1, *, key: jax.Arra
 
     Introduced in notebook 14.
     """
-    data = _check_interactions(data)
+    data = check_interactions(data)
     if not (isinstance(fraction, (int, float)) and 0.0 < fraction < 1.0):
         raise ValueError(f"fraction must be a number strictly between 0 and 1, got {fraction!r}.")
     n_val = int(round(fraction * data.n_ratings))

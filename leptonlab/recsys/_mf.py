@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from leptonlab.recsys._data import Interactions, _check_interactions, _check_train_val
+from leptonlab.recsys._data import Interactions, check_interactions, check_train_val
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,7 +219,7 @@ def _minibatch_epoch(params, opt_state, train, val, idx, hyper, clip):
     return params, opt_state, losses.mean(), _val_rmse(params, val, clip)
 
 
-def _arrays(data: Interactions):
+def device_arrays(data: Interactions):
     return (jnp.asarray(data.user), jnp.asarray(data.item), jnp.asarray(data.rating, jnp.float32))
 
 
@@ -240,7 +240,7 @@ def fit_mf(
 
     Introduced in notebook 14.
     """
-    train, val = _check_train_val(train, val)
+    train, val = check_train_val(train, val)
     if not isinstance(config, MFConfig):
         raise TypeError(f"config must be an MFConfig, got {type(config).__name__}.")
     start = time.perf_counter()
@@ -254,8 +254,8 @@ def fit_mf(
         init_scale=config.init_scale,
     )
     opt_state = optax.adam(config.learning_rate).init(params)
-    tr = _arrays(train)
-    va = _arrays(val) if val is not None else tuple(a[:1] for a in tr)
+    tr = device_arrays(train)
+    va = device_arrays(val) if val is not None else tuple(a[:1] for a in tr)
     if config.batch_size is None or config.batch_size >= train.n_ratings:
         params, _, losses, vals = _full_batch_epochs(
             params, opt_state, tr, va, _hyper(config), config.epochs, config.clip
@@ -288,7 +288,7 @@ def evaluate_mf(
     """``{"rmse": ..., "mae": ...}`` of ``params`` on ``data``, predictions clipped to ``clip``. Notebook 14."""
     from leptonlab.recsys._metrics import mae, rmse
 
-    data = _check_interactions(data)
+    data = check_interactions(data)
     if not isinstance(params, MFParams):
         raise TypeError(f"params must be MFParams (from fit_mf), got {type(params).__name__}.")
     if data.n_users != params.user_bias.shape[0] or data.n_items != params.item_bias.shape[0]:
@@ -305,7 +305,7 @@ def evaluate_mf(
 
 def global_mean_baseline(train: Interactions) -> MFParams:
     """The constant predictor ``r_hat = mean training rating`` as MFParams of rank 0. Notebook 14."""
-    train = _check_interactions(train, "train")
+    train = check_interactions(train, "train")
     return MFParams(
         mu=jnp.asarray(np.mean(train.rating), jnp.float32),
         user_bias=jnp.zeros(train.n_users),
@@ -324,7 +324,7 @@ def fit_biases(
     (reg_user + n_u)``, repeated ``sweeps`` times (Koren 2010's baseline
     predictor; ``reg`` counts as that many pseudo-ratings at the mean).
     """
-    train = _check_interactions(train, "train")
+    train = check_interactions(train, "train")
     if reg_item < 0 or reg_user < 0 or not isinstance(sweeps, int) or sweeps < 1:
         raise ValueError(
             f"reg_item and reg_user must be >= 0 and sweeps an int >= 1, got {reg_item}, {reg_user}, {sweeps}."

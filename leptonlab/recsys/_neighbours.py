@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from leptonlab.recsys._data import Interactions, _check_interactions, rating_matrix
+from leptonlab.recsys._data import Interactions, check_interactions, rating_matrix
 from leptonlab.recsys._mf import MFParams, mf_predict
 
 SIMILARITIES = ("cosine", "pearson")
@@ -90,7 +90,7 @@ def fit_neighbours(train: Interactions, *, kind: str = "user", similarity: str =
     (similarities included) and predict ``b_ui`` plus the neighbours' weighted
     residual, instead of row means plus deviations.
     """
-    train = _check_interactions(train, "train")
+    train = check_interactions(train, "train")
     if baseline is not None:
         if not isinstance(baseline, MFParams):
             raise TypeError(f"baseline must be MFParams (from fit_biases), got {type(baseline).__name__}.")

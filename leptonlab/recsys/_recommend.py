@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from leptonlab.recsys._data import IdIndex, Interactions, _check_interactions, item_popularity, seen_matrix
+from leptonlab.recsys._data import IdIndex, Interactions, check_interactions, item_popularity, seen_matrix
 from leptonlab.recsys._mf import MFParams
 
 
@@ -58,7 +58,7 @@ class Recommender:
     def __init__(self, scores, train: Interactions, *, titles=None, item_genres=None,
                  genre_names: Sequence[str] | None = None,
                  new_user_scores: Callable[[np.ndarray], np.ndarray] | None = None, min_interactions: int = 0):
-        train = _check_interactions(train, "train")
+        train = check_interactions(train, "train")
         if not isinstance(min_interactions, (int, np.integer)) or min_interactions < 0:
             raise ValueError(f"min_interactions must be an int >= 0, got {min_interactions!r}.")
         scores = np.asarray(scores, np.float32)

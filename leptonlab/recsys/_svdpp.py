@@ -26,8 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from leptonlab.recsys._data import Interactions, _check_interactions, _check_train_val
-from leptonlab.recsys._mf import MFConfig, MFHistory, MFParams, _arrays, init_mf
+from leptonlab.recsys._data import Interactions, check_interactions, check_train_val
+from leptonlab.recsys._mf import MFConfig, MFHistory, MFParams, device_arrays, init_mf
 
 
 class _SVDppParams(NamedTuple):
@@ -41,7 +41,7 @@ def implicit_matrix(train: Interactions) -> jax.Array:
     Row ``u`` times ``Y: [n_items, rank]`` is ``|N(u)|^(-1/2) sum_{j in N(u)} y_j``.
     A user without training ratings gets a zero row. Introduced in notebook 14.
     """
-    train = _check_interactions(train, "train")
+    train = check_interactions(train, "train")
     seen = np.zeros((train.n_users, train.n_items), np.float32)
     seen[train.user, train.item] = 1.0
     counts = seen.sum(axis=1, keepdims=True)  # [U, 1] |N(u)|
@@ -105,7 +105,7 @@ def fit_svdpp(train: Interactions, config: MFConfig = MFConfig(), *, key: jax.Ar
 
     Introduced in notebook 14.
     """
-    train, val = _check_train_val(train, val)
+    train, val = check_train_val(train, val)
     if not isinstance(config, MFConfig):
         raise TypeError(f"config must be an MFConfig, got {type(config).__name__}.")
     if config.batch_size is not None:
@@ -118,8 +118,8 @@ def fit_svdpp(train: Interactions, config: MFConfig = MFConfig(), *, key: jax.Ar
                  init_scale=config.init_scale)
     params = _SVDppParams(mf=mf, implicit=config.init_scale * jax.random.normal(k_y, (train.n_items, config.rank)))
     N = implicit_matrix(train)
-    tr = _arrays(train)
-    va = _arrays(val) if val is not None else tuple(a[:1] for a in tr)
+    tr = device_arrays(train)
+    va = device_arrays(val) if val is not None else tuple(a[:1] for a in tr)
     hyper = jnp.array([config.learning_rate, config.l2, config.l2_bias, config.l2_uniform, l2_implicit], jnp.float32)
     params, losses, vals = _train(params, N, tr, va, hyper, config.epochs, config.clip)
     out = params.mf._replace(user_factors=_user_vectors(params, N))
