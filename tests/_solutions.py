@@ -79,10 +79,20 @@ def _found() -> dict[str, tuple[str, str, str, str]]:
 
 def answer_cell(check: str) -> str:
     """The whole answer cell (the function with its solution) of ``check``'s notebook exercise."""
+    return answer_cells(check)[-1]
+
+
+def answer_cells(check: str) -> list[str]:
+    """The answer cells of ``check``'s notebook up to and including its own, in order (later answers may
+    call earlier ones, as notebook 10's forward pass calls its step)."""
     notebook, grade_id, _ = solutions()[check]
+    cells = []
     for cell in json.loads((NOTEBOOKS / notebook).read_text())["cells"]:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
-            return "".join(cell["source"])
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution") and "### BEGIN SOLUTION" in "".join(cell["source"]):
+            cells.append("".join(cell["source"]))
+            if meta.get("grade_id") == grade_id:
+                return cells
     raise KeyError(check)
 
 

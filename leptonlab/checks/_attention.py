@@ -39,7 +39,7 @@ def attention_weights(fn) -> None:
                        f"the weights for q {q.shape}, k {k.shape}")
         if got.shape == want.shape[::-1] and got.shape != want.shape:
             raise CheckFailed(name, f"the weights have shape {got.shape}, expected {want.shape} (queries x keys).",
-                              "one row per query: q @ k.T, not k @ q.T.")
+                              "one row per query and one column per key: check the order of your product.")
         if got.shape == want.shape and np.isfinite(got).all() and not np.allclose(got, want, atol=1e-5):
             if np.allclose(got, _weights(q, k, 1.0), atol=1e-5):
                 raise CheckFailed(name, "your weights are the softmax of the raw scores q k^T.",
@@ -74,7 +74,8 @@ def causal_mask(fn) -> None:
             continue
         if np.array_equal(got, want.T):
             raise CheckFailed(name, "your mask lets each position see the *later* positions and not the earlier ones.",
-                              "row i is query i: allow columns j <= i (the lower triangle, np.tril / jnp.tril).")
+                              ("row i is query i: it may look at positions up to and including i, never later ones.",
+                               "the allowed entries form a triangle of the matrix: which one?"))
         if np.array_equal(got, np.tril(np.ones((t, t), bool), -1)):
             raise CheckFailed(name, "your mask hides each position from itself.",
                               "keep the diagonal: position i may look at j <= i, itself included.")

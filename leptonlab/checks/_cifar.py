@@ -75,10 +75,12 @@ def smooth_labels(fn) -> None:
                               "smoothing / C over all C classes, the true one included.")
         if eps and np.allclose(got, np.eye(c)[y] + eps / c):
             raise CheckFailed(name, "the rows sum to more than 1: the true class kept its full 1.",
-                              "multiply the one-hot vector by (1 - smoothing) before adding smoothing / C.")
+                              ("the true class gives up a share of its mass before the spread is added.",
+                               "scale the one-hot part down by the share you spread, so each row still sums to 1."))
         if eps and np.allclose(got, np.eye(c)[y] * (1 - eps)):
             raise CheckFailed(name, "the rows sum to 1 - smoothing: the removed mass was not spread out.",
-                              "add smoothing / C to every entry.")
+                              ("spread the removed mass evenly over every class, the true one included.",
+                               "each of the C entries gets an equal part of the smoothing mass."))
         expect_close(name, got, want, what=f"the targets for y={y.tolist()}, C={c}, smoothing={eps}",
                      hint=("the true class keeps 1 - smoothing of its mass, and the smoothing mass is shared "
                            "by ALL C classes.",

@@ -75,7 +75,8 @@ def confusion_matrix(fn) -> None:
     got = as_array(name, call(name, fn, y_true, y_pred, 3), "the confusion matrix")
     if got.shape == want.shape and np.array_equal(got, want.T) and not np.array_equal(got, want):
         raise CheckFailed(name, "your matrix is the transpose of the expected one.",
-                          "rows are the true classes and columns the predictions: cm[y_true[i], y_pred[i]] += 1.")
+                          ("rows are the true classes and columns the predictions.",
+                           "each example adds 1 at (its true class, its predicted class), in that order."))
     if got.shape == want.shape and np.allclose(got, want / len(y_true)):
         raise CheckFailed(name, "your matrix holds fractions; a confusion matrix counts examples.",
                           "do not divide by the number of examples.")

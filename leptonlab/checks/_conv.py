@@ -127,7 +127,9 @@ def max_pool_2x2(fn) -> None:
                           "take the largest value of each block (max, not mean).")
     if np.allclose(got, x.reshape(2, 3, 2, 2).max(axis=(2, 3))):
         raise CheckFailed(name, "the blocks are not the 2x2 squares of the image.",
-                          "x.reshape(H // 2, 2, W // 2, 2) keeps rows together; then take the max over axes 1 and 3.")
+                          ("block (i, j) holds rows 2i, 2i+1 and columns 2j, 2j+1 of x.",
+                           "if you reshape, make sure the two axes of size 2 come from a row pair and a column "
+                           "pair; print one block to check."))
     expect_close(name, got, want, what="the pooled output",
                  hint=("out[i, j] is the maximum of the 2x2 block whose top-left corner is (2i, 2j).",
                        "take the maximum over the two entries of each block in both directions, not over a row."))

@@ -32,7 +32,8 @@ def quantize_int8(fn) -> None:
     q_raw, scale_raw = out
     if getattr(q_raw, "dtype", None) is None or str(q_raw.dtype) != "int8":
         raise CheckFailed(name, f"q has dtype {getattr(q_raw, 'dtype', type(q_raw).__name__)}; it must be int8 "
-                                "(1 byte per weight).", "convert with .astype(jnp.int8) after rounding and clipping.")
+                                "(1 byte per weight).", ("round and clip in floating point, then convert the result to int8.",
+                                "an array's dtype changes with .astype."))
     q = as_array(name, q_raw, "q")
     scale = as_array(name, scale_raw, "scale").reshape(-1)
     if scale.shape != (4,):
@@ -41,7 +42,8 @@ def quantize_int8(fn) -> None:
         raise CheckFailed(name, f"scale has {scale.size} entries for a [16, 4] kernel; expected 4.", hint)
     if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
         raise CheckFailed(name, f"scale is {scale}: every scale must be a positive number.",
-                          "an all-zero channel gives max |w| = 0: use scale 1 there (jnp.where(amax > 0, ..., 1.0)).")
+                          ("an all-zero channel gives max |w| = 0, and dividing by a zero scale gives NaN.",
+                           "give such a channel any positive scale (1 will do): its weights quantise to 0 anyway."))
     if np.allclose(scale[:3], np.abs(w).max() / 127):
         raise CheckFailed(name, "all channels share one scale.", "per-channel: one scale per output column, not one for the whole array.")
     if np.allclose(scale[:3], want_scale.ravel()[:3] * 127 / 128, rtol=1e-4):

@@ -73,13 +73,15 @@ def fgsm_perturb(fn) -> None:
     if got.shape == want.shape:
         if np.allclose(got, np.clip(x - eps * np.sign(grad), 0, 1)):
             raise CheckFailed(name, "your step goes down the loss: that makes the image *easier* to classify.",
-                              "an attack climbs the loss of the true label: x + epsilon * sign(grad).")
+                              ("an attack climbs the loss of the true label: step along the gradient, not against it.",
+                               "check the sign of your step."))
         if np.allclose(got, np.clip(x + eps * grad, 0, 1)) or np.allclose(got, x + eps * grad):
             raise CheckFailed(name, "you scaled the gradient itself; FGSM uses only its sign.",
-                              "jnp.sign(grad) moves every pixel by exactly epsilon (the largest change allowed).")
+                              "only the gradient's sign counts: every pixel moves by exactly epsilon (the largest "
+                              "change allowed).")
         if np.allclose(got, x + eps * np.sign(grad)):
             raise CheckFailed(name, "some pixels left the valid range [0, 1] (0.99 + 0.05 = 1.04).",
-                              "clip the result: jnp.clip(x_adv, 0.0, 1.0).")
+                              "keep the result a valid image: limit every pixel to [0, 1] after the step.")
     expect_close(name, got, want, what="the FGSM image for epsilon=0.05",
                  hint=("each pixel moves by epsilon in the direction that raises the loss; images stay in [0, 1].",
                        "only the sign of the gradient matters, and a zero gradient leaves the pixel alone."))

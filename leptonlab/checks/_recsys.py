@@ -45,7 +45,8 @@ def predict_rating(fn) -> None:
     got = as_array(name, call(name, fn, mu, bu, bi, p, q), "the predicted ratings")
     if got.shape == (4, 4):
         raise CheckFailed(name, "the result is [N, N]: p_u @ q_i.T pairs every user with every item.",
-                          "each rating needs only its own pair: (p_u * q_i).sum(axis=1) gives [N].")
+                          ("each rating needs only its own (user, item) pair: one number per row, [N].",
+                           "a matrix product pairs every user with every item; you need the row-by-row dot products."))
     mistakes = [
         (bu + bi + np.sum(p * q, axis=1), "the global mean mu is missing: predictions sit around 0 instead of 3.5."),
         (mu + np.sum(p * q, axis=1), "the user and item biases b_u and b_i are missing."),

@@ -31,7 +31,7 @@ def l2_penalty(fn) -> None:
     value = float(got)
     if np.isclose(value, 0.01 * squares):
         raise CheckFailed(name, "your penalty is twice the expected value.",
-                          "the convention is (lambda / 2) * sum(w**2), so that its gradient is exactly lambda * w.")
+                          "the convention halves the sum of squares, so that the penalty's gradient is exactly lambda * w.")
     if np.isclose(value, 0.5 * 0.01 * sum(float(jnp.sum(jnp.abs(p))) for p in leaves)):
         raise CheckFailed(name, "you summed |w|: that is the L1 penalty.", "the L2 penalty squares each weight.")
     if any(np.isclose(value, 0.5 * 0.01 * float(jnp.sum(jnp.square(p)))) for p in leaves):

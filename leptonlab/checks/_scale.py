@@ -95,6 +95,7 @@ def local_batch_rows(fn) -> None:
         raise failure_from(name, got)
     if isinstance(got, Raised):
         raise CheckFailed(name, f"for 10 rows over 4 processes you raised {got.type_name}, not ValueError.",
-                          "raise ValueError with a message when global_batch % process_count != 0.")
+                          "when the batch does not split evenly, raise a ValueError with a message.")
     raise CheckFailed(name, f"10 rows do not split over 4 processes, but you returned {got!r}.",
-                      "raise ValueError when global_batch % process_count != 0: every device must get as many rows.")
+                      ("every device must get as many rows: refuse a batch that does not split evenly.",
+                       "test whether the division leaves a remainder, and raise ValueError if it does."))

@@ -76,7 +76,7 @@ def halving_survivors(fn) -> None:
             hint = "these are the *highest* scores; a loss is better when lower: keep the lowest."
         elif got.ndim == 1 and len(got) == keep and any(np.isnan(scores[int(i)]) for i in got
                                                         if 0 <= int(i) < len(scores)):
-            hint = "a NaN score is a diverged run: treat it as the worst (e.g. replace NaN by +inf first)."
+            hint = "a NaN score is a diverged run: treat it as the worst score of all before sorting."
         elif got.ndim == 1 and set(got.tolist()) == set(want.tolist()):
             hint = "the right trials, in the wrong order: return them best first."
         raise CheckFailed(name, f"for {case} you returned {got.tolist()}; expected {want.tolist()}.", hint)

@@ -53,8 +53,8 @@ def top_k_filter(fn) -> None:
         kept = np.isfinite(got)
         if k < len(logits) and kept.all():
             raise CheckFailed(name, f"for k={k} no logit was dropped (none is -inf).",
-                              "set the dropped logits to -inf (jnp.where(..., -jnp.inf, logits)), so that "
-                              "softmax gives them probability 0.")
+                              ("set the dropped logits to -inf, so that softmax gives them probability 0.",
+                               "choose entry by entry between the logit and -inf."))
         if kept.sum() == k + 1:
             raise CheckFailed(name, f"for k={k} you kept {k + 1} tokens.", "keep exactly k: compare with > or >= carefully.")
         smallest = np.argsort(logits)[:k]
@@ -105,7 +105,7 @@ def masked_mean(fn) -> None:
             raise CheckFailed(name, "your mean includes the padded steps.", "multiply by the mask before summing.")
         if np.allclose(got, (x * mask[..., None]).sum(1) / x.shape[1], atol=1e-5):
             raise CheckFailed(name, "you divided by T, so short sentences get smaller features.",
-                              "divide by the number of real steps: mask.sum(axis=1).")
+                              "divide by each sequence's number of real steps, not by T.")
     expect_close(name, got, want, what="the masked mean", atol=1e-5,
                  hint=("average over the real (unmasked) steps of each sequence only.",
                        "zero the padded steps, sum over time, and divide by each sequence's number of real steps; "

@@ -20,12 +20,15 @@ def accuracy(fn) -> bool:
     got = call(name, fn, logits, labels)
     if np.ndim(got) != 0:
         raise CheckFailed(name, f"the result has shape {np.shape(got)}; accuracy is one number.",
-                          "average the per-example correctness: jnp.mean(predictions == labels).")
+                          ("accuracy is a fraction over the whole batch: one number, not one per example.",
+                           "compare each row's predicted class with its label, then average those true/false values."))
     if np.isclose(float(got), 2.0):
         raise CheckFailed(name, "you returned the number of correct predictions (2), not the fraction.",
-                          "divide by the batch size, or use jnp.mean.")
+                          ("a fraction of the batch is between 0 and 1.",
+                           "turn the count into a fraction by averaging over the batch instead of summing."))
     expect_close(name, got, 0.5, what="accuracy on a batch with 2 of 4 right",
-                 hint="the predicted class is jnp.argmax(logits, axis=-1): the largest logit of each row.")
+                 hint=("the predicted class of a row is the position of its largest logit.",
+                       "take that position along the class axis (the last one), not over the batch."))
     expect_close(name, call(name, fn, logits[:2], labels[:2]), 1.0, what="accuracy on a batch all right")
     return passed(name)
 
@@ -47,18 +50,22 @@ def mse_loss_fn(fn) -> bool:
     out = call(name, fn, model, (x, y), jax.random.key(0))
     if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)):
         raise CheckFailed(name, f"expected a pair (loss, metrics_dict), got {type(out).__name__}.",
-                          'return loss, {"loss": per_example_errors}.')
+                          "the exercise asks for two things back: the batch's loss and a dict of metrics.")
     loss, metrics = out
     errors = jnp.square(model(x) - y)[:, 0]  # [6]
     if "loss" not in metrics:
         raise CheckFailed(name, f"the metrics dict has keys {sorted(metrics)}, but no 'loss'.",
-                          'return loss, {"loss": per_example_errors}.')
+                          ('the metrics dict needs the key "loss".',
+                           'its value under "loss" is one error per example, shape [B].'))
     if np.isclose(float(loss), 0.5 * float(errors.mean())):
         raise CheckFailed(name, "your loss is half the mean squared error.",
-                          "the 1/2 factor is a convention for derivatives; the MSE itself is mean((y_hat - y)^2).")
-    expect_close(name, loss, errors.mean(), what="the loss", hint="the loss is the mean of the squared errors.")
+                          ("the 1/2 factor is a convention for derivatives; the MSE itself has no such factor.",
+                           "drop the 1/2: the loss is the plain average of the squared errors."))
+    expect_close(name, loss, errors.mean(), what="the loss", hint=("look at how you reduce the squared errors to one number.",
+                       "square each prediction's error, then average over the batch."))
     expect_close(name, metrics["loss"], errors, what="the per-example errors",
-                 hint="one squared error per example: shape [B], not the mean.")
+                 hint=("the metric is one squared error per example: shape [B], before any averaging.",
+                       "the model's output is [B, 1]: drop the trailing axis so each example has one number."))
     got_grad = call(name, fn, model, (x, y), jax.random.key(0), probe=first_kernel_grad)
     want = jax.grad(lambda m: jnp.mean(jnp.square(m(x) - y)))(model)
     expect_close(name, got_grad, want.layers[0].kernel[...], what="the gradient of your loss",

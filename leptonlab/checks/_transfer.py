@@ -18,11 +18,12 @@ def cosine_similarity(fn) -> None:
     got = as_array(name, call(name, fn, a, b), "the similarity matrix")
     if got.shape == (3, 2):
         raise CheckFailed(name, "your matrix is [M, N]; row i should hold a[i]'s similarity to every row of b.",
-                          "compute a @ b.T (after normalising), not b @ a.T.")
+                          "entry (i, j) pairs row i of a with row j of b: check the order of your product.")
     if got.shape == want.shape:
         if np.allclose(got, a @ b.T):
             raise CheckFailed(name, "these are plain dot products: they grow with the length of the vectors.",
-                              "divide each row by its length first: a / |a|, b / |b| (norm over axis=1).")
+                              ("a cosine ignores lengths: normalise each row of both a and b first.",
+                               "divide each row by its own Euclidean length."))
         if np.allclose(got, unit(a) @ b.T) or np.allclose(got, a @ unit(b).T):
             raise CheckFailed(name, "only one of the two matrices was normalised.",
                               "normalise the rows of both a and b.")
@@ -30,7 +31,8 @@ def cosine_similarity(fn) -> None:
             by_column = (a / np.linalg.norm(a, axis=0, keepdims=True)) @ (b / np.linalg.norm(b, axis=0, keepdims=True)).T
         if np.allclose(got, by_column):
             raise CheckFailed(name, "you normalised the columns; each *row* is one embedding.",
-                              "use the norm over axis=1 with keepdims=True.")
+                              ("each row's length is a norm over its entries (the feature axis).",
+                               "keep that axis so the lengths broadcast over each row."))
     expect_close(name, got, want, what="the cosine similarities",
                  hint=("entry (i, j) is the cosine between row i of a and row j of b.",
                        "scale each row to unit length first; then one matrix product gives every pair."))
@@ -48,7 +50,7 @@ def threshold_from_roc(fn) -> None:
     got = as_array(name, call(name, fn, fpr, tpr, thresholds), "the threshold")
     if got.shape != ():
         raise CheckFailed(name, f"the result has shape {got.shape}; a threshold is one number.",
-                          "return thresholds[best], a float.")
+                          "return the threshold itself (one float), not its index.")
     value = float(got)
     mistakes = [
         (2.0, "you returned the index of the best point; return the threshold there: thresholds[index]."),
