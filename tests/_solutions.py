@@ -15,10 +15,16 @@ import re
 from pathlib import Path
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-MIN_EXPRESSION = 10  # a solution expression this long (without spaces) must not appear whole in a message
-MIN_SHARED = 26  # nor may a message share this many consecutive characters (without spaces) with one
+MIN_EXPRESSION = (
+    10  # a solution expression this long (without spaces) must not appear whole in a message
+)
+MIN_SHARED = (
+    26  # nor may a message share this many consecutive characters (without spaces) with one
+)
 
-_TARGET = re.compile(r"^[\w\s,\[\]\.:]+=(?!=)")  # `name =`, `a, b =`, `x[i] =` at the start of a line
+_TARGET = re.compile(
+    r"^[\w\s,\[\]\.:]+=(?!=)"
+)  # `name =`, `a, b =`, `x[i] =` at the start of a line
 
 
 def normalise(code: str) -> str:
@@ -36,7 +42,9 @@ def expressions(solution: str) -> list[str]:
             continue
         line = re.sub(r"^return\b", "", line).strip()
         line = _TARGET.sub("", line, count=1).strip()
-        if re.fullmatch(r"[\w\s,()]*", line) and not re.search(r"\w\(", line):  # names only: nothing to give away
+        if re.fullmatch(r"[\w\s,()]*", line) and not re.search(
+            r"\w\(", line
+        ):  # names only: nothing to give away
             continue
         expr = normalise(line)
         if len(expr) >= MIN_EXPRESSION:
@@ -104,7 +112,9 @@ def leaks(message: str, solution: str) -> list[str]:
         if expr in text:
             shown.append(expr)
             continue
-        match = difflib.SequenceMatcher(None, expr, text, autojunk=False).find_longest_match(0, len(expr), 0, len(text))
+        match = difflib.SequenceMatcher(None, expr, text, autojunk=False).find_longest_match(
+            0, len(expr), 0, len(text)
+        )
         if match.size >= MIN_SHARED:
-            shown.append(expr[match.a: match.a + match.size])
+            shown.append(expr[match.a : match.a + match.size])
     return shown

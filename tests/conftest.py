@@ -72,19 +72,28 @@ def replay_every_check(monkeypatch):
     from leptonlab.checks import _core, _record
 
     records = []
-    monkeypatch.setattr(_core, "_FAILURES", {})  # each test starts at the first hint (escalating hints)
+    # Each test starts at the first hint (escalating hints, leptonlab.checks._core._FAILURES).
+    monkeypatch.setattr(_core, "_FAILURES", {})
     monkeypatch.setenv(_record.RECORD_ENV, "1")
     monkeypatch.setattr(_core, "_show_record", records.append)
-    failures = []  # every CheckFailed the test makes: none may show its notebook's solution (issue 25)
+    # Every CheckFailed the test makes: none may show its notebook's solution (issue 25).
+    failures = []
     make_failure = _core.CheckFailed.__init__
-    monkeypatch.setattr(_core.CheckFailed, "__init__",
-                        lambda self, *a, **k: (make_failure(self, *a, **k), failures.append(self))[0])
+
+    def keep_failure(self, *args, **kwargs):
+        make_failure(self, *args, **kwargs)
+        failures.append(self)
+
+    monkeypatch.setattr(_core.CheckFailed, "__init__", keep_failure)
     yield records
     from _solutions import leaks, solutions
 
     for err in failures:
         solution = solutions().get(err.exercise)
         for text in (err.problem, *err.hints) if solution else ():
-            assert not leaks(text, solution[2]), f"{err.exercise}: a message shows the solution's code: {text!r}"
+            shown = leaks(text, solution[2])
+            assert not shown, (
+                f"{err.exercise}: a message shows the solution's code {shown}: {text!r}"
+            )
     for record in records:
         assert _core.replay(record) is None, f"{record['check']}: {_core.replay(record)}"

@@ -51,7 +51,9 @@ def _solution(name: str):
     for source in earlier:  # the notebook's earlier answers, which a later one may call
         try:
             exec(source, namespace)  # the repository's own notebook code
-        except Exception:  # an answer that needs more of its notebook than the imports: not needed here
+        except (
+            Exception
+        ):  # an answer that needs more of its notebook than the imports: not needed here
             pass
     exec(own, namespace)
     return namespace[_solutions.answer_name(name)]
@@ -59,12 +61,18 @@ def _solution(name: str):
 
 def _nan_like(value):
     """``value`` with every float entry NaN (same structure, shapes and dtypes)."""
+
     def nan(leaf):
-        arr = jnp.asarray(leaf) if isinstance(leaf, (float, np.floating, np.ndarray, jax.Array)) else None
+        arr = (
+            jnp.asarray(leaf)
+            if isinstance(leaf, (float, np.floating, np.ndarray, jax.Array))
+            else None
+        )
         if arr is not None and jnp.issubdtype(arr.dtype, jnp.floating):
             out = jnp.full_like(arr, jnp.nan)
             return float(out) if isinstance(leaf, float) else out
         return leaf
+
     return jax.tree.map(nan, value)
 
 
@@ -91,6 +99,7 @@ def test_stub_and_none_fail_cleanly_without_the_solution(name):
 def test_hints_escalate_per_exercise_and_say_which_level():
     def wrong_mse(predictions, targets):
         return jnp.sum((predictions - targets) ** 2)
+
     first, second, third = (_failure(checks.mse, wrong_mse) for _ in range(3))
     assert (first.level, second.level, third.level) == (0, 1, 1)
     assert str(first).count("\nHint: ") == 1 and "A stronger hint: " in str(second)
@@ -108,7 +117,9 @@ NEEDS_ITS_NOTEBOOK = {"autodiff_sin", "per_example_grads"}
 @pytest.mark.parametrize("name", [n for n in NAMES if n not in NEEDS_ITS_NOTEBOOK])
 def test_the_notebook_answer_passes_and_its_nan_version_fails_cleanly(name, capsys):
     check, answer = getattr(checks, name), _solution(name)
-    with jax.numpy_rank_promotion("allow"):  # as in a notebook (tests/conftest.py makes it an error here)
+    with jax.numpy_rank_promotion(
+        "allow"
+    ):  # as in a notebook (tests/conftest.py makes it an error here)
         _check_answer(name, check, answer, capsys)
 
 
@@ -128,25 +139,47 @@ def _check_answer(name, check, answer, capsys):
     assert produces_floats or name in INTEGER_ANSWERS, f"{name} passed an answer of NaNs"
 
 
-INTEGER_ANSWERS = {"causal_mask", "confusion_matrix", "flatten_size", "halving_survivors", "local_batch_rows",
-                   "mask_seen", "output_size", "pad_and_truncate", "should_stop", "top_k_filter"}
+INTEGER_ANSWERS = {
+    "causal_mask",
+    "confusion_matrix",
+    "flatten_size",
+    "halving_survivors",
+    "local_batch_rows",
+    "mask_seen",
+    "output_size",
+    "pad_and_truncate",
+    "should_stop",
+    "top_k_filter",
+}
 
 
 # ----------------------------------------------------------------- the cases issue 25 names
 
 
-@pytest.mark.parametrize("name, answer", [
-    ("accuracy", lambda logits, labels: float("nan")),
-    ("accuracy", lambda logits, labels: None),
-    ("output_size", lambda n, k, p, s: float("nan")),
-    ("output_size", lambda n, k, p, s: None),
-    ("sgd_update", lambda params, grads, lr: jax.tree.map(lambda p: jnp.full_like(p, jnp.nan), params)),
-    ("sgd_update", lambda params, grads, lr: {key: None for key in params}),
-    ("sgd_update", lambda params, grads, lr: None),
-    ("data_parallel_grad", lambda loss_fn, params, x, y, n: jax.tree.map(lambda p: jnp.full_like(p, jnp.nan), params)),
-    ("data_parallel_grad", lambda loss_fn, params, x, y, n: {"w": None, "b": None}),
-    ("data_parallel_grad", lambda loss_fn, params, x, y, n: None),
-], ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    "name, answer",
+    [
+        ("accuracy", lambda logits, labels: float("nan")),
+        ("accuracy", lambda logits, labels: None),
+        ("output_size", lambda n, k, p, s: float("nan")),
+        ("output_size", lambda n, k, p, s: None),
+        (
+            "sgd_update",
+            lambda params, grads, lr: jax.tree.map(lambda p: jnp.full_like(p, jnp.nan), params),
+        ),
+        ("sgd_update", lambda params, grads, lr: {key: None for key in params}),
+        ("sgd_update", lambda params, grads, lr: None),
+        (
+            "data_parallel_grad",
+            lambda loss_fn, params, x, y, n: jax.tree.map(
+                lambda p: jnp.full_like(p, jnp.nan), params
+            ),
+        ),
+        ("data_parallel_grad", lambda loss_fn, params, x, y, n: {"w": None, "b": None}),
+        ("data_parallel_grad", lambda loss_fn, params, x, y, n: None),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
 def test_none_and_nan_answers_fail_cleanly(name, answer):
     err = _failure(getattr(checks, name), answer)
     assert "None" in err.problem or "nan" in err.problem.lower(), str(err)
@@ -156,8 +189,11 @@ def test_none_and_nan_answers_fail_cleanly(name, answer):
 def test_a_loss_written_in_numpy_is_told_to_use_jax_numpy():
     def numpy_loss(model, batch, key):
         x, y = batch
-        errors = np.square(np.asarray(model(x)) - np.asarray(y))[:, 0]  # NumPy: fine eagerly, not under jax.grad
+        errors = np.square(np.asarray(model(x)) - np.asarray(y))[
+            :, 0
+        ]  # NumPy: fine eagerly, not under jax.grad
         return errors.mean(), {"loss": errors}
+
     err = _failure(checks.mse_loss_fn, numpy_loss)
     assert "uses NumPy" in err.problem and "jax.numpy" in err.hint, str(err)
     assert "Tracer" not in str(err) and "Error" not in str(err)
@@ -166,7 +202,10 @@ def test_a_loss_written_in_numpy_is_told_to_use_jax_numpy():
 def test_float_of_a_traced_value_and_python_if_get_their_own_message():
     err = _failure(checks.gd_step, lambda t, g, lr: t - float(lr) * np.asarray(g))
     assert "jax.jit" in err.problem  # the check's own diagnosis (gd_step compiles the update)
-    err = _failure(checks.l2_penalty, lambda p, wd: 0.5 * wd * float(sum(np.sum(np.square(x)) for x in jax.tree.leaves(p))))
+    err = _failure(
+        checks.l2_penalty,
+        lambda p, wd: 0.5 * wd * float(sum(np.sum(np.square(x)) for x in jax.tree.leaves(p))),
+    )
     assert "uses NumPy" in err.problem, str(err)
 
 
@@ -178,11 +217,14 @@ def _raised_by(fn, *args):
     raise AssertionError("expected an exception")
 
 
-@pytest.mark.parametrize("learner, words", [
-    (lambda x: np.exp(x).sum(), "uses NumPy"),  # TracerArrayConversionError
-    (lambda x: float(x.sum()), "uses NumPy"),  # ConcretizationTypeError
-    (lambda x: x.sum() if x.sum() > 0 else 0.0, "Python `if`"),  # TracerBoolConversionError
-])
+@pytest.mark.parametrize(
+    "learner, words",
+    [
+        (lambda x: np.exp(x).sum(), "uses NumPy"),  # TracerArrayConversionError
+        (lambda x: float(x.sum()), "uses NumPy"),  # ConcretizationTypeError
+        (lambda x: x.sum() if x.sum() > 0 else 0.0, "Python `if`"),  # TracerBoolConversionError
+    ],
+)
 def test_failure_from_names_the_jax_tracing_mistakes(learner, words):
     err = _core.failure_from("demo", _raised_by(jax.jit(jax.grad(learner)), jnp.ones(3)))
     assert words in err.problem and "jax" in err.hint.lower() and "Tracer" not in str(err), str(err)

@@ -70,7 +70,8 @@ def sigmoid(fn: Callable[[jax.Array], jax.Array]) -> None:
                            "an exponential of a number <= 0 is at most 1: write sigma with such an exponential, "
                            "one expression for x >= 0 and one for x < 0."))
     expect_close(ex, got_big, _ref.sigmoid(big), what="sigmoid(x) for large |x|",
-                 hint="for large |x| sigmoid is 0 or 1 to float32 precision.")
+                 hint=("for large |x| sigmoid is 0 or 1 to float32 precision.",
+                       "check both signs: each of your two forms must be right for the x it is used on."))
 
     points = jnp.array([-1000.0, -20.0, 0.0, 3.0, 1000.0])  # [5]
     grads = _grad_values(ex, fn, points)

@@ -50,7 +50,8 @@ def channel_stats(fn) -> None:
         raise CheckFailed(name, "the std is on the 0..255 scale; expected pixels scaled to [0, 1].",
                           "convert to float and divide by 255 first.")
     expect_close(name, std, want_std, what="the per-channel std", rtol=1e-3, atol=1e-4,
-                 hint="the standard deviation over axes (0, 1, 2) of the pixels / 255, per channel.")
+                 hint=("one standard deviation per channel, of the pixels scaled to [0, 1].",
+                       "reduce over images, rows and columns together, not one after the other."))
     return passed(name, "one mean and one std per colour channel, on the [0, 1] scale.")
 
 

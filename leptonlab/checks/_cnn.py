@@ -81,7 +81,8 @@ def confusion_matrix(fn) -> None:
         raise CheckFailed(name, "your matrix holds fractions; a confusion matrix counts examples.",
                           "do not divide by the number of examples.")
     expect_close(name, got, want, what="the confusion matrix of 8 hand-made labels",
-                 hint="cm[i, j] counts the examples of true class i predicted as class j.")
+                 hint=("entry (i, j) counts the examples of true class i predicted as class j.",
+                       "count integers, one per example; every example lands in exactly one entry."))
     # A class that never occurs still gets its row and column.
     got = as_array(name, call(name, fn, np.array([0, 1, 1]), np.array([1, 1, 0]), 4), "the confusion matrix")
     if got.shape != (4, 4):

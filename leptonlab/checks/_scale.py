@@ -55,7 +55,8 @@ def data_parallel_grad(fn) -> None:
                               "(divide their sum by n_devices), do not just add them.")
         for k in ("w", "b"):
             expect_close(name, got[k], want[k], what=f"the gradient for {k!r} with {n_devices} devices",
-                         hint="the mean of the equal shards' mean-loss gradients is the full batch's gradient.",
+                         hint=("the mean of the equal shards' mean-loss gradients is the full batch's gradient.",
+                               "one gradient per shard, then their average, leaf by leaf."),
                          rtol=1e-4, atol=1e-6)
     return passed(name, "the mean of the shards' gradients is the full-batch gradient.")
 

@@ -33,7 +33,8 @@ def temperature_softmax(fn) -> None:
                        "a high temperature flattens the distribution, a low one sharpens it: check the direction."))
     big = np.array([1000.0, 0.0, -1000.0], np.float32)
     expect_close(name, call(name, fn, big, 0.1), [1.0, 0.0, 0.0], what="the probabilities of logits [1000, 0, -1000]",
-                 atol=1e-6, hint="subtract the maximum logit before exp() so nothing overflows.")
+                 atol=1e-6, hint=("subtract the maximum logit before exp() so nothing overflows.",
+                           "shifting all logits of a row by the same number leaves the softmax unchanged."))
     return passed(name)
 
 

@@ -69,7 +69,8 @@ def mse_loss_fn(fn) -> bool:
     got_grad = call(name, fn, model, (x, y), jax.random.key(0), probe=first_kernel_grad)
     want = jax.grad(lambda m: jnp.mean(jnp.square(m(x) - y)))(model)
     expect_close(name, got_grad, want.layers[0].kernel[...], what="the gradient of your loss",
-                 hint="use jax.numpy operations only, so that jax.grad can differentiate the loss.")
+                 hint=("use jax.numpy operations only, so that jax.grad can differentiate the loss.",
+                       "the loss must be computed from the model's output inside your function, as an array."))
     return passed(name)
 
 
