@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from leptonlab.recurrent import _draw
+from leptonlab.recurrent import sample_logits
 
 POSITIONS = ("learned", "sinusoidal", "none")  # how GPT tells positions apart ("none": the experiment)
 
@@ -367,8 +367,8 @@ class GPT(nnx.Module):
         return new, self.head(self.ln_f(h))  # [B, V]
 
 
-@partial(jax.jit, static_argnames=("graphdef", "length", "use_cache"))
-def _sample(graphdef, state, prompt: jax.Array, key: jax.Array, temperature: jax.Array, top_k: jax.Array,
+@partial(jax.jit, static_argnames=("graphdef", "top_k", "length", "use_cache"))
+def _sample(graphdef, state, prompt: jax.Array, key: jax.Array, temperature: jax.Array, top_k: int,
             length: int, use_cache: bool) -> jax.Array:
     model = nnx.merge(graphdef, state)
     model.eval()
@@ -382,7 +382,7 @@ def _sample(graphdef, state, prompt: jax.Array, key: jax.Array, temperature: jax
 
         def write(carry, i):
             cache, logits = carry
-            token = _draw(logits, jax.random.fold_in(key, i), temperature, top_k)  # [B]
+            token = sample_logits(logits, key=jax.random.fold_in(key, i), temperature=temperature, top_k=top_k)  # [B]
             cache, logits = model.step(cache, token, p + i)
             return (cache, logits), token
 
@@ -394,7 +394,8 @@ def _sample(graphdef, state, prompt: jax.Array, key: jax.Array, temperature: jax
 
     def recompute(buffer, i):  # the whole prefix through the whole model, every step
         logits = model(buffer)[:, p + i - 1]  # [B, V]; positions after p + i - 1 cannot leak (causal mask)
-        token = _draw(logits, jax.random.fold_in(key, i), temperature, top_k).astype(buffer.dtype)
+        token = sample_logits(logits, key=jax.random.fold_in(key, i), temperature=temperature,
+                              top_k=top_k).astype(buffer.dtype)
         return jax.lax.dynamic_update_slice_in_dim(buffer, token[:, None], p + i, axis=1), token
 
     _, tokens = jax.lax.scan(recompute, buffer, jnp.arange(length))
@@ -411,7 +412,7 @@ def sample(model: GPT, prompt, length: int, *, key: jax.Array, temperature: floa
     each step runs the model on one position and reads the earlier keys and values
     from a cache; without it every step runs the whole prefix again, and the result
     is the same tokens. ``P + length`` must not exceed the model's context. The model
-    runs in evaluation mode; compiled once per model, prompt shape and length.
+    runs in evaluation mode; compiled once per model, prompt shape, length and top_k.
     Notebook 12.
     """
     if not isinstance(model, GPT):
@@ -435,5 +436,5 @@ def sample(model: GPT, prompt, length: int, *, key: jax.Array, temperature: floa
         raise ValueError(f"top_k must be an int >= 0 (0 = keep all), got {top_k!r}.")
     graphdef, state = nnx.split(model)
     tokens = _sample(graphdef, state, (prompt[None] if single else prompt).astype(jnp.int32), key,
-                     jnp.float32(temperature), jnp.int32(top_k), length, bool(use_cache))
+                     jnp.float32(temperature), top_k, length, bool(use_cache))
     return tokens[0] if single else tokens
