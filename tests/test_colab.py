@@ -53,7 +53,7 @@ def test_install_cell_is_a_no_op_where_leptonlab_imports(monkeypatch):
     assert namespace["leptonlab"].__name__ == "leptonlab"
 
 
-REQUIRES = ["jax>=0.8.1", "flax>=0.11", "optax>=0.2.4", "numpy>=1.26", "jupyterlab>=4.0", "papermill>=2.6",
+REQUIRES = ["jax>=0.8.1", "flax>=0.12.1", "optax>=0.2.4", "numpy>=1.26", "jupyterlab>=4.0", "papermill>=2.6",
             "tqdm>=4.66", 'pytest>=8; extra == "test"']
 
 
