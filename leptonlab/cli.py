@@ -159,6 +159,20 @@ def _add_check(parser: argparse.ArgumentParser) -> None:
                         help="notebooks to check (default: notebooks/*.ipynb)")
 
 
+def _colab_problems(path: Path) -> list[str]:
+    """A course notebook (NN_*.ipynb) has the Open in Colab link and the install cell (issue 27)."""
+    import nbformat
+
+    from leptonlab.course._colab import colab_problems
+
+    if not (path.name[:2].isdigit() and path.name[2:3] == "_"):
+        return []
+    try:
+        return colab_problems(nbformat.read(path, as_version=4).cells, path.name)
+    except Exception:  # an unreadable notebook: check_notebook already says so
+        return []
+
+
 def _check(args: argparse.Namespace) -> int:
     from leptonlab.course import check_notebook
 
@@ -166,7 +180,7 @@ def _check(args: argparse.Namespace) -> int:
     notebooks = _existing_notebooks(given) if given else _default_notebooks(every=True)
     bad = 0
     for path in notebooks:
-        problems = check_notebook(path)
+        problems = check_notebook(path) + _colab_problems(path)
         bad += bool(problems)
         for problem in problems:
             print(f"{path}: {problem}")

@@ -106,3 +106,20 @@ def test_colab_problems_name_the_missing_link_and_cell_and_add_colab_cells_fixes
     assert [c.cell_type for c in nb.cells] == ["markdown", "markdown", "code", "code"]
     assert nb.cells[3].source == "import leptonlab as lepton"
     assert _colab.add_colab_cells(path) is False  # already there: nothing changes
+
+
+COURSE = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", COURSE, ids=[p.name for p in COURSE])
+def test_every_course_notebook_has_the_colab_link_and_the_install_cell(path):
+    assert _colab.colab_problems(nbformat.read(path, as_version=4).cells, path.name) == []
+
+
+def test_check_notebooks_reports_a_course_notebook_without_them(tmp_path, capsys):
+    from leptonlab.cli import main
+
+    path = _notebook(tmp_path, [nbformat.v4.new_markdown_cell("# 00 · X"), nbformat.v4.new_code_cell("x = 1")])
+    main(["check-notebooks", str(path)])
+    out = capsys.readouterr().out
+    assert "lacks the Open in Colab link" in out and "the first code cell is not the install cell" in out
