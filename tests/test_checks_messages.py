@@ -87,16 +87,16 @@ def returns_none(*args, **kwargs):
 @pytest.mark.parametrize("name", NAMES)
 def test_stub_and_none_fail_cleanly_without_the_solution(name):
     check = getattr(checks, name)
-    for level in range(2):  # a first failure, then a repeated one (the stronger hint)
+    for _ in range(2):  # a stub is no attempt: it never escalates the hints
         err = _failure(check, stub)
-        assert "not written yet" in err.problem and err.level == min(level, len(err.hints) - 1)
+        assert "not written yet" in err.problem and err.level == 0 and not err.counts
         assert_no_leak(name, err)
     err = _failure(check, returns_none)
     assert "returned nothing (None)" in err.problem or "was None" in err.problem, str(err)
     assert_no_leak(name, err)
 
 
-def test_hints_escalate_per_exercise_and_say_which_level():
+def test_hints_escalate_per_exercise_and_mistake_and_say_which_level():
     def wrong_mse(predictions, targets):
         return jnp.sum((predictions - targets) ** 2)
 
@@ -105,8 +105,12 @@ def test_hints_escalate_per_exercise_and_say_which_level():
     assert str(first).count("\nHint: ") == 1 and "A stronger hint: " in str(second)
     assert first.problem == second.problem  # the diagnosis stays; only the hint grows
     assert first.hint != second.hint
-    assert _failure(checks.gd_step, stub).level == 0  # another exercise starts at its first hint
+    # another exercise, and another mistake of the same one, each start at their own first hint
+    assert _failure(checks.gd_step, lambda t, g, lr: t).level == 0
+    half = _failure(checks.mse, lambda p, t: 0.5 * jnp.mean((p - t) ** 2))
+    assert half.level == 0 and "factor 1/2" in half.hint
     _core.reset_hints()
+    _failure(checks.mse, stub)  # not written yet: no attempt, no escalation
     assert _failure(checks.mse, wrong_mse).level == 0
 
 

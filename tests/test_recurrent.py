@@ -243,7 +243,7 @@ def test_rnn_step_check():
         checks.rnn_step(_not_written)
     with pytest.raises(CheckFailed, match="nonlinearity"):
         checks.rnn_step(lambda x, h, w_x, w_h, b: x @ w_x + h @ w_h + b)
-    with pytest.raises(CheckFailed, match="add h @ w_h"):
+    with pytest.raises(CheckFailed, match="previous state enters"):
         checks.rnn_step(lambda x, h, w_x, w_h, b: np.tanh(x @ w_x + b))
     with pytest.raises(CheckFailed, match="bias"):
         checks.rnn_step(lambda x, h, w_x, w_h, b: np.tanh(x @ w_x + h @ w_h))

@@ -280,7 +280,7 @@ def test_check_halving_survivors(capsys):
         checks.halving_survivors(
             lambda s, eta: np.argsort(-np.nan_to_num(s, nan=-np.inf))[: int(np.ceil(len(s) / eta))]
         )
-    with pytest.raises(CheckFailed, match="ceil"):
+    with pytest.raises(CheckFailed, match="rounds down"):
         checks.halving_survivors(lambda s, eta: np.argsort(s)[: len(s) // eta])
     with pytest.raises(CheckFailed, match="NaN"):
         checks.halving_survivors(

@@ -21,11 +21,14 @@ from leptonlab.checks._record import Raised, type_name
 
 Hint = str | tuple[str, ...] | None
 
-# Failed runs so far, per exercise name, in this process. A check's hints escalate with it: the first
-# failure of an exercise shows its first hint, every later one the next (the last repeats). This only
-# picks which hint a message shows; no verdict reads it. Tests start each test from an empty count
+# Failed runs so far in this process, per exercise and diagnosis (the exercise's name and the first hint
+# of the failure, which names the mistake found). Hints escalate with it: the first time an exercise
+# fails with a diagnosis shows its first hint, every repeat the next (the last repeats). A learner stuck
+# on one mistake gets more help; one who fixed it and meets the next mistake gets that one's nudge. A
+# failure that judged no answer (not written yet, a non-function passed) does not count. This only picks
+# which hint a message shows; no verdict reads it. Tests start each test from an empty count
 # (tests/conftest.py); ``reset_hints()`` does the same elsewhere.
-_FAILURES: dict[str, int] = {}
+_FAILURES: dict[tuple[str, str], int] = {}
 
 
 def reset_hints() -> None:
@@ -36,17 +39,20 @@ def reset_hints() -> None:
 class CheckFailed(AssertionError):
     """An exercise check found a mistake. ``str(err)`` is the whole message.
 
-    ``hint`` is one hint, or a tuple of hints from a nudge to a stronger one: the first failure of
-    ``exercise`` in this process shows ``hint[0]``, a repeated failure ``hint[1]`` and so on (the
-    last repeats). ``hints`` keeps them all, ``hint`` is the one shown. No hint, at any level, may
-    hold the solution's formula or code (tests/test_checks_messages.py).
+    ``hint`` is one hint, or a tuple of hints from a nudge to a stronger one: the first such failure
+    of ``exercise`` in this process shows ``hint[0]``, a repeat of it ``hint[1]`` and so on (the last
+    repeats; see ``_FAILURES``). ``hints`` keeps them all, ``hint`` is the one shown. No hint, at any
+    level, may hold the solution's formula or code (tests/test_checks_messages.py).
     """
+
+    counts = True  # whether this failure counts as an attempt (escalates the next hint)
 
     def __init__(self, exercise: str, problem: str, hint: Hint = None):
         self.exercise = exercise
         self.problem = problem
         self.hints = (hint,) if isinstance(hint, str) else tuple(h for h in (hint or ()) if h)
-        self.level = min(_FAILURES.get(exercise, 0), len(self.hints) - 1) if self.hints else 0
+        self.key = (exercise, self.hints[0] if self.hints else problem)  # the diagnosis, for _FAILURES
+        self.level = min(_FAILURES.get(self.key, 0), len(self.hints) - 1) if self.hints else 0
         self.hint = self.hints[self.level] if self.hints else None
         text = f"{exercise}: {problem}"
         if self.hint:
@@ -72,8 +78,14 @@ def passed(exercise: str, message: str = "all cases agree with the reference.") 
 
 
 def _not_a_function(exercise: str, fn: Any) -> CheckFailed:
-    return CheckFailed(exercise, f"expected a function, got {type_name(fn)}.",
-                       "pass the function itself, without calling it: check(my_fn), not check(my_fn()).")
+    return _not_an_attempt(CheckFailed(exercise, f"expected a function, got {type_name(fn)}.",
+                                       "pass the function itself, without calling it: check(my_fn), "
+                                       "not check(my_fn())."))
+
+
+def _not_an_attempt(err: CheckFailed) -> CheckFailed:
+    err.counts = False
+    return err
 
 
 def attempt(exercise: str, fn: Callable[..., Any], *args: Any, probe: Callable[..., Any] | None = None,
@@ -128,8 +140,9 @@ def failure_from(exercise: str, raised: Raised, hint: Hint = None, *, when: str 
     """
     on = f"{when} " if when else ""
     if raised.isa("NotImplementedError"):
-        return CheckFailed(exercise, "the exercise is not written yet.",
-                           "replace `raise NotImplementedError()` with your code, run that cell, then run this one.")
+        return _not_an_attempt(CheckFailed(exercise, "the exercise is not written yet.",
+                                           "replace `raise NotImplementedError()` with your code, run that cell, "
+                                           "then run this one."))
     if raised.isa("TracerBoolConversionError"):
         return CheckFailed(exercise, f"{on}your code uses a Python `if` (or `and`/`or`/`while`) on a JAX array "
                            "value, which jax.grad / jax.jit cannot follow.",
@@ -169,11 +182,12 @@ def exercise(check: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 result = check(fn)
             except CheckFailed as err:
-                _FAILURES[err.exercise] = _FAILURES.get(err.exercise, 0) + 1
+                if err.counts:
+                    _FAILURES[err.key] = _FAILURES.get(err.key, 0) + 1
                 raise
             except Exception as err:  # the check tripped over an odd answer: still a friendly failure
                 failure = _unreadable(check.__name__, err)
-                _FAILURES[failure.exercise] = _FAILURES.get(failure.exercise, 0) + 1
+                _FAILURES[failure.key] = _FAILURES.get(failure.key, 0) + 1
                 raise failure from None
         if keep:
             _show_record(_record.make_record(check.__name__, mode.exchanges))

@@ -98,5 +98,6 @@ def local_batch_rows(fn) -> None:
         raise CheckFailed(name, f"for 10 rows over 4 processes you raised {got.type_name}, not ValueError.",
                           "when the batch does not split evenly, raise a ValueError with a message.")
     raise CheckFailed(name, f"10 rows do not split over 4 processes, but you returned {got!r}.",
-                      ("every device must get as many rows: refuse a batch that does not split evenly.",
+                      ("every device must get as many rows: raise ValueError for a batch that does not split "
+                       "evenly.",
                        "test whether the division leaves a remainder, and raise ValueError if it does."))
