@@ -160,13 +160,13 @@ def _add_check(parser: argparse.ArgumentParser) -> None:
 
 
 def _colab_problems(path: Path) -> list[str]:
-    """A course notebook (NN_*.ipynb) has the Open in Colab link and the install cell (issue 27)."""
+    """A course notebook (notebooks/NN_*.ipynb) has the Open in Colab link and the install cell (issue 27)."""
     import nbformat
 
     from leptonlab.course._colab import colab_problems
 
-    if not (path.name[:2].isdigit() and path.name[2:3] == "_"):
-        return []
+    if path.resolve().parent.name != "notebooks" or not (path.name[:2].isdigit() and path.name[2:3] == "_"):
+        return []  # a scratch or student copy elsewhere: not one of the course's published notebooks
     try:
         return colab_problems(nbformat.read(path, as_version=4).cells, path.name)
     except Exception:  # an unreadable notebook: check_notebook already says so

@@ -119,7 +119,11 @@ def test_every_course_notebook_has_the_colab_link_and_the_install_cell(path):
 def test_check_notebooks_reports_a_course_notebook_without_them(tmp_path, capsys):
     from leptonlab.cli import main
 
-    path = _notebook(tmp_path, [nbformat.v4.new_markdown_cell("# 00 · X"), nbformat.v4.new_code_cell("x = 1")])
+    (tmp_path / "notebooks").mkdir()
+    path = _notebook(tmp_path / "notebooks", [nbformat.v4.new_markdown_cell("# 00 · X"), nbformat.v4.new_code_cell("x = 1")])
     main(["check-notebooks", str(path)])
     out = capsys.readouterr().out
     assert "lacks the Open in Colab link" in out and "the first code cell is not the install cell" in out
+    elsewhere = _notebook(tmp_path, [nbformat.v4.new_markdown_cell("# 00 · X"), nbformat.v4.new_code_cell("x = 1")])
+    main(["check-notebooks", str(elsewhere)])  # a scratch copy outside notebooks/ is not a course notebook
+    assert "Open in Colab" not in capsys.readouterr().out
