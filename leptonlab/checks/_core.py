@@ -111,7 +111,8 @@ def attempt(exercise: str, fn: Callable[..., Any], *args: Any, probe: Callable[.
 def call(exercise: str, fn: Callable[..., Any], *args: Any, probe: Callable[..., Any] | None = None,
          **kwargs: Any) -> Any:
     """Like :func:`attempt`, but whatever the learner's code raised becomes a friendly :class:`CheckFailed`,
-    and so does a result of ``None`` (no exercise answers with nothing: a ``return`` is missing)."""
+    and so does a result of ``None`` (no exercise answers with nothing: a ``return`` is missing). A check
+    for which None is a valid answer uses :func:`attempt` and judges the outcome itself."""
     outcome = attempt(exercise, fn, *args, probe=probe, **kwargs)
     if isinstance(outcome, Raised):
         raise failure_from(exercise, outcome)
