@@ -330,7 +330,7 @@ def char_gru_case(quick: bool) -> Case:
 @case("gpt")
 def gpt_case(quick: bool) -> Case:
     return Case("gpt", f"character GPT {GPT_LAYERS} blocks, {GPT_HEADS} heads, width {GPT_WIDTH}, context {GPT_CONTEXT} "
-                "(notebook 12)", 32, 3 if quick else 40, _gpt_windows, _gpt, _lm_loss(), _torch_gpt)
+                "(notebook 12)", 32, 3 if quick else 20, _gpt_windows, _gpt, _lm_loss(), _torch_gpt)
 
 
 @case("resnet")
