@@ -12,10 +12,8 @@ import leptonlab
 
 ROOT = Path(leptonlab.__file__).parent
 
-# Imports of another module's private names that are still to be removed, each with its owner.
-KNOWN_PRIVATE_IMPORTS = {
-    ("leptonlab/attention.py", "leptonlab.recurrent", "_draw"),  # attention helper (issue 26)
-}
+# Imports of another module's private names still to be removed, each with its owner.
+KNOWN_PRIVATE_IMPORTS: set[tuple[str, str, str]] = set()  # (file, module, name): none left
 
 
 def _public_modules() -> list[str]:
