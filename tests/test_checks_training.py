@@ -33,8 +33,8 @@ def test_passes_on_reference_and_fails_on_stub(check, reference, capsys):
 
 
 @pytest.mark.parametrize("check, wrong, message", [
-    (checks.accuracy, lambda l, y: jnp.sum(jnp.argmax(l, -1) == y), "number of correct"),
-    (checks.accuracy, lambda l, y: jnp.mean(jnp.argmax(l, 0)[: y.shape[0]] == y), "accuracy"),
+    (checks.accuracy, lambda z, y: jnp.sum(jnp.argmax(z, -1) == y), "number of correct"),
+    (checks.accuracy, lambda z, y: jnp.mean(jnp.argmax(z, 0)[: y.shape[0]] == y), "accuracy"),
     (checks.mse_loss_fn, lambda m, b, k: (0.5 * jnp.mean((m(b[0]) - b[1]) ** 2), {"loss": (m(b[0]) - b[1])[:, 0] ** 2}),
      "half the mean squared error"),
     (checks.mse_loss_fn, lambda m, b, k: jnp.mean((m(b[0]) - b[1]) ** 2), "pair"),

@@ -2,7 +2,7 @@
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_notebook
 
 from leptonlab.course import MarkerError, release, release_notebook
 from leptonlab.course._release import BEGIN_SOLUTION, student_source, Where

@@ -40,7 +40,7 @@ def output_size(fn) -> None:
     """Check ``fn(n, kernel_size, padding, stride) -> int``: ``(n + 2p - k) // s + 1``."""
     name = "output_size"
     results = []
-    for (n, k, p, s), want in _SIZE_CASES:
+    for (n, k, p, s), _want in _SIZE_CASES:
         got = call(name, fn, n, k, p, s)
         case = f"n={n}, kernel_size={k}, padding={p}, stride={s}"
         value = as_array(name, got, "the output size")
@@ -59,8 +59,9 @@ def output_size(fn) -> None:
     wants = [want for _, want in _SIZE_CASES]
     if results == wants:
         return passed(name)
-    for wrong, hint in _SIZE_MISTAKES:
+    for wrong, mistake_hint in _SIZE_MISTAKES:
         if results == [wrong(*args) for args, _ in _SIZE_CASES]:
+            hint = mistake_hint
             break
     else:
         hint = ("work one case by hand: pad the input, then count the positions where a whole window fits.",

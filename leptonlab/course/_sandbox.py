@@ -32,7 +32,7 @@ from traitlets import List, Unicode
 #: Variables passed into the sandbox from the grader's environment (everything else is dropped).
 PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "GLIBC_TUNABLES", "PYTHONNOUSERSITE", "XLA_FLAGS",
               "JAX_PLATFORMS", "JAX_ENABLE_X64", "LEPTONLAB_QUICK", "LEPTONLAB_DATA_DIR",
-              "LEPTONLAB_CACHE_DIR", "LEPTONLAB_XLA_OPTIONS", "LEPTONLAB_CHECK_RECORD", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+              "LEPTONLAB_CACHE_DIR", "LEPTONLAB_CHECK_RECORD", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/opt")
 _NOBODY = 65534
 
