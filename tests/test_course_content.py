@@ -176,3 +176,12 @@ def test_every_graded_cell_of_the_course_is_made_of_check_calls():
             assert body and all(isinstance(s, ast.Expr) and isinstance(s.value, ast.Call) for s in body), \
                 f"{path.name} {grade_id}: a graded cell should only call leptonlab checks"
             assert len(checks_called(cell.source)) == len(body), f"{path.name} {grade_id}: not all calls are checks"
+
+
+def test_each_title_carries_its_notebooks_number():
+    """After a renumbering, '# 12 · Sentiment analysis' in 13_sentiment_analysis.ipynb would mislead."""
+    import nbformat
+
+    for path in sorted(Path(__file__).resolve().parents[1].glob("notebooks/[0-9][0-9]_*.ipynb")):
+        title = nbformat.read(path, 4).cells[0].source.splitlines()[0]
+        assert title.startswith(f"# {path.name[:2]} · "), f"{path.name}: title {title!r}"
