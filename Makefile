@@ -66,6 +66,8 @@ book: $(STAMP)
 	$(BIN)/leptonlab book $(if $(RUN),$(RUN),build/book-run) --out build/book
 
 test: $(STAMP)
+	$(BIN)/ruff check leptonlab tests benchmarks
+	$(BIN)/ruff format --check leptonlab tests benchmarks
 	LEPTONLAB_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-kernel-name leptonlab
 
 # The edit-run loop: the package tests not marked slow (tests/conftest.py SLOW_FILES), no notebooks.

@@ -27,20 +27,40 @@ import time
 from pathlib import Path
 
 from benchmarks._cases import CASES
-from benchmarks._table import environment, format_row, format_table, format_target_row, format_target_table
+from benchmarks._table import (
+    environment,
+    format_row,
+    format_table,
+    format_target_row,
+    format_target_table,
+)
 from benchmarks._target import TARGETS
 from leptonlab._env import ALLOCATOR_ENV, with_allocator_settings
 
 
-def _child(name: str, quick: bool, repeats: int, part: str, channels_last_layout: bool = False) -> None:
+def _child(
+    name: str, quick: bool, repeats: int, part: str, channels_last_layout: bool = False
+) -> None:
     if part.startswith("target-"):
         from benchmarks import _target
 
         case, target = CASES[name](quick), _target.TARGETS[name]
-        run = _target.leptonlab_time_to_target if part == "target-jax" else _target.torch_time_to_target
-        options = {"channels_last_layout": True} if channels_last_layout and part == "target-torch" else {}
-        row = {"case": name, "note": target.note, "batch_size": case.batch_size,
-               part[len("target-"):]: run(case, target, **options)}
+        run = (
+            _target.leptonlab_time_to_target
+            if part == "target-jax"
+            else _target.torch_time_to_target
+        )
+        options = (
+            {"channels_last_layout": True}
+            if channels_last_layout and part == "target-torch"
+            else {}
+        )
+        row = {
+            "case": name,
+            "note": target.note,
+            "batch_size": case.batch_size,
+            part[len("target-") :]: run(case, target, **options),
+        }
     else:
         from benchmarks._run import run_case
 
@@ -51,7 +71,9 @@ def _child(name: str, quick: bool, repeats: int, part: str, channels_last_layout
 def _exception_line(stderr: str) -> str:
     """The ``SomeError: message`` line of a child's traceback (JAX appends notes after it)."""
     lines = stderr.strip().splitlines()
-    errors = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt|Exit)\b", line)]
+    errors = [
+        line for line in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt|Exit)\b", line)
+    ]
     return (errors or lines or ["no output"])[-1]
 
 
@@ -63,26 +85,63 @@ def child_environment(part: str, same_allocator: bool) -> dict[str, str]:
     return dict(os.environ)
 
 
-def _run_child(name: str, quick: bool, repeats: int, part: str, same_allocator: bool = False,
-               timeout_s: float | None = None, channels_last_layout: bool = False) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks", "--child", name, "--part", part, "--repeats", str(repeats)]
+def _run_child(
+    name: str,
+    quick: bool,
+    repeats: int,
+    part: str,
+    same_allocator: bool = False,
+    timeout_s: float | None = None,
+    channels_last_layout: bool = False,
+) -> dict:
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks",
+        "--child",
+        name,
+        "--part",
+        part,
+        "--repeats",
+        str(repeats),
+    ]
     if quick:
         cmd.append("--quick")
     if channels_last_layout and part.endswith("torch"):
         cmd.append("--torch-channels-last")
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
-                              env=child_environment(part, same_allocator), timeout=timeout_s)
+        done = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[1],
+            env=child_environment(part, same_allocator),
+            timeout=timeout_s,
+        )
     except subprocess.TimeoutExpired:
-        return {"case": name, "error": f"the {part} part took longer than --child-timeout-s {timeout_s:g} s"}
-    rows = [line[len("BENCHMARK-ROW "):] for line in done.stdout.splitlines() if line.startswith("BENCHMARK-ROW ")]
+        return {
+            "case": name,
+            "error": f"the {part} part took longer than --child-timeout-s {timeout_s:g} s",
+        }
+    rows = [
+        line[len("BENCHMARK-ROW ") :]
+        for line in done.stdout.splitlines()
+        if line.startswith("BENCHMARK-ROW ")
+    ]
     if done.returncode != 0 or not rows:
         return {"case": name, "error": _exception_line(done.stderr)}
     return json.loads(rows[-1])
 
 
-def _run_case(name: str, quick: bool, repeats: int, same_allocator: bool, rounds: int = 1,
-              timeout_s: float | None = None, channels_last_layout: bool = False) -> dict:
+def _run_case(
+    name: str,
+    quick: bool,
+    repeats: int,
+    same_allocator: bool,
+    rounds: int = 1,
+    timeout_s: float | None = None,
+    channels_last_layout: bool = False,
+) -> dict:
     """The JAX part and the PyTorch part of a case, each in its own process, back to back, ``rounds``
     times; the rounds merged into one row (ratios: medians of the ratios within each round)."""
     from benchmarks._run import merge_rounds
@@ -92,20 +151,26 @@ def _run_case(name: str, quick: bool, repeats: int, same_allocator: bool, rounds
         row = _run_child(name, quick, repeats, "jax", timeout_s=timeout_s)
         if "error" in row:
             return row
-        row["pytorch"] = _run_child(name, quick, repeats, "torch", same_allocator, timeout_s,
-                                    channels_last_layout).get("pytorch")
+        row["pytorch"] = _run_child(
+            name, quick, repeats, "torch", same_allocator, timeout_s, channels_last_layout
+        ).get("pytorch")
         rows.append(row)
     return merge_rounds(rows)
 
 
-def _time_to_target(name: str, same_allocator: bool, timeout_s: float | None = None,
-                    channels_last_layout: bool = False) -> dict:
+def _time_to_target(
+    name: str,
+    same_allocator: bool,
+    timeout_s: float | None = None,
+    channels_last_layout: bool = False,
+) -> dict:
     """leptonlab, then PyTorch, each in its own process, trained on the real data to the case's target."""
     row = _run_child(name, False, 1, "target-jax", timeout_s=timeout_s)
     if "error" in row:
         return row
-    row["torch"] = _run_child(name, False, 1, "target-torch", same_allocator, timeout_s,
-                              channels_last_layout).get("torch")
+    row["torch"] = _run_child(
+        name, False, 1, "target-torch", same_allocator, timeout_s, channels_last_layout
+    ).get("torch")
     ours, ref = row["jax"], row["torch"]
     if ref is not None and ours["reached"] and ref["reached"]:
         row["speedup_vs_pytorch"] = ref["seconds"] / ours["seconds"]
@@ -113,29 +178,68 @@ def _time_to_target(name: str, same_allocator: bool, timeout_s: float | None = N
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few steps, few repeats: checks the runner, not the speed")
-    parser.add_argument("--only", default=",".join(CASES), help=f"comma-separated cases (default: all of {list(CASES)})")
-    parser.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (median reported)")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="run leptonlab and PyTorch back to back this many times; ratios are medians of the "
-                             "ratios within each round (robust to the machine's drift)")
-    parser.add_argument("--json", type=Path, default=None, help="write the results here (default: print only)")
-    parser.add_argument("--time-to-target", action="store_true",
-                        help=f"also train on the real data to a target test accuracy, RMSE or loss (cases {list(TARGETS)}; "
-                             "needs the dataset, minutes per case)")
-    parser.add_argument("--same-allocator", action="store_true",
-                        help="run PyTorch with the course's glibc malloc settings too (default: as its users run it)")
-    parser.add_argument("--torch-channels-last", action="store_true",
-                        help="give PyTorch its images and convolution weights in channels-last layout, its fast path "
-                             "for CPU convolutions (default: PyTorch's default layout, as most of its users run it)")
-    parser.add_argument("--budget-s", type=float, default=None,
-                        help="start no case after this many seconds (the rest are listed as skipped)")
-    parser.add_argument("--child-timeout-s", type=float, default=None,
-                        help="end a child process (one side of one case) that runs longer than this (an error row)")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="few steps, few repeats: checks the runner, not the speed",
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(CASES),
+        help=f"comma-separated cases (default: all of {list(CASES)})",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed runs per measurement (median reported)"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run leptonlab and PyTorch back to back this many times; ratios are medians of the "
+        "ratios within each round (robust to the machine's drift)",
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, help="write the results here (default: print only)"
+    )
+    parser.add_argument(
+        "--time-to-target",
+        action="store_true",
+        help=f"also train on the real data to a target test accuracy, RMSE or loss (cases {list(TARGETS)}; "
+        "needs the dataset, minutes per case)",
+    )
+    parser.add_argument(
+        "--same-allocator",
+        action="store_true",
+        help="run PyTorch with the course's glibc malloc settings too (default: as its users run it)",
+    )
+    parser.add_argument(
+        "--torch-channels-last",
+        action="store_true",
+        help="give PyTorch its images and convolution weights in channels-last layout, its fast path "
+        "for CPU convolutions (default: PyTorch's default layout, as most of its users run it)",
+    )
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=None,
+        help="start no case after this many seconds (the rest are listed as skipped)",
+    )
+    parser.add_argument(
+        "--child-timeout-s",
+        type=float,
+        default=None,
+        help="end a child process (one side of one case) that runs longer than this (an error row)",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--part", default="jax", choices=("jax", "torch", "target-jax", "target-torch"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--part",
+        default="jax",
+        choices=("jax", "torch", "target-jax", "target-torch"),
+        help=argparse.SUPPRESS,
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 5)
     if repeats < 1:
@@ -152,34 +256,67 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in CASES]
     if unknown:
         parser.error(f"unknown case(s) {unknown}; choose from {list(CASES)}")
-    result = {"environment": environment(), "quick": args.quick, "repeats": repeats, "rounds": args.rounds,
-              "rows": [], "complete": False}
-    result["environment"]["allocator"] = {side: child_environment(part, args.same_allocator).get(ALLOCATOR_ENV, "")
-                                          for side, part in (("leptonlab", "jax"), ("pytorch", "torch"))}
-    result["environment"]["torch_layout"] = "channels-last" if args.torch_channels_last else "default"
+    result = {
+        "environment": environment(),
+        "quick": args.quick,
+        "repeats": repeats,
+        "rounds": args.rounds,
+        "rows": [],
+        "complete": False,
+    }
+    result["environment"]["allocator"] = {
+        side: child_environment(part, args.same_allocator).get(ALLOCATOR_ENV, "")
+        for side, part in (("leptonlab", "jax"), ("pytorch", "torch"))
+    }
+    result["environment"]["torch_layout"] = (
+        "channels-last" if args.torch_channels_last else "default"
+    )
     start = time.monotonic()
 
     def over_budget(name: str) -> dict | None:
         if args.budget_s is not None and time.monotonic() - start >= args.budget_s:
-            return {"case": name, "skipped": f"not started, the --budget-s of {args.budget_s:g} s was spent"}
+            return {
+                "case": name,
+                "skipped": f"not started, the --budget-s of {args.budget_s:g} s was spent",
+            }
         return None
 
-    def keep(key: str, row: dict) -> None:  # report a finished case at once and save what the run has so far
+    def keep(
+        key: str, row: dict
+    ) -> None:  # report a finished case at once and save what the run has so far
         result.setdefault(key, []).append(row)
         result["wall_s"] = time.monotonic() - start
-        print(f"[{result['wall_s']:.0f} s] {format_row(row) if key == 'rows' else format_target_row(row)}",
-              file=sys.stderr, flush=True)
+        print(
+            f"[{result['wall_s']:.0f} s] {format_row(row) if key == 'rows' else format_target_row(row)}",
+            file=sys.stderr,
+            flush=True,
+        )
         _save(args.json, result)
 
     for name in names:
-        keep("rows", over_budget(name) or _run_case(name, args.quick, repeats, args.same_allocator, args.rounds,
-                                                    args.child_timeout_s, args.torch_channels_last))
+        keep(
+            "rows",
+            over_budget(name)
+            or _run_case(
+                name,
+                args.quick,
+                repeats,
+                args.same_allocator,
+                args.rounds,
+                args.child_timeout_s,
+                args.torch_channels_last,
+            ),
+        )
     if args.time_to_target:
         result["time_to_target"] = []
         for name in (n for n in names if n in TARGETS):
-            keep("time_to_target", over_budget(name) or _time_to_target(name, args.same_allocator,
-                                                                        args.child_timeout_s,
-                                                                        args.torch_channels_last))
+            keep(
+                "time_to_target",
+                over_budget(name)
+                or _time_to_target(
+                    name, args.same_allocator, args.child_timeout_s, args.torch_channels_last
+                ),
+            )
     result["complete"] = True
     result["wall_s"] = time.monotonic() - start
     print(format_table(result))
@@ -188,7 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         _save(args.json, result)
         print(f"wrote {args.json}")
-    return 1 if any("error" in row for row in result["rows"] + result.get("time_to_target", [])) else 0
+    return (
+        1 if any("error" in row for row in result["rows"] + result.get("time_to_target", [])) else 0
+    )
 
 
 def _save(path: Path | None, result: dict) -> None:
@@ -199,6 +338,7 @@ def _save(path: Path | None, result: dict) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(result, indent=2) + "\n")
     partial.replace(path)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -23,14 +23,24 @@ class Case:
     description: str
     batch_size: int
     steps: int
-    make_data: Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]]  # (rng, n) -> (x, y)
+    make_data: Callable[
+        [np.random.Generator, int], tuple[np.ndarray, np.ndarray]
+    ]  # (rng, n) -> (x, y)
     make_model: Callable[..., Any]  # (**Target.model_options, e.g. dropout=) -> nnx.Module
     loss_fn: Callable[..., Any]  # leptonlab loss_fn(model, batch, key)
-    make_torch: Callable[..., tuple[Any, Callable[[Any, Any, Any], Any]]] | None  # -> (module, loss(model, xb, yb))
+    make_torch: (
+        Callable[..., tuple[Any, Callable[[Any, Any, Any], Any]]] | None
+    )  # -> (module, loss(model, xb, yb))
     torch_layout: Callable[[np.ndarray], np.ndarray] = lambda x: x  # e.g. NHWC -> NCHW
-    steps_per_call: int = 0  # leptonlab's loop strategy: TrainConfig.steps_per_call (0 = by backend)
-    compute_dtype: str = "float32"  # TrainConfig.compute_dtype ("bfloat16": bf16 compute, f32 master weights)
-    trainer: str = "fit"  # which course loop is timed: "fit" (leptonlab.train.fit) or "fit_mf" (recsys.fit_mf)
+    steps_per_call: int = (
+        0  # leptonlab's loop strategy: TrainConfig.steps_per_call (0 = by backend)
+    )
+    compute_dtype: str = (
+        "float32"  # TrainConfig.compute_dtype ("bfloat16": bf16 compute, f32 master weights)
+    )
+    trainer: str = (
+        "fit"  # which course loop is timed: "fit" (leptonlab.train.fit) or "fit_mf" (recsys.fit_mf)
+    )
 
 
 def _images(side: int, channels: int, classes: int):
@@ -38,6 +48,7 @@ def _images(side: int, channels: int, classes: int):
         x = rng.normal(size=(n, side, side, channels)).astype(np.float32)  # [N, H, W, C]
         y = rng.integers(0, classes, size=n).astype(np.int32)  # [N]
         return x, y
+
     return make
 
 
@@ -50,8 +61,10 @@ def channels_last(model, *images):
     which PyTorch's CPU convolutions take oneDNN's fast path; other tensors are returned as they are."""
     import torch
 
-    return (model.to(memory_format=torch.channels_last),
-            *(t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t for t in images))
+    return (
+        model.to(memory_format=torch.channels_last),
+        *(t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t for t in images),
+    )
 
 
 def _torch_cross_entropy(model, xb, yb):
@@ -61,6 +74,7 @@ def _torch_cross_entropy(model, xb, yb):
 
 
 # --- MLP (notebook 05): 784 -> 256 -> 128 -> 10 ---------------------------------
+
 
 def _mlp():
     from flax import nnx
@@ -73,12 +87,19 @@ def _mlp():
 def _torch_mlp():
     import torch.nn as nn
 
-    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
-                          nn.Linear(128, 10))
+    model = nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(784, 256),
+        nn.ReLU(),
+        nn.Linear(256, 128),
+        nn.ReLU(),
+        nn.Linear(128, 10),
+    )
     return model, _torch_cross_entropy
 
 
 # --- MNIST CNN (notebook 08): conv32-pool-conv64-pool-dense256-10 ---------------
+
 
 def _cnn():
     from flax import nnx
@@ -92,9 +113,17 @@ def _torch_cnn():
     import torch.nn as nn
 
     model = nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64 * 7 * 7, 256), nn.ReLU(), nn.Linear(256, 10))
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 7 * 7, 256),
+        nn.ReLU(),
+        nn.Linear(256, 10),
+    )
     return model, _torch_cross_entropy
 
 
@@ -113,14 +142,18 @@ def _char_gru(dropout: float = 0.0):
 
     from leptonlab.recurrent import CharRNN
 
-    return CharRNN(CHARS, CHAR_HIDDEN, cell="gru", embed=CHAR_EMBED, dropout=dropout, rngs=nnx.Rngs(0))
+    return CharRNN(
+        CHARS, CHAR_HIDDEN, cell="gru", embed=CHAR_EMBED, dropout=dropout, rngs=nnx.Rngs(0)
+    )
 
 
 def _torch_char_gru(dropout: float = 0.0):
     import torch.nn as nn
     import torch.nn.functional as F
 
-    class CharGRU(nn.Module):  # dropout where CharRNN has it: on the embeddings and on the GRU's outputs
+    class CharGRU(
+        nn.Module
+    ):  # dropout where CharRNN has it: on the embeddings and on the GRU's outputs
         def __init__(self):
             super().__init__()
             self.embedding = nn.Embedding(CHARS, CHAR_EMBED)
@@ -159,8 +192,17 @@ def _gpt(dropout: float = 0.0):
 
     from leptonlab.attention import GPT, GPTConfig
 
-    return GPT(GPTConfig(CHARS, context=GPT_CONTEXT, width=GPT_WIDTH, heads=GPT_HEADS, layers=GPT_LAYERS,
-                         dropout=dropout), rngs=nnx.Rngs(0))
+    return GPT(
+        GPTConfig(
+            CHARS,
+            context=GPT_CONTEXT,
+            width=GPT_WIDTH,
+            heads=GPT_HEADS,
+            layers=GPT_LAYERS,
+            dropout=dropout,
+        ),
+        rngs=nnx.Rngs(0),
+    )
 
 
 def _torch_gpt(dropout: float = 0.0):
@@ -174,15 +216,24 @@ def _torch_gpt(dropout: float = 0.0):
     class Block(nn.Module):
         def __init__(self):
             super().__init__()
-            self.ln1, self.ln2 = nn.LayerNorm(GPT_WIDTH, eps=1e-6), nn.LayerNorm(GPT_WIDTH, eps=1e-6)
+            self.ln1, self.ln2 = (
+                nn.LayerNorm(GPT_WIDTH, eps=1e-6),
+                nn.LayerNorm(GPT_WIDTH, eps=1e-6),
+            )
             self.q, self.k, self.v, self.o = (nn.Linear(GPT_WIDTH, GPT_WIDTH) for _ in range(4))
-            self.fc, self.proj = nn.Linear(GPT_WIDTH, 4 * GPT_WIDTH), nn.Linear(4 * GPT_WIDTH, GPT_WIDTH)
+            self.fc, self.proj = (
+                nn.Linear(GPT_WIDTH, 4 * GPT_WIDTH),
+                nn.Linear(4 * GPT_WIDTH, GPT_WIDTH),
+            )
             self.dropout = nn.Dropout(dropout)
 
         def forward(self, x):  # [B, T, D]
             b, t, d = x.shape
             a = self.ln1(x)
-            q, k, v = (f(a).view(b, t, GPT_HEADS, d // GPT_HEADS).transpose(1, 2) for f in (self.q, self.k, self.v))
+            q, k, v = (
+                f(a).view(b, t, GPT_HEADS, d // GPT_HEADS).transpose(1, 2)
+                for f in (self.q, self.k, self.v)
+            )
             a = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # [B, H, T, Dh]
             x = x + self.dropout(self.o(a.transpose(1, 2).reshape(b, t, d)))
             return x + self.dropout(self.proj(F.gelu(self.fc(self.ln2(x)), approximate="tanh")))
@@ -190,7 +241,10 @@ def _torch_gpt(dropout: float = 0.0):
     class CharGPT(nn.Module):
         def __init__(self):
             super().__init__()
-            self.embedding, self.position = nn.Embedding(CHARS, GPT_WIDTH), nn.Embedding(GPT_CONTEXT, GPT_WIDTH)
+            self.embedding, self.position = (
+                nn.Embedding(CHARS, GPT_WIDTH),
+                nn.Embedding(GPT_CONTEXT, GPT_WIDTH),
+            )
             self.blocks = nn.Sequential(*(Block() for _ in range(GPT_LAYERS)))
             self.ln_f, self.head = nn.LayerNorm(GPT_WIDTH, eps=1e-6), nn.Linear(GPT_WIDTH, CHARS)
             self.dropout = nn.Dropout(dropout)
@@ -207,6 +261,7 @@ def _torch_gpt(dropout: float = 0.0):
 
 
 # --- CIFAR ResNet (notebook 16, CPU configuration): width 32, stages (2, 2, 2), stem stride 2 ---
+
 
 def _resnet():
     from flax import nnx
@@ -227,7 +282,11 @@ def _torch_resnet(width: int = 32, stages: tuple[int, ...] = (2, 2, 2), stem_str
         def __init__(self, a, b, stride):
             super().__init__()
             self.body = nn.Sequential(*conv_bn(a, b, 3, stride), nn.ReLU(), *conv_bn(b, b, 3, 1))
-            self.shortcut = nn.Sequential(*conv_bn(a, b, 1, stride)) if (stride != 1 or a != b) else nn.Identity()
+            self.shortcut = (
+                nn.Sequential(*conv_bn(a, b, 1, stride))
+                if (stride != 1 or a != b)
+                else nn.Identity()
+            )
 
         def forward(self, x):
             return (self.body(x) + self.shortcut(x)).relu()
@@ -235,7 +294,7 @@ def _torch_resnet(width: int = 32, stages: tuple[int, ...] = (2, 2, 2), stem_str
     layers, channels = [*conv_bn(3, width, 3, stem_stride), nn.ReLU()], width
     for i, n in enumerate(stages):
         for j in range(n):
-            out = width * 2 ** i
+            out = width * 2**i
             layers.append(Block(channels, out, 2 if (i > 0 and j == 0) else 1))
             channels = out
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 10)]
@@ -248,7 +307,9 @@ MF_USERS, MF_ITEMS, MF_RANK = 943, 1682, 128
 
 
 def _ratings(rng: np.random.Generator, n: int):
-    pairs = np.stack([rng.integers(0, MF_USERS, n), rng.integers(0, MF_ITEMS, n)], axis=1).astype(np.int32)  # [N, 2]
+    pairs = np.stack([rng.integers(0, MF_USERS, n), rng.integers(0, MF_ITEMS, n)], axis=1).astype(
+        np.int32
+    )  # [N, 2]
     return pairs, rng.integers(1, 6, size=n).astype(np.float32)  # (user, item) rows and 1..5 stars
 
 
@@ -271,7 +332,9 @@ def _torch_mf():
             p, q, bu, bi = self.p(u), self.q(i), self.bu(u)[:, 0], self.bi(i)[:, 0]
             return 3.0 + bu + bi + (p * q).sum(-1), p, q, bu, bi
 
-    def loss(model, xb, yb):  # the same objective as leptonlab.recsys.mf_loss (l2 0.05, l2_bias 0.005)
+    def loss(
+        model, xb, yb
+    ):  # the same objective as leptonlab.recsys.mf_loss (l2 0.05, l2_bias 0.005)
         pred, p, q, bu, bi = model(xb)
         penalty = 0.05 * ((p * p).sum(-1) + (q * q).sum(-1)) + 0.005 * (bu * bu + bi * bi)
         return torch.mean((pred - yb) ** 2 + penalty)
@@ -292,55 +355,118 @@ def case(name: str):
     def register(build: Callable[[bool], Case]):
         CASES[name] = build
         return build
+
     return register
 
 
 @case("mlp")
 def mlp_case(quick: bool) -> Case:
-    return Case("mlp", "MLP 784-256-128-10, MNIST-sized input (notebook 05)", 128, 20 if quick else 200,
-                _images(28, 1, 10), _mlp, _classification_loss(), _torch_mlp, _nchw)
+    return Case(
+        "mlp",
+        "MLP 784-256-128-10, MNIST-sized input (notebook 05)",
+        128,
+        20 if quick else 200,
+        _images(28, 1, 10),
+        _mlp,
+        _classification_loss(),
+        _torch_mlp,
+        _nchw,
+    )
 
 
 @case("cnn")
 def cnn_case(quick: bool) -> Case:
-    return Case("cnn", "CNN conv32-conv64-dense256, 28x28x1 (notebook 08)", 128, 5 if quick else 60,
-                _images(28, 1, 10), _cnn, _classification_loss(), _torch_cnn, _nchw)
+    return Case(
+        "cnn",
+        "CNN conv32-conv64-dense256, 28x28x1 (notebook 08)",
+        128,
+        5 if quick else 60,
+        _images(28, 1, 10),
+        _cnn,
+        _classification_loss(),
+        _torch_cnn,
+        _nchw,
+    )
 
 
 @case("cnn-scan")
 def cnn_scan_case(quick: bool) -> Case:
     """The CNN with 10 steps per compiled call (lax.scan): the loop strategy fit uses on accelerators."""
-    return dataclasses.replace(cnn_case(quick), name="cnn-scan", steps_per_call=10, steps=10 if quick else 60,
-                               description="the CNN, 10 steps per call with lax.scan (fit's GPU strategy)")
+    return dataclasses.replace(
+        cnn_case(quick),
+        name="cnn-scan",
+        steps_per_call=10,
+        steps=10 if quick else 60,
+        description="the CNN, 10 steps per call with lax.scan (fit's GPU strategy)",
+    )
 
 
 @case("cnn-bf16")
 def cnn_bf16_case(quick: bool) -> Case:
     """The CNN computing in bfloat16 (float32 master weights); PyTorch stays float32."""
-    return dataclasses.replace(cnn_case(quick), name="cnn-bf16", compute_dtype="bfloat16",
-                               description="the CNN in bf16 compute (PyTorch reference in float32)")
+    return dataclasses.replace(
+        cnn_case(quick),
+        name="cnn-bf16",
+        compute_dtype="bfloat16",
+        description="the CNN in bf16 compute (PyTorch reference in float32)",
+    )
 
 
 @case("char-gru")
 def char_gru_case(quick: bool) -> Case:
-    return Case("char-gru", f"character GRU {CHAR_HIDDEN} units, {SEQ_LEN} characters per window (notebook 11)", 64,
-                2 if quick else 10, _char_windows, _char_gru, _lm_loss(), _torch_char_gru)
+    return Case(
+        "char-gru",
+        f"character GRU {CHAR_HIDDEN} units, {SEQ_LEN} characters per window (notebook 11)",
+        64,
+        2 if quick else 10,
+        _char_windows,
+        _char_gru,
+        _lm_loss(),
+        _torch_char_gru,
+    )
 
 
 @case("gpt")
 def gpt_case(quick: bool) -> Case:
-    return Case("gpt", f"character GPT {GPT_LAYERS} blocks, {GPT_HEADS} heads, width {GPT_WIDTH}, context {GPT_CONTEXT} "
-                "(notebook 12)", 32, 3 if quick else 20, _gpt_windows, _gpt, _lm_loss(), _torch_gpt)
+    return Case(
+        "gpt",
+        f"character GPT {GPT_LAYERS} blocks, {GPT_HEADS} heads, width {GPT_WIDTH}, context {GPT_CONTEXT} "
+        "(notebook 12)",
+        32,
+        3 if quick else 20,
+        _gpt_windows,
+        _gpt,
+        _lm_loss(),
+        _torch_gpt,
+    )
 
 
 @case("resnet")
 def resnet_case(quick: bool) -> Case:
-    return Case("resnet", "ResNet width 32, stages (2, 2, 2), 32x32x3 (notebook 16 on a CPU)", 128, 3 if quick else 20,
-                _images(32, 3, 10), _resnet, _classification_loss(), _torch_resnet, _nchw)
+    return Case(
+        "resnet",
+        "ResNet width 32, stages (2, 2, 2), 32x32x3 (notebook 16 on a CPU)",
+        128,
+        3 if quick else 20,
+        _images(32, 3, 10),
+        _resnet,
+        _classification_loss(),
+        _torch_resnet,
+        _nchw,
+    )
 
 
 @case("mf")
 def mf_case(quick: bool) -> Case:
     """Full-batch biased MF: one optimizer step sees every rating (80,000, MovieLens-100K's u1.base)."""
-    return Case("mf", f"biased MF rank {MF_RANK}, {MF_USERS} users x {MF_ITEMS} items, full batch (notebook 14)",
-                80_000, 3 if quick else 50, _ratings, lambda: None, None, _torch_mf, trainer="fit_mf")
+    return Case(
+        "mf",
+        f"biased MF rank {MF_RANK}, {MF_USERS} users x {MF_ITEMS} items, full batch (notebook 14)",
+        80_000,
+        3 if quick else 50,
+        _ratings,
+        lambda: None,
+        None,
+        _torch_mf,
+        trainer="fit_mf",
+    )

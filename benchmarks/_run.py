@@ -14,8 +14,15 @@ from benchmarks._timing import peak_rss_mib, throughput
 def _config(case: Case):
     from leptonlab.train import TrainConfig
 
-    return TrainConfig(epochs=1, batch_size=case.batch_size, learning_rate=1e-3, optimizer="adam", progress=False,
-                       steps_per_call=case.steps_per_call, compute_dtype=case.compute_dtype)
+    return TrainConfig(
+        epochs=1,
+        batch_size=case.batch_size,
+        learning_rate=1e-3,
+        optimizer="adam",
+        progress=False,
+        steps_per_call=case.steps_per_call,
+        compute_dtype=case.compute_dtype,
+    )
 
 
 def _interactions(pairs: np.ndarray, ratings: np.ndarray):
@@ -23,10 +30,14 @@ def _interactions(pairs: np.ndarray, ratings: np.ndarray):
     from benchmarks._cases import MF_ITEMS, MF_USERS
     from leptonlab import recsys
 
-    return recsys.Interactions(user=pairs[:, 0], item=pairs[:, 1], rating=ratings,
-                               timestamp=np.zeros(len(ratings), np.int64),
-                               users=recsys.build_index(np.arange(MF_USERS)),
-                               items=recsys.build_index(np.arange(MF_ITEMS)))
+    return recsys.Interactions(
+        user=pairs[:, 0],
+        item=pairs[:, 1],
+        rating=ratings,
+        timestamp=np.zeros(len(ratings), np.int64),
+        users=recsys.build_index(np.arange(MF_USERS)),
+        items=recsys.build_index(np.arange(MF_ITEMS)),
+    )
 
 
 def run_leptonlab_mf(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dict:
@@ -36,7 +47,9 @@ def run_leptonlab_mf(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> 
     from benchmarks._cases import MF_RANK
     from leptonlab import recsys
 
-    train = _interactions(x[:case.batch_size], y[:case.batch_size])  # one full batch, trained `steps` epochs
+    train = _interactions(
+        x[: case.batch_size], y[: case.batch_size]
+    )  # one full batch, trained `steps` epochs
     config = recsys.MFConfig(rank=MF_RANK, epochs=case.steps, batch_size=None, learning_rate=1e-3)
 
     def run() -> int:
@@ -61,11 +74,15 @@ def run_naive_jax_mf(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> 
     holder = {"params": params, "opt_state": tx.init(params)}
     rows = slice(0, case.batch_size)  # one full batch, as fit_mf trains
     users, items, ratings = jnp.asarray(x[rows, 0]), jnp.asarray(x[rows, 1]), jnp.asarray(y[rows])
-    loss_and_grad = jax.jit(jax.value_and_grad(lambda p, u, i, r: recsys.mf_loss(p, u, i, r, 0.05, 0.005)))
+    loss_and_grad = jax.jit(
+        jax.value_and_grad(lambda p, u, i, r: recsys.mf_loss(p, u, i, r, 0.05, 0.005))
+    )
 
     def run() -> int:
         for _ in range(case.steps):
-            loss, grads = loss_and_grad(holder["params"], users, items, ratings)  # data as arguments, not constants
+            loss, grads = loss_and_grad(
+                holder["params"], users, items, ratings
+            )  # data as arguments, not constants
             updates, holder["opt_state"] = tx.update(grads, holder["opt_state"], holder["params"])
             holder["params"] = optax.apply_updates(holder["params"], updates)
             float(loss)  # per-step host sync
@@ -118,7 +135,10 @@ def run_naive_jax(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dic
             m = nnx.merge(graphdef, p, rest, copy=True)  # a fresh module inside the trace
             m.train()
             value = case.loss_fn(m, (xb, yb), key)[0]
-            return value, nnx.split(m, nnx.Param, ...)[2]  # batch-norm statistics updated by the pass
+            return value, nnx.split(m, nnx.Param, ...)[
+                2
+            ]  # batch-norm statistics updated by the pass
+
         (value, rest), grads = jax.value_and_grad(loss, has_aux=True)(params)
         return value, rest, grads
 
@@ -128,8 +148,10 @@ def run_naive_jax(case: Case, x: np.ndarray, y: np.ndarray, repeats: int) -> dic
     def run() -> int:
         order = rng.permutation(case.steps * case.batch_size)
         for i in range(case.steps):
-            idx = order[i * case.batch_size:(i + 1) * case.batch_size]
-            loss, holder["rest"], grads = loss_and_grad(holder["params"], holder["rest"], x[idx], y[idx], key)
+            idx = order[i * case.batch_size : (i + 1) * case.batch_size]
+            loss, holder["rest"], grads = loss_and_grad(
+                holder["params"], holder["rest"], x[idx], y[idx], key
+            )
             updates, holder["opt_state"] = tx.update(grads, holder["opt_state"], holder["params"])
             holder["params"] = optax.apply_updates(holder["params"], updates)
             float(loss)  # per-step host sync
@@ -144,12 +166,17 @@ def _jax_backend() -> str:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", "import jax; print(jax.default_backend())"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import jax; print(jax.default_backend())"],
+        capture_output=True,
+        text=True,
+    )
     return done.stdout.strip() or "cpu"
 
 
-def run_torch(case: Case, x: np.ndarray, y: np.ndarray, repeats: int, channels_last_layout: bool = False) -> dict | None:
+def run_torch(
+    case: Case, x: np.ndarray, y: np.ndarray, repeats: int, channels_last_layout: bool = False
+) -> dict | None:
     """PyTorch eager on the identical network and batches (None when PyTorch is not installed);
     ``channels_last_layout``: images and convolution weights in PyTorch's channels-last layout."""
     if case.make_torch is None or importlib.util.find_spec("torch") is None:
@@ -172,7 +199,7 @@ def run_torch(case: Case, x: np.ndarray, y: np.ndarray, repeats: int, channels_l
     def run() -> int:
         order = torch.randperm(n)
         for i in range(case.steps):
-            idx = order[i * case.batch_size:(i + 1) * case.batch_size]
+            idx = order[i * case.batch_size : (i + 1) * case.batch_size]
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model, xs[idx], ys[idx])
             loss.backward()
@@ -189,7 +216,9 @@ def run_torch(case: Case, x: np.ndarray, y: np.ndarray, repeats: int, channels_l
     return result
 
 
-def run_case(case: Case, repeats: int, part: str = "jax", channels_last_layout: bool = False) -> dict:
+def run_case(
+    case: Case, repeats: int, part: str = "jax", channels_last_layout: bool = False
+) -> dict:
     """One part of a case: ``"jax"`` (leptonlab, then the naive JAX loop) or ``"torch"`` (PyTorch eager).
 
     The parts run in separate processes: JAX's and PyTorch's CPU thread pools in one process
@@ -198,8 +227,12 @@ def run_case(case: Case, repeats: int, part: str = "jax", channels_last_layout: 
     """
     rng = np.random.default_rng(0)
     x, y = case.make_data(rng, case.steps * case.batch_size)
-    row = {"case": case.name, "description": case.description, "batch_size": case.batch_size,
-           "steps_per_run": case.steps}
+    row = {
+        "case": case.name,
+        "description": case.description,
+        "batch_size": case.batch_size,
+        "steps_per_run": case.steps,
+    }
     if part == "torch":
         row["pytorch"] = run_torch(case, x, y, repeats, channels_last_layout)
         return row
@@ -220,11 +253,13 @@ def add_ratios(row: dict) -> dict:
 def _merge_measures(measures: list[dict]) -> dict:
     """One side's measures over rounds: medians of rates and compile times, the extremes of the spreads."""
     merged = dict(measures[len(measures) // 2])  # the rest (versions, threads) from any round
-    merged.update(samples_per_s=statistics.median(m["samples_per_s"] for m in measures),
-                  min_samples_per_s=min(m["min_samples_per_s"] for m in measures),
-                  max_samples_per_s=max(m["max_samples_per_s"] for m in measures),
-                  compile_s=statistics.median(m["compile_s"] for m in measures),
-                  per_round_samples_per_s=[m["samples_per_s"] for m in measures])
+    merged.update(
+        samples_per_s=statistics.median(m["samples_per_s"] for m in measures),
+        min_samples_per_s=min(m["min_samples_per_s"] for m in measures),
+        max_samples_per_s=max(m["max_samples_per_s"] for m in measures),
+        compile_s=statistics.median(m["compile_s"] for m in measures),
+        per_round_samples_per_s=[m["samples_per_s"] for m in measures],
+    )
     if "peak_rss_mib" in merged:
         merged["peak_rss_mib"] = max(m["peak_rss_mib"] for m in measures)
     return merged

@@ -16,10 +16,19 @@ def _version(package: str) -> str | None:
 
 def environment() -> dict:
     """What the figures were measured on (the parent process; JAX is not imported here)."""
-    return {"python": platform.python_version(), "machine": platform.machine(), "processor": platform.processor(),
-            "cpu_count": os.cpu_count(), "jax": _version("jax"), "jaxlib": _version("jaxlib"),
-            "flax": _version("flax"), "optax": _version("optax"), "torch": _version("torch"),
-            "xla_flags": os.environ.get("XLA_FLAGS", ""), "jax_platforms": os.environ.get("JAX_PLATFORMS", "")}
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "jax": _version("jax"),
+        "jaxlib": _version("jaxlib"),
+        "flax": _version("flax"),
+        "optax": _version("optax"),
+        "torch": _version("torch"),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "jax_platforms": os.environ.get("JAX_PLATFORMS", ""),
+    }
 
 
 def _rate(measure: dict | None) -> str:
@@ -36,26 +45,35 @@ def _allocator_lines(env: dict) -> list[str]:
     sides = env.get("allocator")
     if not sides:
         return []
-    return [f"GLIBC_TUNABLES: leptonlab {sides['leptonlab'] or '(default)'} | "
-            f"PyTorch {sides['pytorch'] or '(default)'}"]
+    return [
+        f"GLIBC_TUNABLES: leptonlab {sides['leptonlab'] or '(default)'} | "
+        f"PyTorch {sides['pytorch'] or '(default)'}"
+    ]
 
 
 def _pytorch_column(env: dict) -> str:
-    return "PyTorch eager" + (", channels-last" if env.get("torch_layout") == "channels-last" else "")
+    return "PyTorch eager" + (
+        ", channels-last" if env.get("torch_layout") == "channels-last" else ""
+    )
 
 
 def format_table(result: dict) -> str:
     """A Markdown table: samples/s (median) of leptonlab and the references, ratios, compile time, memory."""
     env = result["environment"]
-    lines = [f"jax {env['jax']} | torch {env['torch'] or 'not installed'} | {env['cpu_count']} CPUs | "
-             f"{'quick' if result['quick'] else 'full'} run, median of {result['repeats']}"
-             + (f" runs x {result['rounds']} rounds (ratios: median of each round's)" if result.get("rounds", 1) > 1
-                else ""),
-             *_allocator_lines(env),
-             "",
-             f"| case | batch | leptonlab samples/s | naive JAX | {_pytorch_column(env)} | vs naive JAX | vs PyTorch "
-             "| compile s | peak MiB |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"jax {env['jax']} | torch {env['torch'] or 'not installed'} | {env['cpu_count']} CPUs | "
+        f"{'quick' if result['quick'] else 'full'} run, median of {result['repeats']}"
+        + (
+            f" runs x {result['rounds']} rounds (ratios: median of each round's)"
+            if result.get("rounds", 1) > 1
+            else ""
+        ),
+        *_allocator_lines(env),
+        "",
+        f"| case | batch | leptonlab samples/s | naive JAX | {_pytorch_column(env)} | vs naive JAX | vs PyTorch "
+        "| compile s | peak MiB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     lines += [format_row(row) for row in result["rows"]]
     if not result.get("complete", True):
         lines.append("(incomplete: the run was cut short after these cases)")
@@ -76,9 +94,11 @@ def format_row(row: dict) -> str:
     if missing is not None:
         return missing
     ours = row["leptonlab"]
-    return (f"| {row['case']} | {row['batch_size']} | {_rate(ours)} | {_rate(row['naive_jax'])} | "
-            f"{_rate(row['pytorch'])} | {_ratio(row, 'naive_jax')} | {_ratio(row, 'pytorch')} | "
-            f"{ours['compile_s']:.1f} | {ours['peak_rss_mib']:.0f} |")
+    return (
+        f"| {row['case']} | {row['batch_size']} | {_rate(ours)} | {_rate(row['naive_jax'])} | "
+        f"{_rate(row['pytorch'])} | {_ratio(row, 'naive_jax')} | {_ratio(row, 'pytorch')} | "
+        f"{ours['compile_s']:.1f} | {ours['peak_rss_mib']:.0f} |"
+    )
 
 
 def _metric(value: float, metric: str) -> str:
@@ -97,8 +117,13 @@ def _seconds(result: dict | None) -> str:
 
 def format_target_table(rows: list[dict], env: dict | None = None) -> str:
     """A Markdown table of time to the target test metric: leptonlab, PyTorch eager, speed-up."""
-    return "\n".join([f"| case | target | leptonlab | {_pytorch_column(env or {})} | speed-up |", "|---|---|---|---|---|",
-                      *map(format_target_row, rows)])
+    return "\n".join(
+        [
+            f"| case | target | leptonlab | {_pytorch_column(env or {})} | speed-up |",
+            "|---|---|---|---|---|",
+            *map(format_target_row, rows),
+        ]
+    )
 
 
 def format_target_row(row: dict) -> str:
@@ -108,7 +133,10 @@ def format_target_row(row: dict) -> str:
         return missing
     speedup = row.get("speedup_vs_pytorch")
     target = row["jax"]["target"]
-    goal = {"rmse": f"RMSE <= {target:.3f}", "loss": f"loss <= {target:.2f} nats"}.get(row["jax"]["metric"],
-                                                                                  f"{target:.1%}")
-    return (f"| {row['case']} | {goal} | {_seconds(row['jax'])} | "
-            f"{_seconds(row['torch'])} | {'-' if speedup is None else f'{speedup:.2f}x'} |")
+    goal = {"rmse": f"RMSE <= {target:.3f}", "loss": f"loss <= {target:.2f} nats"}.get(
+        row["jax"]["metric"], f"{target:.1%}"
+    )
+    return (
+        f"| {row['case']} | {goal} | {_seconds(row['jax'])} | "
+        f"{_seconds(row['torch'])} | {'-' if speedup is None else f'{speedup:.2f}x'} |"
+    )

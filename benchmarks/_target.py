@@ -67,13 +67,36 @@ class Target:
 
 TARGETS = {
     "mlp": Target("mnist", 0.98, 10, "MLP on MNIST (notebook 05's classifier)"),
-    "cnn": Target("mnist", 0.99, 10, "CNN on MNIST (notebook 08 reaches 99.3% with augmentation and 15 epochs)"),
-    "char-gru": Target("tinyshakespeare", 1.50, 15, "character GRU 512 on tiny Shakespeare (notebook 11's full run "
-                       "reaches <= 1.50 nats/char on validation)", metric="loss", learning_rate=2e-3, dropout=0.2),
-    "resnet": Target("cifar10", 0.70, 12, "ResNet width 32 on CIFAR-10 (notebook 16's target for a CPU: 70% test "
-                     "accuracy)"),
-    "mf": Target("ml-100k-u1", 0.93, 300, "biased MF rank 128 on MovieLens-100K u1, full-batch Adam (notebook 14; "
-                 "item CF scores 0.9345 there)", metric="rmse"),
+    "cnn": Target(
+        "mnist",
+        0.99,
+        10,
+        "CNN on MNIST (notebook 08 reaches 99.3% with augmentation and 15 epochs)",
+    ),
+    "char-gru": Target(
+        "tinyshakespeare",
+        1.50,
+        15,
+        "character GRU 512 on tiny Shakespeare (notebook 11's full run "
+        "reaches <= 1.50 nats/char on validation)",
+        metric="loss",
+        learning_rate=2e-3,
+        dropout=0.2,
+    ),
+    "resnet": Target(
+        "cifar10",
+        0.70,
+        12,
+        "ResNet width 32 on CIFAR-10 (notebook 16's target for a CPU: 70% test accuracy)",
+    ),
+    "mf": Target(
+        "ml-100k-u1",
+        0.93,
+        300,
+        "biased MF rank 128 on MovieLens-100K u1, full-batch Adam (notebook 14; "
+        "item CF scores 0.9345 there)",
+        metric="rmse",
+    ),
 }
 
 
@@ -86,7 +109,10 @@ def load(dataset: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     if dataset == "cifar10":
         (xtr, ytr), (xte, yte) = data.load_cifar10("train"), data.load_cifar10("test")
         xtr, xte = xtr.astype(np.float32) / 255.0, xte.astype(np.float32) / 255.0  # uint8 -> [0, 1]
-        mean, std = xtr.mean(axis=(0, 1, 2)), xtr.std(axis=(0, 1, 2))  # [3] each: the training set's
+        mean, std = (
+            xtr.mean(axis=(0, 1, 2)),
+            xtr.std(axis=(0, 1, 2)),
+        )  # [3] each: the training set's
         return (xtr - mean) / std, ytr.astype(np.int32), (xte - mean) / std, yte.astype(np.int32)
 
     if dataset == "tinyshakespeare":
@@ -109,10 +135,15 @@ def load(dataset: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 def _result(curve: list[tuple[float, float]], target: Target) -> dict:
     """``curve``: (seconds since start, test metric) after each epoch."""
     reached = [(s, a) for s, a in curve if target.met(a)]
-    return {"target": target.value, "metric": target.metric, "reached": bool(reached),
-            "seconds": reached[0][0] if reached else None,
-            "epochs": curve.index(reached[0]) + 1 if reached else None,
-            "best": target.best(a for _, a in curve), "curve": curve}
+    return {
+        "target": target.value,
+        "metric": target.metric,
+        "reached": bool(reached),
+        "seconds": reached[0][0] if reached else None,
+        "epochs": curve.index(reached[0]) + 1 if reached else None,
+        "best": target.best(a for _, a in curve),
+        "curve": curve,
+    }
 
 
 def leptonlab_mf_time_to_target(target: Target) -> dict:
@@ -124,21 +155,38 @@ def leptonlab_mf_time_to_target(target: Target) -> dict:
     from leptonlab import recsys
 
     train, test = indexed_fold("u1")
-    _, history = recsys.fit_mf(train, dataclasses.replace(MF_CONFIG, epochs=target.max_epochs),
-                               key=jax.random.key(0), val=test)
+    _, history = recsys.fit_mf(
+        train,
+        dataclasses.replace(MF_CONFIG, epochs=target.max_epochs),
+        key=jax.random.key(0),
+        val=test,
+    )
     values = [float(v) for v in history.val_rmse]
     hit = next((epoch for epoch, v in enumerate(values, 1) if target.met(v)), None)
-    result = {"target": target.value, "metric": target.metric, "reached": hit is not None, "seconds": None,
-              "epochs": hit, "best": target.best(values), "curve": values}
+    result = {
+        "target": target.value,
+        "metric": target.metric,
+        "reached": hit is not None,
+        "seconds": None,
+        "epochs": hit,
+        "best": target.best(values),
+        "curve": values,
+    }
     if hit is not None:
         start = time.perf_counter()
-        params, _ = recsys.fit_mf(train, dataclasses.replace(MF_CONFIG, epochs=hit), key=jax.random.key(0))
+        params, _ = recsys.fit_mf(
+            train, dataclasses.replace(MF_CONFIG, epochs=hit), key=jax.random.key(0)
+        )
         jax.block_until_ready(params)
         result["seconds"] = time.perf_counter() - start
         result["rmse_at_stop"] = float(recsys.evaluate_mf(params, test)["rmse"])
-        if abs(result["rmse_at_stop"] - values[hit - 1]) > 1e-4:  # the timed run must be the run measured
-            raise RuntimeError(f"the timed {hit}-step run ended at RMSE {result['rmse_at_stop']:.5f}, the recorded "
-                               f"curve at {values[hit - 1]:.5f}: fit_mf is not deterministic here.")
+        if (
+            abs(result["rmse_at_stop"] - values[hit - 1]) > 1e-4
+        ):  # the timed run must be the run measured
+            raise RuntimeError(
+                f"the timed {hit}-step run ended at RMSE {result['rmse_at_stop']:.5f}, the recorded "
+                f"curve at {values[hit - 1]:.5f}: fit_mf is not deterministic here."
+            )
     return result
 
 
@@ -158,7 +206,10 @@ def torch_mf_time_to_target(target: Target) -> dict:
     mu = float(r.mean())  # fixed, as in fit_mf
     p = (c.init_scale * torch.randn(train.n_users, c.rank)).requires_grad_()
     q = (c.init_scale * torch.randn(train.n_items, c.rank)).requires_grad_()
-    bu, bi = torch.zeros(train.n_users, requires_grad=True), torch.zeros(train.n_items, requires_grad=True)
+    bu, bi = (
+        torch.zeros(train.n_users, requires_grad=True),
+        torch.zeros(train.n_items, requires_grad=True),
+    )
     opt = torch.optim.Adam([p, q, bu, bi], lr=c.learning_rate)
     n_train = len(r)
     curve, start = [], time.perf_counter()
@@ -166,8 +217,12 @@ def torch_mf_time_to_target(target: Target) -> dict:
         opt.zero_grad(set_to_none=True)
         pu, qi, b_u, b_i = p[u], q[i], bu[u], bi[i]
         err = mu + b_u + b_i + (pu * qi).sum(-1) - r
-        penalty = c.l2 * ((pu * pu).sum(-1) + (qi * qi).sum(-1)) + c.l2_bias * (b_u * b_u + b_i * b_i)
-        loss = (err * err + penalty).mean() + c.l2_uniform * ((p * p).sum() + (q * q).sum()) / n_train
+        penalty = c.l2 * ((pu * pu).sum(-1) + (qi * qi).sum(-1)) + c.l2_bias * (
+            b_u * b_u + b_i * b_i
+        )
+        loss = (err * err + penalty).mean() + c.l2_uniform * (
+            (p * p).sum() + (q * q).sum()
+        ) / n_train
         loss.backward()
         opt.step()
         with torch.no_grad():
@@ -190,14 +245,24 @@ def leptonlab_time_to_target(case: Case, target: Target) -> dict:
     from leptonlab.train import TrainConfig, evaluate, fit
 
     xtr, ytr, xte, yte = load(target.dataset)
-    train, test = (jax.device_put(xtr), jax.device_put(ytr)), (jax.device_put(xte), jax.device_put(yte))
+    train, test = (
+        (jax.device_put(xtr), jax.device_put(ytr)),
+        (jax.device_put(xte), jax.device_put(yte)),
+    )
     curve, state, start = [], None, time.perf_counter()
     for epoch in range(target.max_epochs):
-        config = TrainConfig(epochs=1, batch_size=case.batch_size, learning_rate=target.learning_rate, seed=epoch,
-                             progress=False)
+        config = TrainConfig(
+            epochs=1,
+            batch_size=case.batch_size,
+            learning_rate=target.learning_rate,
+            seed=epoch,
+            progress=False,
+        )
         model = case.make_model(**target.model_options) if state is None else None
         state, _ = fit(model, train, config, loss_fn=case.loss_fn, state=state)
-        value = float(evaluate(state, test, loss_fn=case.loss_fn)[target.metric])  # "accuracy" or "loss"
+        value = float(
+            evaluate(state, test, loss_fn=case.loss_fn)[target.metric]
+        )  # "accuracy" or "loss"
         curve.append((time.perf_counter() - start, value))
         if target.met(value):
             break
@@ -213,16 +278,31 @@ def _torch_evaluate(model, x, y, metric: str, batch_size: int = 1000) -> float:
     total = 0.0
     with torch.no_grad():
         for i in range(0, len(y), batch_size):
-            logits, labels = model(x[i:i + batch_size]), y[i:i + batch_size]  # [b, (T,) V], [b, (T)]
-            if metric == "loss":  # summed over the batch's windows, each the mean over its T characters
-                total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                                               reduction="sum")) / labels.shape[1]
+            logits, labels = (
+                model(x[i : i + batch_size]),
+                y[i : i + batch_size],
+            )  # [b, (T,) V], [b, (T)]
+            if (
+                metric == "loss"
+            ):  # summed over the batch's windows, each the mean over its T characters
+                total += (
+                    float(
+                        F.cross_entropy(
+                            logits.reshape(-1, logits.shape[-1]),
+                            labels.reshape(-1),
+                            reduction="sum",
+                        )
+                    )
+                    / labels.shape[1]
+                )
             else:
                 total += int((logits.argmax(-1) == labels).sum())
     return total / len(y)
 
 
-def torch_time_to_target(case: Case, target: Target, channels_last_layout: bool = False) -> dict | None:
+def torch_time_to_target(
+    case: Case, target: Target, channels_last_layout: bool = False
+) -> dict | None:
     """The same in PyTorch eager (None when PyTorch is not installed); ``channels_last_layout`` as in
     :func:`benchmarks._run.run_torch`."""
     if case.make_torch is None or importlib.util.find_spec("torch") is None:
@@ -244,7 +324,7 @@ def torch_time_to_target(case: Case, target: Target, channels_last_layout: bool 
         model.train()
         order = torch.randperm(len(ytr))[:n]
         for i in range(0, n, case.batch_size):
-            idx = order[i:i + case.batch_size]
+            idx = order[i : i + case.batch_size]
             opt.zero_grad(set_to_none=True)
             loss_fn(model, xtr[idx], ytr[idx]).backward()
             opt.step()

@@ -35,6 +35,11 @@ def throughput(run: Callable[[], int], *, repeats: int, warmup: int = 1) -> dict
         rates.append(samples / elapsed)
         seconds.append(elapsed)
     median_s = statistics.median(seconds)
-    return {"samples_per_s": statistics.median(rates), "min_samples_per_s": min(rates),
-            "max_samples_per_s": max(rates), "first_call_s": first_s,
-            "compile_s": max(first_s - median_s, 0.0), "repeats": repeats}
+    return {
+        "samples_per_s": statistics.median(rates),
+        "min_samples_per_s": min(rates),
+        "max_samples_per_s": max(rates),
+        "first_call_s": first_s,
+        "compile_s": max(first_s - median_s, 0.0),
+        "repeats": repeats,
+    }

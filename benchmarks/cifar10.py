@@ -35,8 +35,16 @@ import numpy as np
 
 # Dense (no sparsity) bf16 matrix peak, FLOP/s, from the vendors' datasheets; the first
 # substring found in JAX's ``device_kind`` wins, so the PCIe H100 comes before the SXM one.
-PEAK_BF16_FLOPS = (("H100 PCIe", 756e12), ("H100", 989e12), ("H200", 989e12), ("GH200", 989e12),
-                   ("A100", 312e12), ("L40S", 362e12), ("L4", 121e12), ("A10G", 70e12))
+PEAK_BF16_FLOPS = (
+    ("H100 PCIe", 756e12),
+    ("H100", 989e12),
+    ("H200", 989e12),
+    ("GH200", 989e12),
+    ("A100", 312e12),
+    ("L40S", 362e12),
+    ("L4", 121e12),
+    ("A10G", 70e12),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,19 +90,25 @@ def jaxpr_flops(jaxpr) -> float:
     for eqn in jaxpr.eqns:
         name, params = eqn.primitive.name, eqn.params
         if name == "conv_general_dilated":
-            kernel = eqn.invars[1].aval.shape  # [O, I, kh, kw] in some order; out channels at rhs_spec[0]
+            kernel = eqn.invars[
+                1
+            ].aval.shape  # [O, I, kh, kw] in some order; out channels at rhs_spec[0]
             per_output = np.prod(kernel) / kernel[params["dimension_numbers"].rhs_spec[0]]
             total += 2.0 * np.prod(eqn.outvars[0].aval.shape) * per_output
         elif name == "dot_general":
             (contracting, _), _ = params["dimension_numbers"]
             lhs = eqn.invars[0].aval.shape
-            total += 2.0 * np.prod(eqn.outvars[0].aval.shape) * np.prod([lhs[d] for d in contracting])
+            total += (
+                2.0 * np.prod(eqn.outvars[0].aval.shape) * np.prod([lhs[d] for d in contracting])
+            )
         elif name == "cond":
             total += max(jaxpr_flops(branch.jaxpr) for branch in params["branches"])
         elif name == "scan":
             total += params["length"] * jaxpr_flops(params["jaxpr"].jaxpr)
         else:
-            total += sum(jaxpr_flops(sub) for value in params.values() for sub in _sub_jaxprs(value))
+            total += sum(
+                jaxpr_flops(sub) for value in params.values() for sub in _sub_jaxprs(value)
+            )
     return float(total)
 
 
@@ -119,8 +133,16 @@ def forward_flops(model, x) -> float:
     return jaxpr_flops(jax.make_jaxpr(forward)(state, x).jaxpr)
 
 
-def run_recipe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
-               recipe: Recipe = Recipe(), *, data: str = "", targets: tuple[float, ...] = (0.90, 0.93, 0.94)) -> dict:
+def run_recipe(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    recipe: Recipe = Recipe(),
+    *,
+    data: str = "",
+    targets: tuple[float, ...] = (0.90, 0.93, 0.94),
+) -> dict:
     """Train ``recipe`` on uint8 images ``[N, 32, 32, 3]`` with int labels ``[N]``; the figures as a dict."""
     import jax
     import jax.numpy as jnp
@@ -128,29 +150,59 @@ def run_recipe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_t
 
     from leptonlab.data import Augment, fit_standardizer, to_float
     from leptonlab.models import ResNet, count_params
-    from leptonlab.train import SmoothedClassificationLoss, TrainConfig, evaluate, fit, predict_tta, time_to_accuracy
+    from leptonlab.train import (
+        SmoothedClassificationLoss,
+        TrainConfig,
+        evaluate,
+        fit,
+        predict_tta,
+        time_to_accuracy,
+    )
 
     pixels = to_float(x_train)  # float32 [N, 32, 32, 3] in [0, 1]
     standardize = fit_standardizer(pixels, per_channel=True)  # training statistics only
     train = (jax.device_put(standardize(pixels)), jax.device_put(jnp.asarray(y_train, jnp.int32)))
-    test = (jax.device_put(standardize(to_float(x_test))), jax.device_put(jnp.asarray(y_test, jnp.int32)))
-    config = TrainConfig(epochs=recipe.epochs, batch_size=recipe.batch_size, learning_rate=recipe.learning_rate,
-                         optimizer="momentum", weight_decay=recipe.weight_decay, schedule="onecycle",
-                         compute_dtype=recipe.compute_dtype, seed=recipe.seed, progress=False,
-                         steps_per_call=recipe.steps_per_call)
-    loss_fn, augment = SmoothedClassificationLoss(recipe.smoothing), Augment(crop_padding=4, flip=True)
+    test = (
+        jax.device_put(standardize(to_float(x_test))),
+        jax.device_put(jnp.asarray(y_test, jnp.int32)),
+    )
+    config = TrainConfig(
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        learning_rate=recipe.learning_rate,
+        optimizer="momentum",
+        weight_decay=recipe.weight_decay,
+        schedule="onecycle",
+        compute_dtype=recipe.compute_dtype,
+        seed=recipe.seed,
+        progress=False,
+        steps_per_call=recipe.steps_per_call,
+    )
+    loss_fn, augment = (
+        SmoothedClassificationLoss(recipe.smoothing),
+        Augment(crop_padding=4, flip=True),
+    )
 
-    model = ResNet(10, width=recipe.width, stages=recipe.stages, stem_stride=recipe.stem_stride,
-                   rngs=nnx.Rngs(recipe.seed))
+    model = ResNet(
+        10,
+        width=recipe.width,
+        stages=recipe.stages,
+        stem_stride=recipe.stem_stride,
+        rngs=nnx.Rngs(recipe.seed),
+    )
     steps = len(y_train) // recipe.batch_size
-    flops = 3 * forward_flops(model, train[0][:recipe.batch_size])  # one training step (see forward_flops)
+    flops = 3 * forward_flops(
+        model, train[0][: recipe.batch_size]
+    )  # one training step (see forward_flops)
     parameters = count_params(model)
 
     start = time.perf_counter()
     state, history = fit(model, train, config, loss_fn=loss_fn, val_data=test, augment=augment)
     wall = time.perf_counter() - start
     eval_times = []
-    for _ in range(3):  # compiled already by fit; the median of three (one reading was 2x off on a GPU)
+    for _ in range(
+        3
+    ):  # compiled already by fit; the median of three (one reading was 2x off on a GPU)
         tick = time.perf_counter()
         final = evaluate(state, test, loss_fn=loss_fn)
         eval_times.append(time.perf_counter() - tick)
@@ -165,23 +217,41 @@ def run_recipe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_t
     achieved = flops * steps / train_epoch_s
     memory = (device.memory_stats() or {}) if hasattr(device, "memory_stats") else {}
     return {
-        "recipe": dataclasses.asdict(recipe), "data": data, "train_images": int(len(y_train)),
-        "test_images": int(len(y_test)), "device": f"{device.platform}:{device.device_kind}",
-        "jax": jax.__version__, "parameters": parameters, "steps_per_epoch": steps,
-        "val_accuracy": [float(a) for a in history["val_accuracy"]], "epoch_seconds": seconds,
-        "fit_seconds": wall, "test_accuracy": float(final["accuracy"]), "test_accuracy_tta": tta,
+        "recipe": dataclasses.asdict(recipe),
+        "data": data,
+        "train_images": int(len(y_train)),
+        "test_images": int(len(y_test)),
+        "device": f"{device.platform}:{device.device_kind}",
+        "jax": jax.__version__,
+        "parameters": parameters,
+        "steps_per_epoch": steps,
+        "val_accuracy": [float(a) for a in history["val_accuracy"]],
+        "epoch_seconds": seconds,
+        "fit_seconds": wall,
+        "test_accuracy": float(final["accuracy"]),
+        "test_accuracy_tta": tta,
         "time_to_accuracy_s": {f"{t:.2f}": time_to_accuracy(history, t) for t in targets},
-        "compile_s": max(seconds[0] - steady, 0.0), "eval_s": eval_s, "train_epoch_s": train_epoch_s,
+        "compile_s": max(seconds[0] - steady, 0.0),
+        "eval_s": eval_s,
+        "train_epoch_s": train_epoch_s,
         "train_samples_per_s": steps * recipe.batch_size / train_epoch_s,
-        "step_flops": flops, "achieved_flops_per_s": achieved, "peak_flops_per_s": peak,
+        "step_flops": flops,
+        "achieved_flops_per_s": achieved,
+        "peak_flops_per_s": peak,
         "flop_utilisation": achieved / peak if peak else None,
         "peak_device_memory_gib": memory.get("peak_bytes_in_use", 0) / 2**30 or None,
     }
 
 
-def torch_reference(x_train: np.ndarray, y_train: np.ndarray, recipe: Recipe = Recipe(), *, epochs: int = 5,
-                    test: tuple[np.ndarray, np.ndarray] | None = None,
-                    targets: tuple[float, ...] = (0.90, 0.93, 0.94)) -> dict:
+def torch_reference(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    recipe: Recipe = Recipe(),
+    *,
+    epochs: int = 5,
+    test: tuple[np.ndarray, np.ndarray] | None = None,
+    targets: tuple[float, ...] = (0.90, 0.93, 0.94),
+) -> dict:
     """PyTorch eager on the same network, batch, augmentation, loss, optimizer and schedule.
 
     On CUDA in bf16 autocast with channels-last tensors (PyTorch's fast path for convolutions),
@@ -198,15 +268,20 @@ def torch_reference(x_train: np.ndarray, y_train: np.ndarray, recipe: Recipe = R
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(recipe.seed)
     model, _ = _torch_resnet(recipe.width, recipe.stages, recipe.stem_stride)
-    model, = channels_last(model.to(device))
+    (model,) = channels_last(model.to(device))
     steps, batch = len(y_train) // recipe.batch_size, recipe.batch_size
-    opt = torch.optim.SGD(model.parameters(), lr=recipe.learning_rate, momentum=0.9,
-                          weight_decay=recipe.weight_decay)
+    opt = torch.optim.SGD(
+        model.parameters(), lr=recipe.learning_rate, momentum=0.9, weight_decay=recipe.weight_decay
+    )
     # optax's cosine_onecycle_schedule: 30% up from lr/25, cosine down to lr/25e4; momentum stays 0.9
-    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, recipe.learning_rate, total_steps=epochs * steps,
-                                                   cycle_momentum=False)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        opt, recipe.learning_rate, total_steps=epochs * steps, cycle_momentum=False
+    )
     pixels = x_train.astype(np.float32) / 255.0
-    mean, std = pixels.mean(axis=(0, 1, 2)), pixels.std(axis=(0, 1, 2))  # [3] each: training statistics
+    mean, std = (
+        pixels.mean(axis=(0, 1, 2)),
+        pixels.std(axis=(0, 1, 2)),
+    )  # [3] each: training statistics
 
     def tensor(images):  # uint8 [N, 32, 32, 3] -> standardised float32 [N, 3, 32, 32] on the device
         scaled = (images.astype(np.float32) / 255.0 - mean) / std
@@ -215,18 +290,26 @@ def torch_reference(x_train: np.ndarray, y_train: np.ndarray, recipe: Recipe = R
     x = tensor(x_train)
     y = torch.from_numpy(y_train.astype(np.int64)).to(device)
     if test is not None:
-        x_test = tensor(test[0]).contiguous(memory_format=torch.channels_last)  # once; its slices keep the layout
+        x_test = tensor(test[0]).contiguous(
+            memory_format=torch.channels_last
+        )  # once; its slices keep the layout
         y_test = torch.from_numpy(test[1].astype(np.int64)).to(device)
     bf16 = recipe.compute_dtype == "bfloat16" and device == "cuda"
     rows = torch.arange(32, device=device)
 
-    def augment(xb):  # pad-crop by up to 4 pixels, mirror with probability 1/2, as leptonlab's Augment
+    def augment(
+        xb,
+    ):  # pad-crop by up to 4 pixels, mirror with probability 1/2, as leptonlab's Augment
         padded = F.pad(xb, (4, 4, 4, 4))  # [B, 3, 40, 40]
         dy, dx = torch.randint(0, 9, (2, len(xb)), device=device)
         r = (dy[:, None] + rows)[:, None, :, None]  # [B, 1, 32, 1]
         c = (dx[:, None] + rows)[:, None, None, :]  # [B, 1, 1, 32]
-        crops = padded[torch.arange(len(xb), device=device)[:, None, None, None],
-                       torch.arange(3, device=device)[None, :, None, None], r, c]
+        crops = padded[
+            torch.arange(len(xb), device=device)[:, None, None, None],
+            torch.arange(3, device=device)[None, :, None, None],
+            r,
+            c,
+        ]
         flip = torch.rand(len(xb), device=device) < 0.5
         return torch.where(flip[:, None, None, None], crops.flip(3), crops)
 
@@ -239,7 +322,9 @@ def torch_reference(x_train: np.ndarray, y_train: np.ndarray, recipe: Recipe = R
         correct = 0
         with torch.no_grad(), torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
             for i in range(0, len(y_test), 1000):
-                correct += int((model(x_test[i:i + 1000]).argmax(-1) == y_test[i:i + 1000]).sum())
+                correct += int(
+                    (model(x_test[i : i + 1000]).argmax(-1) == y_test[i : i + 1000]).sum()
+                )
         model.train()
         return correct / len(y_test)
 
@@ -249,7 +334,7 @@ def torch_reference(x_train: np.ndarray, y_train: np.ndarray, recipe: Recipe = R
         start = time.perf_counter()
         order = torch.randperm(len(y), device=device)
         for i in range(steps):
-            idx = order[i * batch:(i + 1) * batch]
+            idx = order[i * batch : (i + 1) * batch]
             xb = augment(x[idx]).contiguous(memory_format=torch.channels_last)
             with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
                 loss = F.cross_entropy(model(xb), y[idx], label_smoothing=recipe.smoothing)
@@ -263,59 +348,108 @@ def torch_reference(x_train: np.ndarray, y_train: np.ndarray, recipe: Recipe = R
             accuracies.append(accuracy())
             clock.append(time.perf_counter() - begin)
     steady = statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
-    result = {"torch": torch.__version__, "device": device, "bf16_autocast": bf16, "threads": torch.get_num_threads(),
-              "epoch_seconds": seconds, "train_epoch_s": steady, "train_samples_per_s": steps * batch / steady,
-              "final_loss": float(loss.detach())}
+    result = {
+        "torch": torch.__version__,
+        "device": device,
+        "bf16_autocast": bf16,
+        "threads": torch.get_num_threads(),
+        "epoch_seconds": seconds,
+        "train_epoch_s": steady,
+        "train_samples_per_s": steps * batch / steady,
+        "final_loss": float(loss.detach()),
+    }
     if test is not None:
-        reached = {f"{t:.2f}": next((c for c, a in zip(clock, accuracies) if a >= t), None) for t in targets}
-        result.update(val_accuracy=accuracies, test_accuracy=accuracies[-1], time_to_accuracy_s=reached)
+        reached = {
+            f"{t:.2f}": next((c for c, a in zip(clock, accuracies) if a >= t), None)
+            for t in targets
+        }
+        result.update(
+            val_accuracy=accuracies, test_accuracy=accuracies[-1], time_to_accuracy_s=reached
+        )
     return result
 
 
 def format_report(result: dict) -> str:
     """A few lines a person reads: the data, the accuracy, the time and the utilisation."""
     r = result["recipe"]
-    reached = ", ".join(f"{float(t):.0%} in {s:.1f} s" if s is not None else f"{float(t):.0%} not reached"
-                        for t, s in result["time_to_accuracy_s"].items())
-    lines = [f"CIFAR-10, notebook 16's recipe on {result['device']} (JAX {result['jax']}): ResNet width {r['width']}, "
-             f"stages {tuple(r['stages'])}, {result['parameters']:,} parameters, {r['epochs']} epochs of "
-             f"{result['steps_per_epoch']} steps x {r['batch_size']}, {r['compute_dtype']}",
-             f"data: {result['data']} ({result['train_images']:,} training, {result['test_images']:,} test images)",
-             f"test accuracy {result['test_accuracy']:.2%}, with mirror TTA {result['test_accuracy_tta']:.2%}",
-             f"time to accuracy (compile and evaluation included): {reached}",
-             f"fit {result['fit_seconds']:.1f} s in all: compile ~{result['compile_s']:.1f} s, an epoch "
-             f"{result['train_epoch_s']:.2f} s of training + {result['eval_s']:.2f} s of evaluation; "
-             f"{result['train_samples_per_s']:,.0f} training images/s"]
-    util = (f", {result['flop_utilisation']:.1%} of the chip's dense bf16 peak "
-            f"({result['peak_flops_per_s'] / 1e12:.0f} TFLOP/s)" if result["flop_utilisation"] else "")
-    lines.append(f"a training step is {result['step_flops'] / 1e9:,.1f} GFLOP (3x the forward pass's products "
-                 f"and convolutions): {_flop_rate(result['achieved_flops_per_s'])}{util}")
+    reached = ", ".join(
+        f"{float(t):.0%} in {s:.1f} s" if s is not None else f"{float(t):.0%} not reached"
+        for t, s in result["time_to_accuracy_s"].items()
+    )
+    lines = [
+        f"CIFAR-10, notebook 16's recipe on {result['device']} (JAX {result['jax']}): ResNet width {r['width']}, "
+        f"stages {tuple(r['stages'])}, {result['parameters']:,} parameters, {r['epochs']} epochs of "
+        f"{result['steps_per_epoch']} steps x {r['batch_size']}, {r['compute_dtype']}",
+        f"data: {result['data']} ({result['train_images']:,} training, {result['test_images']:,} test images)",
+        f"test accuracy {result['test_accuracy']:.2%}, with mirror TTA {result['test_accuracy_tta']:.2%}",
+        f"time to accuracy (compile and evaluation included): {reached}",
+        f"fit {result['fit_seconds']:.1f} s in all: compile ~{result['compile_s']:.1f} s, an epoch "
+        f"{result['train_epoch_s']:.2f} s of training + {result['eval_s']:.2f} s of evaluation; "
+        f"{result['train_samples_per_s']:,.0f} training images/s",
+    ]
+    util = (
+        f", {result['flop_utilisation']:.1%} of the chip's dense bf16 peak "
+        f"({result['peak_flops_per_s'] / 1e12:.0f} TFLOP/s)"
+        if result["flop_utilisation"]
+        else ""
+    )
+    lines.append(
+        f"a training step is {result['step_flops'] / 1e9:,.1f} GFLOP (3x the forward pass's products "
+        f"and convolutions): {_flop_rate(result['achieved_flops_per_s'])}{util}"
+    )
     if result["peak_device_memory_gib"]:
         lines.append(f"peak device memory {result['peak_device_memory_gib']:.2f} GiB")
     return "\n".join(lines)
 
 
 def _flop_rate(flops_per_s: float) -> str:
-    return f"{flops_per_s / 1e12:.1f} TFLOP/s" if flops_per_s >= 1e12 else f"{flops_per_s / 1e9:.1f} GFLOP/s"
+    return (
+        f"{flops_per_s / 1e12:.1f} TFLOP/s"
+        if flops_per_s >= 1e12
+        else f"{flops_per_s / 1e9:.1f} GFLOP/s"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.cifar10", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.cifar10", description=__doc__.splitlines()[0]
+    )
     for field in dataclasses.fields(Recipe):
         default = field.default
         if isinstance(default, tuple):
-            parser.add_argument(f"--{field.name.replace('_', '-')}", type=lambda s: tuple(int(v) for v in s.split(",")),
-                                default=default, help=f"comma-separated (default {','.join(map(str, default))})")
+            parser.add_argument(
+                f"--{field.name.replace('_', '-')}",
+                type=lambda s: tuple(int(v) for v in s.split(",")),
+                default=default,
+                help=f"comma-separated (default {','.join(map(str, default))})",
+            )
         else:
-            parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(default), default=default,
-                                help=f"(default {default})")
-    parser.add_argument("--train-images", type=int, default=None,
-                        help="train on a class-balanced subset of this many images (default: all there are)")
-    parser.add_argument("--targets", type=lambda s: tuple(float(v) for v in s.split(",")), default=(0.90, 0.93, 0.94),
-                        help="test accuracies to time (default 0.90,0.93,0.94)")
-    parser.add_argument("--pytorch", action="store_true",
-                        help="also train PyTorch eager on the same recipe; each side in its own process")
-    parser.add_argument("--part", choices=("leptonlab", "pytorch"), default=None, help=argparse.SUPPRESS)
+            parser.add_argument(
+                f"--{field.name.replace('_', '-')}",
+                type=type(default),
+                default=default,
+                help=f"(default {default})",
+            )
+    parser.add_argument(
+        "--train-images",
+        type=int,
+        default=None,
+        help="train on a class-balanced subset of this many images (default: all there are)",
+    )
+    parser.add_argument(
+        "--targets",
+        type=lambda s: tuple(float(v) for v in s.split(",")),
+        default=(0.90, 0.93, 0.94),
+        help="test accuracies to time (default 0.90,0.93,0.94)",
+    )
+    parser.add_argument(
+        "--pytorch",
+        action="store_true",
+        help="also train PyTorch eager on the same recipe; each side in its own process",
+    )
+    parser.add_argument(
+        "--part", choices=("leptonlab", "pytorch"), default=None, help=argparse.SUPPRESS
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     return parser
 
@@ -330,8 +464,10 @@ def _recipe_argv(recipe: Recipe, args: argparse.Namespace) -> list[str]:
     argv = []
     for field in dataclasses.fields(Recipe):
         value = getattr(recipe, field.name)
-        argv += [f"--{field.name.replace('_', '-')}", ",".join(map(str, value)) if isinstance(value, tuple) else
-                 str(value)]
+        argv += [
+            f"--{field.name.replace('_', '-')}",
+            ",".join(map(str, value)) if isinstance(value, tuple) else str(value),
+        ]
     if args.train_images is not None:
         argv += ["--train-images", str(args.train_images)]
     return argv + ["--targets", ",".join(map(str, args.targets))]
@@ -344,28 +480,37 @@ def _run_part(part: str, argv: list[str]) -> dict:
 
     from benchmarks.__main__ import _exception_line, child_environment
 
-    done = subprocess.run([sys.executable, "-m", "benchmarks.cifar10", *argv, "--part", part], capture_output=True,
-                          text=True, env=child_environment("jax" if part == "leptonlab" else "torch", False),
-                          cwd=Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.cifar10", *argv, "--part", part],
+        capture_output=True,
+        text=True,
+        env=child_environment("jax" if part == "leptonlab" else "torch", False),
+        cwd=Path(__file__).resolve().parents[1],
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("CIFAR10-RESULT ")]
     if done.returncode != 0 or not lines:
         return {"error": _exception_line(done.stderr)}
-    return json.loads(lines[-1][len("CIFAR10-RESULT "):])
+    return json.loads(lines[-1][len("CIFAR10-RESULT ") :])
 
 
 def format_pytorch(result: dict, ours: dict) -> str:
     """PyTorch's side of a ``--pytorch`` run, and the ratios."""
     if "error" in result:
         return f"PyTorch: {result['error']}"
-    reached = ", ".join(f"{float(t):.0%} in {s:.1f} s" if s is not None else f"{float(t):.0%} not reached"
-                        for t, s in result.get("time_to_accuracy_s", {}).items())
+    reached = ", ".join(
+        f"{float(t):.0%} in {s:.1f} s" if s is not None else f"{float(t):.0%} not reached"
+        for t, s in result.get("time_to_accuracy_s", {}).items()
+    )
     ratio = ours["train_samples_per_s"] / result["train_samples_per_s"]
-    return "\n".join([
-        f"PyTorch {result['torch']} eager on {result['device']}{' in bf16 autocast' if result['bf16_autocast'] else ''}"
-        f" ({result['threads']} threads): test accuracy {result['test_accuracy']:.2%}",
-        f"PyTorch time to accuracy (evaluation included): {reached}",
-        f"PyTorch: an epoch {result['train_epoch_s']:.2f} s of training; {result['train_samples_per_s']:,.0f} training "
-        f"images/s; leptonlab's throughput {ratio:.2f}x PyTorch's"])
+    return "\n".join(
+        [
+            f"PyTorch {result['torch']} eager on {result['device']}{' in bf16 autocast' if result['bf16_autocast'] else ''}"
+            f" ({result['threads']} threads): test accuracy {result['test_accuracy']:.2%}",
+            f"PyTorch time to accuracy (evaluation included): {reached}",
+            f"PyTorch: an epoch {result['train_epoch_s']:.2f} s of training; {result['train_samples_per_s']:,.0f} training "
+            f"images/s; leptonlab's throughput {ratio:.2f}x PyTorch's",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -387,11 +532,24 @@ def main(argv: list[str] | None = None) -> int:
             keep = balanced_subset(y_train, args.train_images)
             x_train, y_train = x_train[keep], y_train[keep]
         if args.part == "pytorch":
-            result = torch_reference(x_train, y_train, recipe, epochs=recipe.epochs, test=(x_test, y_test),
-                                     targets=args.targets)
+            result = torch_reference(
+                x_train,
+                y_train,
+                recipe,
+                epochs=recipe.epochs,
+                test=(x_test, y_test),
+                targets=args.targets,
+            )
         else:
-            result = run_recipe(x_train, y_train, x_test, y_test, recipe, targets=args.targets,
-                                data="official CIFAR-10" if info.official else "offline CIFAR-10 PNG subset")
+            result = run_recipe(
+                x_train,
+                y_train,
+                x_test,
+                y_test,
+                recipe,
+                targets=args.targets,
+                data="official CIFAR-10" if info.official else "offline CIFAR-10 PNG subset",
+            )
         if args.part is not None:  # a child: one line for the parent
             print("CIFAR10-RESULT " + json.dumps(result), flush=True)
             return 0

@@ -71,9 +71,11 @@ def plan(requirements: list[str], installed=_installed) -> tuple[list[str], list
             constraints.append(f"{name}=={version}")
             minimum = _MINIMUM.search(requirement)
             if minimum and _release(version) < _release(minimum.group(1)):
-                warnings.append(f"this runtime's {name} {version} is older than leptonlab supports "
-                                f"({requirement.split(';')[0].strip()}); it is kept as it is, and some "
-                                "cells may fail: upgrade it yourself if they do")
+                warnings.append(
+                    f"this runtime's {name} {version} is older than leptonlab supports "
+                    f"({requirement.split(';')[0].strip()}); it is kept as it is, and some "
+                    "cells may fail: upgrade it yourself if they do"
+                )
     for name in RUNTIME_OWNED:  # pinned even where leptonlab does not require it directly (jaxlib)
         version = installed(name)
         if version is not None and f"{name}=={version}" not in constraints:
@@ -85,7 +87,10 @@ def main() -> int:
     try:
         requirements = metadata.requires("leptonlab") or []
     except metadata.PackageNotFoundError:
-        print("leptonlab is not installed: install it first (pip install --no-deps ...)", file=sys.stderr)
+        print(
+            "leptonlab is not installed: install it first (pip install --no-deps ...)",
+            file=sys.stderr,
+        )
         return 2
     missing, constraints, warnings = plan(requirements)
     for warning in warnings:
@@ -93,11 +98,23 @@ def main() -> int:
     if not missing:
         print("leptonlab: every dependency is already installed")
         return 0
-    print(f"leptonlab: installing {', '.join(missing)} (keeping {', '.join(constraints) or 'nothing pinned'})")
+    print(
+        f"leptonlab: installing {', '.join(missing)} (keeping {', '.join(constraints) or 'nothing pinned'})"
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as pins:
         pins.write("\n".join(constraints) + "\n")
     # --no-warn-conflicts: pip would otherwise call the left-out jupyterlab and papermill "broken" in red.
-    command = [sys.executable, "-m", "pip", "install", "-q", "--no-warn-conflicts", "-c", pins.name, *missing]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-warn-conflicts",
+        "-c",
+        pins.name,
+        *missing,
+    ]
     return subprocess.run(command).returncode
 
 

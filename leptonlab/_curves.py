@@ -21,19 +21,27 @@ def _binary(y_true, scores, name: str) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y_true)
     s = np.asarray(scores)
     if y.ndim != 1 or s.shape != y.shape:
-        raise ValueError(f"{name} needs y_true [N] and scores [N] of the same length, got {y.shape} and {s.shape}.")
+        raise ValueError(
+            f"{name} needs y_true [N] and scores [N] of the same length, got {y.shape} and {s.shape}."
+        )
     if y.shape[0] == 0:
         raise ValueError(f"{name} of an empty set is undefined: pass at least one example.")
     if y.dtype != bool:
         if not np.issubdtype(y.dtype, np.integer) or not np.isin(y, (0, 1)).all():
-            raise ValueError(f"{name}: y_true must be binary (bool, or ints 0 and 1), got values "
-                             f"{np.unique(y)[:5]}; for C classes use one_vs_rest_roc.")
+            raise ValueError(
+                f"{name}: y_true must be binary (bool, or ints 0 and 1), got values "
+                f"{np.unique(y)[:5]}; for C classes use one_vs_rest_roc."
+            )
         y = y.astype(bool)
     if not np.issubdtype(s.dtype, np.number) or not np.isfinite(s).all():
-        raise ValueError(f"{name}: scores must be finite numbers (probabilities, logits or similarities).")
+        raise ValueError(
+            f"{name}: scores must be finite numbers (probabilities, logits or similarities)."
+        )
     if y.all() or not y.any():
-        raise ValueError(f"{name} needs both positive and negative examples, got {int(y.sum())} positives "
-                         f"out of {y.shape[0]}.")
+        raise ValueError(
+            f"{name} needs both positive and negative examples, got {int(y.sum())} positives "
+            f"out of {y.shape[0]}."
+        )
     return y, s.astype(np.float64)
 
 
@@ -41,7 +49,9 @@ def _counts(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     """(thresholds descending [T], true positives [T], false positives [T]) at each distinct score."""
     order = np.argsort(-s, kind="stable")  # [N] highest score first
     s, y = s[order], y[order]
-    last = np.r_[np.nonzero(np.diff(s))[0], y.size - 1]  # [T] last index of each run of equal scores
+    last = np.r_[
+        np.nonzero(np.diff(s))[0], y.size - 1
+    ]  # [T] last index of each run of equal scores
     tp = np.cumsum(y)[last]  # [T] positives with score >= threshold
     fp = (last + 1) - tp  # [T]
     return s[last], tp, fp
@@ -68,11 +78,15 @@ def auc(x, y) -> float:
     """
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     if x.ndim != 1 or x.shape != y.shape or x.size < 2:
-        raise ValueError(f"auc needs two curves x [T] and y [T] with T >= 2 points, got {x.shape} and {y.shape}.")
+        raise ValueError(
+            f"auc needs two curves x [T] and y [T] with T >= 2 points, got {x.shape} and {y.shape}."
+        )
     dx = np.diff(x)
     if not ((dx >= 0).all() or (dx <= 0).all()):
-        raise ValueError("auc: x must be monotonic (sorted); pass the fpr of roc_curve or the recall of "
-                         "precision_recall_curve, in their order.")
+        raise ValueError(
+            "auc: x must be monotonic (sorted); pass the fpr of roc_curve or the recall of "
+            "precision_recall_curve, in their order."
+        )
     return float(abs(np.sum(dx * (y[1:] + y[:-1]) / 2)))
 
 
@@ -96,14 +110,18 @@ def _probs_labels(y_true, probs, name: str) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y_true)
     p = np.asarray(probs, np.float64)
     if p.ndim != 2 or y.shape != (p.shape[0],):
-        raise ValueError(f"{name} needs labels [N] and class scores [N, C], got {y.shape} and {p.shape}.")
+        raise ValueError(
+            f"{name} needs labels [N] and class scores [N, C], got {y.shape} and {p.shape}."
+        )
     if not np.issubdtype(y.dtype, np.integer):
         raise TypeError(f"{name}: labels must be integers, got {y.dtype}.")
     if y.size == 0:
         raise ValueError(f"{name} of an empty set is undefined: pass at least one example.")
     if y.min() < 0 or y.max() >= p.shape[1]:
-        raise ValueError(f"{name}: labels must be in 0..{p.shape[1] - 1} (one score column per class), "
-                         f"got {y.min()}..{y.max()}.")
+        raise ValueError(
+            f"{name}: labels must be in 0..{p.shape[1] - 1} (one score column per class), "
+            f"got {y.min()}..{y.max()}."
+        )
     return y, p
 
 
@@ -161,8 +179,10 @@ class Reliability(NamedTuple):
 def _confidences(probs, y_true, name: str) -> tuple[np.ndarray, np.ndarray]:
     y, p = _probs_labels(y_true, probs, name)
     if (p < 0).any() or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
-        raise ValueError(f"{name} needs probabilities [N, C] (each row >= 0 and summing to 1); "
-                         "pass jax.nn.softmax(logits), not the logits.")
+        raise ValueError(
+            f"{name} needs probabilities [N, C] (each row >= 0 and summing to 1); "
+            "pass jax.nn.softmax(logits), not the logits."
+        )
     return p.max(axis=1), (p.argmax(axis=1) == y)  # [N], [N] bool
 
 
@@ -193,7 +213,9 @@ def expected_calibration_error(probs, y_true, *, n_bins: int = 10) -> float:
     """
     r = reliability(probs, y_true, n_bins=n_bins)
     full = r.count > 0
-    return float(np.sum(r.count[full] / r.count.sum() * np.abs(r.accuracy[full] - r.confidence[full])))
+    return float(
+        np.sum(r.count[full] / r.count.sum() * np.abs(r.accuracy[full] - r.confidence[full]))
+    )
 
 
 def top_k_accuracy(y_true, scores, k: int) -> float:

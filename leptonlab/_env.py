@@ -22,7 +22,9 @@ CACHE_DIR_ENV = "LEPTONLAB_CACHE_DIR"
 #: process keeps its peak memory until it exits. Read at process start only (setting it from
 #: Python is too late); ignored outside Linux/glibc.
 ALLOCATOR_ENV = "GLIBC_TUNABLES"
-ALLOCATOR_TUNABLES = "glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296"
+ALLOCATOR_TUNABLES = (
+    "glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296"
+)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}

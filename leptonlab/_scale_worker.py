@@ -23,18 +23,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--coordinator", required=True, help="host:port of process 0's coordinator")
     parser.add_argument("--num-processes", type=int, required=True)
     parser.add_argument("--process-id", type=int, required=True)
-    parser.add_argument("--timeout", type=int, default=120, help="seconds to wait for the other processes")
+    parser.add_argument(
+        "--timeout", type=int, default=120, help="seconds to wait for the other processes"
+    )
     parser.add_argument("--task", required=True, help="the DemoTask as JSON")
     parser.add_argument("--out", required=True, help="where to write the .npz result")
     args = parser.parse_args(argv)
     here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]  # leptonlab/ is not a top-level path
+    sys.path[:] = [
+        p for p in sys.path if os.path.abspath(p or ".") != here
+    ]  # leptonlab/ is not a top-level path
 
     import jax
 
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")  # cross-process all-reduce on CPU
-    jax.distributed.initialize(coordinator_address=args.coordinator, num_processes=args.num_processes,
-                               process_id=args.process_id, initialization_timeout=args.timeout)
+    jax.config.update(
+        "jax_cpu_collectives_implementation", "gloo"
+    )  # cross-process all-reduce on CPU
+    jax.distributed.initialize(
+        coordinator_address=args.coordinator,
+        num_processes=args.num_processes,
+        process_id=args.process_id,
+        initialization_timeout=args.timeout,
+    )
     import numpy as np
 
     from leptonlab import scale
@@ -43,9 +53,14 @@ def main(argv: list[str] | None = None) -> None:
     mesh = scale.make_mesh()  # every device of every process
     state, history = scale.run_demo(task, mesh)
     params = scale.flat_params(state)
-    meta = {"process_id": jax.process_index(), "process_count": jax.process_count(),
-            "global_devices": len(jax.devices()), "local_devices": len(jax.local_devices()),
-            "history": history.rows, "seconds": time.perf_counter() - start}
+    meta = {
+        "process_id": jax.process_index(),
+        "process_count": jax.process_count(),
+        "global_devices": len(jax.devices()),
+        "local_devices": len(jax.local_devices()),
+        "history": history.rows,
+        "seconds": time.perf_counter() - start,
+    }
     np.savez(args.out, __meta__=np.array(json.dumps(meta)), **params)
     jax.distributed.shutdown()
 

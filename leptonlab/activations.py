@@ -74,11 +74,17 @@ def as_float_array(x: Any, *, fn: str, name: str = "x") -> jax.Array:
 
 def _check_axis(axis: Any, ndim: int, *, fn: str) -> int:
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{fn}() takes axis as an int (e.g. -1 for the last axis), got {type(axis).__name__}.")
+        raise TypeError(
+            f"{fn}() takes axis as an int (e.g. -1 for the last axis), got {type(axis).__name__}."
+        )
     if ndim == 0:
-        raise ValueError(f"{fn}() needs at least a 1-D array of scores; got a scalar. Wrap it: jnp.array([x]).")
+        raise ValueError(
+            f"{fn}() needs at least a 1-D array of scores; got a scalar. Wrap it: jnp.array([x])."
+        )
     if not -ndim <= axis < ndim:
-        raise ValueError(f"{fn}(): axis={axis} is out of range for an array with {ndim} dimension(s).")
+        raise ValueError(
+            f"{fn}(): axis={axis} is out of range for an array with {ndim} dimension(s)."
+        )
     return int(axis) % ndim
 
 

@@ -33,10 +33,23 @@ from flax import nnx
 
 from leptonlab.recurrent import sample_logits
 
-POSITIONS = ("learned", "sinusoidal", "none")  # how GPT tells positions apart ("none": the experiment)
+POSITIONS = (
+    "learned",
+    "sinusoidal",
+    "none",
+)  # how GPT tells positions apart ("none": the experiment)
 
-__all__ = ["POSITIONS", "DecoderBlock", "GPT", "GPTConfig", "MultiHeadAttention", "causal_mask",
-           "scaled_dot_product_attention", "sample", "sinusoidal_positions"]
+__all__ = [
+    "POSITIONS",
+    "DecoderBlock",
+    "GPT",
+    "GPTConfig",
+    "MultiHeadAttention",
+    "causal_mask",
+    "scaled_dot_product_attention",
+    "sample",
+    "sinusoidal_positions",
+]
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -56,12 +69,20 @@ def causal_mask(tq: int, tk: int | None = None) -> jax.Array:
     tq = _positive_int(tq, "tq")
     tk = tq if tk is None else _positive_int(tk, "tk")
     if tk < tq:
-        raise ValueError(f"a causal mask needs at least as many keys as queries, got Tq={tq}, Tk={tk}.")
+        raise ValueError(
+            f"a causal mask needs at least as many keys as queries, got Tq={tq}, Tk={tk}."
+        )
     return jnp.arange(tk)[None, :] <= jnp.arange(tq)[:, None] + (tk - tq)  # [Tq, Tk]
 
 
-def scaled_dot_product_attention(q: jax.Array, k: jax.Array, v: jax.Array, mask: jax.Array | None = None, *,
-                                 scale: float | None = None) -> tuple[jax.Array, jax.Array]:
+def scaled_dot_product_attention(
+    q: jax.Array,
+    k: jax.Array,
+    v: jax.Array,
+    mask: jax.Array | None = None,
+    *,
+    scale: float | None = None,
+) -> tuple[jax.Array, jax.Array]:
     """``softmax(q k^T * scale, masked) v``: returns ``(out: [..., Tq, Dv], weights: [..., Tq, Tk])``.
 
     ``q: [..., Tq, D]``, ``k: [..., Tk, D]``, ``v: [..., Tk, Dv]`` with the same
@@ -73,13 +94,19 @@ def scaled_dot_product_attention(q: jax.Array, k: jax.Array, v: jax.Array, mask:
     """
     q, k, v = jnp.asarray(q), jnp.asarray(k), jnp.asarray(v)
     if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim:
-        raise ValueError(f"q, k, v must be [..., T, D] with the same number of axes, got shapes "
-                         f"{q.shape}, {k.shape}, {v.shape}.")
+        raise ValueError(
+            f"q, k, v must be [..., T, D] with the same number of axes, got shapes "
+            f"{q.shape}, {k.shape}, {v.shape}."
+        )
     if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"queries and keys must have the same width D to be compared, got q {q.shape} and k {k.shape}.")
+        raise ValueError(
+            f"queries and keys must have the same width D to be compared, got q {q.shape} and k {k.shape}."
+        )
     if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"every key needs its value: k has {k.shape[-2]} positions, v has {v.shape[-2]} "
-                         f"(shapes {k.shape}, {v.shape}).")
+        raise ValueError(
+            f"every key needs its value: k has {k.shape[-2]} positions, v has {v.shape[-2]} "
+            f"(shapes {k.shape}, {v.shape})."
+        )
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     scores = jnp.einsum("...qd,...kd->...qk", q, k) * scale  # [..., Tq, Tk]
     if mask is not None:
@@ -87,7 +114,9 @@ def scaled_dot_product_attention(q: jax.Array, k: jax.Array, v: jax.Array, mask:
         if mask.dtype != jnp.bool_:
             raise TypeError(f"mask must be boolean (True = may attend), got dtype {mask.dtype}.")
         if mask.ndim > scores.ndim:
-            raise ValueError(f"mask has shape {mask.shape}, more axes than the scores {scores.shape}.")
+            raise ValueError(
+                f"mask has shape {mask.shape}, more axes than the scores {scores.shape}."
+            )
         scores = jnp.where(_lead(mask, scores.ndim), scores, jnp.finfo(scores.dtype).min)
     weights = jax.nn.softmax(scores, axis=-1)  # [..., Tq, Tk], each row sums to 1
     return jnp.einsum("...qk,...kd->...qd", weights, v), weights
@@ -152,11 +181,15 @@ class MultiHeadAttention(nnx.Module):
     def qkv(self, x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         """Queries, keys and values of every head: ``x: [..., D]`` -> three ``[..., H, Dh]``."""
         if x.shape[-1] != self.width:
-            raise ValueError(f"this attention layer takes width {self.width}, got input of shape {x.shape}.")
+            raise ValueError(
+                f"this attention layer takes width {self.width}, got input of shape {x.shape}."
+            )
         q = jnp.einsum("...d,dhe->...he", x, self.w_q[...])
         k = jnp.einsum("...d,dhe->...he", x, self.w_k[...])
         v = jnp.einsum("...d,dhe->...he", x, self.w_v[...])
-        q, k, v = (a + _lead(b[...], a.ndim) for a, b in ((q, self.b_q), (k, self.b_k), (v, self.b_v)))
+        q, k, v = (
+            a + _lead(b[...], a.ndim) for a, b in ((q, self.b_q), (k, self.b_k), (v, self.b_v))
+        )
         return q, k, v
 
     def merge_heads(self, out: jax.Array) -> jax.Array:
@@ -164,8 +197,9 @@ class MultiHeadAttention(nnx.Module):
         y = jnp.einsum("...he,hed->...d", out, self.w_o[...])
         return y + _lead(self.b_o[...], y.ndim)
 
-    def __call__(self, x: jax.Array, *, mask: jax.Array | None = None,
-                 return_weights: bool = False) -> jax.Array | tuple[jax.Array, jax.Array]:
+    def __call__(
+        self, x: jax.Array, *, mask: jax.Array | None = None, return_weights: bool = False
+    ) -> jax.Array | tuple[jax.Array, jax.Array]:
         """``x: [B, T, D]`` -> ``[B, T, D]``; ``mask`` broadcastable to ``[B, H, T, T]`` (True = may attend).
 
         With ``return_weights=True`` also returns the attention weights ``[B, H, T, T]``.
@@ -174,7 +208,9 @@ class MultiHeadAttention(nnx.Module):
             raise ValueError(f"MultiHeadAttention expects x: [B, T, D], got shape {x.shape}.")
         q, k, v = self.qkv(x)  # [B, T, H, Dh] each
         q, k, v = (jnp.swapaxes(a, 1, 2) for a in (q, k, v))  # [B, H, T, Dh]
-        out, weights = scaled_dot_product_attention(q, k, v, mask, scale=self.scale)  # [B, H, T, Dh], [B, H, T, T]
+        out, weights = scaled_dot_product_attention(
+            q, k, v, mask, scale=self.scale
+        )  # [B, H, T, Dh], [B, H, T, T]
         y = self.merge_heads(jnp.swapaxes(out, 1, 2))  # [B, T, D]
         return (y, weights) if return_weights else y
 
@@ -201,7 +237,9 @@ class MultiHeadAttention(nnx.Module):
         kernel = mha.query.kernel[...]  # [D, H, Dh]
         width, heads, _ = kernel.shape
         if mha.out.kernel[...].shape[-1] != width:
-            raise ValueError("only self-attention with out_features == in_features == qkv_features can be copied.")
+            raise ValueError(
+                "only self-attention with out_features == in_features == qkv_features can be copied."
+            )
         new = cls(width, heads, rngs=nnx.Rngs(0))
         for mine, theirs in (("q", mha.query), ("k", mha.key), ("v", mha.value), ("o", mha.out)):
             getattr(new, f"w_{mine}")[...] = theirs.kernel[...]
@@ -217,8 +255,16 @@ class DecoderBlock(nnx.Module):
     block starts close to the identity and gradients reach early layers unchanged.
     """
 
-    def __init__(self, width: int, heads: int, *, mlp_ratio: int = 4, dropout: float = 0.0,
-                 scale: float | None = None, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        width: int,
+        heads: int,
+        *,
+        mlp_ratio: int = 4,
+        dropout: float = 0.0,
+        scale: float | None = None,
+        rngs: nnx.Rngs,
+    ):
         _positive_int(mlp_ratio, "mlp_ratio")
         self.ln1 = nnx.LayerNorm(width, rngs=rngs)
         self.attn = MultiHeadAttention(width, heads, scale=scale, rngs=rngs)
@@ -228,13 +274,21 @@ class DecoderBlock(nnx.Module):
         self.dropout = nnx.Dropout(dropout)
 
     def _drop(self, x: jax.Array, key: jax.Array | None) -> jax.Array:
-        return x if key is None else self.dropout(x, rngs=key)  # dropout only when training gives a key
+        return (
+            x if key is None else self.dropout(x, rngs=key)
+        )  # dropout only when training gives a key
 
     def _mlp(self, x: jax.Array) -> jax.Array:
         return self.proj(jax.nn.gelu(self.fc(x)))  # [..., D] -> [..., 4D] -> [..., D]
 
-    def __call__(self, x: jax.Array, *, mask: jax.Array | None = None, rngs: jax.Array | None = None,
-                 return_weights: bool = False):
+    def __call__(
+        self,
+        x: jax.Array,
+        *,
+        mask: jax.Array | None = None,
+        rngs: jax.Array | None = None,
+        return_weights: bool = False,
+    ):
         """``x: [B, T, D]`` -> ``[B, T, D]`` (and the weights ``[B, H, T, T]`` with ``return_weights``)."""
         k1, k2 = (None, None) if rngs is None else jax.random.split(rngs)
         a, weights = self.attn(self.ln1(x), mask=mask, return_weights=True)
@@ -261,13 +315,17 @@ class GPTConfig:
     mlp_ratio: int = 4  # hidden units of each block's MLP, as a multiple of width
     dropout: float = 0.0  # dropout on the residual branches and the embeddings (training only)
     positions: str = "learned"  # one of POSITIONS
-    attention_scale: float | None = None  # score scale; None = 1/sqrt(width / heads) (the experiment sets 1.0)
+    attention_scale: float | None = (
+        None  # score scale; None = 1/sqrt(width / heads) (the experiment sets 1.0)
+    )
 
     def __post_init__(self):
         for name in ("vocab_size", "context", "width", "heads", "layers", "mlp_ratio"):
             _positive_int(getattr(self, name), name)
         if self.width % self.heads:
-            raise ValueError(f"heads must divide the width: {self.width} is not a multiple of {self.heads}.")
+            raise ValueError(
+                f"heads must divide the width: {self.width} is not a multiple of {self.heads}."
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be a probability in [0, 1), got {self.dropout!r}.")
         if self.positions not in POSITIONS:
@@ -275,7 +333,9 @@ class GPTConfig:
         if self.positions == "sinusoidal" and self.width % 2:
             raise ValueError(f"sinusoidal positions need an even width, got {self.width}.")
         if self.attention_scale is not None and not self.attention_scale > 0:
-            raise ValueError(f"attention_scale must be > 0 (or None for 1/sqrt(head width)), got {self.attention_scale!r}.")
+            raise ValueError(
+                f"attention_scale must be > 0 (or None for 1/sqrt(head width)), got {self.attention_scale!r}."
+            )
 
 
 class GPT(nnx.Module):
@@ -293,17 +353,33 @@ class GPT(nnx.Module):
             raise TypeError(f"GPT takes a GPTConfig, got {type(config).__name__}.")
         self.config = config
         self.embedding = nnx.Embed(config.vocab_size, config.width, rngs=rngs)
-        self.position = nnx.Embed(config.context, config.width, rngs=rngs) if config.positions == "learned" else None
-        self.blocks = nnx.List([DecoderBlock(config.width, config.heads, mlp_ratio=config.mlp_ratio,
-                                             dropout=config.dropout, scale=config.attention_scale, rngs=rngs)
-                                for _ in range(config.layers)])
+        self.position = (
+            nnx.Embed(config.context, config.width, rngs=rngs)
+            if config.positions == "learned"
+            else None
+        )
+        self.blocks = nnx.List(
+            [
+                DecoderBlock(
+                    config.width,
+                    config.heads,
+                    mlp_ratio=config.mlp_ratio,
+                    dropout=config.dropout,
+                    scale=config.attention_scale,
+                    rngs=rngs,
+                )
+                for _ in range(config.layers)
+            ]
+        )
         self.ln_f = nnx.LayerNorm(config.width, rngs=rngs)
         self.head = nnx.Linear(config.width, config.vocab_size, rngs=rngs)
         self.dropout = nnx.Dropout(config.dropout)
 
     def _check_ids(self, x: jax.Array, what: str = "x") -> None:
         if not jnp.issubdtype(x.dtype, jnp.integer):
-            raise TypeError(f"GPT takes token ids (integers) as {what}, got dtype {x.dtype}; encode the text first.")
+            raise TypeError(
+                f"GPT takes token ids (integers) as {what}, got dtype {x.dtype}; encode the text first."
+            )
 
     def _positions(self, pos: jax.Array) -> jax.Array:
         """The positional code at integer positions ``pos: [...]`` -> ``[..., D]`` (zeros for "none")."""
@@ -319,14 +395,20 @@ class GPT(nnx.Module):
         if x.ndim != 2:
             raise ValueError(f"GPT expects ids x: [B, T], got shape {x.shape}.")
         if x.shape[1] > self.config.context:
-            raise ValueError(f"the window has {x.shape[1]} tokens but this model's context is {self.config.context}: "
-                             f"pass at most the last {self.config.context} tokens, or build a GPTConfig with a longer "
-                             "context.")
+            raise ValueError(
+                f"the window has {x.shape[1]} tokens but this model's context is {self.config.context}: "
+                f"pass at most the last {self.config.context} tokens, or build a GPTConfig with a longer "
+                "context."
+            )
         return self.embedding(x) + self._positions(jnp.arange(x.shape[1]))[None]  # [B, T, D]
 
     def __call__(self, x: jax.Array, *, rngs: jax.Array | None = None) -> jax.Array:
         """``x: [B, T] int`` (T <= context) -> next-token logits ``[B, T, V]``."""
-        keys = [None] * (len(self.blocks) + 1) if rngs is None else list(jax.random.split(rngs, len(self.blocks) + 1))
+        keys = (
+            [None] * (len(self.blocks) + 1)
+            if rngs is None
+            else list(jax.random.split(rngs, len(self.blocks) + 1))
+        )
         h = self._embed(x)  # [B, T, D]
         if keys[0] is not None:
             h = self.dropout(h, rngs=keys[0])  # dropout only when training gives a key
@@ -368,21 +450,34 @@ class GPT(nnx.Module):
 
 
 @partial(jax.jit, static_argnames=("graphdef", "top_k", "length", "use_cache"))
-def _sample(graphdef, state, prompt: jax.Array, key: jax.Array, temperature: jax.Array, top_k: int,
-            length: int, use_cache: bool) -> jax.Array:
+def _sample(
+    graphdef,
+    state,
+    prompt: jax.Array,
+    key: jax.Array,
+    temperature: jax.Array,
+    top_k: int,
+    length: int,
+    use_cache: bool,
+) -> jax.Array:
     model = nnx.merge(graphdef, state)
     model.eval()
     batch, p = prompt.shape
     if use_cache:
+
         def read(cache, inputs):  # the prompt, one position at a time
             token, pos = inputs
             return model.step(cache, token, pos)
 
-        cache, logits = jax.lax.scan(read, model.init_cache(batch), (jnp.swapaxes(prompt, 0, 1), jnp.arange(p)))
+        cache, logits = jax.lax.scan(
+            read, model.init_cache(batch), (jnp.swapaxes(prompt, 0, 1), jnp.arange(p))
+        )
 
         def write(carry, i):
             cache, logits = carry
-            token = sample_logits(logits, key=jax.random.fold_in(key, i), temperature=temperature, top_k=top_k)  # [B]
+            token = sample_logits(
+                logits, key=jax.random.fold_in(key, i), temperature=temperature, top_k=top_k
+            )  # [B]
             cache, logits = model.step(cache, token, p + i)
             return (cache, logits), token
 
@@ -393,17 +488,28 @@ def _sample(graphdef, state, prompt: jax.Array, key: jax.Array, temperature: jax
     buffer = jnp.zeros((batch, context), prompt.dtype).at[:, :p].set(prompt)  # [B, context]
 
     def recompute(buffer, i):  # the whole prefix through the whole model, every step
-        logits = model(buffer)[:, p + i - 1]  # [B, V]; positions after p + i - 1 cannot leak (causal mask)
-        token = sample_logits(logits, key=jax.random.fold_in(key, i), temperature=temperature,
-                              top_k=top_k).astype(buffer.dtype)
+        logits = model(buffer)[
+            :, p + i - 1
+        ]  # [B, V]; positions after p + i - 1 cannot leak (causal mask)
+        token = sample_logits(
+            logits, key=jax.random.fold_in(key, i), temperature=temperature, top_k=top_k
+        ).astype(buffer.dtype)
         return jax.lax.dynamic_update_slice_in_dim(buffer, token[:, None], p + i, axis=1), token
 
     _, tokens = jax.lax.scan(recompute, buffer, jnp.arange(length))
     return jnp.swapaxes(tokens, 0, 1)
 
 
-def sample(model: GPT, prompt, length: int, *, key: jax.Array, temperature: float = 1.0, top_k: int = 0,
-           use_cache: bool = True) -> jax.Array:
+def sample(
+    model: GPT,
+    prompt,
+    length: int,
+    *,
+    key: jax.Array,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    use_cache: bool = True,
+) -> jax.Array:
     """Continue ``prompt`` by ``length`` tokens drawn from ``model``: ``[P] or [B, P]`` -> ``[length] or [B, length]``.
 
     Each draw divides the logits by ``temperature`` and, with ``top_k > 0``, keeps only
@@ -416,25 +522,47 @@ def sample(model: GPT, prompt, length: int, *, key: jax.Array, temperature: floa
     Notebook 12.
     """
     if not isinstance(model, GPT):
-        raise TypeError(f"sample needs a GPT, got {type(model).__name__}; for a CharRNN use leptonlab.recurrent.sample.")
+        raise TypeError(
+            f"sample needs a GPT, got {type(model).__name__}; for a CharRNN use leptonlab.recurrent.sample."
+        )
     prompt = jnp.asarray(prompt)
     single = prompt.ndim == 1
     if prompt.ndim not in (1, 2) or prompt.shape[-1] < 1:
-        raise ValueError(f"prompt must be ids [P] or [B, P] with P >= 1, got shape {prompt.shape}; "
-                         "start from at least one character (e.g. a newline).")
+        raise ValueError(
+            f"prompt must be ids [P] or [B, P] with P >= 1, got shape {prompt.shape}; "
+            "start from at least one character (e.g. a newline)."
+        )
     if not jnp.issubdtype(prompt.dtype, jnp.integer):
-        raise TypeError(f"prompt must hold integer ids, got dtype {prompt.dtype}; encode the text first.")
+        raise TypeError(
+            f"prompt must hold integer ids, got dtype {prompt.dtype}; encode the text first."
+        )
     _positive_int(length, "length")
     context = model.config.context
     if prompt.shape[-1] + length > context:
-        raise ValueError(f"prompt ({prompt.shape[-1]} tokens) + length ({length}) = {prompt.shape[-1] + length} "
-                         f"exceeds the model's context of {context} tokens: ask for at most "
-                         f"{context - prompt.shape[-1]} new tokens, or shorten the prompt.")
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature > 0:
-        raise ValueError(f"temperature must be a number > 0, got {temperature!r}; for the most likely token use top_k=1.")
+        raise ValueError(
+            f"prompt ({prompt.shape[-1]} tokens) + length ({length}) = {prompt.shape[-1] + length} "
+            f"exceeds the model's context of {context} tokens: ask for at most "
+            f"{context - prompt.shape[-1]} new tokens, or shorten the prompt."
+        )
+    if (
+        not isinstance(temperature, (int, float))
+        or isinstance(temperature, bool)
+        or not temperature > 0
+    ):
+        raise ValueError(
+            f"temperature must be a number > 0, got {temperature!r}; for the most likely token use top_k=1."
+        )
     if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0:
         raise ValueError(f"top_k must be an int >= 0 (0 = keep all), got {top_k!r}.")
     graphdef, state = nnx.split(model)
-    tokens = _sample(graphdef, state, (prompt[None] if single else prompt).astype(jnp.int32), key,
-                     jnp.float32(temperature), top_k, length, bool(use_cache))
+    tokens = _sample(
+        graphdef,
+        state,
+        (prompt[None] if single else prompt).astype(jnp.int32),
+        key,
+        jnp.float32(temperature),
+        top_k,
+        length,
+        bool(use_cache),
+    )
     return tokens[0] if single else tokens

@@ -35,7 +35,9 @@ __all__ = ["Value", "grad"]
 
 def _number(data: Any, what: str = "data") -> float:
     if isinstance(data, bool) or not isinstance(data, numbers.Real):
-        raise TypeError(f"{what} should be a real number (int or float), got {type(data).__name__}.")
+        raise TypeError(
+            f"{what} should be a real number (int or float), got {type(data).__name__}."
+        )
     value = float(data)
     if not math.isfinite(value):
         raise ValueError(f"{what} should be finite, got {value}.")
@@ -56,15 +58,24 @@ class Value:
 
     __slots__ = ("data", "grad", "children", "local_grads", "op")
 
-    def __init__(self, data: float, children: Sequence[Value] = (), op: str = "",
-                 local_grads: Sequence[float] = ()):
+    def __init__(
+        self,
+        data: float,
+        children: Sequence[Value] = (),
+        op: str = "",
+        local_grads: Sequence[float] = (),
+    ):
         self.data = _number(data)
         children, local_grads = tuple(children), tuple(local_grads)
         if not all(isinstance(c, Value) for c in children):
-            raise TypeError("children should be Values: pass the inputs of the operation, e.g. (a,) for a.sin().")
+            raise TypeError(
+                "children should be Values: pass the inputs of the operation, e.g. (a,) for a.sin()."
+            )
         if len(local_grads) != len(children):
-            raise ValueError(f"need one local gradient per child: got {len(children)} children and "
-                             f"{len(local_grads)} local_grads.")
+            raise ValueError(
+                f"need one local gradient per child: got {len(children)} children and "
+                f"{len(local_grads)} local_grads."
+            )
         self.local_grads = tuple(_number(g, "a local gradient") for g in local_grads)
         self.children = children
         self.op = str(op)
@@ -85,14 +96,18 @@ class Value:
     def __pow__(self, exponent: float) -> Value:
         """``self ** exponent`` for a constant (int or float) exponent: d/da a^n = n a^(n-1)."""
         if isinstance(exponent, Value):
-            raise TypeError("only constant exponents are supported: write a ** 2, not a ** Value(2); "
-                            "for a ** b with b a Value, use (b * a.log()).exp().")
+            raise TypeError(
+                "only constant exponents are supported: write a ** 2, not a ** Value(2); "
+                "for a ** b with b a Value, use (b * a.log()).exp()."
+            )
         n = _number(exponent, "the exponent")
         if self.data == 0.0 and n < 1.0:
             raise ValueError(f"0 ** {n} has no finite derivative: keep the base away from 0.")
         if self.data < 0.0 and not n.is_integer():
-            raise ValueError(f"({self.data}) ** {n} is not real: a negative base needs an integer exponent.")
-        return Value(self.data ** n, (self,), f"**{n:g}", (n * self.data ** (n - 1.0),))
+            raise ValueError(
+                f"({self.data}) ** {n} is not real: a negative base needs an integer exponent."
+            )
+        return Value(self.data**n, (self,), f"**{n:g}", (n * self.data ** (n - 1.0),))
 
     def __neg__(self) -> Value:
         return self * -1.0
@@ -104,7 +119,7 @@ class Value:
         other = _as_value(other)
         if other.data == 0.0:
             raise ValueError("division by a Value equal to 0.")
-        return self * other ** -1
+        return self * other**-1
 
     def __radd__(self, other: float) -> Value:
         return self + other
@@ -120,25 +135,25 @@ class Value:
 
     # ----- functions -----
     def exp(self) -> Value:
-        out = math.exp(self.data)                     # d/da e^a = e^a
+        out = math.exp(self.data)  # d/da e^a = e^a
         return Value(out, (self,), "exp", (out,))
 
     def log(self) -> Value:
         if self.data <= 0.0:
             raise ValueError(f"log needs a positive number, got {self.data}.")
-        return Value(math.log(self.data), (self,), "log", (1.0 / self.data,))   # d/da log a = 1/a
+        return Value(math.log(self.data), (self,), "log", (1.0 / self.data,))  # d/da log a = 1/a
 
     def tanh(self) -> Value:
         t = math.tanh(self.data)
-        return Value(t, (self,), "tanh", (1.0 - t * t,))                        # 1 - tanh^2
+        return Value(t, (self,), "tanh", (1.0 - t * t,))  # 1 - tanh^2
 
     def sigmoid(self) -> Value:
-        if self.data >= 0:                            # the stable form: exp never overflows
+        if self.data >= 0:  # the stable form: exp never overflows
             s = 1.0 / (1.0 + math.exp(-self.data))
         else:
             e = math.exp(self.data)
             s = e / (1.0 + e)
-        return Value(s, (self,), "sigmoid", (s * (1.0 - s),))                   # s (1 - s)
+        return Value(s, (self,), "sigmoid", (s * (1.0 - s),))  # s (1 - s)
 
     def relu(self) -> Value:
         return Value(max(self.data, 0.0), (self,), "relu", (1.0 if self.data > 0 else 0.0,))
@@ -154,7 +169,7 @@ class Value:
         order: list[Value] = []
         seen: set[int] = set()
 
-        def visit(node: Value) -> None:               # depth-first: children before parents
+        def visit(node: Value) -> None:  # depth-first: children before parents
             if id(node) not in seen:
                 seen.add(id(node))
                 for child in node.children:
@@ -164,10 +179,10 @@ class Value:
         visit(self)
         for node in order:
             node.grad = 0.0
-        self.grad = 1.0                               # d(self)/d(self)
-        for node in reversed(order):                  # parents before children
+        self.grad = 1.0  # d(self)/d(self)
+        for node in reversed(order):  # parents before children
             for child, local in zip(node.children, node.local_grads):
-                child.grad += local * node.grad       # the chain rule
+                child.grad += local * node.grad  # the chain rule
 
 
 def _as_value(x: Value | float) -> Value:
@@ -185,11 +200,15 @@ def grad(f: Callable[..., Value]) -> Callable[..., tuple[float, ...]]:
 
     def grad_f(*xs: float) -> tuple[float, ...]:
         if not xs:
-            raise ValueError("call the gradient function with at least one number, e.g. grad(f)(2.0).")
+            raise ValueError(
+                "call the gradient function with at least one number, e.g. grad(f)(2.0)."
+            )
         inputs = [Value(_number(x, f"argument {i}")) for i, x in enumerate(xs)]
         out = f(*inputs)
         if not isinstance(out, Value):
-            raise TypeError(f"f should return a Value (build it from Value operations), got {type(out).__name__}.")
+            raise TypeError(
+                f"f should return a Value (build it from Value operations), got {type(out).__name__}."
+            )
         out.backward()
         return tuple(v.grad for v in inputs)
 

@@ -43,14 +43,20 @@ def _is_key(leaf: Any) -> bool:
 
 def _to_arrays(state) -> dict[str, Any]:
     """The state's leaves by position; PRNG keys as their raw uint32 data."""
-    return {f"{i:05d}": jax.random.key_data(leaf) if _is_key(leaf) else leaf
-            for i, leaf in enumerate(jax.tree.leaves(state))}
+    return {
+        f"{i:05d}": jax.random.key_data(leaf) if _is_key(leaf) else leaf
+        for i, leaf in enumerate(jax.tree.leaves(state))
+    }
 
 
 def _from_arrays(arrays: dict[str, Any], template):
     leaves = jax.tree.leaves(template)
-    restored = [jax.random.wrap_key_data(arrays[f"{i:05d}"], impl=jax.random.key_impl(leaf)) if _is_key(leaf)
-                else arrays[f"{i:05d}"] for i, leaf in enumerate(leaves)]
+    restored = [
+        jax.random.wrap_key_data(arrays[f"{i:05d}"], impl=jax.random.key_impl(leaf))
+        if _is_key(leaf)
+        else arrays[f"{i:05d}"]
+        for i, leaf in enumerate(leaves)
+    ]
     return jax.tree.unflatten(jax.tree.structure(template), restored)
 
 
@@ -65,8 +71,10 @@ def save_checkpoint(directory: str | Path, epoch: int, state, record: dict[str, 
     if not isinstance(record, dict):
         raise TypeError(f"record must be a dict of JSON-able values, got {type(record).__name__}.")
     ocp, manager = _manager(directory, create=True)
-    args = ocp.args.Composite(state=ocp.args.StandardSave(_to_arrays(state)),
-                              record=ocp.args.JsonSave({"epoch": epoch, **record}))
+    args = ocp.args.Composite(
+        state=ocp.args.StandardSave(_to_arrays(state)),
+        record=ocp.args.JsonSave({"epoch": epoch, **record}),
+    )
     manager.save(epoch, args=args, force=True)
     manager.wait_until_finished()
     manager.close()
@@ -75,7 +83,9 @@ def save_checkpoint(directory: str | Path, epoch: int, state, record: dict[str, 
 
 def _check_directory(directory: Any) -> Path:
     if not isinstance(directory, (str, PathLike)):
-        raise TypeError(f"directory must be a folder path (str or Path), got {type(directory).__name__}.")
+        raise TypeError(
+            f"directory must be a folder path (str or Path), got {type(directory).__name__}."
+        )
     return Path(directory)
 
 
@@ -98,7 +108,10 @@ def _saved_epochs(directory: Path) -> list[int]:
 
 def _is_closed_loop_report(unraisable: Any) -> bool:
     """Whether ``unraisable`` is a late tensorstore callback waking an asyncio loop that is closed."""
-    if unraisable.exc_type is not RuntimeError or str(unraisable.exc_value) != "Event loop is closed":
+    if (
+        unraisable.exc_type is not RuntimeError
+        or str(unraisable.exc_value) != "Event loop is closed"
+    ):
         return False
     tb = unraisable.exc_traceback
     while tb is not None and tb.tb_next is not None:
@@ -147,7 +160,9 @@ def _layout_difference(saved: dict[str, Any], target: dict[str, Any]) -> str | N
     return None
 
 
-def restore_checkpoint(directory: str | Path, template, epoch: int | None = None) -> tuple[Any, dict[str, Any]]:
+def restore_checkpoint(
+    directory: str | Path, template, epoch: int | None = None
+) -> tuple[Any, dict[str, Any]]:
     """Restore the checkpoint of ``epoch`` (default: the newest) into the structure of ``template``.
 
     ``template`` is a state of the same model and optimizer (e.g. a freshly created
@@ -166,21 +181,29 @@ def restore_checkpoint(directory: str | Path, template, epoch: int | None = None
         raise ValueError(f"epoch must be None (the newest) or an int >= 0, got {epoch!r}.")
     epochs = _saved_epochs(directory) if directory.is_dir() else []
     if not epochs:
-        raise CheckpointError(f"no checkpoint in {directory}: train with checkpoint_dir set to write one.")
+        raise CheckpointError(
+            f"no checkpoint in {directory}: train with checkpoint_dir set to write one."
+        )
     if epoch is None:
         epoch = epochs[-1]
     elif epoch not in epochs:
-        raise CheckpointError(f"no checkpoint of epoch {epoch} in {directory}; it holds epochs {epochs}.")
+        raise CheckpointError(
+            f"no checkpoint of epoch {epoch} in {directory}; it holds epochs {epochs}."
+        )
     step_dir = directory / str(epoch)
     earlier = [e for e in epochs if e < epoch]
-    resume = (f"delete the folder {step_dir} to resume from the checkpoint of epoch {earlier[-1]}, or "
-              if earlier else "")
+    resume = (
+        f"delete the folder {step_dir} to resume from the checkpoint of epoch {earlier[-1]}, or "
+        if earlier
+        else ""
+    )
 
     def damaged(what: str, err: BaseException) -> CheckpointError:
         return CheckpointError(
             f"the checkpoint of epoch {epoch} in {directory} is damaged: {what} ({_short(err)}). Its files have been "
             f"truncated, overwritten or removed since it was saved (it is not from another configuration): {resume}"
-            f"delete {directory} to start afresh.")
+            f"delete {directory} to start afresh."
+        )
 
     ocp, manager = _manager(directory, create=False)
     _quiet_closed_loop_reports()
@@ -188,25 +211,36 @@ def restore_checkpoint(directory: str | Path, template, epoch: int | None = None
     try:
         handler = ocp.StandardCheckpointHandler()
         try:
-            layout = dict(handler.metadata(step_dir.absolute() / "state").items())  # {name: ArrayMetadata}
+            layout = dict(
+                handler.metadata(step_dir.absolute() / "state").items()
+            )  # {name: ArrayMetadata}
         except Exception as err:  # noqa: BLE001 - the step is complete (Orbax renamed it), so this is damage
-            raise damaged("its metadata (the arrays' names and shapes) cannot be read", err) from None
+            raise damaged(
+                "its metadata (the arrays' names and shapes) cannot be read", err
+            ) from None
         finally:
             handler.close()
         difference = _layout_difference(layout, target)
         if difference is not None:
             raise CheckpointError(
                 f"the checkpoint of epoch {epoch} in {directory} was written by another model or optimizer "
-                f"({difference}): use another checkpoint_dir, or delete this one to start afresh.")
+                f"({difference}): use another checkpoint_dir, or delete this one to start afresh."
+            )
         try:
-            record = manager.restore(epoch, args=ocp.args.Composite(record=ocp.args.JsonRestore())).record
+            record = manager.restore(
+                epoch, args=ocp.args.Composite(record=ocp.args.JsonRestore())
+            ).record
         except Exception as err:  # noqa: BLE001
             raise damaged("its record (epoch and history) cannot be read", err) from None
         if not isinstance(record, dict) or record.get("epoch") != epoch:
-            raise damaged("its record (epoch and history) does not hold this epoch",
-                          ValueError(f"record {str(record)[:80]}"))
+            raise damaged(
+                "its record (epoch and history) does not hold this epoch",
+                ValueError(f"record {str(record)[:80]}"),
+            )
         try:
-            saved = manager.restore(epoch, args=ocp.args.Composite(state=ocp.args.StandardRestore(target))).state
+            saved = manager.restore(
+                epoch, args=ocp.args.Composite(state=ocp.args.StandardRestore(target))
+            ).state
         except Exception as err:  # noqa: BLE001
             raise damaged("its arrays cannot be read", err) from None
     finally:
@@ -215,5 +249,8 @@ def restore_checkpoint(directory: str | Path, template, epoch: int | None = None
 
 
 __all__ = [  # the public names (explicit re-exports and definitions)
-    "CheckpointError", "latest_epoch", "restore_checkpoint", "save_checkpoint",
+    "CheckpointError",
+    "latest_epoch",
+    "restore_checkpoint",
+    "save_checkpoint",
 ]

@@ -36,8 +36,18 @@ import numpy as np
 from jax import lax
 
 __all__ = [
-    "avg_pool", "classic_filters", "conv2d_im2col", "conv2d_lax", "conv2d_loops", "filter_bank",
-    "max_pool", "output_size", "pad_amounts", "patches", "receptive_field", "receptive_field_mask",
+    "avg_pool",
+    "classic_filters",
+    "conv2d_im2col",
+    "conv2d_lax",
+    "conv2d_loops",
+    "filter_bank",
+    "max_pool",
+    "output_size",
+    "pad_amounts",
+    "patches",
+    "receptive_field",
+    "receptive_field_mask",
     "receptive_fields",
 ]
 
@@ -55,8 +65,13 @@ def _pair(value: Any, what: str, fn: str, minimum: int = 1) -> tuple[int, int]:
     """An int or a pair of ints as ``(height, width)`` values."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
-            raise ValueError(f"{fn}(): {what} must be an int or a pair (height, width), got {value!r}.")
-        return (_positive_int(value[0], what, fn, minimum), _positive_int(value[1], what, fn, minimum))
+            raise ValueError(
+                f"{fn}(): {what} must be an int or a pair (height, width), got {value!r}."
+            )
+        return (
+            _positive_int(value[0], what, fn, minimum),
+            _positive_int(value[1], what, fn, minimum),
+        )
     v = _positive_int(value, what, fn, minimum)
     return v, v
 
@@ -64,14 +79,20 @@ def _pair(value: Any, what: str, fn: str, minimum: int = 1) -> tuple[int, int]:
 def _check_padding(padding: Any, fn: str) -> str | int:
     if isinstance(padding, str):
         if padding.upper() not in ("VALID", "SAME"):
-            raise ValueError(f"{fn}(): padding must be 'VALID', 'SAME' or an int >= 0, got {padding!r}.")
+            raise ValueError(
+                f"{fn}(): padding must be 'VALID', 'SAME' or an int >= 0, got {padding!r}."
+            )
         return padding.upper()
     if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
-        raise ValueError(f"{fn}(): padding must be 'VALID', 'SAME' or an int >= 0, got {padding!r}.")
+        raise ValueError(
+            f"{fn}(): padding must be 'VALID', 'SAME' or an int >= 0, got {padding!r}."
+        )
     return int(padding)
 
 
-def pad_amounts(n: int, kernel_size: int, *, stride: int = 1, padding: str | int = "VALID") -> tuple[int, int]:
+def pad_amounts(
+    n: int, kernel_size: int, *, stride: int = 1, padding: str | int = "VALID"
+) -> tuple[int, int]:
     """Zeros added ``(before, after)`` along one axis of length ``n``.
 
     ``"VALID"``: ``(0, 0)``. An int ``p``: ``(p, p)``. ``"SAME"``: the output has
@@ -106,8 +127,10 @@ def output_size(n: int, kernel_size: int, *, stride: int = 1, padding: str | int
     before, after = pad_amounts(n, kernel_size, stride=stride, padding=padding)
     padded = n + before + after
     if kernel_size > padded:
-        raise ValueError(f"output_size(): a kernel of {kernel_size} does not fit in an input of {n} "
-                         f"padded to {padded}: use a smaller kernel or more padding.")
+        raise ValueError(
+            f"output_size(): a kernel of {kernel_size} does not fit in an input of {n} "
+            f"padded to {padded}: use a smaller kernel or more padding."
+        )
     return (padded - kernel_size) // stride + 1
 
 
@@ -119,10 +142,14 @@ def _check_conv_inputs(x: Any, w: Any, fn: str) -> tuple[tuple[int, ...], tuple[
         raise ValueError(f"{fn}(): x must be images [N, H, W, C_in] (NHWC), got shape {xs}{hint}.")
     if len(ws) != 4:
         hint = " (one [KH, KW] filter becomes w[:, :, None, None])" if len(ws) == 2 else ""
-        raise ValueError(f"{fn}(): w must be a kernel [KH, KW, C_in, C_out] (HWIO), got shape {ws}{hint}.")
+        raise ValueError(
+            f"{fn}(): w must be a kernel [KH, KW, C_in, C_out] (HWIO), got shape {ws}{hint}."
+        )
     if xs[3] != ws[2]:
-        raise ValueError(f"{fn}(): x has {xs[3]} input channels (last axis) but w expects {ws[2]} "
-                         f"(its third axis): x {xs}, w {ws}.")
+        raise ValueError(
+            f"{fn}(): x has {xs[3]} input channels (last axis) but w expects {ws[2]} "
+            f"(its third axis): x {xs}, w {ws}."
+        )
     if min(xs) < 1 or min(ws) < 1:
         raise ValueError(f"{fn}(): empty input: x {xs}, w {ws}.")
     for name, value in (("x", x), ("w", w)):
@@ -140,17 +167,20 @@ def _geometry(xs, ks, stride, padding, fn: str):
     for n, k, s, axis in ((xs[1], ks[0], sh, "height"), (xs[2], ks[1], sw, "width")):
         before, after = pad_amounts(n, k, stride=s, padding=padding)
         if k > n + before + after:
-            raise ValueError(f"{fn}(): the kernel {axis} {k} is larger than the padded input {axis} "
-                             f"{n + before + after} (input {n}, padding {padding!r}): use a smaller "
-                             "kernel or more padding.")
+            raise ValueError(
+                f"{fn}(): the kernel {axis} {k} is larger than the padded input {axis} "
+                f"{n + before + after} (input {n}, padding {padding!r}): use a smaller "
+                "kernel or more padding."
+            )
         pads.append((before, after))
         outs.append((n + before + after - k) // s + 1)
     return tuple(pads), tuple(outs), (sh, sw), padding
 
 
 # ---------------------------------------------------------------------------------------- conv
-def conv2d_loops(x: Any, w: Any, *, stride: int | tuple[int, int] = 1,
-                 padding: str | int = "VALID") -> np.ndarray:
+def conv2d_loops(
+    x: Any, w: Any, *, stride: int | tuple[int, int] = 1, padding: str | int = "VALID"
+) -> np.ndarray:
     """2-D cross-correlation with explicit loops over output pixels and channels (NumPy, float64).
 
     ``x: [N, H, W, C_in]``, ``w: [KH, KW, C_in, C_out]`` -> ``[N, H_out, W_out, C_out]``.
@@ -161,13 +191,15 @@ def conv2d_loops(x: Any, w: Any, *, stride: int | tuple[int, int] = 1,
     fn = "conv2d_loops"
     xs, ws = _check_conv_inputs(x, w, fn)
     ((pt, pb), (pl, pr)), (out_h, out_w), (sh, sw), _ = _geometry(xs, ws, stride, padding, fn)
-    x = np.pad(np.asarray(x, np.float64), ((0, 0), (pt, pb), (pl, pr), (0, 0)))  # [N, H+pt+pb, W+pl+pr, C_in]
+    x = np.pad(
+        np.asarray(x, np.float64), ((0, 0), (pt, pb), (pl, pr), (0, 0))
+    )  # [N, H+pt+pb, W+pl+pr, C_in]
     w = np.asarray(w, np.float64)
     kh, kw, _, c_out = ws
     out = np.zeros((xs[0], out_h, out_w, c_out))  # [N, H_out, W_out, C_out]
     for i in range(out_h):
         for j in range(out_w):
-            window = x[:, i * sh: i * sh + kh, j * sw: j * sw + kw, :]  # [N, KH, KW, C_in]
+            window = x[:, i * sh : i * sh + kh, j * sw : j * sw + kw, :]  # [N, KH, KW, C_in]
             for o in range(c_out):
                 out[:, i, j, o] = np.sum(window * w[:, :, :, o], axis=(1, 2, 3))
     return out
@@ -180,14 +212,25 @@ def _patches(x, kernel_size, stride, pads):
     x = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))  # [N, Hp, Wp, C]
     out_h = (x.shape[1] - kh) // sh + 1
     out_w = (x.shape[2] - kw) // sw + 1
-    rows = (np.arange(out_h) * sh)[:, None] + np.arange(kh)[None, :]  # [H_out, KH]: input row of each tap
+    rows = (np.arange(out_h) * sh)[:, None] + np.arange(kh)[
+        None, :
+    ]  # [H_out, KH]: input row of each tap
     cols = (np.arange(out_w) * sw)[:, None] + np.arange(kw)[None, :]  # [W_out, KW]
-    windows = x[:, rows[:, None, :, None], cols[None, :, None, :], :]  # [N, H_out, W_out, KH, KW, C]
-    return windows.reshape(x.shape[0], out_h, out_w, kh * kw * x.shape[3])  # [N, H_out, W_out, KH*KW*C]
+    windows = x[
+        :, rows[:, None, :, None], cols[None, :, None, :], :
+    ]  # [N, H_out, W_out, KH, KW, C]
+    return windows.reshape(
+        x.shape[0], out_h, out_w, kh * kw * x.shape[3]
+    )  # [N, H_out, W_out, KH*KW*C]
 
 
-def patches(x: Any, kernel_size: int | tuple[int, int], *, stride: int | tuple[int, int] = 1,
-            padding: str | int = "VALID") -> jax.Array:
+def patches(
+    x: Any,
+    kernel_size: int | tuple[int, int],
+    *,
+    stride: int | tuple[int, int] = 1,
+    padding: str | int = "VALID",
+) -> jax.Array:
     """Every receptive window of ``x: [N, H, W, C]`` flattened into a row ("im2col").
 
     Returns ``[N, H_out, W_out, KH * KW * C]``; entry ``[n, i, j]`` is the window under
@@ -203,8 +246,9 @@ def patches(x: Any, kernel_size: int | tuple[int, int], *, stride: int | tuple[i
     return _patches(jnp.asarray(x), (kh, kw), stride, pads)
 
 
-def conv2d_im2col(x: Any, w: Any, *, stride: int | tuple[int, int] = 1,
-                  padding: str | int = "VALID") -> jax.Array:
+def conv2d_im2col(
+    x: Any, w: Any, *, stride: int | tuple[int, int] = 1, padding: str | int = "VALID"
+) -> jax.Array:
     """2-D cross-correlation as one matrix product: :func:`patches` ``@ w.reshape(KH*KW*C_in, C_out)``.
 
     ``x: [N, H, W, C_in]``, ``w: [KH, KW, C_in, C_out]`` -> ``[N, H_out, W_out, C_out]``.
@@ -221,12 +265,15 @@ def conv2d_im2col(x: Any, w: Any, *, stride: int | tuple[int, int] = 1,
 def _conv_im2col(x, w, stride, pads):
     kh, kw, c_in, c_out = w.shape
     cols = _patches(x, (kh, kw), stride, pads)  # [N, H_out, W_out, KH*KW*C_in]
-    w_mat = w.reshape(kh * kw * c_in, c_out)  # [KH*KW*C_in, C_out], rows in the order of the patches
+    w_mat = w.reshape(
+        kh * kw * c_in, c_out
+    )  # [KH*KW*C_in, C_out], rows in the order of the patches
     return jnp.matmul(cols, w_mat, precision=lax.Precision.HIGHEST)  # [N, H_out, W_out, C_out]
 
 
-def conv2d_lax(x: Any, w: Any, *, stride: int | tuple[int, int] = 1,
-               padding: str | int = "VALID") -> jax.Array:
+def conv2d_lax(
+    x: Any, w: Any, *, stride: int | tuple[int, int] = 1, padding: str | int = "VALID"
+) -> jax.Array:
     """2-D cross-correlation by ``jax.lax.conv_general_dilated`` (what ``nnx.Conv`` uses).
 
     ``x: [N, H, W, C_in]``, ``w: [KH, KW, C_in, C_out]`` -> ``[N, H_out, W_out, C_out]``.
@@ -242,8 +289,14 @@ def conv2d_lax(x: Any, w: Any, *, stride: int | tuple[int, int] = 1,
 
 @partial(jax.jit, static_argnames=("stride", "padding"))
 def _conv_lax(x, w, stride, padding):
-    return lax.conv_general_dilated(x, w, window_strides=stride, padding=padding,
-                                    dimension_numbers=_DIMENSION_NUMBERS, precision=lax.Precision.HIGHEST)
+    return lax.conv_general_dilated(
+        x,
+        w,
+        window_strides=stride,
+        padding=padding,
+        dimension_numbers=_DIMENSION_NUMBERS,
+        precision=lax.Precision.HIGHEST,
+    )
 
 
 # ---------------------------------------------------------------------------------------- pooling
@@ -258,8 +311,13 @@ def _pool_setup(x: Any, window, stride, padding, fn: str):
     return jnp.asarray(x), window, stride, pads
 
 
-def max_pool(x: Any, window: int | tuple[int, int] = 2, *, stride: int | tuple[int, int] | None = None,
-             padding: str | int = "VALID") -> jax.Array:
+def max_pool(
+    x: Any,
+    window: int | tuple[int, int] = 2,
+    *,
+    stride: int | tuple[int, int] | None = None,
+    padding: str | int = "VALID",
+) -> jax.Array:
     """The largest value of each ``window`` of ``x: [N, H, W, C]``, per channel.
 
     ``stride`` defaults to ``window`` (non-overlapping windows). Padded positions count
@@ -273,12 +331,23 @@ def max_pool(x: Any, window: int | tuple[int, int] = 2, *, stride: int | tuple[i
 @partial(jax.jit, static_argnames=("window", "stride", "pads"))
 def _max_pool(x, window, stride, pads):
     init = -jnp.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min
-    return lax.reduce_window(x, jnp.array(init, x.dtype), lax.max, (1, *window, 1), (1, *stride, 1),
-                             ((0, 0), *pads, (0, 0)))
+    return lax.reduce_window(
+        x,
+        jnp.array(init, x.dtype),
+        lax.max,
+        (1, *window, 1),
+        (1, *stride, 1),
+        ((0, 0), *pads, (0, 0)),
+    )
 
 
-def avg_pool(x: Any, window: int | tuple[int, int] = 2, *, stride: int | tuple[int, int] | None = None,
-             padding: str | int = "VALID") -> jax.Array:
+def avg_pool(
+    x: Any,
+    window: int | tuple[int, int] = 2,
+    *,
+    stride: int | tuple[int, int] | None = None,
+    padding: str | int = "VALID",
+) -> jax.Array:
     """The mean of each ``window`` of ``x: [N, H, W, C]``, per channel (float result).
 
     ``stride`` defaults to ``window``. With padding, a window's mean is over its real
@@ -300,14 +369,22 @@ def _avg_pool(x, window, stride, pads):
 # ---------------------------------------------------------------------------------------- receptive field
 def _check_layers(layers: Any, fn: str) -> list[tuple[int, int]]:
     if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence) or not layers:
-        raise TypeError(f"{fn}(): layers must be a non-empty list of (kernel_size, stride) pairs, "
-                        f"e.g. [(3, 1), (3, 1), (2, 2)], got {layers!r}.")
+        raise TypeError(
+            f"{fn}(): layers must be a non-empty list of (kernel_size, stride) pairs, "
+            f"e.g. [(3, 1), (3, 1), (2, 2)], got {layers!r}."
+        )
     out = []
     for i, layer in enumerate(layers):
         if not isinstance(layer, (tuple, list)) or len(layer) != 2:
-            raise TypeError(f"{fn}(): layers[{i}] must be a (kernel_size, stride) pair, got {layer!r}.")
-        out.append((_positive_int(layer[0], f"layers[{i}] kernel_size", fn),
-                    _positive_int(layer[1], f"layers[{i}] stride", fn)))
+            raise TypeError(
+                f"{fn}(): layers[{i}] must be a (kernel_size, stride) pair, got {layer!r}."
+            )
+        out.append(
+            (
+                _positive_int(layer[0], f"layers[{i}] kernel_size", fn),
+                _positive_int(layer[1], f"layers[{i}] stride", fn),
+            )
+        )
     return out
 
 
@@ -351,15 +428,22 @@ def receptive_field_mask(layers: Sequence[tuple[int, int]], input_size: int) -> 
     size = n
     for i, (k, s) in enumerate(checked):
         if k > size:
-            raise ValueError(f"{fn}(): layer {i} (kernel {k}) does not fit its input of {size} pixels: "
-                             "use a larger input_size.")
+            raise ValueError(
+                f"{fn}(): layer {i} (kernel {k}) does not fit its input of {size} pixels: "
+                "use a larger input_size."
+            )
         size = (size - k) // s + 1
 
     def centre_output(img):  # img: [n, n]
         h = img[None, :, :, None]  # [1, n, n, 1]
         for k, s in checked:
-            h = lax.conv_general_dilated(h, jnp.ones((k, k, 1, 1)) / (k * k), (s, s), "VALID",
-                                         dimension_numbers=_DIMENSION_NUMBERS)
+            h = lax.conv_general_dilated(
+                h,
+                jnp.ones((k, k, 1, 1)) / (k * k),
+                (s, s),
+                "VALID",
+                dimension_numbers=_DIMENSION_NUMBERS,
+            )
         return h[0, h.shape[1] // 2, h.shape[2] // 2, 0]
 
     grad = jax.grad(centre_output)(jnp.ones((n, n), jnp.float32))  # [n, n]
@@ -398,6 +482,8 @@ def filter_bank(filters: Mapping[str, Any] | Sequence[Any]) -> jax.Array:
     arrays = [np.asarray(f, np.float32) for f in items]
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1 or len(next(iter(shapes))) != 2:
-        raise ValueError(f"filter_bank(): every filter must be 2-D [KH, KW] with the same shape, "
-                         f"got shapes {[a.shape for a in arrays]}.")
+        raise ValueError(
+            f"filter_bank(): every filter must be 2-D [KH, KW] with the same shape, "
+            f"got shapes {[a.shape for a in arrays]}."
+        )
     return jnp.asarray(np.stack(arrays, axis=-1)[:, :, None, :])  # [KH, KW, 1, F]

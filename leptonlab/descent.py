@@ -56,11 +56,13 @@ class DescentConfig:
     Introduced in notebook 04.
     """
 
-    learning_rate: float = 0.1     # eta: step size, parameter change per unit of gradient
-    steps: int = 100               # number of parameter updates (one mini-batch each)
+    learning_rate: float = 0.1  # eta: step size, parameter change per unit of gradient
+    steps: int = 100  # number of parameter updates (one mini-batch each)
     batch_size: int | None = None  # examples per gradient estimate; None = all N (full-batch GD)
-    momentum: float = 0.0          # beta in [0, 1): share of the previous velocity kept; 0 = plain (S)GD
-    optimizer: str = "sgd"         # "sgd": from scratch, with `momentum` above; "adam": optax.adam(learning_rate)
+    momentum: float = 0.0  # beta in [0, 1): share of the previous velocity kept; 0 = plain (S)GD
+    optimizer: str = (
+        "sgd"  # "sgd": from scratch, with `momentum` above; "adam": optax.adam(learning_rate)
+    )
 
     def __post_init__(self):
         _check_lr(self.learning_rate)
@@ -77,8 +79,8 @@ class DescentConfig:
 class Regression(NamedTuple):
     """A synthetic linear-regression problem (see :func:`make_regression`)."""
 
-    X: jax.Array            # [N, P] features, last column all ones (the bias input)
-    y: jax.Array            # [N] targets
+    X: jax.Array  # [N, P] features, last column all ones (the bias input)
+    y: jax.Array  # [N] targets
     true_params: jax.Array  # [P] the parameters the data was generated with
 
 
@@ -116,7 +118,9 @@ def _check_beta(beta: Any) -> float:
 
 def _check_key(key: Any) -> None:
     if not isinstance(key, jax.Array):
-        raise TypeError(f"key should be a JAX PRNG key such as jax.random.key(0), got {type(key).__name__}.")
+        raise TypeError(
+            f"key should be a JAX PRNG key such as jax.random.key(0), got {type(key).__name__}."
+        )
 
 
 def _as_float_array(a: Any, name: str) -> jax.Array:
@@ -128,7 +132,9 @@ def _as_float_array(a: Any, name: str) -> jax.Array:
         raise TypeError(f"{name} should be a numeric array, got {type(a).__name__}.") from None
     if not (jnp.issubdtype(arr.dtype, jnp.floating) or jnp.issubdtype(arr.dtype, jnp.integer)):
         raise TypeError(f"{name} should be a real numeric array, got dtype {arr.dtype}.")
-    return arr.astype(jnp.result_type(float)) if not jnp.issubdtype(arr.dtype, jnp.floating) else arr
+    return (
+        arr.astype(jnp.result_type(float)) if not jnp.issubdtype(arr.dtype, jnp.floating) else arr
+    )
 
 
 def _check_data(X: Any, y: Any) -> tuple[jax.Array, jax.Array]:
@@ -136,7 +142,9 @@ def _check_data(X: Any, y: Any) -> tuple[jax.Array, jax.Array]:
     if X.ndim != 2:
         raise ValueError(f"X should be a design matrix [N, P], got shape {X.shape}.")
     if y.shape != (X.shape[0],):
-        raise ValueError(f"y should have shape [N] = ({X.shape[0]},) to match X {X.shape}, got {y.shape}.")
+        raise ValueError(
+            f"y should have shape [N] = ({X.shape[0]},) to match X {X.shape}, got {y.shape}."
+        )
     if X.shape[0] == 0:
         raise ValueError("X has no rows: the regression needs at least one example.")
     return X, y
@@ -146,13 +154,22 @@ def _check_problem(theta: Any, X: Any, y: Any) -> tuple[jax.Array, jax.Array, ja
     X, y = _check_data(X, y)
     theta = _as_float_array(theta, "theta")
     if theta.shape != (X.shape[1],):
-        raise ValueError(f"theta should have shape [P] = ({X.shape[1]},) to match X {X.shape}, got {theta.shape}.")
+        raise ValueError(
+            f"theta should have shape [P] = ({X.shape[1]},) to match X {X.shape}, got {theta.shape}."
+        )
     return theta, X, y
 
 
 # ----------------------------------------------------------------------------- the problem
-def make_regression(n: int, *, key: jax.Array, true_params: Sequence[float] = (2.0, -1.0),
-                    noise: float = 0.5, x_mean: float = 1.0, x_std: float = 1.0) -> Regression:
+def make_regression(
+    n: int,
+    *,
+    key: jax.Array,
+    true_params: Sequence[float] = (2.0, -1.0),
+    noise: float = 0.5,
+    x_mean: float = 1.0,
+    x_std: float = 1.0,
+) -> Regression:
     """``n`` noisy examples of ``y = X @ true_params``; the last parameter is the bias.
 
     The ``P - 1`` features are drawn from N(x_mean, x_std^2); a nonzero mean couples
@@ -164,16 +181,22 @@ def make_regression(n: int, *, key: jax.Array, true_params: Sequence[float] = (2
     _check_key(key)
     theta = _as_float_array(true_params, "true_params")
     if theta.ndim != 1 or theta.shape[0] < 1:
-        raise ValueError(f"true_params should be a flat list of at least one number (the bias), got shape {theta.shape}.")
+        raise ValueError(
+            f"true_params should be a flat list of at least one number (the bias), got shape {theta.shape}."
+        )
     for name, value in (("noise", noise), ("x_mean", x_mean), ("x_std", x_std)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
             raise TypeError(f"{name} should be a finite float, got {value!r}.")
     if noise < 0 or x_std <= 0:
         raise ValueError(f"noise should be >= 0 and x_std > 0, got noise={noise}, x_std={x_std}.")
     k_x, k_noise = jax.random.split(key)
-    features = x_mean + x_std * jax.random.normal(k_x, (n, theta.shape[0] - 1))    # [N, P-1]
-    X = jnp.concatenate([features, jnp.ones((n, 1))], axis=1)                       # [N, P]
-    y = X @ theta + noise * jax.random.normal(k_noise, (n,))                        # [N]
+    features = x_mean + x_std * jax.random.normal(k_x, (n, theta.shape[0] - 1))  # [N, P-1]
+    X = jnp.concatenate([features, jnp.ones((n, 1))], axis=1)  # [N, P]
+    y = X @ theta + noise * jax.random.normal(k_noise, (n,))  # [N]
     return Regression(X, y, theta)
 
 
@@ -182,7 +205,7 @@ def _loss(theta: jax.Array, X: jax.Array, y: jax.Array) -> jax.Array:
 
 
 def _grad(theta: jax.Array, X: jax.Array, y: jax.Array) -> jax.Array:
-    return 2.0 / X.shape[0] * (X.T @ (X @ theta - y))   # [P]
+    return 2.0 / X.shape[0] * (X.T @ (X @ theta - y))  # [P]
 
 
 def mse_loss(theta: jax.Array, X: jax.Array, y: jax.Array) -> jax.Array:
@@ -217,7 +240,7 @@ def max_stable_learning_rate(X: jax.Array) -> float:
     X = _as_float_array(X, "X")
     if X.ndim != 2 or X.shape[0] == 0:
         raise ValueError(f"X should be a non-empty design matrix [N, P], got shape {X.shape}.")
-    hessian = 2.0 / X.shape[0] * (X.T @ X)   # [P, P]
+    hessian = 2.0 / X.shape[0] * (X.T @ X)  # [P, P]
     return float(2.0 / jnp.linalg.eigvalsh(hessian)[-1])
 
 
@@ -228,28 +251,33 @@ def gd_step(theta: jax.Array, grad: jax.Array, learning_rate: float) -> jax.Arra
     ``theta`` and ``grad`` are ``[P]``. Introduced in notebook 04.
     """
     if jnp.shape(theta) != jnp.shape(grad):
-        raise ValueError(f"theta {jnp.shape(theta)} and grad {jnp.shape(grad)} should have the same shape.")
+        raise ValueError(
+            f"theta {jnp.shape(theta)} and grad {jnp.shape(grad)} should have the same shape."
+        )
     return theta - learning_rate * grad
 
 
-def momentum_step(theta: jax.Array, velocity: jax.Array, grad: jax.Array, learning_rate: float,
-                  beta: float) -> tuple[jax.Array, jax.Array]:
+def momentum_step(
+    theta: jax.Array, velocity: jax.Array, grad: jax.Array, learning_rate: float, beta: float
+) -> tuple[jax.Array, jax.Array]:
     """One heavy-ball momentum update: ``v = beta * v + grad``; ``theta = theta - learning_rate * v``.
 
     Returns ``(theta, velocity)``, both ``[P]``. With ``beta = 0`` it is :func:`gd_step`.
     Introduced in notebook 04.
     """
     if not (jnp.shape(theta) == jnp.shape(velocity) == jnp.shape(grad)):
-        raise ValueError(f"theta {jnp.shape(theta)}, velocity {jnp.shape(velocity)} and grad "
-                         f"{jnp.shape(grad)} should have the same shape.")
+        raise ValueError(
+            f"theta {jnp.shape(theta)}, velocity {jnp.shape(velocity)} and grad "
+            f"{jnp.shape(grad)} should have the same shape."
+        )
     velocity = beta * velocity + grad
     return theta - learning_rate * velocity, velocity
 
 
 # ----------------------------------------------------------------------------- optimisers
 def _trajectory(theta0: jax.Array, thetas: jax.Array, X: jax.Array, y: jax.Array) -> Trajectory:
-    params = jnp.concatenate([theta0[None, :], thetas], axis=0)       # [T+1, P]
-    losses = jax.vmap(_loss, in_axes=(0, None, None))(params, X, y)   # [T+1]
+    params = jnp.concatenate([theta0[None, :], thetas], axis=0)  # [T+1, P]
+    losses = jax.vmap(_loss, in_axes=(0, None, None))(params, X, y)  # [T+1]
     return Trajectory(params, losses)
 
 
@@ -259,13 +287,19 @@ def _gd_run(theta0, X, y, learning_rate, *, steps, update):
         theta = update(theta, _grad(theta, X, y), learning_rate)
         return theta, theta
 
-    _, thetas = lax.scan(body, theta0, None, length=steps)   # [T, P]
+    _, thetas = lax.scan(body, theta0, None, length=steps)  # [T, P]
     return _trajectory(theta0, thetas, X, y)
 
 
-def gradient_descent(theta0: jax.Array, X: jax.Array, y: jax.Array, *, learning_rate: float,
-                     steps: int, update: Callable[[jax.Array, jax.Array, float], jax.Array] = gd_step
-                     ) -> Trajectory:
+def gradient_descent(
+    theta0: jax.Array,
+    X: jax.Array,
+    y: jax.Array,
+    *,
+    learning_rate: float,
+    steps: int,
+    update: Callable[[jax.Array, jax.Array, float], jax.Array] = gd_step,
+) -> Trajectory:
     """Full-batch gradient descent on the MSE, ``steps`` updates from ``theta0 [P]``.
 
     ``update(theta, grad, learning_rate) -> theta`` is the update rule (default
@@ -277,16 +311,21 @@ def gradient_descent(theta0: jax.Array, X: jax.Array, y: jax.Array, *, learning_
     lr = _check_lr(learning_rate)
     steps = _check_count(steps, "steps")
     if not callable(update):
-        raise TypeError(f"update should be a function (theta, grad, learning_rate) -> theta, got {type(update).__name__}.")
+        raise TypeError(
+            f"update should be a function (theta, grad, learning_rate) -> theta, got {type(update).__name__}."
+        )
     out = jax.eval_shape(update, theta0, theta0, lr)
     if getattr(out, "shape", None) != theta0.shape:
-        raise ValueError(f"update should return the new theta with shape {theta0.shape}, got "
-                         f"{getattr(out, 'shape', type(out).__name__)}.")
+        raise ValueError(
+            f"update should return the new theta with shape {theta0.shape}, got "
+            f"{getattr(out, 'shape', type(out).__name__)}."
+        )
     return _gd_run(theta0, X, y, jnp.asarray(lr, theta0.dtype), steps=steps, update=update)
 
 
-def learning_rate_sweep(theta0: jax.Array, X: jax.Array, y: jax.Array, *,
-                        learning_rates: Sequence[float], steps: int) -> Trajectory:
+def learning_rate_sweep(
+    theta0: jax.Array, X: jax.Array, y: jax.Array, *, learning_rates: Sequence[float], steps: int
+) -> Trajectory:
     """Full-batch GD once per learning rate, all runs at once under ``vmap``.
 
     Returns a :class:`Trajectory` with a leading axis over the rates: ``params [L, T+1, P]``,
@@ -294,10 +333,16 @@ def learning_rate_sweep(theta0: jax.Array, X: jax.Array, y: jax.Array, *,
     error. Introduced in notebook 04.
     """
     theta0, X, y = _check_problem(theta0, X, y)
-    if isinstance(learning_rates, (str, bytes)) or not isinstance(learning_rates, (Sequence, np.ndarray, jax.Array)):
-        raise TypeError(f"learning_rates should be a list of floats, got {type(learning_rates).__name__}.")
-    rates = [_check_lr(float(r) if isinstance(r, (np.generic, jax.Array)) else r, "each learning rate")
-             for r in learning_rates]
+    if isinstance(learning_rates, (str, bytes)) or not isinstance(
+        learning_rates, (Sequence, np.ndarray, jax.Array)
+    ):
+        raise TypeError(
+            f"learning_rates should be a list of floats, got {type(learning_rates).__name__}."
+        )
+    rates = [
+        _check_lr(float(r) if isinstance(r, (np.generic, jax.Array)) else r, "each learning rate")
+        for r in learning_rates
+    ]
     if not rates:
         raise ValueError("learning_rates is empty: pass e.g. [0.01, 0.1, 0.5].")
     steps = _check_count(steps, "steps")
@@ -330,7 +375,9 @@ def _batch_keys(batch_size: int | None, key: jax.Array | None, n: int, steps: in
     if batch_size is not None:
         batch_size = _check_count(batch_size, "batch_size")
         if batch_size > n:
-            raise ValueError(f"batch_size {batch_size} is larger than the {n} examples; use at most N, or None.")
+            raise ValueError(
+                f"batch_size {batch_size} is larger than the {n} examples; use at most N, or None."
+            )
         if key is None:
             raise ValueError("mini-batches are random: pass key=jax.random.key(SEED).")
     if key is not None:
@@ -338,8 +385,17 @@ def _batch_keys(batch_size: int | None, key: jax.Array | None, n: int, steps: in
     return batch_size, jax.random.split(key if key is not None else jax.random.key(0), steps)
 
 
-def sgd(theta0: jax.Array, X: jax.Array, y: jax.Array, *, learning_rate: float, steps: int,
-        batch_size: int | None = None, momentum: float = 0.0, key: jax.Array | None = None) -> Trajectory:
+def sgd(
+    theta0: jax.Array,
+    X: jax.Array,
+    y: jax.Array,
+    *,
+    learning_rate: float,
+    steps: int,
+    batch_size: int | None = None,
+    momentum: float = 0.0,
+    key: jax.Array | None = None,
+) -> Trajectory:
     """(Stochastic) gradient descent with optional mini-batches and heavy-ball momentum, from scratch.
 
     Each step estimates the gradient on ``batch_size`` examples drawn without replacement
@@ -353,8 +409,16 @@ def sgd(theta0: jax.Array, X: jax.Array, y: jax.Array, *, learning_rate: float, 
     steps = _check_count(steps, "steps")
     beta = _check_beta(momentum)
     batch_size, keys = _batch_keys(batch_size, key, X.shape[0], steps)
-    return _sgd_run(theta0, X, y, jnp.asarray(lr, theta0.dtype), jnp.asarray(beta, theta0.dtype), keys,
-                    steps=steps, batch_size=batch_size)
+    return _sgd_run(
+        theta0,
+        X,
+        y,
+        jnp.asarray(lr, theta0.dtype),
+        jnp.asarray(beta, theta0.dtype),
+        keys,
+        steps=steps,
+        batch_size=batch_size,
+    )
 
 
 @partial(jax.jit, static_argnames=("optimizer", "steps", "batch_size"))
@@ -370,9 +434,16 @@ def _optax_run(theta0, X, y, keys, *, optimizer, steps, batch_size):
     return _trajectory(theta0, thetas, X, y)
 
 
-def optax_descent(theta0: jax.Array, X: jax.Array, y: jax.Array,
-                  optimizer: optax.GradientTransformation, *, steps: int,
-                  batch_size: int | None = None, key: jax.Array | None = None) -> Trajectory:
+def optax_descent(
+    theta0: jax.Array,
+    X: jax.Array,
+    y: jax.Array,
+    optimizer: optax.GradientTransformation,
+    *,
+    steps: int,
+    batch_size: int | None = None,
+    key: jax.Array | None = None,
+) -> Trajectory:
     """Minimise the MSE with an Optax optimiser, e.g. ``optax.adam(0.1)``; otherwise like :func:`sgd`.
 
     ``optimizer`` is any ``optax.GradientTransformation`` (``init``, ``update``). Mini-batches
@@ -380,14 +451,22 @@ def optax_descent(theta0: jax.Array, X: jax.Array, y: jax.Array,
     """
     theta0, X, y = _check_problem(theta0, X, y)
     if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
-        raise TypeError(f"optimizer should be an optax optimizer such as optax.adam(0.1), got {type(optimizer).__name__}.")
+        raise TypeError(
+            f"optimizer should be an optax optimizer such as optax.adam(0.1), got {type(optimizer).__name__}."
+        )
     steps = _check_count(steps, "steps")
     batch_size, keys = _batch_keys(batch_size, key, X.shape[0], steps)
     return _optax_run(theta0, X, y, keys, optimizer=optimizer, steps=steps, batch_size=batch_size)
 
 
-def descend(theta0: jax.Array, X: jax.Array, y: jax.Array, config: DescentConfig, *,
-            key: jax.Array | None = None) -> Trajectory:
+def descend(
+    theta0: jax.Array,
+    X: jax.Array,
+    y: jax.Array,
+    config: DescentConfig,
+    *,
+    key: jax.Array | None = None,
+) -> Trajectory:
     """Run the optimiser that ``config`` (:class:`DescentConfig`) describes; returns a :class:`Trajectory`.
 
     ``"sgd"`` runs :func:`sgd` (mini-batches, momentum); ``"adam"`` runs :func:`optax_descent`
@@ -396,10 +475,25 @@ def descend(theta0: jax.Array, X: jax.Array, y: jax.Array, config: DescentConfig
     if not isinstance(config, DescentConfig):
         raise TypeError(f"config should be a DescentConfig, got {type(config).__name__}.")
     if config.optimizer == "adam":
-        return optax_descent(theta0, X, y, optax.adam(config.learning_rate), steps=config.steps,
-                             batch_size=config.batch_size, key=key)
-    return sgd(theta0, X, y, learning_rate=config.learning_rate, steps=config.steps,
-               batch_size=config.batch_size, momentum=config.momentum, key=key)
+        return optax_descent(
+            theta0,
+            X,
+            y,
+            optax.adam(config.learning_rate),
+            steps=config.steps,
+            batch_size=config.batch_size,
+            key=key,
+        )
+    return sgd(
+        theta0,
+        X,
+        y,
+        learning_rate=config.learning_rate,
+        steps=config.steps,
+        batch_size=config.batch_size,
+        momentum=config.momentum,
+        key=key,
+    )
 
 
 def loss_surface(X: jax.Array, y: jax.Array, w_values: Any, b_values: Any) -> jax.Array:
@@ -410,12 +504,16 @@ def loss_surface(X: jax.Array, y: jax.Array, w_values: Any, b_values: Any) -> ja
     """
     X, y = _check_data(X, y)
     if X.shape[1] != 2:
-        raise ValueError(f"a loss surface needs exactly two parameters (X [N, 2]), got X {X.shape}.")
+        raise ValueError(
+            f"a loss surface needs exactly two parameters (X [N, 2]), got X {X.shape}."
+        )
     w = _as_float_array(w_values, "w_values")
     b = _as_float_array(b_values, "b_values")
     if w.ndim != 1 or b.ndim != 1 or w.size < 2 or b.size < 2:
-        raise ValueError(f"w_values and b_values should be 1-D grids of at least 2 points, got {w.shape} and {b.shape}.")
-    thetas = jnp.stack(jnp.meshgrid(w, b), axis=-1)               # [Gb, Gw, 2]
-    flat = thetas.reshape(-1, 2)                                   # [Gb * Gw, 2]
+        raise ValueError(
+            f"w_values and b_values should be 1-D grids of at least 2 points, got {w.shape} and {b.shape}."
+        )
+    thetas = jnp.stack(jnp.meshgrid(w, b), axis=-1)  # [Gb, Gw, 2]
+    flat = thetas.reshape(-1, 2)  # [Gb * Gw, 2]
     losses = jax.vmap(_loss, in_axes=(0, None, None))(flat, X, y)  # [Gb * Gw]
     return losses.reshape(b.shape[0], w.shape[0])

@@ -17,12 +17,29 @@ from typing import Any
 from leptonlab._env import QUICK_ENV, cache_dir, data_dir, quick_mode
 
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint")
-MEMORY_ENV = ("XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION",
-              "XLA_PYTHON_CLIENT_ALLOCATOR", "XLA_FLAGS", "JAX_PLATFORMS", "GLIBC_TUNABLES")
+MEMORY_ENV = (
+    "XLA_PYTHON_CLIENT_PREALLOCATE",
+    "XLA_PYTHON_CLIENT_MEM_FRACTION",
+    "XLA_PYTHON_CLIENT_ALLOCATOR",
+    "XLA_FLAGS",
+    "JAX_PLATFORMS",
+    "GLIBC_TUNABLES",
+)
 DATA_UNAVAILABLE = "data layer unavailable"
 DATASET_COLUMNS = ("dataset", "file", "state", "path")
-KEYS = ("python", "platform", "packages", "backend", "devices", "xla_options", "memory_env", "quick",
-        "data_dir", "cache_dir", "datasets")
+KEYS = (
+    "python",
+    "platform",
+    "packages",
+    "backend",
+    "devices",
+    "xla_options",
+    "memory_env",
+    "quick",
+    "data_dir",
+    "cache_dir",
+    "datasets",
+)
 
 
 def _version(package: str) -> str | None:
@@ -45,8 +62,10 @@ def _jax_facts() -> dict[str, Any]:
     for device in devices:
         kind = (device.platform, device.device_kind)
         kinds[kind] = kinds.get(kind, 0) + 1
-    return {"backend": backend,
-            "devices": [{"platform": p, "kind": k, "count": n} for (p, k), n in kinds.items()]}
+    return {
+        "backend": backend,
+        "devices": [{"platform": p, "kind": k, "count": n} for (p, k), n in kinds.items()],
+    }
 
 
 def _xla_options() -> dict[str, str] | str:
@@ -148,15 +167,29 @@ def format_doctor(facts: Mapping[str, Any]) -> str:
     pairs += [(name, version or "not installed") for name, version in facts["packages"].items()]
     pairs += [("backend", facts["backend"]), ("devices", _devices_text(facts["devices"]))]
     options = facts["xla_options"]
-    pairs += [("XLA options", options if isinstance(options, str) else
-               " ".join(f"{k}={v}" for k, v in options.items()) or "XLA's defaults")]
-    pairs += [(name, "(unset)" if value is None else value)
-              for name, value in facts["memory_env"].items()]
-    pairs += [("quick mode", quick_text),
-              ("data dir", facts["data_dir"] or "(unset: download and cache)"),
-              ("cache dir", facts["cache_dir"])]
-    lines = ["leptonlab doctor", *_aligned(pairs), "",
-             "datasets", *format_datasets(facts["datasets"])]
+    pairs += [
+        (
+            "XLA options",
+            options
+            if isinstance(options, str)
+            else " ".join(f"{k}={v}" for k, v in options.items()) or "XLA's defaults",
+        )
+    ]
+    pairs += [
+        (name, "(unset)" if value is None else value) for name, value in facts["memory_env"].items()
+    ]
+    pairs += [
+        ("quick mode", quick_text),
+        ("data dir", facts["data_dir"] or "(unset: download and cache)"),
+        ("cache dir", facts["cache_dir"]),
+    ]
+    lines = [
+        "leptonlab doctor",
+        *_aligned(pairs),
+        "",
+        "datasets",
+        *format_datasets(facts["datasets"]),
+    ]
     notes = _notes(facts)
     if notes:
         lines += ["", "in plain words", *(f"  - {note}" for note in notes)]
@@ -173,11 +206,15 @@ def _cifar_note(facts: Mapping[str, Any]) -> str | None:
         return None
     png = Path(facts["data_dir"]) / "cifar-10-png" if facts.get("data_dir") else None
     if png is not None and png.is_dir():
-        return (f"CIFAR-10: the official archive is {archive[0]['state']}, so notebooks 16-18 will read the "
-                f"offline PNG subset in {png} (the full test split, 2,000 training images per class); "
-                "figures on it are not comparable with published CIFAR-10 results.")
-    return (f"CIFAR-10: the official archive is {archive[0]['state']}; notebooks 16-18 download it on first "
-            "use (163 MB), or read an offline copy from LEPTONLAB_DATA_DIR.")
+        return (
+            f"CIFAR-10: the official archive is {archive[0]['state']}, so notebooks 16-18 will read the "
+            f"offline PNG subset in {png} (the full test split, 2,000 training images per class); "
+            "figures on it are not comparable with published CIFAR-10 results."
+        )
+    return (
+        f"CIFAR-10: the official archive is {archive[0]['state']}; notebooks 16-18 download it on first "
+        "use (163 MB), or read an offline copy from LEPTONLAB_DATA_DIR."
+    )
 
 
 def _xla_note(facts: Mapping[str, Any]) -> str:
@@ -186,9 +223,11 @@ def _xla_note(facts: Mapping[str, Any]) -> str:
         return f"XLA options: {options}"
     if not options:
         return "XLA: the training steps compile with XLA's default settings."
-    return ("XLA: on this CPU the training steps compile with an option that runs convolutions in Eigen's "
-            "kernels rather than YNNPACK's (faster for the course's small layers, PERFORMANCE.md); "
-            "fit(..., cpu_speedups=False) turns it off.")
+    return (
+        "XLA: on this CPU the training steps compile with an option that runs convolutions in Eigen's "
+        "kernels rather than YNNPACK's (faster for the course's small layers, PERFORMANCE.md); "
+        "fit(..., cpu_speedups=False) turns it off."
+    )
 
 
 def _notes(facts: Mapping[str, Any]) -> list[str]:
@@ -202,6 +241,13 @@ def print_doctor() -> None:
 
 
 __all__ = [  # the public names (explicit re-exports and definitions)
-    "DATA_UNAVAILABLE", "DATASET_COLUMNS", "doctor", "format_datasets", "format_doctor", "KEYS",
-    "MEMORY_ENV", "PACKAGES", "print_doctor",
+    "DATA_UNAVAILABLE",
+    "DATASET_COLUMNS",
+    "doctor",
+    "format_datasets",
+    "format_doctor",
+    "KEYS",
+    "MEMORY_ENV",
+    "PACKAGES",
+    "print_doctor",
 ]

@@ -41,7 +41,9 @@ def as_function(model) -> LogitFn:
         graphdef, *rest = nnx.split(model, nnx.Param, ...)
         state = tuple(rest)
     else:
-        raise TypeError(f"as_function needs a TrainState or a flax.nnx.Module, got {type(model).__name__}.")
+        raise TypeError(
+            f"as_function needs a TrainState or a flax.nnx.Module, got {type(model).__name__}."
+        )
 
     @jax.jit
     def logits(state, x):
@@ -54,14 +56,18 @@ def as_function(model) -> LogitFn:
 
 def _check_fn(fn) -> None:
     if not callable(fn):
-        raise TypeError(f"fn must be a function x -> logits [B, K] (see explain.as_function), got {type(fn).__name__}.")
+        raise TypeError(
+            f"fn must be a function x -> logits [B, K] (see explain.as_function), got {type(fn).__name__}."
+        )
 
 
 def _images(x, name: str) -> jax.Array:
     x = jnp.asarray(x)
     if x.ndim < 2 or x.shape[0] == 0 or not jnp.issubdtype(x.dtype, jnp.floating):
-        raise ValueError(f"{name} must be a non-empty float batch [B, ...] (scale images with data.to_float), "
-                         f"got shape {x.shape} and dtype {x.dtype}.")
+        raise ValueError(
+            f"{name} must be a non-empty float batch [B, ...] (scale images with data.to_float), "
+            f"got shape {x.shape} and dtype {x.dtype}."
+        )
     return x
 
 
@@ -70,8 +76,10 @@ def _targets(target, batch: int) -> jax.Array:
     if t.ndim == 0:
         t = jnp.full((batch,), t)
     if t.shape != (batch,) or not jnp.issubdtype(t.dtype, jnp.integer):
-        raise ValueError(f"target must be an int class or [B] int classes for B = {batch}, "
-                         f"got shape {t.shape} and dtype {t.dtype}.")
+        raise ValueError(
+            f"target must be an int class or [B] int classes for B = {batch}, "
+            f"got shape {t.shape} and dtype {t.dtype}."
+        )
     return t
 
 
@@ -101,8 +109,10 @@ def _baseline(baseline, x: jax.Array) -> jax.Array:
     try:
         return jnp.broadcast_to(base, x.shape)
     except ValueError:
-        raise ValueError(f"baseline of shape {base.shape} does not broadcast to the input's shape {x.shape}; "
-                         "pass one image [H, W, C], a batch like x, or a number.") from None
+        raise ValueError(
+            f"baseline of shape {base.shape} does not broadcast to the input's shape {x.shape}; "
+            "pass one image [H, W, C], a batch like x, or a number."
+        ) from None
 
 
 def integrated_gradients(fn: LogitFn, x, target, *, baseline=None, steps: int = 64) -> jax.Array:
@@ -118,10 +128,14 @@ def integrated_gradients(fn: LogitFn, x, target, *, baseline=None, steps: int = 
     x = _images(x, "x")
     target = _targets(target, x.shape[0])
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1 (intervals of the path integral), got {steps!r}.")
+        raise ValueError(
+            f"steps must be an int >= 1 (intervals of the path integral), got {steps!r}."
+        )
     base = _baseline(baseline, x)
     alphas = jnp.linspace(0.0, 1.0, steps + 1)  # [S + 1]
-    weights = jnp.full(steps + 1, 1.0 / steps).at[0].mul(0.5).at[-1].mul(0.5)  # trapezoid rule, sums to 1
+    weights = (
+        jnp.full(steps + 1, 1.0 / steps).at[0].mul(0.5).at[-1].mul(0.5)
+    )  # trapezoid rule, sums to 1
     grad_at = jax.grad(_class_logit, argnums=1)
 
     def accumulate(total, aw):
@@ -142,21 +156,34 @@ def completeness_gap(fn: LogitFn, x, target, attributions, *, baseline=None) -> 
     target = _targets(target, x.shape[0])
     attributions = jnp.asarray(attributions)
     if attributions.shape != x.shape:
-        raise ValueError(f"attributions must have the input's shape {x.shape}, got {attributions.shape}.")
+        raise ValueError(
+            f"attributions must have the input's shape {x.shape}, got {attributions.shape}."
+        )
     base = _baseline(baseline, x)
     pick = lambda z: jnp.take_along_axis(fn(z), target[:, None], axis=1)[:, 0]  # [B]
     return attributions.reshape(x.shape[0], -1).sum(axis=1) - (pick(x) - pick(base))
 
 
 def _check_epsilon(epsilon) -> float:
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not np.isfinite(epsilon) or epsilon < 0:
-        raise ValueError(f"epsilon must be a number >= 0 (the largest change per pixel), got {epsilon!r}.")
+    if (
+        isinstance(epsilon, bool)
+        or not isinstance(epsilon, (int, float))
+        or not np.isfinite(epsilon)
+        or epsilon < 0
+    ):
+        raise ValueError(
+            f"epsilon must be a number >= 0 (the largest change per pixel), got {epsilon!r}."
+        )
     return float(epsilon)
 
 
-def _fgsm(fn: LogitFn, x: jax.Array, y: jax.Array, epsilon, clip: tuple[float, float] | None) -> jax.Array:
+def _fgsm(
+    fn: LogitFn, x: jax.Array, y: jax.Array, epsilon, clip: tuple[float, float] | None
+) -> jax.Array:
     loss = lambda z: optax.softmax_cross_entropy_with_integer_labels(fn(z), y).sum()
-    x_adv = x + epsilon * jnp.sign(jax.grad(loss)(x))  # one step up the loss, at most epsilon per pixel
+    x_adv = x + epsilon * jnp.sign(
+        jax.grad(loss)(x)
+    )  # one step up the loss, at most epsilon per pixel
     if clip is not None:
         x_adv = jnp.clip(x_adv, clip[0], clip[1])
     return jax.lax.stop_gradient(x_adv)
@@ -166,11 +193,15 @@ def _check_clip(clip):
     if clip is None:
         return None
     if not (isinstance(clip, (tuple, list)) and len(clip) == 2 and clip[0] < clip[1]):
-        raise ValueError(f"clip must be (low, high) with low < high, e.g. (0.0, 1.0), or None; got {clip!r}.")
+        raise ValueError(
+            f"clip must be (low, high) with low < high, e.g. (0.0, 1.0), or None; got {clip!r}."
+        )
     return float(clip[0]), float(clip[1])
 
 
-def fgsm(fn: LogitFn, x, y, *, epsilon: float, clip: tuple[float, float] | None = (0.0, 1.0)) -> jax.Array:
+def fgsm(
+    fn: LogitFn, x, y, *, epsilon: float, clip: tuple[float, float] | None = (0.0, 1.0)
+) -> jax.Array:
     """Fast gradient sign method (Goodfellow et al. 2015): adversarial images ``[B, ...]``.
 
     ``x_adv = clip(x + epsilon * sign(grad_x CE(fn(x), y)))``: every pixel moves by exactly
@@ -182,16 +213,25 @@ def fgsm(fn: LogitFn, x, y, *, epsilon: float, clip: tuple[float, float] | None 
     x = _images(x, "x")
     y = jnp.asarray(y)
     if y.shape != (x.shape[0],) or not jnp.issubdtype(y.dtype, jnp.integer):
-        raise ValueError(f"y must be [B] int labels for the B = {x.shape[0]} images, got shape {y.shape} "
-                         f"and dtype {y.dtype}.")
+        raise ValueError(
+            f"y must be [B] int labels for the B = {x.shape[0]} images, got shape {y.shape} "
+            f"and dtype {y.dtype}."
+        )
     return _fgsm_jit(fn, x, y, jnp.float32(epsilon), _check_clip(clip))
 
 
 _fgsm_jit = jax.jit(_fgsm, static_argnums=(0, 4))  # epsilon is traced: one compile per (fn, shapes)
 
 
-def accuracy_under_attack(fn: LogitFn, x, y, epsilons: Sequence[float], *, batch_size: int = 500,
-                          clip: tuple[float, float] | None = (0.0, 1.0)) -> np.ndarray:
+def accuracy_under_attack(
+    fn: LogitFn,
+    x,
+    y,
+    epsilons: Sequence[float],
+    *,
+    batch_size: int = 500,
+    clip: tuple[float, float] | None = (0.0, 1.0),
+) -> np.ndarray:
     """Accuracy on FGSM images for each ``epsilon``: ``[E]`` float (epsilon 0 = clean accuracy).
 
     ``x: [N, ...]`` float images, ``y: [N]`` int labels, processed ``batch_size`` at a time.
@@ -200,7 +240,9 @@ def accuracy_under_attack(fn: LogitFn, x, y, epsilons: Sequence[float], *, batch
     x = _images(x, "x")
     y = jnp.asarray(y)
     if y.shape != (x.shape[0],) or not jnp.issubdtype(y.dtype, jnp.integer):
-        raise ValueError(f"y must be [N] int labels for the N = {x.shape[0]} images, got {y.shape}, {y.dtype}.")
+        raise ValueError(
+            f"y must be [N] int labels for the N = {x.shape[0]} images, got {y.shape}, {y.dtype}."
+        )
     epsilons = [_check_epsilon(e) for e in epsilons]
     if not epsilons:
         raise ValueError("epsilons must hold at least one value, e.g. [0, 0.01, 0.02].")
@@ -211,15 +253,16 @@ def accuracy_under_attack(fn: LogitFn, x, y, epsilons: Sequence[float], *, batch
     for eps in epsilons:
         correct = 0
         for i in range(0, x.shape[0], batch_size):
-            xb, yb = x[i: i + batch_size], y[i: i + batch_size]
+            xb, yb = x[i : i + batch_size], y[i : i + batch_size]
             x_adv = _fgsm_jit(fn, xb, yb, jnp.float32(eps), clip) if eps > 0 else xb
             correct += int(jnp.sum(jnp.argmax(fn(x_adv), axis=-1) == yb))
         out.append(correct / x.shape[0])
     return np.array(out)
 
 
-def adversarial_loss(epsilon: float, *, clean_weight: float = 0.5,
-                     clip: tuple[float, float] | None = (0.0, 1.0)):
+def adversarial_loss(
+    epsilon: float, *, clean_weight: float = 0.5, clip: tuple[float, float] | None = (0.0, 1.0)
+):
     """A ``loss_fn(model, batch, key)`` for :func:`~leptonlab.train.fit` that trains on FGSM images.
 
     Each step attacks the current model (``fgsm`` with ``epsilon``, the gradient taken
@@ -254,6 +297,11 @@ def adversarial_loss(epsilon: float, *, clean_weight: float = 0.5,
 
 
 __all__ = [  # the public names (explicit re-exports and definitions)
-    "accuracy_under_attack", "adversarial_loss", "as_function", "completeness_gap", "fgsm",
-    "integrated_gradients", "saliency",
+    "accuracy_under_attack",
+    "adversarial_loss",
+    "as_function",
+    "completeness_gap",
+    "fgsm",
+    "integrated_gradients",
+    "saliency",
 ]

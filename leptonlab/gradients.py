@@ -42,7 +42,9 @@ _PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 def _check_function(f: Any, name: str = "f") -> None:
     if not callable(f):
-        raise TypeError(f"{name} should be a function, got {type(f).__name__}: pass the function itself, not f(x).")
+        raise TypeError(
+            f"{name} should be a function, got {type(f).__name__}: pass the function itself, not f(x)."
+        )
 
 
 def _check_step(h: Any) -> float:
@@ -50,13 +52,17 @@ def _check_step(h: Any) -> float:
         raise TypeError(f"the step h should be a positive float, got {type(h).__name__}.")
     h = float(h)
     if not (h > 0.0 and math.isfinite(h)):
-        raise ValueError(f"the step h should be a positive finite number, got {h}: try 1e-5 (float64) or 1e-3 (float32).")
+        raise ValueError(
+            f"the step h should be a positive finite number, got {h}: try 1e-5 (float64) or 1e-3 (float32)."
+        )
     return h
 
 
 def _check_scalar_x(x: Any) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float, np.number)):
-        raise TypeError(f"x should be a real number, got {type(x).__name__}; for arrays use numerical_grad.")
+        raise TypeError(
+            f"x should be a real number, got {type(x).__name__}; for arrays use numerical_grad."
+        )
     return float(x)
 
 
@@ -81,8 +87,9 @@ def forward_difference(f: Callable[[float], float], x: float, h: float = 1e-5) -
     return float((f(x + h) - f(x)) / h)
 
 
-def numerical_grad(f: Callable[[Any], Any], params: Any, *, eps: float | None = None,
-                   float64: bool = True) -> Any:
+def numerical_grad(
+    f: Callable[[Any], Any], params: Any, *, eps: float | None = None, float64: bool = True
+) -> Any:
     """The gradient of a scalar function ``f(params)`` by central differences, entry by entry.
 
     ``params`` is an array of any shape (or a pytree of arrays, such as a dict of
@@ -106,7 +113,9 @@ def numerical_grad(f: Callable[[Any], Any], params: Any, *, eps: float | None = 
     eps = (1e-6 if float64 else 1e-3) if eps is None else _check_step(eps)
     leaves = jax.tree_util.tree_leaves(params)
     if not leaves:
-        raise ValueError("params is empty: pass an array (or a dict of arrays) to differentiate with respect to.")
+        raise ValueError(
+            "params is empty: pass an array (or a dict of arrays) to differentiate with respect to."
+        )
     for leaf in leaves:
         if isinstance(leaf, (str, bytes)) or np.asarray(leaf).dtype.kind not in "iuf":
             raise TypeError(f"params should hold real numeric arrays, got {type(leaf).__name__}.")
@@ -130,7 +139,9 @@ def numerical_grad(f: Callable[[Any], Any], params: Any, *, eps: float | None = 
 def _scalar(value: Any) -> float:
     arr = np.asarray(value)
     if arr.size != 1:
-        raise ValueError(f"f should return a scalar (a loss), got shape {arr.shape}: reduce with mean() or sum().")
+        raise ValueError(
+            f"f should return a scalar (a loss), got shape {arr.shape}: reduce with mean() or sum()."
+        )
     return float(arr.reshape(()))
 
 
@@ -155,9 +166,13 @@ def max_relative_error(a: Any, b: Any, *, floor: float = 1e-8) -> float:
         try:
             x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
         except (TypeError, ValueError):
-            raise TypeError(f"gradients should be numeric arrays, got {type(x).__name__} and {type(y).__name__}.") from None
+            raise TypeError(
+                f"gradients should be numeric arrays, got {type(x).__name__} and {type(y).__name__}."
+            ) from None
         if x.shape != y.shape:
-            raise ValueError(f"shapes differ: {x.shape} vs {y.shape}; compare gradients of the same parameter.")
+            raise ValueError(
+                f"shapes differ: {x.shape} vs {y.shape}; compare gradients of the same parameter."
+            )
         if x.size == 0:
             continue
         scale = np.maximum(np.maximum(np.abs(x), np.abs(y)), floor)
@@ -165,8 +180,14 @@ def max_relative_error(a: Any, b: Any, *, floor: float = 1e-8) -> float:
     return worst
 
 
-def step_size_errors(f: Callable[[Any], Any], dfdx: float, x: float, steps: Sequence[float], *,
-                     dtype: Any = np.float64) -> dict[str, np.ndarray]:
+def step_size_errors(
+    f: Callable[[Any], Any],
+    dfdx: float,
+    x: float,
+    steps: Sequence[float],
+    *,
+    dtype: Any = np.float64,
+) -> dict[str, np.ndarray]:
     """Absolute errors of the forward and central differences of ``f`` at ``x`` for each step h.
 
     ``f`` is evaluated on scalars of ``dtype`` (``np.float32`` or ``np.float64``; use a
@@ -192,8 +213,9 @@ def step_size_errors(f: Callable[[Any], Any], dfdx: float, x: float, steps: Sequ
     return {"forward": np.array(forward), "central": np.array(central)}
 
 
-def init_two_layer(d_in: int, d_hidden: int, d_out: int = 1, *, key: jax.Array,
-                   dtype: Any = jnp.float32) -> dict[str, jax.Array]:
+def init_two_layer(
+    d_in: int, d_hidden: int, d_out: int = 1, *, key: jax.Array, dtype: Any = jnp.float32
+) -> dict[str, jax.Array]:
     """Random parameters of the 2-layer tanh network (scaled normal weights, zero biases).
 
     Returns ``{"W1": [d_in, d_hidden], "b1": [d_hidden], "W2": [d_hidden, d_out], "b2": [d_out]}``.
@@ -207,30 +229,38 @@ def init_two_layer(d_in: int, d_hidden: int, d_out: int = 1, *, key: jax.Array,
     _check_key(key)
     k1, k2 = jax.random.split(key)
     return {
-        "W1": jax.random.normal(k1, (d_in, d_hidden), dtype) / math.sqrt(d_in),      # [D, H]
-        "b1": jnp.zeros((d_hidden,), dtype),                                         # [H]
+        "W1": jax.random.normal(k1, (d_in, d_hidden), dtype) / math.sqrt(d_in),  # [D, H]
+        "b1": jnp.zeros((d_hidden,), dtype),  # [H]
         "W2": jax.random.normal(k2, (d_hidden, d_out), dtype) / math.sqrt(d_hidden),  # [H, O]
-        "b2": jnp.zeros((d_out,), dtype),                                            # [O]
+        "b2": jnp.zeros((d_out,), dtype),  # [O]
     }
 
 
 def _check_key(key: Any) -> None:
     if not isinstance(key, jax.Array):
-        raise TypeError(f"key should be a JAX PRNG key such as jax.random.key(0), got {type(key).__name__}.")
+        raise TypeError(
+            f"key should be a JAX PRNG key such as jax.random.key(0), got {type(key).__name__}."
+        )
 
 
 def _check_net(params: Any, x: Any, y: Any | None = None) -> None:
     if not isinstance(params, dict) or set(params) != set(_PARAM_NAMES):
         got = sorted(params) if isinstance(params, dict) else type(params).__name__
-        raise TypeError(f"params should be a dict with keys {list(_PARAM_NAMES)} (see init_two_layer), got {got}.")
+        raise TypeError(
+            f"params should be a dict with keys {list(_PARAM_NAMES)} (see init_two_layer), got {got}."
+        )
     w1, b1, w2, b2 = (jnp.shape(params[k]) for k in _PARAM_NAMES)
     if len(w1) != 2 or len(w2) != 2 or b1 != (w1[1],) or b2 != (w2[1],) or w2[0] != w1[1]:
-        raise ValueError(f"inconsistent parameter shapes W1 {w1}, b1 {b1}, W2 {w2}, b2 {b2}: "
-                         "expected W1 [D, H], b1 [H], W2 [H, O], b2 [O].")
+        raise ValueError(
+            f"inconsistent parameter shapes W1 {w1}, b1 {b1}, W2 {w2}, b2 {b2}: "
+            "expected W1 [D, H], b1 [H], W2 [H, O], b2 [O]."
+        )
     if jnp.ndim(x) != 2 or jnp.shape(x)[1] != w1[0]:
         raise ValueError(f"x should have shape [B, {w1[0]}], got {jnp.shape(x)}.")
     if y is not None and jnp.shape(y) != (jnp.shape(x)[0], w2[1]):
-        raise ValueError(f"y should have shape [B, O] = {(jnp.shape(x)[0], w2[1])}, got {jnp.shape(y)}.")
+        raise ValueError(
+            f"y should have shape [B, O] = {(jnp.shape(x)[0], w2[1])}, got {jnp.shape(y)}."
+        )
 
 
 def two_layer_forward(params: dict[str, jax.Array], x: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -241,7 +271,7 @@ def two_layer_forward(params: dict[str, jax.Array], x: jax.Array) -> tuple[jax.A
     """
     _check_net(params, x)
     h = jnp.tanh(x @ params["W1"] + params["b1"][None, :])  # [B, H]
-    yhat = h @ params["W2"] + params["b2"][None, :]         # [B, O]
+    yhat = h @ params["W2"] + params["b2"][None, :]  # [B, O]
     return yhat, h
 
 
@@ -255,8 +285,9 @@ def two_layer_loss(params: dict[str, jax.Array], x: jax.Array, y: jax.Array) -> 
     return jnp.mean((yhat - y) ** 2)
 
 
-def two_layer_grads(params: dict[str, jax.Array], x: jax.Array,
-                    y: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+def two_layer_grads(
+    params: dict[str, jax.Array], x: jax.Array, y: jax.Array
+) -> tuple[jax.Array, dict[str, jax.Array]]:
     """The loss and its gradient with respect to every parameter, by the chain rule written out by hand.
 
     Returns ``(loss, grads)`` with ``grads`` shaped like ``params``. Each line of the
@@ -273,13 +304,13 @@ def two_layer_grads(params: dict[str, jax.Array], x: jax.Array,
     Introduced in notebook 03, where it is checked against ``jax.grad`` and :func:`numerical_grad`.
     """
     _check_net(params, x, y)
-    yhat, h = two_layer_forward(params, x)           # [B, O], [B, H]
+    yhat, h = two_layer_forward(params, x)  # [B, O], [B, H]
     loss = jnp.mean((yhat - y) ** 2)
-    d_yhat = 2.0 * (yhat - y) / yhat.size            # [B, O]
-    d_w2 = h.T @ d_yhat                              # [H, O]
-    d_b2 = d_yhat.sum(axis=0)                        # [O]
-    d_h = d_yhat @ params["W2"].T                    # [B, H]
-    d_z1 = d_h * (1.0 - h ** 2)                      # [B, H]
-    d_w1 = x.T @ d_z1                                # [D, H]
-    d_b1 = d_z1.sum(axis=0)                          # [H]
+    d_yhat = 2.0 * (yhat - y) / yhat.size  # [B, O]
+    d_w2 = h.T @ d_yhat  # [H, O]
+    d_b2 = d_yhat.sum(axis=0)  # [O]
+    d_h = d_yhat @ params["W2"].T  # [B, H]
+    d_z1 = d_h * (1.0 - h**2)  # [B, H]
+    d_w1 = x.T @ d_z1  # [D, H]
+    d_b1 = d_z1.sum(axis=0)  # [H]
     return loss, {"W1": d_w1, "b1": d_b1, "W2": d_w2, "b2": d_b2}

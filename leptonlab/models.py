@@ -215,6 +215,15 @@ from leptonlab.recurrent import RNNCell as RNNCell  # noqa: E402
 
 
 __all__ = [  # the public names (explicit re-exports and definitions)
-    "CharRNN", "CNN", "count_params", "flatten_size", "GRUCell", "LSTMCell", "MLP",
-    "RecurrentClassifier", "ResidualBlock", "ResNet", "RNNCell",
+    "CharRNN",
+    "CNN",
+    "count_params",
+    "flatten_size",
+    "GRUCell",
+    "LSTMCell",
+    "MLP",
+    "RecurrentClassifier",
+    "ResidualBlock",
+    "ResNet",
+    "RNNCell",
 ]

@@ -71,7 +71,9 @@ class RNNCell(nnx.Module):
     def project(self, x: jax.Array) -> jax.Array:
         """The input part of every gate, ``x: [..., D] -> [..., G*H]`` (done for all steps at once)."""
         if x.shape[-1] != self.in_features:
-            raise ValueError(f"this cell takes {self.in_features} input features, got shape {x.shape}.")
+            raise ValueError(
+                f"this cell takes {self.in_features} input features, got shape {x.shape}."
+            )
         return _bias(x @ self.w_x[...], self.b[...])
 
     def step(self, carry, xp: jax.Array):
@@ -85,14 +87,20 @@ class RNNCell(nnx.Module):
 
     @staticmethod
     def _flax_weights(cell) -> dict[str, jax.Array]:
-        return {"w_x": cell.dense_i.kernel[...], "b": cell.dense_i.bias[...], "w_h": cell.dense_h.kernel[...]}
+        return {
+            "w_x": cell.dense_i.kernel[...],
+            "b": cell.dense_i.bias[...],
+            "w_h": cell.dense_h.kernel[...],
+        }
 
     @classmethod
     def from_flax(cls, cell: nnx.Module):
         """A cell of this class with the weights of the matching Flax NNX cell (copied)."""
         expected = _FLAX_CELLS[cls.__name__]
         if type(cell).__name__ != expected:
-            raise TypeError(f"{cls.__name__}.from_flax expects a flax.nnx.{expected}, got {type(cell).__name__}.")
+            raise TypeError(
+                f"{cls.__name__}.from_flax expects a flax.nnx.{expected}, got {type(cell).__name__}."
+            )
         new = cls(cell.in_features, cell.hidden_features, rngs=nnx.Rngs(0))
         for name, value in cls._flax_weights(cell).items():
             getattr(new, name)[...] = value
@@ -140,7 +148,7 @@ class LSTMCell(RNNCell):
     def __init__(self, in_features: int, hidden: int, *, rngs: nnx.Rngs, forget_bias: float = 1.0):
         super().__init__(in_features, hidden, rngs=rngs)
         # a forget gate open at the start (sigmoid(1) = 0.73) lets gradients through early in training
-        self.b[...] = self.b[...].at[hidden: 2 * hidden].set(forget_bias)
+        self.b[...] = self.b[...].at[hidden : 2 * hidden].set(forget_bias)
 
     def initial_state(self, batch: int):
         zeros = jnp.zeros((batch, self.hidden), jnp.float32)
@@ -150,7 +158,12 @@ class LSTMCell(RNNCell):
         """The input ``i``, forget ``f``, output ``o`` gates and candidate ``g``, each ``[B, H]``."""
         _, h = carry
         i, f, g, o = jnp.split(xp + h @ self.w_h[...], 4, axis=-1)  # each [B, H]
-        return {"i": jax.nn.sigmoid(i), "f": jax.nn.sigmoid(f), "g": jnp.tanh(g), "o": jax.nn.sigmoid(o)}
+        return {
+            "i": jax.nn.sigmoid(i),
+            "f": jax.nn.sigmoid(f),
+            "g": jnp.tanh(g),
+            "o": jax.nn.sigmoid(o),
+        }
 
     def step(self, carry, xp: jax.Array):
         c, _ = carry
@@ -161,7 +174,11 @@ class LSTMCell(RNNCell):
 
     @staticmethod
     def _flax_weights(cell) -> dict[str, jax.Array]:
-        return {"w_x": cell.dense_i.kernel[...], "b": cell.dense_h.bias[...], "w_h": cell.dense_h.kernel[...]}
+        return {
+            "w_x": cell.dense_i.kernel[...],
+            "b": cell.dense_h.bias[...],
+            "w_h": cell.dense_h.kernel[...],
+        }
 
 
 _FLAX_CELLS = {"RNNCell": "SimpleCell", "GRUCell": "GRUCell", "LSTMCell": "OptimizedLSTMCell"}
@@ -180,7 +197,9 @@ def _mask_carry(mask_t: jax.Array, new, old):
     return jax.tree.map(lambda n, o: jnp.where(mask_t[:, None], n, o), new, old)
 
 
-def scan(cell: RNNCell, carry, xs: jax.Array, *, mask: jax.Array | None = None, reverse: bool = False):
+def scan(
+    cell: RNNCell, carry, xs: jax.Array, *, mask: jax.Array | None = None, reverse: bool = False
+):
     """Run ``cell`` over the sequence ``xs: [B, T, D]`` starting from ``carry``.
 
     Returns ``(carry, hs)``: the last carry and the outputs ``hs: [B, T, H]``.
@@ -191,22 +210,30 @@ def scan(cell: RNNCell, carry, xs: jax.Array, *, mask: jax.Array | None = None, 
     step repeats the carried state. Introduced in notebook 10.
     """
     if not isinstance(cell, RNNCell):
-        raise TypeError(f"scan expects a leptonlab.recurrent cell (RNNCell, GRUCell, LSTMCell), got {type(cell).__name__}.")
+        raise TypeError(
+            f"scan expects a leptonlab.recurrent cell (RNNCell, GRUCell, LSTMCell), got {type(cell).__name__}."
+        )
     if xs.ndim != 3:
-        raise ValueError(f"scan expects inputs [B, T, D], got shape {xs.shape}; add a batch axis with xs[None].")
+        raise ValueError(
+            f"scan expects inputs [B, T, D], got shape {xs.shape}; add a batch axis with xs[None]."
+        )
     if mask is not None and mask.shape != xs.shape[:2]:
         raise ValueError(f"mask must have shape [B, T] = {xs.shape[:2]}, got {mask.shape}.")
     xp = jnp.swapaxes(cell.project(xs), 0, 1)  # [T, B, G*H]: time first for lax.scan
     if mask is None:
+
         def body(c, x_t):
             return cell.step(c, x_t)
+
         carry, hs = jax.lax.scan(body, carry, xp, reverse=reverse)
     else:
+
         def body(c, inputs):
             x_t, m_t = inputs  # [B, G*H], [B]
             new, _ = cell.step(c, x_t)
             c = _mask_carry(m_t, new, c)
             return c, (c[1] if isinstance(c, tuple) else c)
+
         carry, hs = jax.lax.scan(body, carry, (xp, jnp.swapaxes(mask, 0, 1)), reverse=reverse)
     return carry, jnp.swapaxes(hs, 0, 1)  # hs: [B, T, H]
 
@@ -231,8 +258,17 @@ class CharRNN(nnx.Module):
         rngs: the NNX random streams that initialise the weights.
     """
 
-    def __init__(self, vocab_size: int, hidden: int, *, cell: str = "gru", embed: int | None = None,
-                 layers: int = 1, dropout: float = 0.0, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden: int,
+        *,
+        cell: str = "gru",
+        embed: int | None = None,
+        layers: int = 1,
+        dropout: float = 0.0,
+        rngs: nnx.Rngs,
+    ):
         _check_size(vocab_size, "vocab_size")
         _check_size(hidden, "hidden")
         _check_size(layers, "layers")
@@ -254,7 +290,11 @@ class CharRNN(nnx.Module):
         self._check_ids(x)
         if x.ndim != 2:
             raise ValueError(f"CharRNN expects ids [B, T], got shape {x.shape}.")
-        keys = [None] * (len(self.cells) + 1) if rngs is None else list(jax.random.split(rngs, len(self.cells) + 1))
+        keys = (
+            [None] * (len(self.cells) + 1)
+            if rngs is None
+            else list(jax.random.split(rngs, len(self.cells) + 1))
+        )
         h = self.dropout(self.embedding(x), rngs=keys[0])  # [B, T, E]
         for cell, key in zip(self.cells, keys[1:]):
             _, h = scan(cell, cell.initial_state(x.shape[0]), h)  # [B, T, H]
@@ -290,8 +330,9 @@ def lm_loss(model: nnx.Module, batch, key: jax.Array):
     return losses.mean(), {"loss": losses, "accuracy": correct}
 
 
-def sample_logits(logits: jax.Array, *, key: jax.Array, temperature: float | jax.Array = 1.0,
-                  top_k: int = 0) -> jax.Array:
+def sample_logits(
+    logits: jax.Array, *, key: jax.Array, temperature: float | jax.Array = 1.0, top_k: int = 0
+) -> jax.Array:
     """Draw one id per row of ``logits: [..., V]`` from ``softmax(logits / temperature)`` -> ``[...] int32``.
 
     ``top_k > 0`` keeps only the k most likely ids (the others get probability 0).
@@ -301,7 +342,9 @@ def sample_logits(logits: jax.Array, *, key: jax.Array, temperature: float | jax
     if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0:
         raise ValueError(f"top_k must be an int >= 0 (0 = keep all), got {top_k!r}.")
     if isinstance(temperature, (int, float)) and not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature!r}; for the most likely token use top_k=1.")
+        raise ValueError(
+            f"temperature must be > 0, got {temperature!r}; for the most likely token use top_k=1."
+        )
     return _draw(logits, key, temperature, top_k)
 
 
@@ -310,14 +353,25 @@ def _draw(logits: jax.Array, key: jax.Array, temperature, top_k) -> jax.Array:
     logits = logits.astype(jnp.float32) / temperature
     vocab = logits.shape[-1]
     k = jnp.clip(top_k, 1, vocab)
-    kth = jnp.take(jnp.sort(logits, axis=-1), vocab - k, axis=-1)[..., None]  # [..., 1] the k-th largest
-    logits = jnp.where((top_k > 0) & (logits < kth), -jnp.inf, logits)  # top_k = 0 keeps every logit
+    kth = jnp.take(jnp.sort(logits, axis=-1), vocab - k, axis=-1)[
+        ..., None
+    ]  # [..., 1] the k-th largest
+    logits = jnp.where(
+        (top_k > 0) & (logits < kth), -jnp.inf, logits
+    )  # top_k = 0 keeps every logit
     return jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
 
 
 @partial(jax.jit, static_argnames=("graphdef", "length"))
-def _sample(graphdef, state, prompt: jax.Array, key: jax.Array, temperature: jax.Array, top_k: jax.Array,
-            length: int) -> jax.Array:
+def _sample(
+    graphdef,
+    state,
+    prompt: jax.Array,
+    key: jax.Array,
+    temperature: jax.Array,
+    top_k: jax.Array,
+    length: int,
+) -> jax.Array:
     model = nnx.merge(graphdef, state)
     model.eval()
     batch = prompt.shape[0]
@@ -339,8 +393,9 @@ def _sample(graphdef, state, prompt: jax.Array, key: jax.Array, temperature: jax
     return jnp.swapaxes(tokens, 0, 1)  # [B, length]
 
 
-def sample(model: CharRNN, prompt, length: int, *, key: jax.Array, temperature: float = 1.0,
-           top_k: int = 0) -> jax.Array:
+def sample(
+    model: CharRNN, prompt, length: int, *, key: jax.Array, temperature: float = 1.0, top_k: int = 0
+) -> jax.Array:
     """Continue ``prompt`` by ``length`` ids drawn from ``model``, compiled with ``jax.jit``.
 
     ``prompt: [P] or [B, P] int`` (P >= 1) -> ``[length] or [B, length] int32``, the
@@ -351,22 +406,35 @@ def sample(model: CharRNN, prompt, length: int, *, key: jax.Array, temperature: 
     Introduced in notebook 11.
     """
     if not isinstance(model, CharRNN):
-        raise TypeError(f"sample needs a CharRNN (a model with step() and initial_state()), got {type(model).__name__}.")
+        raise TypeError(
+            f"sample needs a CharRNN (a model with step() and initial_state()), got {type(model).__name__}."
+        )
     prompt = jnp.asarray(prompt)
     single = prompt.ndim == 1
     if prompt.ndim not in (1, 2) or prompt.shape[-1] < 1:
-        raise ValueError(f"prompt must be ids [P] or [B, P] with P >= 1, got shape {prompt.shape}; "
-                         "start from at least one character (e.g. a newline).")
+        raise ValueError(
+            f"prompt must be ids [P] or [B, P] with P >= 1, got shape {prompt.shape}; "
+            "start from at least one character (e.g. a newline)."
+        )
     if not jnp.issubdtype(prompt.dtype, jnp.integer):
-        raise TypeError(f"prompt must hold integer ids, got dtype {prompt.dtype}; encode the text first.")
+        raise TypeError(
+            f"prompt must hold integer ids, got dtype {prompt.dtype}; encode the text first."
+        )
     _check_size(length, "length")
     if not isinstance(temperature, (int, float)) or not temperature > 0:
         raise ValueError(f"temperature must be a number > 0, got {temperature!r}.")
     if not isinstance(top_k, int) or top_k < 0:
         raise ValueError(f"top_k must be an int >= 0 (0 = keep all), got {top_k!r}.")
     graphdef, state = nnx.split(model)
-    tokens = _sample(graphdef, state, prompt[None] if single else prompt, key, jnp.float32(temperature),
-                     jnp.int32(top_k), length)
+    tokens = _sample(
+        graphdef,
+        state,
+        prompt[None] if single else prompt,
+        key,
+        jnp.float32(temperature),
+        jnp.int32(top_k),
+        length,
+    )
     return tokens[0] if single else tokens
 
 
@@ -386,9 +454,22 @@ class RecurrentClassifier(nnx.Module):
     probability, so the model cannot lean on any single word it has memorised.
     """
 
-    def __init__(self, vocab_size: int, embed: int, hidden: int, num_classes: int = 2, *, cell: str = "gru",
-                 bidirectional: bool = True, pooling: str = "last", pad_id: int = 0, dropout: float = 0.0,
-                 word_dropout: float = 0.0, unk_id: int = 1, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        vocab_size: int,
+        embed: int,
+        hidden: int,
+        num_classes: int = 2,
+        *,
+        cell: str = "gru",
+        bidirectional: bool = True,
+        pooling: str = "last",
+        pad_id: int = 0,
+        dropout: float = 0.0,
+        word_dropout: float = 0.0,
+        unk_id: int = 1,
+        rngs: nnx.Rngs,
+    ):
         for value, name in ((vocab_size, "vocab_size"), (embed, "embed"), (hidden, "hidden")):
             _check_size(value, name)
         if not isinstance(num_classes, int) or num_classes < 2:
@@ -402,7 +483,9 @@ class RecurrentClassifier(nnx.Module):
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}; choose one of {POOLINGS}.")
         self.pad_id, self.unk_id, self.pooling = pad_id, unk_id, pooling
-        self.word_dropout = nnx.Dropout(word_dropout)  # used on a mask: off in eval mode, like all dropout
+        self.word_dropout = nnx.Dropout(
+            word_dropout
+        )  # used on a mask: off in eval mode, like all dropout
         self.embedding = nnx.Embed(vocab_size, embed, rngs=rngs)
         self.forward_cell = make_cell(cell, embed, hidden, rngs=rngs)
         self.backward_cell = make_cell(cell, embed, hidden, rngs=rngs) if bidirectional else None
@@ -416,19 +499,29 @@ class RecurrentClassifier(nnx.Module):
             raise TypeError(f"RecurrentClassifier takes word ids (integers), got dtype {x.dtype}.")
         if x.ndim != 2:
             raise ValueError(f"RecurrentClassifier expects padded ids [B, L], got shape {x.shape}.")
-        k_word, k_embed, k_out = (None, None, None) if rngs is None else tuple(jax.random.split(rngs, 3))
+        k_word, k_embed, k_out = (
+            (None, None, None) if rngs is None else tuple(jax.random.split(rngs, 3))
+        )
         mask = x != self.pad_id  # [B, L]
         if self.word_dropout.rate > 0:
-            keep = self.word_dropout(jnp.ones(x.shape, jnp.float32), rngs=k_word) > 0  # [B, L]; all True in eval
+            keep = (
+                self.word_dropout(jnp.ones(x.shape, jnp.float32), rngs=k_word) > 0
+            )  # [B, L]; all True in eval
             x = jnp.where(keep | ~mask, x, self.unk_id)
         e = self.dropout(self.embedding(x), rngs=k_embed)  # [B, L, E]
         parts = []
         for cell, reverse in ((self.forward_cell, False), (self.backward_cell, True)):
             if cell is None:
                 continue
-            carry, hs = scan(cell, cell.initial_state(x.shape[0]), e, mask=mask, reverse=reverse)  # hs: [B, L, H]
-            parts.append(_hidden_of(carry))  # [B, H] after the last real word (backwards: the first)
-            if self.pooling == "max":  # [B, H] over the real words; 0 for a row of padding only (no word)
+            carry, hs = scan(
+                cell, cell.initial_state(x.shape[0]), e, mask=mask, reverse=reverse
+            )  # hs: [B, L, H]
+            parts.append(
+                _hidden_of(carry)
+            )  # [B, H] after the last real word (backwards: the first)
+            if (
+                self.pooling == "max"
+            ):  # [B, H] over the real words; 0 for a row of padding only (no word)
                 pooled = jnp.max(jnp.where(mask[..., None], hs, -jnp.inf), axis=1)
                 parts.append(jnp.where(mask.any(axis=1, keepdims=True), pooled, 0.0))
         return self.dropout(jnp.concatenate(parts, axis=-1), rngs=k_out)
@@ -459,6 +552,17 @@ def gradient_norms_through_time(cell: RNNCell, xs: jax.Array) -> jax.Array:
 
 
 __all__ = [  # the public names (explicit re-exports and definitions)
-    "CELLS", "CharRNN", "gradient_norms_through_time", "GRUCell", "lm_loss", "LSTMCell",
-    "make_cell", "POOLINGS", "RecurrentClassifier", "RNNCell", "sample", "sample_logits", "scan",
+    "CELLS",
+    "CharRNN",
+    "gradient_norms_through_time",
+    "GRUCell",
+    "lm_loss",
+    "LSTMCell",
+    "make_cell",
+    "POOLINGS",
+    "RecurrentClassifier",
+    "RNNCell",
+    "sample",
+    "sample_logits",
+    "scan",
 ]

@@ -180,5 +180,6 @@ class ResNet(nnx.Module):
 
 
 __all__ = [  # the public names (explicit re-exports and definitions)
-    "ResidualBlock", "ResNet",
+    "ResidualBlock",
+    "ResNet",
 ]

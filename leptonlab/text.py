@@ -48,9 +48,13 @@ def _sequence_to_decode(ids, size: int, length: str) -> np.ndarray:
     """``ids`` as one sequence ``[length]`` of ids in ``[0, size)``, or a clear error."""
     arr = _ids_array(ids)
     if arr.ndim != 1:
-        raise ValueError(f"decode expects one sequence of ids [{length}], got shape {arr.shape}; decode each row.")
+        raise ValueError(
+            f"decode expects one sequence of ids [{length}], got shape {arr.shape}; decode each row."
+        )
     if arr.size and (arr.min() < 0 or arr.max() >= size):
-        raise ValueError(f"ids must lie in [0, {size}), got values from {arr.min()} to {arr.max()}.")
+        raise ValueError(
+            f"ids must lie in [0, {size}), got values from {arr.min()} to {arr.max()}."
+        )
     return arr
 
 
@@ -67,7 +71,9 @@ class CharVocab:
 
     def __post_init__(self):
         if not isinstance(self.chars, tuple) or not self.chars:
-            raise ValueError("CharVocab needs a non-empty tuple of characters; use CharVocab.from_text(text).")
+            raise ValueError(
+                "CharVocab needs a non-empty tuple of characters; use CharVocab.from_text(text)."
+            )
         if any(not isinstance(c, str) or len(c) != 1 for c in self.chars):
             raise ValueError("every entry of CharVocab.chars must be a single character.")
         if len(set(self.chars)) != len(self.chars):
@@ -96,8 +102,10 @@ class CharVocab:
         try:
             return np.fromiter((self._index[c] for c in text), dtype=np.int32, count=len(text))
         except KeyError as err:
-            raise ValueError(f"character {err.args[0]!r} is not in the vocabulary of {self.size} characters; "
-                             "build the vocabulary from a text that contains it.") from None
+            raise ValueError(
+                f"character {err.args[0]!r} is not in the vocabulary of {self.size} characters; "
+                "build the vocabulary from a text that contains it."
+            ) from None
 
     def decode(self, ids) -> str:
         """Ids ``[N]`` (any integer array or list) back to the string of length N."""
@@ -117,7 +125,9 @@ def split_text(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}.")
     cut = int(round(len(text) * (1.0 - val_fraction)))
     if cut < 2 or len(text) - cut < 2:
-        raise ValueError(f"a text of {len(text)} characters is too short to split with val_fraction={val_fraction}.")
+        raise ValueError(
+            f"a text of {len(text)} characters is too short to split with val_fraction={val_fraction}."
+        )
     return text[:cut], text[cut:]
 
 
@@ -138,8 +148,10 @@ def lm_windows(ids, seq_len: int, *, stride: int | None = None) -> tuple[np.ndar
     if not isinstance(stride, int) or stride < 1:
         raise ValueError(f"stride must be an int >= 1, got {stride!r}.")
     if arr.shape[0] < seq_len + 1:
-        raise ValueError(f"{arr.shape[0]} ids are too few for one window of {seq_len} inputs plus its target; "
-                         "use a shorter seq_len.")
+        raise ValueError(
+            f"{arr.shape[0]} ids are too few for one window of {seq_len} inputs plus its target; "
+            "use a shorter seq_len."
+        )
     starts = np.arange(0, arr.shape[0] - seq_len, stride)  # [W]
     offsets = np.arange(seq_len)  # [T]
     x = arr[starts[:, None] + offsets[None, :]].astype(np.int32)  # [W, T]
@@ -172,31 +184,41 @@ class WordVocab:
 
     def __post_init__(self):
         if not isinstance(self.words, tuple) or self.words[:2] != (PAD, UNK):
-            raise ValueError(f"WordVocab.words must be a tuple starting with {PAD!r}, {UNK!r}; "
-                             "use WordVocab.build(sentences).")
+            raise ValueError(
+                f"WordVocab.words must be a tuple starting with {PAD!r}, {UNK!r}; "
+                "use WordVocab.build(sentences)."
+            )
         if len(set(self.words)) != len(self.words):
             raise ValueError("WordVocab.words has duplicates; each word needs exactly one id.")
         object.__setattr__(self, "_index", {w: i for i, w in enumerate(self.words)})
 
     @classmethod
-    def build(cls, sentences: Iterable[str], *, min_count: int = 1, max_size: int | None = None) -> WordVocab:
+    def build(
+        cls, sentences: Iterable[str], *, min_count: int = 1, max_size: int | None = None
+    ) -> WordVocab:
         """The words of ``sentences`` (after :func:`tokenize`) seen at least ``min_count`` times.
 
         The most frequent come first (ties in alphabetical order); ``max_size``
         caps the size including the two special tokens. Rare words become ``<unk>``.
         """
         if isinstance(sentences, str):
-            raise TypeError("sentences must be a list of strings, not one string; wrap it: [sentence].")
+            raise TypeError(
+                "sentences must be a list of strings, not one string; wrap it: [sentence]."
+            )
         if not isinstance(min_count, int) or min_count < 1:
             raise ValueError(f"min_count must be an int >= 1, got {min_count!r}.")
         if max_size is not None and (not isinstance(max_size, int) or max_size < 3):
-            raise ValueError(f"max_size must be None or an int >= 3 (two special tokens and a word), got {max_size!r}.")
+            raise ValueError(
+                f"max_size must be None or an int >= 3 (two special tokens and a word), got {max_size!r}."
+            )
         counts: Counter[str] = Counter()
         for sentence in sentences:
             counts.update(tokenize(sentence))
         counts.pop(PAD, None)
         counts.pop(UNK, None)
-        words = [w for w, c in sorted(counts.items(), key=lambda wc: (-wc[1], wc[0])) if c >= min_count]
+        words = [
+            w for w, c in sorted(counts.items(), key=lambda wc: (-wc[1], wc[0])) if c >= min_count
+        ]
         if max_size is not None:
             words = words[: max_size - 2]
         return cls((PAD, UNK, *words))
@@ -223,12 +245,16 @@ class WordVocab:
     def encode_batch(self, texts: Sequence[str], max_length: int) -> np.ndarray:
         """Many texts as ``[N, max_length] int32`` ids, padded at the end (right) with ``PAD_ID``."""
         if isinstance(texts, str):
-            raise TypeError("encode_batch takes a list of strings; for one string use encode(text, max_length).")
+            raise TypeError(
+                "encode_batch takes a list of strings; for one string use encode(text, max_length)."
+            )
         if not isinstance(max_length, int) or max_length < 1:
             raise ValueError(f"max_length must be an int >= 1, got {max_length!r}.")
         out = np.full((len(texts), max_length), PAD_ID, np.int32)  # [N, L]
         for row, text in enumerate(texts):
-            ids = [self.token_id(t) for t in tokenize(_require_str(text, f"texts[{row}]"))][:max_length]
+            ids = [self.token_id(t) for t in tokenize(_require_str(text, f"texts[{row}]"))][
+                :max_length
+            ]
             out[row, : len(ids)] = ids
         return out
 
@@ -242,7 +268,9 @@ def sequence_lengths(ids, pad_id: int = PAD_ID) -> np.ndarray:
     """Tokens before the padding in each row of right-padded ``ids: [N, L]`` -> ``[N] int32``."""
     arr = _ids_array(ids)
     if arr.ndim != 2:
-        raise ValueError(f"sequence_lengths expects a batch of padded rows [N, L], got shape {arr.shape}.")
+        raise ValueError(
+            f"sequence_lengths expects a batch of padded rows [N, L], got shape {arr.shape}."
+        )
     return (arr != pad_id).sum(axis=1).astype(np.int32)
 
 
@@ -273,7 +301,9 @@ def sentence_split(sentences: Sequence[str], labels, *, val_fraction: float, key
         raise TypeError(f"sentences must be a sequence of str, got {type(sentences).__name__}.")
     labels = np.asarray(labels)
     if labels.shape != (len(sentences),):
-        raise ValueError(f"labels must hold one label per sentence, shape ({len(sentences)},), got {labels.shape}.")
+        raise ValueError(
+            f"labels must hold one label per sentence, shape ({len(sentences)},), got {labels.shape}."
+        )
     tokens = [tuple(_require_str(s, "each sentence").split()) for s in sentences]
     seen: set[int] = set()
     roots = []
@@ -284,8 +314,12 @@ def sentence_split(sentences: Sequence[str], labels, *, val_fraction: float, key
     del seen
     roots = np.array(sorted(roots), dtype=np.int64)
     if len(roots) < 2:
-        raise ValueError(f"found {len(roots)} whole sentence(s) among the phrases: too few to split.")
-    root_split = train_val_split(len(roots), val_fraction=val_fraction, key=key, stratify=labels[roots])
+        raise ValueError(
+            f"found {len(roots)} whole sentence(s) among the phrases: too few to split."
+        )
+    root_split = train_val_split(
+        len(roots), val_fraction=val_fraction, key=key, stratify=labels[roots]
+    )
     val_roots = roots[root_split.val]
     in_train: set[int] = set()
     for i in roots[root_split.train]:
@@ -297,6 +331,15 @@ def sentence_split(sentences: Sequence[str], labels, *, val_fraction: float, key
 
 
 __all__ = [  # the public names (explicit re-exports and definitions)
-    "CharVocab", "lm_windows", "PAD", "PAD_ID", "sentence_split", "sequence_lengths", "split_text",
-    "tokenize", "UNK", "UNK_ID", "WordVocab",
+    "CharVocab",
+    "lm_windows",
+    "PAD",
+    "PAD_ID",
+    "sentence_split",
+    "sequence_lengths",
+    "split_text",
+    "tokenize",
+    "UNK",
+    "UNK_ID",
+    "WordVocab",
 ]

@@ -44,8 +44,10 @@ class Timing:
         return max(self.first_call_s - self.median_s, 0.0)
 
     def __str__(self) -> str:
-        return (f"{_fmt(self.median_s)} per call (median of {self.repeats}, min {_fmt(self.min_s)}) "
-                f"on {self.device}; first call {_fmt(self.first_call_s)} incl. compile")
+        return (
+            f"{_fmt(self.median_s)} per call (median of {self.repeats}, min {_fmt(self.min_s)}) "
+            f"on {self.device}; first call {_fmt(self.first_call_s)} incl. compile"
+        )
 
 
 def _fmt(seconds: float) -> str:
@@ -66,7 +68,9 @@ def _device_of(out: Any) -> str:
     return "host"
 
 
-def time_fn(fn: Callable[..., Any], *args: Any, repeats: int = 10, warmup: int = 1, **kwargs: Any) -> Timing:
+def time_fn(
+    fn: Callable[..., Any], *args: Any, repeats: int = 10, warmup: int = 1, **kwargs: Any
+) -> Timing:
     """Time ``fn(*args, **kwargs)``: the first call, then ``repeats`` calls after ``warmup`` more.
 
     ``fn`` is usually ``jax.jit(f)``; any callable returning JAX arrays (or a
@@ -82,8 +86,10 @@ def time_fn(fn: Callable[..., Any], *args: Any, repeats: int = 10, warmup: int =
         print(t.median_s, t.first_call_s)
     """
     if not callable(fn):
-        raise TypeError(f"time_fn() needs a function to call, got {type(fn).__name__}; "
-                        "pass the function itself: time_fn(f, x), not time_fn(f(x)).")
+        raise TypeError(
+            f"time_fn() needs a function to call, got {type(fn).__name__}; "
+            "pass the function itself: time_fn(f, x), not time_fn(f(x))."
+        )
     for name, value in (("repeats", repeats), ("warmup", warmup)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"time_fn(): {name} must be an int, got {type(value).__name__}.")
@@ -102,12 +108,22 @@ def time_fn(fn: Callable[..., Any], *args: Any, repeats: int = 10, warmup: int =
         start = time.perf_counter()
         jax.block_until_ready(fn(*args, **kwargs))
         samples.append(time.perf_counter() - start)
-    return Timing(first_call_s=first, median_s=statistics.median(samples), min_s=min(samples),
-                  repeats=repeats, device=_device_of(out))
+    return Timing(
+        first_call_s=first,
+        median_s=statistics.median(samples),
+        min_s=min(samples),
+        repeats=repeats,
+        device=_device_of(out),
+    )
 
 
-def compare_devices(fn: Callable[..., Any], *args: Any, devices: Sequence[Any] | None = None,
-                    repeats: int = 10, warmup: int = 1) -> dict[str, Timing]:
+def compare_devices(
+    fn: Callable[..., Any],
+    *args: Any,
+    devices: Sequence[Any] | None = None,
+    repeats: int = 10,
+    warmup: int = 1,
+) -> dict[str, Timing]:
     """Time ``fn(*args)`` on each device: ``{"cpu:0": Timing, "cuda:0": Timing, ...}``.
 
     ``devices`` defaults to the first device of each platform JAX can see (the
@@ -124,13 +140,19 @@ def compare_devices(fn: Callable[..., Any], *args: Any, devices: Sequence[Any] |
     else:
         devices = list(devices)
         if not devices:
-            raise ValueError("compare_devices(): devices is empty; pass None for every platform, or e.g. jax.devices().")
+            raise ValueError(
+                "compare_devices(): devices is empty; pass None for every platform, or e.g. jax.devices()."
+            )
         for d in devices:
             if not isinstance(d, jax.Device):
-                raise TypeError(f"compare_devices(): devices must be jax.Device objects (from jax.devices()), "
-                                f"got {type(d).__name__}.")
+                raise TypeError(
+                    f"compare_devices(): devices must be jax.Device objects (from jax.devices()), "
+                    f"got {type(d).__name__}."
+                )
     results: dict[str, Timing] = {}
     for device in devices:
         placed = jax.device_put(args, device)
-        results[f"{device.platform}:{device.id}"] = time_fn(fn, *placed, repeats=repeats, warmup=warmup)
+        results[f"{device.platform}:{device.id}"] = time_fn(
+            fn, *placed, repeats=repeats, warmup=warmup
+        )
     return results

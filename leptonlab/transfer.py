@@ -47,17 +47,29 @@ class TransferNet(nnx.Module):
     ``training=False``) and no gradient flows into it.
     """
 
-    def __init__(self, backbone: nnx.Module, num_classes: int, *, feature_dim: int | None = None,
-                 dropout: float = 0.0, frozen: bool = True, key: jax.Array):
+    def __init__(
+        self,
+        backbone: nnx.Module,
+        num_classes: int,
+        *,
+        feature_dim: int | None = None,
+        dropout: float = 0.0,
+        frozen: bool = True,
+        key: jax.Array,
+    ):
         if not callable(getattr(backbone, "features", None)):
-            raise TypeError(f"the backbone needs a features(x) method (e.g. models.CNN), "
-                            f"got {type(backbone).__name__}.")
+            raise TypeError(
+                f"the backbone needs a features(x) method (e.g. models.CNN), "
+                f"got {type(backbone).__name__}."
+            )
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}.")
         if feature_dim is None:
             feature_dim = getattr(backbone, "feature_dim", None)
         if not isinstance(feature_dim, int) or feature_dim < 1:
-            raise ValueError(f"feature_dim must be the backbone's channel count (an int >= 1), got {feature_dim!r}.")
+            raise ValueError(
+                f"feature_dim must be the backbone's channel count (an int >= 1), got {feature_dim!r}."
+            )
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}.")
         self.backbone = backbone
@@ -73,7 +85,9 @@ class TransferNet(nnx.Module):
         if h.ndim == 4:
             h = h.mean(axis=(1, 2))  # global average pooling: [B, D]
         if h.ndim != 2:
-            raise ValueError(f"backbone.features returned shape {h.shape}; expected [B, h, w, D] or [B, D].")
+            raise ValueError(
+                f"backbone.features returned shape {h.shape}; expected [B, h, w, D] or [B, D]."
+            )
         return jax.lax.stop_gradient(h) if self.frozen else h
 
     def __call__(self, x: jax.Array, *, rngs: jax.Array | None = None) -> jax.Array:
@@ -93,8 +107,9 @@ def _is_head(path: tuple) -> bool:
     return len(path) > 0 and path[0] == "head"
 
 
-def masked_optimizer(tx: optax.GradientTransformation, params: nnx.State,
-                     trainable: Callable[[tuple], bool]) -> optax.GradientTransformation:
+def masked_optimizer(
+    tx: optax.GradientTransformation, params: nnx.State, trainable: Callable[[tuple], bool]
+) -> optax.GradientTransformation:
     """``tx`` for the parameters whose path satisfies ``trainable``; zero updates for the rest.
 
     ``trainable(path)`` gets the parameter's path, e.g. ``("head", "kernel")``. Frozen
@@ -102,14 +117,22 @@ def masked_optimizer(tx: optax.GradientTransformation, params: nnx.State,
     either).
     """
     if not callable(trainable):
-        raise TypeError("trainable must be a function path -> bool, e.g. lambda path: path[0] == 'head'.")
-    labels = nnx.from_flat_state([(path, "train" if trainable(path) else "freeze")
-                                  for path, _ in nnx.to_flat_state(params)])
+        raise TypeError(
+            "trainable must be a function path -> bool, e.g. lambda path: path[0] == 'head'."
+        )
+    labels = nnx.from_flat_state(
+        [(path, "train" if trainable(path) else "freeze") for path, _ in nnx.to_flat_state(params)]
+    )
     return optax.multi_transform({"train": tx, "freeze": optax.set_to_zero()}, labels)
 
 
-def train_state(model: nnx.Module, config: TrainConfig, n_train: int, *,
-                trainable: Callable[[tuple], bool] | None = None) -> TrainState:
+def train_state(
+    model: nnx.Module,
+    config: TrainConfig,
+    n_train: int,
+    *,
+    trainable: Callable[[tuple], bool] | None = None,
+) -> TrainState:
     """A fresh training state for ``fit(None, data, config, state=...)`` that updates only the
     parameters whose path passes ``trainable`` (all of them when None).
 
@@ -128,10 +151,14 @@ def _state(model: nnx.Module, config: TrainConfig, n_train: int, trainable) -> T
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
     if not isinstance(n_train, int) or n_train < 1:
-        raise ValueError(f"n_train must be the number of training examples (an int >= 1), got {n_train!r}.")
+        raise ValueError(
+            f"n_train must be the number of training examples (an int >= 1), got {n_train!r}."
+        )
     steps = n_train // min(config.batch_size, n_train)  # as fit counts them, for the schedule
     graphdef, arrays = nnx.split(model)
-    model = nnx.merge(graphdef, jax.tree.map(jnp.copy, arrays))  # fit donates the state: never alias the caller's arrays
+    model = nnx.merge(
+        graphdef, jax.tree.map(jnp.copy, arrays)
+    )  # fit donates the state: never alias the caller's arrays
     _, params, _ = nnx.split(model, nnx.Param, ...)
     tx = make_optimizer(config, steps)
     if trainable is not None:
@@ -170,7 +197,9 @@ def embed(model: nnx.Module | TrainState, x, *, batch_size: int = 1000) -> jax.A
     if isinstance(model, TrainState):
         model = model.model()
     if not callable(getattr(model, "embed", None)):
-        raise TypeError(f"embed needs a model with an embed(x) method (a TransferNet), got {type(model).__name__}.")
+        raise TypeError(
+            f"embed needs a model with an embed(x) method (a TransferNet), got {type(model).__name__}."
+        )
     x = jnp.asarray(x)
     if x.ndim < 2 or x.shape[0] == 0:
         raise ValueError(f"embed needs a non-empty batch [N, ...], got shape {x.shape}.")
@@ -184,13 +213,17 @@ def embed(model: nnx.Module | TrainState, x, *, batch_size: int = 1000) -> jax.A
         m.eval()
         return m.embed(xb).astype(jnp.float32)
 
-    return jnp.concatenate([run(state, x[i: i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+    return jnp.concatenate(
+        [run(state, x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+    )
 
 
 def _matrix(a, name: str) -> jax.Array:
     a = jnp.asarray(a)
     if a.ndim != 2 or a.shape[0] == 0 or not jnp.issubdtype(a.dtype, jnp.floating):
-        raise ValueError(f"{name} must be a non-empty float matrix [N, D] of embeddings, got {a.shape} {a.dtype}.")
+        raise ValueError(
+            f"{name} must be a non-empty float matrix [N, D] of embeddings, got {a.shape} {a.dtype}."
+        )
     return a
 
 
@@ -207,7 +240,9 @@ def cosine_similarity(a, b) -> jax.Array:
     """
     a, b = _matrix(a, "a"), _matrix(b, "b")
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"a and b must have the same embedding size D, got {a.shape[1]} and {b.shape[1]}.")
+        raise ValueError(
+            f"a and b must have the same embedding size D, got {a.shape[1]} and {b.shape[1]}."
+        )
     return normalize(a) @ normalize(b).T
 
 
@@ -223,8 +258,10 @@ def enroll(embeddings, labels) -> Gallery:
     e = normalize(embeddings)
     labels = np.asarray(labels)
     if labels.shape != (e.shape[0],) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be [N] ints for the N = {e.shape[0]} embeddings, got {labels.shape} "
-                         f"{labels.dtype}.")
+        raise ValueError(
+            f"labels must be [N] ints for the N = {e.shape[0]} embeddings, got {labels.shape} "
+            f"{labels.dtype}."
+        )
     classes = np.unique(labels)
     templates = jnp.stack([e[labels == c].mean(axis=0) for c in classes])  # [K, D]
     return Gallery(normalize(templates), classes)
@@ -242,7 +279,9 @@ def verification_pairs(probes, probe_labels, gallery: Gallery) -> Pairs:
     sims = np.asarray(cosine_similarity(probes, gallery.templates))  # [N, K]
     probe_labels = np.asarray(probe_labels)
     if probe_labels.shape != (sims.shape[0],):
-        raise ValueError(f"probe_labels must be [N] for the N = {sims.shape[0]} probes, got {probe_labels.shape}.")
+        raise ValueError(
+            f"probe_labels must be [N] for the N = {sims.shape[0]} probes, got {probe_labels.shape}."
+        )
     same = probe_labels[:, None] == np.asarray(gallery.labels)[None, :]  # [N, K]
     return Pairs(sims.reshape(-1), same.reshape(-1))
 
@@ -264,8 +303,10 @@ def verification_accuracy(scores, same, threshold: float) -> float:
     """Balanced accuracy ``(TPR + TNR) / 2`` of accepting ``scores >= threshold`` as a match; 0.5 is chance."""
     scores, same = np.asarray(scores), np.asarray(same, bool)
     if scores.shape != same.shape or scores.ndim != 1 or same.all() or not same.any():
-        raise ValueError(f"need scores [T] and same [T] with both genuine and impostor trials, got {scores.shape} "
-                         f"and {same.shape} ({int(same.sum())} genuine).")
+        raise ValueError(
+            f"need scores [T] and same [T] with both genuine and impostor trials, got {scores.shape} "
+            f"and {same.shape} ({int(same.sum())} genuine)."
+        )
     if not np.isfinite(threshold):
         raise ValueError(f"threshold must be a finite number, got {threshold!r}.")
     accept = scores >= threshold
@@ -304,8 +345,14 @@ def remap_labels(labels, classes: Sequence[int]) -> np.ndarray:
     lookup = {c: i for i, c in enumerate(classes)}
     missing = set(np.unique(labels).tolist()) - set(lookup)
     if missing:
-        raise ValueError(f"labels {sorted(missing)} are not in classes {classes}: select those examples first.")
-    return np.vectorize(lookup.__getitem__, otypes=[np.int32])(labels) if labels.size else labels.astype(np.int32)
+        raise ValueError(
+            f"labels {sorted(missing)} are not in classes {classes}: select those examples first."
+        )
+    return (
+        np.vectorize(lookup.__getitem__, otypes=[np.int32])(labels)
+        if labels.size
+        else labels.astype(np.int32)
+    )
 
 
 def class_subset(labels, classes: Sequence[int], per_class: int, *, key: jax.Array) -> np.ndarray:
@@ -315,7 +362,9 @@ def class_subset(labels, classes: Sequence[int], per_class: int, *, key: jax.Arr
     """
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be [N] ints, got shape {labels.shape} and dtype {labels.dtype}.")
+        raise ValueError(
+            f"labels must be [N] ints, got shape {labels.shape} and dtype {labels.dtype}."
+        )
     if not isinstance(per_class, int) or isinstance(per_class, bool) or per_class < 1:
         raise ValueError(f"per_class must be an int >= 1, got {per_class!r}.")
     keys = jax.random.split(key, len(classes) + 1)
@@ -323,15 +372,33 @@ def class_subset(labels, classes: Sequence[int], per_class: int, *, key: jax.Arr
     for c, k in zip(classes, keys[:-1]):
         members = np.nonzero(labels == c)[0]
         if members.size < per_class:
-            raise ValueError(f"class {c} has {members.size} examples, fewer than per_class={per_class}.")
+            raise ValueError(
+                f"class {c} has {members.size} examples, fewer than per_class={per_class}."
+            )
         chosen.append(members[np.asarray(jax.random.permutation(k, members.size))[:per_class]])
     picked = np.concatenate(chosen)
     return picked[np.asarray(jax.random.permutation(keys[-1], picked.size))]
 
 
 __all__ = [  # the public names (explicit re-exports and definitions)
-    "best_threshold", "class_subset", "cosine_similarity", "count_params", "embed", "enroll",
-    "finetune_state", "freeze", "Gallery", "head_state", "identify", "masked_optimizer",
-    "normalize", "Pairs", "pca", "remap_labels", "train_state", "TransferNet",
-    "verification_accuracy", "verification_pairs",
+    "best_threshold",
+    "class_subset",
+    "cosine_similarity",
+    "count_params",
+    "embed",
+    "enroll",
+    "finetune_state",
+    "freeze",
+    "Gallery",
+    "head_state",
+    "identify",
+    "masked_optimizer",
+    "normalize",
+    "Pairs",
+    "pca",
+    "remap_labels",
+    "train_state",
+    "TransferNet",
+    "verification_accuracy",
+    "verification_pairs",
 ]

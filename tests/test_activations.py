@@ -15,8 +15,11 @@ ELEMENTWISE = {
     "tanh": (A.tanh, jnp.tanh, A.tanh_derivative),
     "relu": (A.relu, jax.nn.relu, A.relu_derivative),
     "gelu_exact": (A.gelu, lambda x: jax.nn.gelu(x, approximate=False), A.gelu_derivative),
-    "gelu_tanh": (lambda x: A.gelu(x, approximate=True), lambda x: jax.nn.gelu(x, approximate=True),
-                  lambda x: A.gelu_derivative(x, approximate=True)),
+    "gelu_tanh": (
+        lambda x: A.gelu(x, approximate=True),
+        lambda x: jax.nn.gelu(x, approximate=True),
+        lambda x: A.gelu_derivative(x, approximate=True),
+    ),
 }
 
 
@@ -72,8 +75,12 @@ def test_naive_forms_break_where_the_stable_ones_do_not():
 @pytest.mark.parametrize("shape, axis", [((5,), -1), ((3, 4), -1), ((3, 4), 0), ((2, 3, 4), 1)])
 def test_softmax_and_log_softmax_match_jax_nn(shape, axis):
     x = jax.random.normal(jax.random.key(0), shape) * 5.0
-    np.testing.assert_allclose(A.softmax(x, axis=axis), jax.nn.softmax(x, axis=axis), rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(A.log_softmax(x, axis=axis), jax.nn.log_softmax(x, axis=axis), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        A.softmax(x, axis=axis), jax.nn.softmax(x, axis=axis), rtol=1e-5, atol=1e-7
+    )
+    np.testing.assert_allclose(
+        A.log_softmax(x, axis=axis), jax.nn.log_softmax(x, axis=axis), rtol=1e-5, atol=1e-5
+    )
     np.testing.assert_allclose(jnp.sum(A.softmax(x, axis=axis), axis=axis), 1.0, rtol=1e-6)
 
 
@@ -110,9 +117,22 @@ def test_integer_and_list_inputs_become_float():
     np.testing.assert_allclose(A.sigmoid([0.0, 0.0]), [0.5, 0.5])
 
 
-PUBLIC = [A.sigmoid, A.sigmoid_naive, A.sigmoid_derivative, A.tanh, A.tanh_derivative, A.relu,
-          A.relu_derivative, A.gelu, A.gelu_derivative, A.softmax, A.softmax_naive, A.log_softmax,
-          A.softmax_jacobian, A.log_softmax_jacobian]
+PUBLIC = [
+    A.sigmoid,
+    A.sigmoid_naive,
+    A.sigmoid_derivative,
+    A.tanh,
+    A.tanh_derivative,
+    A.relu,
+    A.relu_derivative,
+    A.gelu,
+    A.gelu_derivative,
+    A.softmax,
+    A.softmax_naive,
+    A.log_softmax,
+    A.softmax_jacobian,
+    A.log_softmax_jacobian,
+]
 
 
 @pytest.mark.parametrize("fn", PUBLIC, ids=lambda f: f.__name__)
@@ -146,6 +166,7 @@ def test_gelu_bad_approximate(fn):
 
 # ------------------------------------------------------------------ plot.activation_functions
 
+
 def test_plot_activation_functions_smoke():
     from matplotlib.figure import Figure
 
@@ -157,12 +178,15 @@ def test_plot_activation_functions_smoke():
     assert len(fig.axes) == 1
 
 
-@pytest.mark.parametrize("kwargs, exc, match", [
-    ({"functions": [A.relu]}, TypeError, "non-empty dict"),
-    ({"functions": {"relu": 3}}, TypeError, "not a function"),
-    ({"x_min": 2.0, "x_max": -2.0}, ValueError, "low < high"),
-    ({"num": 1}, ValueError, "num must be an int >= 2"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"functions": [A.relu]}, TypeError, "non-empty dict"),
+        ({"functions": {"relu": 3}}, TypeError, "not a function"),
+        ({"x_min": 2.0, "x_max": -2.0}, ValueError, "low < high"),
+        ({"num": 1}, ValueError, "num must be an int >= 2"),
+    ],
+)
 def test_plot_activation_functions_bad_input(kwargs, exc, match):
     from leptonlab import plot
 

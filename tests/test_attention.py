@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from leptonlab.attention import (GPT, DecoderBlock, GPTConfig, MultiHeadAttention, causal_mask, sample,
-                                 scaled_dot_product_attention, sinusoidal_positions)
+from leptonlab.attention import (
+    GPT,
+    DecoderBlock,
+    GPTConfig,
+    MultiHeadAttention,
+    causal_mask,
+    sample,
+    scaled_dot_product_attention,
+    sinusoidal_positions,
+)
 from leptonlab.recurrent import CharRNN, lm_loss
 from leptonlab.train import TrainConfig, fit
 
@@ -20,11 +28,18 @@ def _ids(key, shape, vocab=11):
 
 # ---- scaled dot-product attention and the mask ----
 
+
 def test_attention_equals_the_formula_written_with_numpy(key):
     kq, kk, kv = jax.random.split(key, 3)
-    q, k, v = jax.random.normal(kq, (2, 3, 5, 8)), jax.random.normal(kk, (2, 3, 7, 8)), jax.random.normal(kv, (2, 3, 7, 4))
+    q, k, v = (
+        jax.random.normal(kq, (2, 3, 5, 8)),
+        jax.random.normal(kk, (2, 3, 7, 8)),
+        jax.random.normal(kv, (2, 3, 7, 4)),
+    )
     out, weights = scaled_dot_product_attention(q, k, v)
-    s = np.einsum("bhqd,bhkd->bhqk", np.asarray(q, np.float64), np.asarray(k, np.float64)) / np.sqrt(8)
+    s = np.einsum(
+        "bhqd,bhkd->bhqk", np.asarray(q, np.float64), np.asarray(k, np.float64)
+    ) / np.sqrt(8)
     w = np.exp(s - s.max(-1, keepdims=True))
     w /= w.sum(-1, keepdims=True)
     np.testing.assert_allclose(weights, w, atol=1e-5)
@@ -35,7 +50,9 @@ def test_attention_equals_the_formula_written_with_numpy(key):
 
 def test_attention_equals_flax_dot_product_attention_with_a_mask(key):
     kq, kk, kv = jax.random.split(key, 3)
-    q, k, v = (jax.random.normal(kk_, (2, 6, 3, 4)) for kk_ in (kq, kk, kv))  # Flax layout [B, T, H, D]
+    q, k, v = (
+        jax.random.normal(kk_, (2, 6, 3, 4)) for kk_ in (kq, kk, kv)
+    )  # Flax layout [B, T, H, D]
     mask = causal_mask(6)
     want = nnx.dot_product_attention(q, k, v, mask=mask[None, None])
     got, _ = scaled_dot_product_attention(*(jnp.swapaxes(a, 1, 2) for a in (q, k, v)), mask)
@@ -68,13 +85,22 @@ def test_the_default_scale_is_one_over_sqrt_d(key):
 
 # ---- multi-head attention against Flax ----
 
+
 @pytest.mark.parametrize("width, heads, t", [(16, 4, 5), (12, 3, 1), (8, 1, 7)])
 @pytest.mark.parametrize("masked", [False, True])
 def test_multi_head_attention_equals_flax_with_the_same_weights(width, heads, t, masked, key):
-    reference = nnx.MultiHeadAttention(num_heads=heads, in_features=width, qkv_features=width, decode=False,
-                                       rngs=nnx.Rngs(1))
-    for layer in (reference.query, reference.key, reference.value, reference.out):  # non-zero biases too
-        layer.bias[...] = jax.random.normal(jax.random.fold_in(key, layer.bias[...].size), layer.bias[...].shape)
+    reference = nnx.MultiHeadAttention(
+        num_heads=heads, in_features=width, qkv_features=width, decode=False, rngs=nnx.Rngs(1)
+    )
+    for layer in (
+        reference.query,
+        reference.key,
+        reference.value,
+        reference.out,
+    ):  # non-zero biases too
+        layer.bias[...] = jax.random.normal(
+            jax.random.fold_in(key, layer.bias[...].size), layer.bias[...].shape
+        )
     mine = MultiHeadAttention.from_flax(reference)
     x = jax.random.normal(key, (2, t, width))
     mask = causal_mask(t) if masked else None
@@ -94,6 +120,7 @@ def test_one_head_is_attention_over_its_own_projections(key):
 
 # ---- the causal mask, proved by gradients ----
 
+
 def test_no_output_of_a_decoder_block_depends_on_a_later_position(key):
     block = DecoderBlock(16, 4, rngs=nnx.Rngs(0))
     x = jax.random.normal(key, (1, 6, 16))
@@ -101,7 +128,9 @@ def test_no_output_of_a_decoder_block_depends_on_a_later_position(key):
     jac = jax.jacrev(lambda x: block(x, mask=mask))(x)  # [1, T, D, 1, T, D]
     dependence = np.abs(np.asarray(jac[0, :, :, 0])).sum(axis=(1, 3))  # [T out, T in]
     assert (dependence[np.triu_indices(6, 1)] == 0).all(), "an output depends on a later input"
-    assert (dependence[np.tril_indices(6)] > 0).all(), "an output ignores an earlier input or itself"
+    assert (dependence[np.tril_indices(6)] > 0).all(), (
+        "an output ignores an earlier input or itself"
+    )
 
 
 def test_without_the_mask_the_same_gradient_test_finds_the_leak(key):
@@ -124,6 +153,7 @@ def test_changing_a_later_token_leaves_the_gpt_logits_before_it_unchanged(key):
 
 # ---- positions ----
 
+
 def test_sinusoidal_positions_have_the_textbook_values():
     pe = sinusoidal_positions(50, 8)
     t, i = 7, 2  # column 2i = 4, 2i + 1 = 5
@@ -136,7 +166,10 @@ def test_sinusoidal_positions_have_the_textbook_values():
 
 @pytest.mark.parametrize("positions", ["learned", "sinusoidal", "none"])
 def test_every_position_scheme_runs(positions, key):
-    model = GPT(GPTConfig(11, context=12, width=16, heads=4, layers=1, positions=positions), rngs=nnx.Rngs(0))
+    model = GPT(
+        GPTConfig(11, context=12, width=16, heads=4, layers=1, positions=positions),
+        rngs=nnx.Rngs(0),
+    )
     assert model(_ids(key, (3, 12))).shape == (3, 12, 11)
 
 
@@ -146,19 +179,27 @@ def test_without_positions_attention_cannot_tell_the_order_apart():
     (With more blocks the causal mask itself leaks some order: an earlier position's state depends on its own
     prefix, so the test takes one block.)
     """
-    model = GPT(GPTConfig(11, context=12, width=16, heads=4, layers=1, positions="none"), rngs=nnx.Rngs(0))
+    model = GPT(
+        GPTConfig(11, context=12, width=16, heads=4, layers=1, positions="none"), rngs=nnx.Rngs(0)
+    )
     a = model(jnp.array([[1, 2, 3, 4, 5]]))[0, -1]
     b = model(jnp.array([[3, 1, 4, 2, 5]]))[0, -1]  # same tokens before the last, another order
     np.testing.assert_allclose(a, b, atol=1e-5)
     learned = GPT(TINY, rngs=nnx.Rngs(0))
-    assert not np.allclose(learned(jnp.array([[1, 2, 3, 4, 5]]))[0, -1], learned(jnp.array([[3, 1, 4, 2, 5]]))[0, -1])
+    assert not np.allclose(
+        learned(jnp.array([[1, 2, 3, 4, 5]]))[0, -1], learned(jnp.array([[3, 1, 4, 2, 5]]))[0, -1]
+    )
 
 
 # ---- the key-value cache ----
 
+
 @pytest.mark.parametrize("positions", ["learned", "sinusoidal"])
 def test_cached_steps_give_the_logits_of_the_full_forward_pass(positions, key):
-    model = GPT(GPTConfig(11, context=12, width=16, heads=4, layers=2, positions=positions), rngs=nnx.Rngs(0))
+    model = GPT(
+        GPTConfig(11, context=12, width=16, heads=4, layers=2, positions=positions),
+        rngs=nnx.Rngs(0),
+    )
     x = _ids(key, (2, 12))
     full = model(x)  # [B, T, V]
     cache = model.init_cache(2)
@@ -172,7 +213,9 @@ def test_sampling_with_the_cache_equals_recomputing_the_prefix(temperature, top_
     model = GPT(TINY, rngs=nnx.Rngs(0))
     prompt = jnp.array([[1, 2, 3], [4, 5, 6]])
     cached = sample(model, prompt, 9, key=key, temperature=temperature, top_k=top_k)
-    recomputed = sample(model, prompt, 9, key=key, temperature=temperature, top_k=top_k, use_cache=False)
+    recomputed = sample(
+        model, prompt, 9, key=key, temperature=temperature, top_k=top_k, use_cache=False
+    )
     np.testing.assert_array_equal(cached, recomputed)
     assert cached.shape == (2, 9) and cached.dtype == jnp.int32
 
@@ -183,12 +226,15 @@ def test_top_1_sampling_is_greedy_decoding(key):
     forward = nnx.jit(lambda m, ids: m(ids))  # one compiled shape: the window padded to the context
     seq = [3]
     for _ in range(6):
-        padded = jnp.array([seq + [0] * (12 - len(seq))])  # later positions cannot matter (causal mask)
+        padded = jnp.array(
+            [seq + [0] * (12 - len(seq))]
+        )  # later positions cannot matter (causal mask)
         seq.append(int(jnp.argmax(forward(model, padded)[0, len(seq) - 1])))
     assert tokens == seq[1:]
 
 
 # ---- determinism ----
+
 
 def test_sampling_is_deterministic_given_a_key(key):
     model = GPT(TINY, rngs=nnx.Rngs(0))
@@ -203,33 +249,46 @@ def test_same_seed_same_model_and_same_training(key):
     x = _ids(key, (64, 12))
     data = (x, jnp.roll(x, -1, axis=1))
     config = TrainConfig(epochs=1, batch_size=16, learning_rate=1e-3, seed=3, progress=False)
-    runs = [fit(GPT(TINY, rngs=nnx.Rngs(5)), data, config, loss_fn=lm_loss)[1]["train_loss"] for _ in range(2)]
+    runs = [
+        fit(GPT(TINY, rngs=nnx.Rngs(5)), data, config, loss_fn=lm_loss)[1]["train_loss"]
+        for _ in range(2)
+    ]
     np.testing.assert_array_equal(runs[0], runs[1])
 
 
 # ---- training with the course's fit ----
 
+
 def test_a_gpt_trained_with_fit_learns_a_repeating_text():
     text = np.tile(np.arange(11), 60)  # 0 1 2 ... 10 0 1 ...: each token determines the next
     starts = np.arange(0, len(text) - 13, 3)
-    x = jnp.asarray(np.stack([text[s:s + 12] for s in starts]))  # [W, T]
-    y = jnp.asarray(np.stack([text[s + 1:s + 13] for s in starts]))
+    x = jnp.asarray(np.stack([text[s : s + 12] for s in starts]))  # [W, T]
+    y = jnp.asarray(np.stack([text[s + 1 : s + 13] for s in starts]))
     config = TrainConfig(epochs=8, batch_size=32, learning_rate=3e-3, progress=False)
-    _, history = fit(GPT(TINY, rngs=nnx.Rngs(0)), (x, y), config, loss_fn=lm_loss, val_data=(x[:32], y[:32]))
+    _, history = fit(
+        GPT(TINY, rngs=nnx.Rngs(0)), (x, y), config, loss_fn=lm_loss, val_data=(x[:32], y[:32])
+    )
     assert history["val_loss"][0] > history["val_loss"][-1]
-    assert history["val_loss"][-1] < 0.1 * np.log(11), "a deterministic sequence should be learnt almost perfectly"
+    assert history["val_loss"][-1] < 0.1 * np.log(11), (
+        "a deterministic sequence should be learnt almost perfectly"
+    )
 
 
 def test_dropout_is_used_in_training_and_not_in_evaluation(key):
-    model = GPT(GPTConfig(11, context=12, width=16, heads=4, layers=1, dropout=0.5), rngs=nnx.Rngs(0))
+    model = GPT(
+        GPTConfig(11, context=12, width=16, heads=4, layers=1, dropout=0.5), rngs=nnx.Rngs(0)
+    )
     x = _ids(key, (2, 12))
     a, b = model(x, rngs=jax.random.key(1)), model(x, rngs=jax.random.key(2))
     assert not np.allclose(a, b)
     model.eval()
-    np.testing.assert_array_equal(model(x, rngs=jax.random.key(1)), model(x, rngs=jax.random.key(2)))
+    np.testing.assert_array_equal(
+        model(x, rngs=jax.random.key(1)), model(x, rngs=jax.random.key(2))
+    )
 
 
 # ---- bad inputs ----
+
 
 def test_a_window_longer_than_the_context_is_refused_with_what_to_do(key):
     model = GPT(TINY, rngs=nnx.Rngs(0))
@@ -239,17 +298,20 @@ def test_a_window_longer_than_the_context_is_refused_with_what_to_do(key):
         sample(model, jnp.array([1, 2, 3]), 10, key=key)
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: GPTConfig(11, width=10, heads=4), "heads must divide"),
-    (lambda: GPTConfig(11, positions="rotary"), "unknown positions"),
-    (lambda: GPTConfig(0), "vocab_size"),
-    (lambda: GPTConfig(11, dropout=1.0), "dropout"),
-    (lambda: GPTConfig(11, attention_scale=0.0), "attention_scale"),
-    (lambda: GPTConfig(11, width=15, heads=3, positions="sinusoidal"), "even width"),
-    (lambda: MultiHeadAttention(10, 3, rngs=nnx.Rngs(0)), "heads must divide"),
-    (lambda: causal_mask(5, 3), "at least as many keys"),
-    (lambda: sinusoidal_positions(4, 5), "even"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: GPTConfig(11, width=10, heads=4), "heads must divide"),
+        (lambda: GPTConfig(11, positions="rotary"), "unknown positions"),
+        (lambda: GPTConfig(0), "vocab_size"),
+        (lambda: GPTConfig(11, dropout=1.0), "dropout"),
+        (lambda: GPTConfig(11, attention_scale=0.0), "attention_scale"),
+        (lambda: GPTConfig(11, width=15, heads=3, positions="sinusoidal"), "even width"),
+        (lambda: MultiHeadAttention(10, 3, rngs=nnx.Rngs(0)), "heads must divide"),
+        (lambda: causal_mask(5, 3), "at least as many keys"),
+        (lambda: sinusoidal_positions(4, 5), "even"),
+    ],
+)
 def test_bad_configurations_say_what_is_wrong(make, match):
     with pytest.raises(ValueError, match=match):
         make()
@@ -268,15 +330,22 @@ def test_bad_shapes_and_types_say_what_is_wrong(key):
     with pytest.raises(ValueError, match="every key needs its value"):
         scaled_dot_product_attention(jnp.zeros((3, 4)), jnp.zeros((3, 4)), jnp.zeros((2, 4)))
     with pytest.raises(TypeError, match="boolean"):
-        scaled_dot_product_attention(jnp.zeros((3, 4)), jnp.zeros((3, 4)), jnp.zeros((3, 4)), jnp.ones((3, 3)))
+        scaled_dot_product_attention(
+            jnp.zeros((3, 4)), jnp.zeros((3, 4)), jnp.zeros((3, 4)), jnp.ones((3, 3))
+        )
     with pytest.raises(TypeError, match="GPTConfig"):
         GPT({"vocab_size": 11}, rngs=nnx.Rngs(0))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"temperature": 0.0}, "temperature"), ({"temperature": -1.0}, "temperature"), ({"top_k": -1}, "top_k"),
-    ({"top_k": 2.0}, "top_k"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"temperature": 0.0}, "temperature"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"top_k": -1}, "top_k"),
+        ({"top_k": 2.0}, "top_k"),
+    ],
+)
 def test_bad_sampling_settings_are_refused(kwargs, match, key):
     model = GPT(TINY, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match=match):
@@ -291,10 +360,13 @@ def test_bad_sampling_settings_are_refused(kwargs, match, key):
 
 # ---- the figure ----
 
+
 def test_attention_maps_draws_one_panel_per_map_and_refuses_bad_shapes():
     from leptonlab import plot
 
-    weights = np.tril(np.ones((3, 5, 5))) / np.arange(1, 6)[None, :, None]  # [N, T, T], rows sum to 1
+    weights = (
+        np.tril(np.ones((3, 5, 5))) / np.arange(1, 6)[None, :, None]
+    )  # [N, T, T], rows sum to 1
     fig = plot.attention_maps(weights, list("to be"), titles=["a", "b", "c"])
     assert len(fig.axes) == 3 and fig.axes[1].get_title() == "b"
     with pytest.raises(ValueError, match=r"\[N, T, T\]"):
@@ -304,6 +376,7 @@ def test_attention_maps_draws_one_panel_per_map_and_refuses_bad_shapes():
 
 
 # ---- the benchmark's PyTorch twin ----
+
 
 def test_the_benchmarks_pytorch_gpt_is_the_same_network():
     """Same parameter count, and with leptonlab's weights copied in, the same logits."""

@@ -19,9 +19,9 @@ OPS = [
     ("neg", lambda a, b: -a, lambda a, b: -a, (1.5, -0.7)),
     ("div", lambda a, b: a / b, lambda a, b: a / b, (1.5, -0.7)),
     ("rdiv", lambda a, b: 2.0 / b, lambda a, b: 2.0 / b, (1.5, -0.7)),
-    ("pow_int", lambda a, b: a ** 3, lambda a, b: a ** 3, (1.5, -0.7)),
-    ("pow_int_neg_base", lambda a, b: b ** 2, lambda a, b: b ** 2, (1.5, -0.7)),
-    ("pow_float", lambda a, b: a ** 0.5, lambda a, b: a ** 0.5, (1.5, -0.7)),
+    ("pow_int", lambda a, b: a**3, lambda a, b: a**3, (1.5, -0.7)),
+    ("pow_int_neg_base", lambda a, b: b**2, lambda a, b: b**2, (1.5, -0.7)),
+    ("pow_float", lambda a, b: a**0.5, lambda a, b: a**0.5, (1.5, -0.7)),
     ("exp", lambda a, b: a.exp(), lambda a, b: jnp.exp(a), (1.5, -0.7)),
     ("log", lambda a, b: a.log(), lambda a, b: jnp.log(a), (1.5, -0.7)),
     ("tanh", lambda a, b: b.tanh(), lambda a, b: jnp.tanh(b), (1.5, -0.7)),
@@ -29,10 +29,18 @@ OPS = [
     ("relu_pos", lambda a, b: a.relu(), lambda a, b: jax.nn.relu(a), (1.5, -0.7)),
     ("relu_neg", lambda a, b: b.relu(), lambda a, b: jax.nn.relu(b), (1.5, -0.7)),
     ("reuse", lambda a, b: a * a + a, lambda a, b: a * a + a, (1.5, -0.7)),
-    ("neuron", lambda a, b: ((a * b + 0.5).tanh() - 1.0) ** 2,
-     lambda a, b: (jnp.tanh(a * b + 0.5) - 1.0) ** 2, (1.5, -0.7)),
-    ("diamond", lambda a, b: (a * b).exp() / (a * b + 2.0).sigmoid(),
-     lambda a, b: jnp.exp(a * b) / jax.nn.sigmoid(a * b + 2.0), (0.4, 0.9)),
+    (
+        "neuron",
+        lambda a, b: ((a * b + 0.5).tanh() - 1.0) ** 2,
+        lambda a, b: (jnp.tanh(a * b + 0.5) - 1.0) ** 2,
+        (1.5, -0.7),
+    ),
+    (
+        "diamond",
+        lambda a, b: (a * b).exp() / (a * b + 2.0).sigmoid(),
+        lambda a, b: jnp.exp(a * b) / jax.nn.sigmoid(a * b + 2.0),
+        (0.4, 0.9),
+    ),
 ]
 
 

@@ -21,16 +21,38 @@ from benchmarks._table import environment, format_table  # noqa: E402
 def test_runner_measures_the_mlp_and_writes_table_and_json(tmp_path):
     out = tmp_path / "bench.json"
     env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
-    done = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "mlp", "--repeats", "1",
-                           "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--only",
+            "mlp",
+            "--repeats",
+            "1",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(out.read_text())
     (row,) = result["rows"]
     assert row["case"] == "mlp" and row["batch_size"] == 128
     ours = row["leptonlab"]
-    assert ours["samples_per_s"] > 0 and ours["min_samples_per_s"] <= ours["samples_per_s"] <= ours["max_samples_per_s"]
+    assert (
+        ours["samples_per_s"] > 0
+        and ours["min_samples_per_s"] <= ours["samples_per_s"] <= ours["max_samples_per_s"]
+    )
     assert ours["compile_s"] >= 0 and ours["peak_rss_mib"] > 50
-    assert row["ratio_vs_naive_jax"] == pytest.approx(ours["samples_per_s"] / row["naive_jax"]["samples_per_s"])
+    assert row["ratio_vs_naive_jax"] == pytest.approx(
+        ours["samples_per_s"] / row["naive_jax"]["samples_per_s"]
+    )
     table = done.stdout.splitlines()
     header = next(line for line in table if line.startswith("| case"))
     mlp_line = next(line for line in table if line.startswith("| mlp"))
@@ -55,14 +77,25 @@ def test_leptonlab_runs_with_the_course_allocator_and_pytorch_as_its_users_run_i
 
 
 def test_unknown_case_is_a_usage_error():
-    done = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "nope"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--only", "nope"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "unknown case" in done.stderr
 
 
 def test_table_reports_a_failed_case_instead_of_hiding_it():
-    table = format_table({"environment": environment(), "quick": True, "repeats": 1,
-                          "rows": [{"case": "cnn", "error": "RuntimeError: out of memory"}]})
+    table = format_table(
+        {
+            "environment": environment(),
+            "quick": True,
+            "repeats": 1,
+            "rows": [{"case": "cnn", "error": "RuntimeError: out of memory"}],
+        }
+    )
     assert "| cnn | error: RuntimeError: out of memory" in table
 
 
@@ -78,18 +111,38 @@ def test_every_case_builds_its_data_with_the_batch_shape():
 def test_a_failed_child_reports_its_exception_not_jax_notes():
     from benchmarks.__main__ import _exception_line
 
-    stderr = ("Traceback (most recent call last):\n  File \"x.py\", line 1\n"
-              "flax.errors.TraceContextError: Cannot mutate BatchStat\n--------------------\n"
-              "For simplicity, JAX has removed its internal frames from the traceback of the following exception.\n")
+    stderr = (
+        'Traceback (most recent call last):\n  File "x.py", line 1\n'
+        "flax.errors.TraceContextError: Cannot mutate BatchStat\n--------------------\n"
+        "For simplicity, JAX has removed its internal frames from the traceback of the following exception.\n"
+    )
     assert _exception_line(stderr) == "flax.errors.TraceContextError: Cannot mutate BatchStat"
     assert _exception_line("") == "no output"
 
 
 def test_the_matrix_factorisation_case_times_fit_mf_and_the_naive_loop():
-    done = subprocess.run([sys.executable, "-m", "benchmarks", "--child", "mf", "--part", "jax", "--quick",
-                           "--repeats", "1"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--child",
+            "mf",
+            "--part",
+            "jax",
+            "--quick",
+            "--repeats",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    row = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("BENCHMARK-ROW "))[14:])
+    row = json.loads(
+        next(line for line in done.stdout.splitlines() if line.startswith("BENCHMARK-ROW "))[14:]
+    )
     assert row["case"] == "mf" and row["batch_size"] == 80_000
     assert row["leptonlab"]["samples_per_s"] > 0 and row["naive_jax"]["samples_per_s"] > 0
 
@@ -103,8 +156,12 @@ def test_time_to_target_table_says_when_a_target_was_not_reached():
     missed = _result([(30.0, 0.97), (61.0, 0.98), (90.0, 0.989)], target)
     assert reached["reached"] and reached["seconds"] == 20.5 and reached["epochs"] == 2
     assert not missed["reached"] and missed["seconds"] is None and missed["best"] == 0.989
-    table = format_target_table([{"case": "cnn", "jax": reached, "torch": missed},
-                                 {"case": "mlp", "jax": reached, "torch": reached, "speedup_vs_pytorch": 1.0}])
+    table = format_target_table(
+        [
+            {"case": "cnn", "jax": reached, "torch": missed},
+            {"case": "mlp", "jax": reached, "torch": reached, "speedup_vs_pytorch": 1.0},
+        ]
+    )
     assert "| cnn | 99.0% | 20 s (2 epochs) | not reached (best 98.90%) | - |" in table
     assert "| mlp | 99.0% | 20 s (2 epochs) | 20 s (2 epochs) | 1.00x |" in table
 
@@ -117,25 +174,45 @@ def test_an_rmse_target_is_met_from_above_and_reported_in_steps():
     assert target.met(0.9299) and target.met(0.93) and not target.met(0.9301)
     reached = _result([(0.5, 1.02), (0.9, 0.95), (1.4, 0.929), (1.9, 0.931)], target)
     missed = _result([(0.5, 1.02), (0.9, 0.95)], target)
-    assert reached["reached"] and reached["epochs"] == 3 and reached["seconds"] == 1.4 and reached["best"] == 0.929
+    assert (
+        reached["reached"]
+        and reached["epochs"] == 3
+        and reached["seconds"] == 1.4
+        and reached["best"] == 0.929
+    )
     assert not missed["reached"] and missed["best"] == 0.95
     table = format_target_table([{"case": "mf", "jax": reached, "torch": missed}])
     assert "| mf | RMSE <= 0.930 | 1.4 s (3 steps) | not reached (best RMSE 0.9500) | - |" in table
-    assert TARGETS["mf"].metric == "rmse" and TARGETS["mlp"].metric == TARGETS["cnn"].metric == "accuracy"
+    assert (
+        TARGETS["mf"].metric == "rmse"
+        and TARGETS["mlp"].metric == TARGETS["cnn"].metric == "accuracy"
+    )
 
 
 def _measure(rate: float, **extra) -> dict:
-    return {"samples_per_s": rate, "min_samples_per_s": rate * 0.9, "max_samples_per_s": rate * 1.1,
-            "compile_s": 2.0, **extra}
+    return {
+        "samples_per_s": rate,
+        "min_samples_per_s": rate * 0.9,
+        "max_samples_per_s": rate * 1.1,
+        "compile_s": 2.0,
+        **extra,
+    }
 
 
 def test_rounds_give_the_median_of_ratios_within_each_round_not_a_ratio_of_drifted_medians():
     from benchmarks._run import merge_rounds
 
     # The machine slows down in round 2 for both sides; leptonlab is 1.0x, 1.25x, 0.9x of PyTorch per round.
-    rounds = [{"case": "cnn", "batch_size": 128, "leptonlab": _measure(100.0, peak_rss_mib=900.0),
-               "naive_jax": _measure(80.0), "pytorch": _measure(torch_rate, torch="2.13")}
-              for torch_rate in (100.0, 40.0, 100.0)]
+    rounds = [
+        {
+            "case": "cnn",
+            "batch_size": 128,
+            "leptonlab": _measure(100.0, peak_rss_mib=900.0),
+            "naive_jax": _measure(80.0),
+            "pytorch": _measure(torch_rate, torch="2.13"),
+        }
+        for torch_rate in (100.0, 40.0, 100.0)
+    ]
     rounds[1]["leptonlab"] = _measure(50.0, peak_rss_mib=950.0)
     rounds[2]["leptonlab"] = _measure(90.0, peak_rss_mib=901.0)
     row = merge_rounds(rounds)
@@ -147,32 +224,62 @@ def test_rounds_give_the_median_of_ratios_within_each_round_not_a_ratio_of_drift
     assert row["leptonlab"]["min_samples_per_s"] == pytest.approx(45.0)
     assert row["leptonlab"]["max_samples_per_s"] == pytest.approx(110.0)
     assert row["leptonlab"]["peak_rss_mib"] == 950.0 and row["pytorch"]["torch"] == "2.13"
-    assert row["ratio_vs_naive_jax"] == pytest.approx(statistics.median([100 / 80, 50 / 80, 90 / 80]))
+    assert row["ratio_vs_naive_jax"] == pytest.approx(
+        statistics.median([100 / 80, 50 / 80, 90 / 80])
+    )
 
 
 def test_a_round_without_pytorch_leaves_the_pytorch_column_empty():
     from benchmarks._run import merge_rounds
 
-    rounds = [{"case": "mlp", "batch_size": 128, "leptonlab": _measure(10.0, peak_rss_mib=1.0), "naive_jax": _measure(5.0),
-               "pytorch": None},
-              {"case": "mlp", "batch_size": 128, "leptonlab": _measure(12.0, peak_rss_mib=1.0), "naive_jax": _measure(6.0),
-               "pytorch": _measure(9.0)}]
+    rounds = [
+        {
+            "case": "mlp",
+            "batch_size": 128,
+            "leptonlab": _measure(10.0, peak_rss_mib=1.0),
+            "naive_jax": _measure(5.0),
+            "pytorch": None,
+        },
+        {
+            "case": "mlp",
+            "batch_size": 128,
+            "leptonlab": _measure(12.0, peak_rss_mib=1.0),
+            "naive_jax": _measure(6.0),
+            "pytorch": _measure(9.0),
+        },
+    ]
     row = merge_rounds(rounds)
     assert row["pytorch"] is None and "ratio_vs_pytorch" not in row
     assert row["ratio_vs_naive_jax"] == pytest.approx(2.0)
-    assert format_table({"environment": environment(), "quick": True, "repeats": 1, "rounds": 2, "rows": [row]})\
-        .splitlines()[0].endswith("median of 1 runs x 2 rounds (ratios: median of each round's)")
+    assert (
+        format_table(
+            {"environment": environment(), "quick": True, "repeats": 1, "rounds": 2, "rows": [row]}
+        )
+        .splitlines()[0]
+        .endswith("median of 1 runs x 2 rounds (ratios: median of each round's)")
+    )
 
 
 def test_rounds_must_be_positive():
-    done = subprocess.run([sys.executable, "-m", "benchmarks", "--rounds", "0"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--rounds", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "--rounds must be >= 1" in done.stderr
 
 
 def _finished_case(name: str, *args) -> dict:
-    return {"case": name, "batch_size": 128, "leptonlab": _measure(100.0, peak_rss_mib=900.0),
-            "naive_jax": _measure(80.0), "pytorch": None, "ratio_vs_naive_jax": 1.25}
+    return {
+        "case": name,
+        "batch_size": 128,
+        "leptonlab": _measure(100.0, peak_rss_mib=900.0),
+        "naive_jax": _measure(80.0),
+        "pytorch": None,
+        "ratio_vs_naive_jax": 1.25,
+    }
 
 
 def test_a_run_cut_short_keeps_every_case_it_finished(tmp_path, monkeypatch, capsys):
@@ -188,12 +295,18 @@ def test_a_run_cut_short_keeps_every_case_it_finished(tmp_path, monkeypatch, cap
     assert runner.main(["--only", "mlp,cnn,mf", "--json", str(out)]) == 0
     assert seen[0] is None
     assert [row["case"] for row in seen[1]["rows"]] == ["mlp"] and seen[1]["complete"] is False
-    assert [row["case"] for row in seen[2]["rows"]] == ["mlp", "cnn"] and seen[2]["complete"] is False
+    assert [row["case"] for row in seen[2]["rows"]] == ["mlp", "cnn"] and seen[2][
+        "complete"
+    ] is False
     final = json.loads(out.read_text())
-    assert [row["case"] for row in final["rows"]] == ["mlp", "cnn", "mf"] and final["complete"] is True
+    assert [row["case"] for row in final["rows"]] == ["mlp", "cnn", "mf"] and final[
+        "complete"
+    ] is True
     assert not list(tmp_path.glob("*.partial"))
     progress = capsys.readouterr().err.splitlines()
-    assert len(progress) == 3 and progress[1].endswith("| cnn | 128 | 100 | 80 | - | 1.25x | - | 2.0 | 900 |")
+    assert len(progress) == 3 and progress[1].endswith(
+        "| cnn | 128 | 100 | 80 | - | 1.25x | - | 2.0 | 900 |"
+    )
     assert "incomplete" in format_table(seen[2]) and "incomplete" not in format_table(final)
 
 
@@ -223,21 +336,36 @@ def test_a_child_that_overruns_its_timeout_is_an_error_row_not_a_hang():
 
 @pytest.mark.parametrize("option", ["--budget-s", "--child-timeout-s"])
 def test_time_limits_must_be_positive(option):
-    done = subprocess.run([sys.executable, "-m", "benchmarks", option, "0"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", option, "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and f"{option} must be a positive number of seconds" in done.stderr
 
 
-@pytest.mark.skipif(not os.environ.get("LEPTONLAB_DATA_DIR"), reason="set LEPTONLAB_DATA_DIR to the offline data")
+@pytest.mark.skipif(
+    not os.environ.get("LEPTONLAB_DATA_DIR"), reason="set LEPTONLAB_DATA_DIR to the offline data"
+)
 def test_mf_time_to_target_times_a_fresh_run_that_ends_on_the_recorded_rmse():
     from benchmarks._target import Target, leptonlab_mf_time_to_target
 
     result = leptonlab_mf_time_to_target(Target("ml-100k-u1", 1.05, 40, "test", metric="rmse"))
     assert result["reached"] and 1 <= result["epochs"] <= 40 and result["seconds"] > 0
-    assert result["curve"][result["epochs"] - 1] <= 1.05 < min(result["curve"][:result["epochs"] - 1], default=9)
+    assert (
+        result["curve"][result["epochs"] - 1]
+        <= 1.05
+        < min(result["curve"][: result["epochs"] - 1], default=9)
+    )
     assert result["rmse_at_stop"] == pytest.approx(result["curve"][result["epochs"] - 1], abs=1e-4)
     missed = leptonlab_mf_time_to_target(Target("ml-100k-u1", 0.5, 3, "test", metric="rmse"))
-    assert not missed["reached"] and missed["seconds"] is None and missed["best"] == min(missed["curve"])
+    assert (
+        not missed["reached"]
+        and missed["seconds"] is None
+        and missed["best"] == min(missed["curve"])
+    )
 
 
 def test_a_loss_target_is_met_from_above_and_reported_in_nats():
@@ -246,13 +374,23 @@ def test_a_loss_target_is_met_from_above_and_reported_in_nats():
 
     target = TARGETS["char-gru"]
     assert target.metric == "loss" and target.value == 1.50 and target.lower_is_better
-    assert target.model_options == {"dropout": 0.2} and TARGETS["cnn"].model_options == {}  # notebook 11's dropout
+    assert (
+        target.model_options == {"dropout": 0.2} and TARGETS["cnn"].model_options == {}
+    )  # notebook 11's dropout
     assert target.met(1.5) and target.met(1.49) and not target.met(1.501)
     reached = _result([(110.0, 1.91), (220.0, 1.62), (330.0, 1.498)], target)
     missed = _result([(110.0, 1.91), (220.0, 1.62)], target)
-    assert reached["reached"] and reached["epochs"] == 3 and reached["best"] == 1.498 and missed["best"] == 1.62
+    assert (
+        reached["reached"]
+        and reached["epochs"] == 3
+        and reached["best"] == 1.498
+        and missed["best"] == 1.62
+    )
     table = format_target_table([{"case": "char-gru", "jax": reached, "torch": missed}])
-    assert "| char-gru | loss <= 1.50 nats | 330 s (3 epochs) | not reached (best 1.620 nats) | - |" in table
+    assert (
+        "| char-gru | loss <= 1.50 nats | 330 s (3 epochs) | not reached (best 1.620 nats) | - |"
+        in table
+    )
 
 
 def test_pytorch_side_measures_the_mean_loss_per_character_as_leptonlab_does():
@@ -260,28 +398,46 @@ def test_pytorch_side_measures_the_mean_loss_per_character_as_leptonlab_does():
     from benchmarks._target import _torch_evaluate
 
     rng = np.random.default_rng(0)
-    logits = rng.normal(size=(5, 7, 4)).astype(np.float32)  # [W, T, V]: a "model" that returns fixed logits
+    logits = rng.normal(size=(5, 7, 4)).astype(
+        np.float32
+    )  # [W, T, V]: a "model" that returns fixed logits
     y = rng.integers(0, 4, size=(5, 7))  # [W, T]
     model = torch.nn.Identity()
-    got = _torch_evaluate(model, torch.from_numpy(logits), torch.from_numpy(y), "loss", batch_size=2)
+    got = _torch_evaluate(
+        model, torch.from_numpy(logits), torch.from_numpy(y), "loss", batch_size=2
+    )
     log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))  # [W, T, V]
     want = -np.take_along_axis(log_p, y[..., None], -1).mean()
     assert got == pytest.approx(float(want), rel=1e-5)
-    accuracy = _torch_evaluate(model, torch.from_numpy(logits[:, 0]), torch.from_numpy(y[:, 0]), "accuracy")
+    accuracy = _torch_evaluate(
+        model, torch.from_numpy(logits[:, 0]), torch.from_numpy(y[:, 0]), "accuracy"
+    )
     assert accuracy == pytest.approx(float((logits[:, 0].argmax(-1) == y[:, 0]).mean()))
 
 
-@pytest.mark.skipif(not os.environ.get("LEPTONLAB_DATA_DIR"), reason="set LEPTONLAB_DATA_DIR to the offline data")
-def test_char_gru_time_to_target_trains_on_notebook_11s_windows_and_reads_the_validation_loss(monkeypatch):
+@pytest.mark.skipif(
+    not os.environ.get("LEPTONLAB_DATA_DIR"), reason="set LEPTONLAB_DATA_DIR to the offline data"
+)
+def test_char_gru_time_to_target_trains_on_notebook_11s_windows_and_reads_the_validation_loss(
+    monkeypatch,
+):
     from benchmarks import _target
 
-    x, y, x_val, y_val = _target.load("tinyshakespeare")  # windows of 128 at stride 64; validation side by side
+    x, y, x_val, y_val = _target.load(
+        "tinyshakespeare"
+    )  # windows of 128 at stride 64; validation side by side
     assert x.shape == y.shape == (15_684, 128) and x_val.shape == y_val.shape == (871, 128)
-    assert (x[:, 1:] == y[:, :-1]).all() and (x[1, :64] == x[0, 64:]).all() and (x_val[1, 0] == y_val[0, -1])
+    assert (
+        (x[:, 1:] == y[:, :-1]).all()
+        and (x[1, :64] == x[0, 64:]).all()
+        and (x_val[1, 0] == y_val[0, -1])
+    )
 
     monkeypatch.setattr(_target, "load", lambda dataset: (x[:320], y[:320], x_val[:50], y_val[:50]))
     target = dataclasses.replace(_target.TARGETS["char-gru"], value=4.1, max_epochs=3)
-    result = _target.leptonlab_time_to_target(CASES["char-gru"](True), target)  # 5 steps of 64 windows an epoch
+    result = _target.leptonlab_time_to_target(
+        CASES["char-gru"](True), target
+    )  # 5 steps of 64 windows an epoch
     assert result["metric"] == "loss" and result["reached"] and result["seconds"] > 0
     losses = [loss for _, loss in result["curve"]]
     assert len(losses) == result["epochs"] and losses[-1] <= 4.1 < min(losses[:-1], default=9)
@@ -302,7 +458,9 @@ def test_the_pytorch_char_gru_drops_out_in_training_only_as_charrnn_does():
     assert ours.dropout.rate == 0.5
 
 
-def test_torch_channels_last_reaches_only_pytorchs_children_and_names_itself_in_the_tables(monkeypatch, capsys):
+def test_torch_channels_last_reaches_only_pytorchs_children_and_names_itself_in_the_tables(
+    monkeypatch, capsys
+):
     import benchmarks.__main__ as runner
     from benchmarks._table import format_target_table
 
@@ -313,8 +471,12 @@ def test_torch_channels_last_reaches_only_pytorchs_children_and_names_itself_in_
             return real_run(cmd, **kwargs)
         commands.append(cmd)
         part = cmd[cmd.index("--part") + 1]
-        row = {"case": "cnn", "pytorch": _measure(50.0)} if part == "torch" else _finished_case("cnn")
-        return subprocess.CompletedProcess(cmd, 0, stdout="BENCHMARK-ROW " + json.dumps(row), stderr="")
+        row = (
+            {"case": "cnn", "pytorch": _measure(50.0)} if part == "torch" else _finished_case("cnn")
+        )
+        return subprocess.CompletedProcess(
+            cmd, 0, stdout="BENCHMARK-ROW " + json.dumps(row), stderr=""
+        )
 
     monkeypatch.setattr(runner.subprocess, "run", fake_run)
     assert runner.main(["--only", "cnn", "--torch-channels-last"]) == 0
@@ -323,7 +485,9 @@ def test_torch_channels_last_reaches_only_pytorchs_children_and_names_itself_in_
     table = capsys.readouterr().out
     assert "| leptonlab samples/s | naive JAX | PyTorch eager, channels-last | vs" in table
     assert "| cnn | 128 | 100 | 80 | 50 | 1.25x | 2.00x |" in table
-    assert "| PyTorch eager, channels-last |" in format_target_table([], {"torch_layout": "channels-last"})
+    assert "| PyTorch eager, channels-last |" in format_target_table(
+        [], {"torch_layout": "channels-last"}
+    )
     assert "| PyTorch eager |" in format_target_table([], {"torch_layout": "default"})
 
 
@@ -338,5 +502,7 @@ def test_channels_last_changes_pytorchs_memory_layout_not_its_numbers():
     model, x_cl, same = channels_last(model, x, labels)
     assert x_cl.is_contiguous(memory_format=torch.channels_last) and not x_cl.is_contiguous()
     assert model[0].weight.is_contiguous(memory_format=torch.channels_last) and same is labels
-    assert x_cl[torch.tensor([2, 0])].is_contiguous(memory_format=torch.channels_last)  # a batch keeps it
+    assert x_cl[torch.tensor([2, 0])].is_contiguous(
+        memory_format=torch.channels_last
+    )  # a batch keeps it
     torch.testing.assert_close(model(x_cl), want, rtol=1e-5, atol=1e-5)

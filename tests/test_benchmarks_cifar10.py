@@ -31,17 +31,22 @@ def test_jaxpr_flops_counts_a_scan_body_length_times():
     def body(carry, w):  # carry [4, 8] @ w [8, 8]
         return carry @ w, None
 
-    jaxpr = jax.make_jaxpr(lambda c, ws: jax.lax.scan(body, c, ws)[0])(jnp.zeros((4, 8)), jnp.zeros((5, 8, 8)))
+    jaxpr = jax.make_jaxpr(lambda c, ws: jax.lax.scan(body, c, ws)[0])(
+        jnp.zeros((4, 8)), jnp.zeros((5, 8, 8))
+    )
     assert cifar10.jaxpr_flops(jaxpr.jaxpr) == 5 * (2 * 4 * 8 * 8)
 
 
-@pytest.mark.parametrize("kind, dtype, peak", [
-    ("NVIDIA H100 PCIe", "bfloat16", 756e12),
-    ("NVIDIA H100 80GB HBM3", "bfloat16", 989e12),
-    ("NVIDIA H200", "bfloat16", 989e12),
-    ("NVIDIA H200", "float32", None),
-    ("cpu", "bfloat16", None),
-])
+@pytest.mark.parametrize(
+    "kind, dtype, peak",
+    [
+        ("NVIDIA H100 PCIe", "bfloat16", 756e12),
+        ("NVIDIA H100 80GB HBM3", "bfloat16", 989e12),
+        ("NVIDIA H200", "bfloat16", 989e12),
+        ("NVIDIA H200", "float32", None),
+        ("cpu", "bfloat16", None),
+    ],
+)
 def test_peak_flops_by_chip(kind, dtype, peak):
     assert cifar10.peak_flops(kind, dtype) == peak
 
@@ -51,34 +56,55 @@ def test_recipe_defaults_are_notebook_15s_gpu_settings():
     source = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
     r = cifar10.Recipe()
     gpu_branch = source.split("elif ON_GPU:")[1].split("else:")[0]
-    assert f"EPOCHS, BATCH, LR = None, None, {r.epochs}, {r.batch_size}, {r.learning_rate}" in gpu_branch
-    assert f"RESNET = dict(width={r.width}, stages={r.stages}, stem_stride={r.stem_stride})" in gpu_branch
+    assert (
+        f"EPOCHS, BATCH, LR = None, None, {r.epochs}, {r.batch_size}, {r.learning_rate}"
+        in gpu_branch
+    )
+    assert (
+        f"RESNET = dict(width={r.width}, stages={r.stages}, stem_stride={r.stem_stride})"
+        in gpu_branch
+    )
     assert f"SmoothedClassificationLoss({r.smoothing})" in source
-    assert f'weight_decay={r.weight_decay:.0e}'.replace("e-04", "e-4") in source
+    assert f"weight_decay={r.weight_decay:.0e}".replace("e-04", "e-4") in source
     assert 'COMPUTE_DTYPE = "bfloat16" if ON_GPU' in source and 'optimizer="momentum"' in source
 
 
-TINY = cifar10.Recipe(epochs=2, batch_size=32, learning_rate=0.05, width=4, stages=(1,), stem_stride=2,
-                      compute_dtype="float32")
+TINY = cifar10.Recipe(
+    epochs=2,
+    batch_size=32,
+    learning_rate=0.05,
+    width=4,
+    stages=(1,),
+    stem_stride=2,
+    compute_dtype="float32",
+)
 
 
 def _images(n, seed):
     rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n).astype(np.int32)
+    return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n).astype(
+        np.int32
+    )
 
 
 def test_run_recipe_reports_accuracy_time_and_flops():
     (x, y), (xt, yt) = _images(128, 0), _images(64, 1)
     result = cifar10.run_recipe(x, y, xt, yt, TINY, data="synthetic", targets=(0.05, 0.99))
     assert result["steps_per_epoch"] == 4 and len(result["val_accuracy"]) == 2
-    assert all(0 <= a <= 1 for a in result["val_accuracy"]) and 0 <= result["test_accuracy_tta"] <= 1
+    assert (
+        all(0 <= a <= 1 for a in result["val_accuracy"]) and 0 <= result["test_accuracy_tta"] <= 1
+    )
     assert result["time_to_accuracy_s"]["0.99"] is None  # random labels: never reached
     assert result["step_flops"] == 3 * cifar10.forward_flops(
-        models.ResNet(10, width=4, stages=(1,), stem_stride=2, rngs=nnx.Rngs(0)), jnp.zeros((32, 32, 32, 3)))
+        models.ResNet(10, width=4, stages=(1,), stem_stride=2, rngs=nnx.Rngs(0)),
+        jnp.zeros((32, 32, 32, 3)),
+    )
     assert result["train_samples_per_s"] > 0 and result["achieved_flops_per_s"] > 0
     assert result["flop_utilisation"] is None  # float32 on a CPU: no peak to compare with
     report = cifar10.format_report(result)
-    assert "data: synthetic (128 training, 64 test images)" in report and "99% not reached" in report
+    assert (
+        "data: synthetic (128 training, 64 test images)" in report and "99% not reached" in report
+    )
     assert "GFLOP (3x the forward pass" in report
 
 
@@ -94,9 +120,29 @@ def test_main_writes_json_and_names_its_data(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(data, "load_cifar10", fake_load)
     out = tmp_path / "c10.json"
-    assert cifar10.main(["--epochs", "1", "--batch-size", "32", "--width", "4", "--stages", "1",
-                         "--stem-stride", "2", "--compute-dtype", "float32", "--train-images", "100",
-                         "--json", str(out)]) == 0
+    assert (
+        cifar10.main(
+            [
+                "--epochs",
+                "1",
+                "--batch-size",
+                "32",
+                "--width",
+                "4",
+                "--stages",
+                "1",
+                "--stem-stride",
+                "2",
+                "--compute-dtype",
+                "float32",
+                "--train-images",
+                "100",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     result = json.loads(out.read_text())
     assert result["data"] == "offline CIFAR-10 PNG subset" and result["train_images"] == 100
     assert result["recipe"]["stages"] == [1] and "wrote" in capsys.readouterr().out
@@ -119,13 +165,27 @@ def test_child_arguments_rebuild_the_recipe():
     recipe = cifar10.Recipe(epochs=3, stages=(1, 2), compute_dtype="float32", learning_rate=0.25)
     args = cifar10._parser().parse_args(["--train-images", "500", "--targets", "0.5,0.6"])
     again = cifar10._parser().parse_args(cifar10._recipe_argv(recipe, args))
-    assert cifar10.Recipe(**{f: getattr(again, f) for f in cifar10.Recipe.__dataclass_fields__}) == recipe
+    assert (
+        cifar10.Recipe(**{f: getattr(again, f) for f in cifar10.Recipe.__dataclass_fields__})
+        == recipe
+    )
     assert again.train_images == 500 and again.targets == (0.5, 0.6)
 
 
 def test_pytorch_report_gives_the_ratio_or_the_error():
-    theirs = {"torch": "2.x", "device": "cpu", "bf16_autocast": False, "threads": 2, "test_accuracy": 0.5,
-              "time_to_accuracy_s": {"0.40": 12.0, "0.90": None}, "train_epoch_s": 2.0, "train_samples_per_s": 1000.0}
+    theirs = {
+        "torch": "2.x",
+        "device": "cpu",
+        "bf16_autocast": False,
+        "threads": 2,
+        "test_accuracy": 0.5,
+        "time_to_accuracy_s": {"0.40": 12.0, "0.90": None},
+        "train_epoch_s": 2.0,
+        "train_samples_per_s": 1000.0,
+    }
     text = cifar10.format_pytorch(theirs, {"train_samples_per_s": 800.0})
     assert "40% in 12.0 s, 90% not reached" in text and "0.80x PyTorch's" in text
-    assert cifar10.format_pytorch({"error": "ModuleNotFoundError: torch"}, {}) == "PyTorch: ModuleNotFoundError: torch"
+    assert (
+        cifar10.format_pytorch({"error": "ModuleNotFoundError: torch"}, {})
+        == "PyTorch: ModuleNotFoundError: torch"
+    )

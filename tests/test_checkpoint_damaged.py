@@ -34,8 +34,10 @@ def run(tmp_path):
 
 
 def _largest_data_file(step_dir):
-    return max((p for p in (step_dir / "state").rglob("*") if p.is_file() and p.parent.name == "d"),
-               key=lambda p: p.stat().st_size)
+    return max(
+        (p for p in (step_dir / "state").rglob("*") if p.is_file() and p.parent.name == "d"),
+        key=lambda p: p.stat().st_size,
+    )
 
 
 def _damage(step_dir, how):
@@ -57,8 +59,14 @@ def _damage(step_dir, how):
         raise AssertionError(how)
 
 
-DAMAGE = ["truncated array file", "overwritten array file", "missing array file", "damaged metadata",
-          "damaged record", "record of another epoch"]
+DAMAGE = [
+    "truncated array file",
+    "overwritten array file",
+    "missing array file",
+    "damaged metadata",
+    "damaged record",
+    "record of another epoch",
+]
 
 
 @pytest.mark.parametrize("how", DAMAGE)
@@ -75,16 +83,22 @@ def test_a_damaged_checkpoint_is_reported_as_damaged(run, how):
     assert "tensorstore_spec" not in message and len(message) < 800  # one readable paragraph
     # The previous checkpoint is intact and can still be restored by epoch.
     restored, record = checkpoint.restore_checkpoint(folder, state, epoch=1)
-    assert record["epoch"] == 1 and jax.tree.all(jax.tree.map(jnp.array_equal, restored.params, state.params))
+    assert record["epoch"] == 1 and jax.tree.all(
+        jax.tree.map(jnp.array_equal, restored.params, state.params)
+    )
 
 
 def test_each_part_that_fails_is_named(run):
     folder, state = run
     _damage(folder / "2", "damaged metadata")
-    with pytest.raises(checkpoint.CheckpointError, match=r"its metadata \(the arrays' names and shapes\) cannot be"):
+    with pytest.raises(
+        checkpoint.CheckpointError, match=r"its metadata \(the arrays' names and shapes\) cannot be"
+    ):
         checkpoint.restore_checkpoint(folder, state)
     _damage(folder / "1", "damaged record")
-    with pytest.raises(checkpoint.CheckpointError, match=r"epoch 1 .* its record \(epoch and history\) cannot be"):
+    with pytest.raises(
+        checkpoint.CheckpointError, match=r"epoch 1 .* its record \(epoch and history\) cannot be"
+    ):
         checkpoint.restore_checkpoint(folder, state, epoch=1)
     shutil.rmtree(folder / "1")
     _damage(folder / "2", "truncated array file")
@@ -99,13 +113,18 @@ def test_fit_reports_the_damage_and_resumes_once_the_step_is_deleted(tmp_path):
     k1, k2 = jax.random.split(jax.random.key(0))
     y = jax.random.bernoulli(k1, 0.5, (32,)).astype(jnp.int32)
     x = jax.random.normal(k2, (32, 2)) + 2.0 * (2 * y[:, None] - 1)  # [32, 2]
-    config = train.TrainConfig(epochs=2, batch_size=16, checkpoint_dir=str(tmp_path / "run"), progress=False)
+    config = train.TrainConfig(
+        epochs=2, batch_size=16, checkpoint_dir=str(tmp_path / "run"), progress=False
+    )
     train.fit(MLP(2, [4], 2, rngs=nnx.Rngs(0)), (x, y), config)
     data = next((tmp_path / "run" / "2" / "state" / "d").iterdir())
     data.write_bytes(data.read_bytes()[:10])
     longer = dataclasses.replace(config, epochs=3)
-    with pytest.raises(checkpoint.CheckpointError, match=r"epoch 2 in .*run is damaged: its .*delete the folder "
-                                                         r".*run/2 to resume from the checkpoint of epoch 1"):
+    with pytest.raises(
+        checkpoint.CheckpointError,
+        match=r"epoch 2 in .*run is damaged: its .*delete the folder "
+        r".*run/2 to resume from the checkpoint of epoch 1",
+    ):
         train.fit(MLP(2, [4], 2, rngs=nnx.Rngs(0)), (x, y), longer)
     shutil.rmtree(tmp_path / "run" / "2")  # what the message says to do
     _, history = train.fit(MLP(2, [4], 2, rngs=nnx.Rngs(0)), (x, y), longer)
@@ -116,12 +135,18 @@ def test_fit_reports_the_damage_and_resumes_once_the_step_is_deleted(tmp_path):
 def test_another_model_or_optimizer_is_still_a_configuration_mismatch(run):
     folder, _ = run
     wider = _state(CNN(1, 3, image_size=8, channels=(5,), dense=8, rngs=nnx.Rngs(0)))
-    with pytest.raises(checkpoint.CheckpointError, match=r"epoch 2 in .* was written by another model or optimizer "
-                                                         r"\(state array \d+ has shape \[.*\] there, \[.*\] here\)"):
+    with pytest.raises(
+        checkpoint.CheckpointError,
+        match=r"epoch 2 in .* was written by another model or optimizer "
+        r"\(state array \d+ has shape \[.*\] there, \[.*\] here\)",
+    ):
         checkpoint.restore_checkpoint(folder, wider)
     sgd = _state(optimizer=optax.sgd(0.1))  # no Adam moments: fewer arrays
-    with pytest.raises(checkpoint.CheckpointError, match=r"another model or optimizer \(it holds \d+ arrays, this "
-                                                         r"model and optimizer have \d+\)") as caught:
+    with pytest.raises(
+        checkpoint.CheckpointError,
+        match=r"another model or optimizer \(it holds \d+ arrays, this "
+        r"model and optimizer have \d+\)",
+    ) as caught:
         checkpoint.restore_checkpoint(folder, sgd)
     assert "damaged" not in str(caught.value)
 
@@ -190,16 +215,38 @@ def test_the_filter_is_installed_once_and_passes_other_reports_on(monkeypatch):
     assert [str(report.exc_value) for report in seen] == ["something else"]
 
 
-@pytest.mark.parametrize("call, error, message", [
-    (lambda s, d: checkpoint.restore_checkpoint(3, s), TypeError, "directory must be a folder path"),
-    (lambda s, d: checkpoint.restore_checkpoint(d, s, epoch=-1), ValueError, "epoch must be None"),
-    (lambda s, d: checkpoint.restore_checkpoint(d, s, epoch="2"), ValueError, "epoch must be None"),
-    (lambda s, d: checkpoint.restore_checkpoint(d, s, epoch=5), checkpoint.CheckpointError,
-     r"no checkpoint of epoch 5 in .*; it holds epochs \[1, 2\]"),
-    (lambda s, d: checkpoint.save_checkpoint(d, 3, s, [1]), TypeError, "record must be a dict"),
-    (lambda s, d: checkpoint.save_checkpoint(d, True, s, {}), ValueError, "epoch must be an int"),
-    (lambda s, d: checkpoint.latest_epoch(None), TypeError, "directory must be a folder path"),
-])
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda s, d: checkpoint.restore_checkpoint(3, s),
+            TypeError,
+            "directory must be a folder path",
+        ),
+        (
+            lambda s, d: checkpoint.restore_checkpoint(d, s, epoch=-1),
+            ValueError,
+            "epoch must be None",
+        ),
+        (
+            lambda s, d: checkpoint.restore_checkpoint(d, s, epoch="2"),
+            ValueError,
+            "epoch must be None",
+        ),
+        (
+            lambda s, d: checkpoint.restore_checkpoint(d, s, epoch=5),
+            checkpoint.CheckpointError,
+            r"no checkpoint of epoch 5 in .*; it holds epochs \[1, 2\]",
+        ),
+        (lambda s, d: checkpoint.save_checkpoint(d, 3, s, [1]), TypeError, "record must be a dict"),
+        (
+            lambda s, d: checkpoint.save_checkpoint(d, True, s, {}),
+            ValueError,
+            "epoch must be an int",
+        ),
+        (lambda s, d: checkpoint.latest_epoch(None), TypeError, "directory must be a folder path"),
+    ],
+)
 def test_bad_arguments(run, call, error, message):
     folder, state = run
     with pytest.raises(error, match=message):

@@ -9,12 +9,12 @@ from leptonlab.checks import CheckFailed
 
 
 def ref_backprop(params, x, y):  # the notebook's solution
-    z1 = x @ params["W1"] + params["b1"][None, :]                 # [B, H]
+    z1 = x @ params["W1"] + params["b1"][None, :]  # [B, H]
     h = jnp.tanh(z1)
-    yhat = h @ params["W2"] + params["b2"][None, :]               # [B, O]
+    yhat = h @ params["W2"] + params["b2"][None, :]  # [B, O]
     loss = jnp.mean((yhat - y) ** 2)
     d_yhat = 2 * (yhat - y) / yhat.size
-    d_z1 = (d_yhat @ params["W2"].T) * (1 - h ** 2)
+    d_z1 = (d_yhat @ params["W2"].T) * (1 - h**2)
     return loss, {"W1": x.T @ d_z1, "b1": d_z1.sum(0), "W2": h.T @ d_yhat, "b2": d_yhat.sum(0)}
 
 
@@ -28,7 +28,7 @@ def with_slip(slip):
             d_yhat = 2 * (yhat - y)
         if slip == "no_two":
             d_yhat = (yhat - y) / yhat.size
-        local = {"pre": 1 - z1 ** 2, "none": 1.0}.get(slip, 1 - h ** 2)
+        local = {"pre": 1 - z1**2, "none": 1.0}.get(slip, 1 - h**2)
         d_z1 = (d_yhat @ params["W2"].T) * local
         grads = {"W1": x.T @ d_z1, "b1": d_z1.sum(0), "W2": h.T @ d_yhat, "b2": d_yhat.sum(0)}
         if slip == "per_example_b2":
@@ -38,21 +38,38 @@ def with_slip(slip):
         if slip == "sign":
             grads["W1"] = -grads["W1"]
         return jnp.mean((yhat - y) ** 2), grads
+
     return backprop
 
 
-@pytest.mark.parametrize("fn", [ref_backprop, gradients.two_layer_grads,
-                                lambda p, x, y: (gradients.two_layer_loss(p, x, y),
-                                                 jax.grad(gradients.two_layer_loss)(p, x, y))])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        ref_backprop,
+        gradients.two_layer_grads,
+        lambda p, x, y: (
+            gradients.two_layer_loss(p, x, y),
+            jax.grad(gradients.two_layer_loss)(p, x, y),
+        ),
+    ],
+)
 def test_passes_on_reference_package_and_autodiff(fn, capsys):
     assert checks.two_layer_backprop(fn) is None
     assert "✓ two_layer_backprop" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("slip, match", [
-    ("sum", "mean"), ("no_two", "lost a factor"), ("pre", "in terms of its input"), ("none", "local derivative"),
-    ("per_example_b2", "one gradient per example"), ("missing_key", "'b1'"), ("sign", "wrong sign"),
-])
+@pytest.mark.parametrize(
+    "slip, match",
+    [
+        ("sum", "mean"),
+        ("no_two", "lost a factor"),
+        ("pre", "in terms of its input"),
+        ("none", "local derivative"),
+        ("per_example_b2", "one gradient per example"),
+        ("missing_key", "'b1'"),
+        ("sign", "wrong sign"),
+    ],
+)
 def test_names_the_slip_without_the_solution(slip, match):
     with pytest.raises(CheckFailed, match=match) as err:
         checks.two_layer_backprop(with_slip(slip))
@@ -63,6 +80,7 @@ def test_names_the_slip_without_the_solution(slip, match):
 def test_stub_and_none_and_bad_shape():
     def stub(*args):
         raise NotImplementedError()
+
     with pytest.raises(CheckFailed, match="not written yet"):
         checks.two_layer_backprop(stub)
     with pytest.raises(CheckFailed, match="returned nothing"):

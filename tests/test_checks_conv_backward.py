@@ -15,8 +15,8 @@ def ref_conv_backward(x, w, grad_out):  # the notebook's solution: loops over th
     dx, dw = np.zeros(x.shape), np.zeros(w.shape)
     for a in range(kh):
         for b in range(kw):
-            dx[:, a:a + oh, b:b + ow, :] += np.einsum("nijd,cd->nijc", grad_out, w[a, b])
-            dw[a, b] = np.einsum("nijc,nijd->cd", x[:, a:a + oh, b:b + ow, :], grad_out)
+            dx[:, a : a + oh, b : b + ow, :] += np.einsum("nijd,cd->nijc", grad_out, w[a, b])
+            dw[a, b] = np.einsum("nijc,nijd->cd", x[:, a : a + oh, b : b + ow, :], grad_out)
     return dx, dw
 
 
@@ -35,14 +35,29 @@ def rotated(x, w, grad_out):
     return ref_conv_backward(x, w[::-1, ::-1], grad_out)[0], ref_conv_backward(x, w, grad_out)[1]
 
 
-@pytest.mark.parametrize("wrong, match", [
-    (rotated, "upside down"),
-    (lambda x, w, g: (ref_conv_backward(x, w, g)[0], np.swapaxes(ref_conv_backward(x, w, g)[1], 2, 3)), "order"),
-    (lambda x, w, g: (ref_conv_backward(x, w, g)[0], -ref_conv_backward(x, w, g)[1]), "wrong sign"),
-    (lambda x, w, g: (ref_conv_backward(x, w, g)[0] / 2, ref_conv_backward(x, w, g)[1]), "0.5 times"),
-    (lambda x, w, g: (ref_conv_backward(x, w, g)[0],), "expected 2 values"),
-    (lambda x, w, g: None, "returned nothing"),
-])
+@pytest.mark.parametrize(
+    "wrong, match",
+    [
+        (rotated, "upside down"),
+        (
+            lambda x, w, g: (
+                ref_conv_backward(x, w, g)[0],
+                np.swapaxes(ref_conv_backward(x, w, g)[1], 2, 3),
+            ),
+            "order",
+        ),
+        (
+            lambda x, w, g: (ref_conv_backward(x, w, g)[0], -ref_conv_backward(x, w, g)[1]),
+            "wrong sign",
+        ),
+        (
+            lambda x, w, g: (ref_conv_backward(x, w, g)[0] / 2, ref_conv_backward(x, w, g)[1]),
+            "0.5 times",
+        ),
+        (lambda x, w, g: (ref_conv_backward(x, w, g)[0],), "expected 2 values"),
+        (lambda x, w, g: None, "returned nothing"),
+    ],
+)
 def test_names_the_slip_without_the_solution(wrong, match):
     with pytest.raises(CheckFailed, match=match) as err:
         checks.conv_backward(wrong)
@@ -57,7 +72,8 @@ def test_weight_gradient_per_example_is_named():
         dw = np.zeros((x.shape[0],) + w.shape)
         for a in range(kh):
             for b in range(kw):
-                dw[:, a, b] = np.einsum("nijc,nijd->ncd", x[:, a:a + oh, b:b + ow, :], g)
+                dw[:, a, b] = np.einsum("nijc,nijd->ncd", x[:, a : a + oh, b : b + ow, :], g)
         return ref_conv_backward(x, w, g)[0], dw
+
     with pytest.raises(CheckFailed, match="one gradient per example"):
         checks.conv_backward(per_example)

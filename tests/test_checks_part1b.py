@@ -62,23 +62,50 @@ def test_check_explains_a_stub(check):
 # (check, wrong answer, words the hint must contain)
 WRONG = [
     (checks.central_difference, lambda f, x, h: (f(x + h) - f(x)) / h, "one-sided"),
-    (checks.central_difference, lambda f, x, h: (f(x + h) - f(x - h)) / h, "divide by their distance"),
+    (
+        checks.central_difference,
+        lambda f, x, h: (f(x + h) - f(x - h)) / h,
+        "divide by their distance",
+    ),
     (checks.central_difference, lambda f, x, h: (f(x + h) - f(x - h)) / 2 * h, "brackets"),
-    (checks.linear_backward, lambda x, W, g: (g @ W.T, g.T @ x, g.sum(axis=0)), "used by every example"),
+    (
+        checks.linear_backward,
+        lambda x, W, g: (g @ W.T, g.T @ x, g.sum(axis=0)),
+        "used by every example",
+    ),
     (checks.linear_backward, lambda x, W, g: (g @ W.T, x.T @ g, g), "collects from all of them"),
     (checks.linear_backward, lambda x, W, g: (g @ W.T, x.T @ g), "in the order dx, dW, db"),
-    (checks.autodiff_sin, lambda a: Value(math.sin(a.data), (a,), "sin", (-math.cos(a.data),)), "sign of your local gradient"),
-    (checks.autodiff_sin, lambda a: Value(math.sin(a.data), (a,), "sin", (math.sin(a.data),)), "not the value"),
+    (
+        checks.autodiff_sin,
+        lambda a: Value(math.sin(a.data), (a,), "sin", (-math.cos(a.data),)),
+        "sign of your local gradient",
+    ),
+    (
+        checks.autodiff_sin,
+        lambda a: Value(math.sin(a.data), (a,), "sin", (math.sin(a.data),)),
+        "not the value",
+    ),
     (checks.autodiff_sin, lambda a: Value(math.sin(a.data)), "among the new node's children"),
     (checks.autodiff_sin, lambda a: math.sin(a.data), "expected a Value"),
     (checks.gd_step, lambda t, g, lr: t + lr * g, "uphill"),
     (checks.gd_step, lambda t, g, lr: t - g, "learning rate"),
-    (checks.gd_step, lambda t, g, lr: jnp.asarray(np.asarray(t) - float(lr) * np.asarray(g)), "jax.jit"),
-    (checks.momentum_step, lambda t, v, g, lr, b: (t - lr * (b * v + (1 - b) * g), b * v + (1 - b) * g),
-     "(1 - beta)"),
+    (
+        checks.gd_step,
+        lambda t, g, lr: jnp.asarray(np.asarray(t) - float(lr) * np.asarray(g)),
+        "jax.jit",
+    ),
+    (
+        checks.momentum_step,
+        lambda t, v, g, lr, b: (t - lr * (b * v + (1 - b) * g), b * v + (1 - b) * g),
+        "(1 - beta)",
+    ),
     (checks.momentum_step, lambda t, v, g, lr, b: (t - lr * v, b * v + g), "velocity first"),
     (checks.momentum_step, lambda t, v, g, lr, b: (t - lr * g, g), "remember the past"),
-    (checks.momentum_step, lambda t, v, g, lr, b: t - lr * (b * v + g), "both the new theta and the new velocity"),
+    (
+        checks.momentum_step,
+        lambda t, v, g, lr, b: t - lr * (b * v + g),
+        "both the new theta and the new velocity",
+    ),
 ]
 
 

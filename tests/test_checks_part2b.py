@@ -78,7 +78,9 @@ def _ceil_pool(image_size, channels, kernel=3, padding=1, pool=2):
 
 
 def _loop_until_best_then_compare_previous(losses, patience):
-    return patience > 0 and all(b > a for a, b in zip(losses[-patience - 1:-1], losses[-patience:]))
+    return patience > 0 and all(
+        b > a for a, b in zip(losses[-patience - 1 : -1], losses[-patience:])
+    )
 
 
 def _strictly_greater(losses, patience):
@@ -93,31 +95,70 @@ def _keep_with_rate(x, rate, key):
     return jnp.where(jax.random.bernoulli(key, rate, x.shape), x / (1.0 - rate), 0.0)
 
 
-@pytest.mark.parametrize("check, wrong, message", [
-    (checks.flatten_size, lambda n, c, kernel=3, padding=1, pool=2: 64 * 8 * 8, "32x32"),
-    (checks.flatten_size, _pool_only, "only applied the pooling"),
-    (checks.flatten_size, _ceil_pool, "round down"),
-    (checks.flatten_size, lambda n, c, kernel=3, padding=1, pool=2: ref_flatten_size(n, c, kernel, padding, pool)
-     // c[-1] * c[0], "last"),
-    (checks.flatten_size, lambda n, c, kernel=3, padding=1, pool=2: [ref_flatten_size(n, c, kernel, padding, pool)],
-     "one integer"),
-    (checks.confusion_matrix, lambda t, p, c: ref_confusion_matrix(p, t, c), "transpose"),
-    (checks.confusion_matrix, lambda t, p, c: ref_confusion_matrix(t, p, c) / len(t), "fractions"),
-    (checks.confusion_matrix, lambda t, p, c: ref_confusion_matrix(t, p, int(max(max(t), max(p))) + 1),
-     "num_classes"),
-    (checks.l2_penalty, lambda p, wd: wd * sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(p)), "twice"),
-    (checks.l2_penalty, lambda p, wd: 0.5 * wd * sum(jnp.sum(jnp.abs(x)) for x in jax.tree.leaves(p)), "L1"),
-    (checks.l2_penalty, lambda p, wd: 0.5 * wd * jnp.sum(jnp.square(p["dense"]["kernel"])), "only one array"),
-    (checks.l2_penalty, lambda p, wd: [0.5 * wd * jnp.sum(jnp.square(x)) for x in jax.tree.leaves(p)], "one number"),
-    (checks.should_stop, _loop_until_best_then_compare_previous, "best loss so far"),
-    (checks.should_stop, _strictly_greater, r"not >"),
-    (checks.should_stop, lambda losses, patience: len(losses) - (int(np.argmin(losses)) + 1) >= patience,
-     "patience is 0"),
-    (checks.should_stop, lambda losses, patience: "yes", "True or False"),
-    (checks.inverted_dropout, _no_scaling, "divide the kept entries"),
-    (checks.inverted_dropout, _keep_with_rate, "probability of \\*dropping\\*"),
-    (checks.inverted_dropout, lambda x, rate, key: x[:, 0], "shape"),
-])
+@pytest.mark.parametrize(
+    "check, wrong, message",
+    [
+        (checks.flatten_size, lambda n, c, kernel=3, padding=1, pool=2: 64 * 8 * 8, "32x32"),
+        (checks.flatten_size, _pool_only, "only applied the pooling"),
+        (checks.flatten_size, _ceil_pool, "round down"),
+        (
+            checks.flatten_size,
+            lambda n, c, kernel=3, padding=1, pool=2: (
+                ref_flatten_size(n, c, kernel, padding, pool) // c[-1] * c[0]
+            ),
+            "last",
+        ),
+        (
+            checks.flatten_size,
+            lambda n, c, kernel=3, padding=1, pool=2: [
+                ref_flatten_size(n, c, kernel, padding, pool)
+            ],
+            "one integer",
+        ),
+        (checks.confusion_matrix, lambda t, p, c: ref_confusion_matrix(p, t, c), "transpose"),
+        (
+            checks.confusion_matrix,
+            lambda t, p, c: ref_confusion_matrix(t, p, c) / len(t),
+            "fractions",
+        ),
+        (
+            checks.confusion_matrix,
+            lambda t, p, c: ref_confusion_matrix(t, p, int(max(max(t), max(p))) + 1),
+            "num_classes",
+        ),
+        (
+            checks.l2_penalty,
+            lambda p, wd: wd * sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(p)),
+            "twice",
+        ),
+        (
+            checks.l2_penalty,
+            lambda p, wd: 0.5 * wd * sum(jnp.sum(jnp.abs(x)) for x in jax.tree.leaves(p)),
+            "L1",
+        ),
+        (
+            checks.l2_penalty,
+            lambda p, wd: 0.5 * wd * jnp.sum(jnp.square(p["dense"]["kernel"])),
+            "only one array",
+        ),
+        (
+            checks.l2_penalty,
+            lambda p, wd: [0.5 * wd * jnp.sum(jnp.square(x)) for x in jax.tree.leaves(p)],
+            "one number",
+        ),
+        (checks.should_stop, _loop_until_best_then_compare_previous, "best loss so far"),
+        (checks.should_stop, _strictly_greater, r"not >"),
+        (
+            checks.should_stop,
+            lambda losses, patience: len(losses) - (int(np.argmin(losses)) + 1) >= patience,
+            "patience is 0",
+        ),
+        (checks.should_stop, lambda losses, patience: "yes", "True or False"),
+        (checks.inverted_dropout, _no_scaling, "divide the kept entries"),
+        (checks.inverted_dropout, _keep_with_rate, "probability of \\*dropping\\*"),
+        (checks.inverted_dropout, lambda x, rate, key: x[:, 0], "shape"),
+    ],
+)
 def test_fails_with_a_specific_message(check, wrong, message):
     with pytest.raises(CheckFailed, match=message):
         check(wrong)
@@ -127,6 +168,7 @@ def test_should_stop_counts_ties_as_no_improvement():
     def last_of_equal_minima(losses, patience):
         best = len(losses) - int(np.argmin(losses[::-1]))
         return patience > 0 and len(losses) - best >= patience
+
     with pytest.raises(CheckFailed, match="equal loss is no improvement"):
         checks.should_stop(last_of_equal_minima)
 

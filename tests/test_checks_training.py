@@ -20,11 +20,14 @@ def ref_sgd(params, grads, lr):
     return jax.tree.map(lambda p, g: p - lr * g, params, grads)
 
 
-@pytest.mark.parametrize("check, reference", [
-    (checks.accuracy, ref_accuracy),
-    (checks.mse_loss_fn, train.regression_loss),
-    (checks.sgd_update, ref_sgd),
-])
+@pytest.mark.parametrize(
+    "check, reference",
+    [
+        (checks.accuracy, ref_accuracy),
+        (checks.mse_loss_fn, train.regression_loss),
+        (checks.sgd_update, ref_sgd),
+    ],
+)
 def test_passes_on_reference_and_fails_on_stub(check, reference, capsys):
     assert check(reference) is None
     assert "✓" in capsys.readouterr().out
@@ -32,15 +35,28 @@ def test_passes_on_reference_and_fails_on_stub(check, reference, capsys):
         check(_stub)
 
 
-@pytest.mark.parametrize("check, wrong, message", [
-    (checks.accuracy, lambda z, y: jnp.sum(jnp.argmax(z, -1) == y), "number of correct"),
-    (checks.accuracy, lambda z, y: jnp.mean(jnp.argmax(z, 0)[: y.shape[0]] == y), "accuracy"),
-    (checks.mse_loss_fn, lambda m, b, k: (0.5 * jnp.mean((m(b[0]) - b[1]) ** 2), {"loss": (m(b[0]) - b[1])[:, 0] ** 2}),
-     "half the mean squared error"),
-    (checks.mse_loss_fn, lambda m, b, k: jnp.mean((m(b[0]) - b[1]) ** 2), "pair"),
-    (checks.sgd_update, lambda p, g, lr: jax.tree.map(lambda a, b: a + lr * b, p, g), "up the gradient"),
-    (checks.sgd_update, lambda p, g, lr: 42, "same structure"),
-])
+@pytest.mark.parametrize(
+    "check, wrong, message",
+    [
+        (checks.accuracy, lambda z, y: jnp.sum(jnp.argmax(z, -1) == y), "number of correct"),
+        (checks.accuracy, lambda z, y: jnp.mean(jnp.argmax(z, 0)[: y.shape[0]] == y), "accuracy"),
+        (
+            checks.mse_loss_fn,
+            lambda m, b, k: (
+                0.5 * jnp.mean((m(b[0]) - b[1]) ** 2),
+                {"loss": (m(b[0]) - b[1])[:, 0] ** 2},
+            ),
+            "half the mean squared error",
+        ),
+        (checks.mse_loss_fn, lambda m, b, k: jnp.mean((m(b[0]) - b[1]) ** 2), "pair"),
+        (
+            checks.sgd_update,
+            lambda p, g, lr: jax.tree.map(lambda a, b: a + lr * b, p, g),
+            "up the gradient",
+        ),
+        (checks.sgd_update, lambda p, g, lr: 42, "same structure"),
+    ],
+)
 def test_fails_with_a_specific_message(check, wrong, message):
     with pytest.raises(CheckFailed, match=message):
         check(wrong)

@@ -24,19 +24,22 @@ def notebook(path, *, outputs=False):
     return path
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["frobnicate"], "invalid choice: 'frobnicate'"),
-    ([], "required: COMMAND"),
-    (["run", "--quick", "--full", "x.ipynb"], "not allowed with argument --quick"),
-    (["run", "--quick", "no/such/notebook.ipynb"], "no notebook at no/such/notebook.ipynb"),
-    (["run", "--quick", "README.md"], "is not a notebook"),
-    (["run", "--timeout", "-5", "x.ipynb"], "expected a positive number of seconds"),
-    (["run", "--timeout", "soon", "x.ipynb"], "expected a number of seconds"),
-    (["strip"], "required: NOTEBOOK"),
-    (["strip", "missing.ipynb"], "no notebook at missing.ipynb"),
-    (["check-notebooks", "missing.ipynb"], "no notebook at missing.ipynb"),
-    (["doctor", "--verbose"], "unrecognized arguments: --verbose"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        ([], "required: COMMAND"),
+        (["run", "--quick", "--full", "x.ipynb"], "not allowed with argument --quick"),
+        (["run", "--quick", "no/such/notebook.ipynb"], "no notebook at no/such/notebook.ipynb"),
+        (["run", "--quick", "README.md"], "is not a notebook"),
+        (["run", "--timeout", "-5", "x.ipynb"], "expected a positive number of seconds"),
+        (["run", "--timeout", "soon", "x.ipynb"], "expected a number of seconds"),
+        (["strip"], "required: NOTEBOOK"),
+        (["strip", "missing.ipynb"], "no notebook at missing.ipynb"),
+        (["check-notebooks", "missing.ipynb"], "no notebook at missing.ipynb"),
+        (["doctor", "--verbose"], "unrecognized arguments: --verbose"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_code_2(capsys, argv, message):
     assert main(argv) == EXIT_USAGE
     out, err = capsys.readouterr()
@@ -51,8 +54,15 @@ def test_run_with_an_invalid_quick_variable_is_bad_input(capsys, monkeypatch, tm
 
 
 def test_run_with_an_unknown_kernel_is_bad_input(capsys, tmp_path):
-    argv = ["run", "--quick", "--kernel", "no-such-kernel", "--out", str(tmp_path / "o"),
-            str(notebook(tmp_path / "00_a.ipynb"))]
+    argv = [
+        "run",
+        "--quick",
+        "--kernel",
+        "no-such-kernel",
+        "--out",
+        str(tmp_path / "o"),
+        str(notebook(tmp_path / "00_a.ipynb")),
+    ]
     assert main(argv) == EXIT_USAGE
     assert "no Jupyter kernel named 'no-such-kernel'" in capsys.readouterr().err
 
@@ -89,8 +99,9 @@ def test_doctor_prints_the_table(capsys):
 
 
 def test_python_dash_m_leptonlab():
-    done = subprocess.run([sys.executable, "-m", "leptonlab", "nope"], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "leptonlab", "nope"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == EXIT_USAGE
     expected = "leptonlab: error: argument COMMAND: invalid choice: 'nope'"
     assert done.stderr.strip().startswith(expected)
@@ -101,10 +112,15 @@ def test_kernel_install_registers_the_course_kernel(tmp_path):
 
     from leptonlab.course import install_kernel
 
-    where = install_kernel(prefix=str(tmp_path), jax_cache=tmp_path / "jax", tunables="glibc.malloc.arena_max=1")
+    where = install_kernel(
+        prefix=str(tmp_path), jax_cache=tmp_path / "jax", tunables="glibc.malloc.arena_max=1"
+    )
     spec = json.loads((where / "kernel.json").read_text())
     assert where.name == "leptonlab" and spec["display_name"] == "Python (leptonlab)"
-    assert spec["env"] == {"JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax"), "GLIBC_TUNABLES": "glibc.malloc.arena_max=1"}
+    assert spec["env"] == {
+        "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax"),
+        "GLIBC_TUNABLES": "glibc.malloc.arena_max=1",
+    }
     with pytest.raises(ValueError, match="kernel name"):
         install_kernel(name="two words", prefix=str(tmp_path))
 
@@ -117,7 +133,10 @@ def test_help_has_no_markup_and_every_example_path_exists(capsys):
     assert main(["--help"]) == 0
     shown = capsys.readouterr().out
     assert "``" not in shown, "the help is plain text, not reStructuredText"
-    texts = {"leptonlab --help": shown, "README.md": (root / "README.md").read_text(encoding="utf-8")}
+    texts = {
+        "leptonlab --help": shown,
+        "README.md": (root / "README.md").read_text(encoding="utf-8"),
+    }
     for where, text in texts.items():
         for path in set(re.findall(r"notebooks/\d\d_\w+\.ipynb", text)):
             assert (root / path).is_file(), f"{where} names {path}, which does not exist"

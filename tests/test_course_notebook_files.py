@@ -3,12 +3,24 @@
 import nbformat
 import pytest
 
-from leptonlab.course import (METRICS_MIME, check_notebook, course_notebooks, recorded_metrics,
-                              strip_outputs)
+from leptonlab.course import (
+    METRICS_MIME,
+    check_notebook,
+    course_notebooks,
+    recorded_metrics,
+    strip_outputs,
+)
 
 KERNELSPEC = {"name": "leptonlab", "display_name": "Python (leptonlab)", "language": "python"}
-SOLUTION_META = {"nbgrader": {"solution": True, "grade": False, "locked": False,
-                              "grade_id": "00-sigmoid", "schema_version": 3}}
+SOLUTION_META = {
+    "nbgrader": {
+        "solution": True,
+        "grade": False,
+        "locked": False,
+        "grade_id": "00-sigmoid",
+        "schema_version": 3,
+    }
+}
 SOLUTION = """\
 def my_sigmoid(x):
     ### BEGIN SOLUTION
@@ -37,10 +49,12 @@ def write(path, cells, kernel=KERNELSPEC, **metadata):
 
 
 def clean_cells():
-    return [code("import leptonlab as lepton"),
-            code("QUICK = None  # follow LEPTONLAB_QUICK\nSEED = 0", tags=["parameters"]),
-            code(SOLUTION, **SOLUTION_META),
-            code("print(1 + 1)", tags=["nbval-check-output"], outputs=[stream("2\n")], count=4)]
+    return [
+        code("import leptonlab as lepton"),
+        code("QUICK = None  # follow LEPTONLAB_QUICK\nSEED = 0", tags=["parameters"]),
+        code(SOLUTION, **SOLUTION_META),
+        code("print(1 + 1)", tags=["nbval-check-output"], outputs=[stream("2\n")], count=4),
+    ]
 
 
 def executed(tmp_path):
@@ -52,15 +66,22 @@ def executed(tmp_path):
     injected = code("QUICK = True\n", tags=["injected-parameters"], count=2)
     error_marker = nbformat.v4.new_markdown_cell("An Exception was encountered")
     error_marker.metadata["tags"] = ["papermill-error-cell-tag"]
-    return write(tmp_path / "01_run.ipynb", [error_marker, *cells[:2], injected, *cells[2:]],
-                 papermill={"parameters": {"QUICK": True}})
+    return write(
+        tmp_path / "01_run.ipynb",
+        [error_marker, *cells[:2], injected, *cells[2:]],
+        papermill={"parameters": {"QUICK": True}},
+    )
 
 
 def test_a_parameters_cell_papermill_cannot_read_is_a_problem(tmp_path):
     cells = clean_cells()
     cells[1] = code("QUICK = lepton.quick_mode()\nSEED = 0", tags=["parameters"])
     problems = check_notebook(write(tmp_path / "00_call.ipynb", cells))
-    assert len(problems) == 1 and "line 1" in problems[0] and "QUICK = lepton.quick_mode(QUICK)" in problems[0]
+    assert (
+        len(problems) == 1
+        and "line 1" in problems[0]
+        and "QUICK = lepton.quick_mode(QUICK)" in problems[0]
+    )
 
 
 def test_clean_notebook_has_no_problems(tmp_path):
@@ -102,7 +123,8 @@ def test_check_missing_parameters_cell(tmp_path):
     cells = clean_cells()
     cells[1].metadata["tags"] = []
     assert check_notebook(write(tmp_path / "00_p.ipynb", cells)) == [
-        "no cell tagged 'parameters': tag the cell that sets QUICK and SEED."]
+        "no cell tagged 'parameters': tag the cell that sets QUICK and SEED."
+    ]
 
 
 def test_check_outputs_on_untagged_cell(tmp_path):
@@ -112,20 +134,25 @@ def test_check_outputs_on_untagged_cell(tmp_path):
     assert len(problems) == 1 and problems[0].startswith("cell 0 (code) has outputs")
 
 
-@pytest.mark.parametrize("source", [
-    "### BEGIN SOLUTION\nx = 1\n",
-    "x = 1\n### END SOLUTION\n",
-    "### END SOLUTION\n### BEGIN SOLUTION\n",
-    "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n### END SOLUTION\n",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "### BEGIN SOLUTION\nx = 1\n",
+        "x = 1\n### END SOLUTION\n",
+        "### END SOLUTION\n### BEGIN SOLUTION\n",
+        "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n### END SOLUTION\n",
+    ],
+)
 def test_check_unbalanced_solution_markers(tmp_path, source):
     cells = [*clean_cells(), code(source, **SOLUTION_META)]
     problems = check_notebook(write(tmp_path / "00_u.ipynb", cells))
     assert len(problems) == 1 and "cell 4 (code): unbalanced" in problems[0]
 
 
-@pytest.mark.parametrize("metadata", [{}, {"nbgrader": {"solution": False, "grade_id": "x"}},
-                                      {"nbgrader": {"solution": True}}])
+@pytest.mark.parametrize(
+    "metadata",
+    [{}, {"nbgrader": {"solution": False, "grade_id": "x"}}, {"nbgrader": {"solution": True}}],
+)
 def test_check_solution_without_nbgrader_metadata(tmp_path, metadata):
     cells = [*clean_cells(), code(SOLUTION, **metadata)]
     problems = check_notebook(write(tmp_path / "00_s.ipynb", cells))
@@ -143,9 +170,11 @@ def test_recorded_metrics_later_values_win(tmp_path):
         data = {METRICS_MIME: values, "text/plain": "recorded"}
         return nbformat.v4.new_output("display_data", data=data)
 
-    cells = [code("", outputs=[metrics({"acc": 0.5, "steps": 10})]),
-             code("", outputs=[stream("x")]),
-             code("", outputs=[metrics({"acc": 0.9})])]
+    cells = [
+        code("", outputs=[metrics({"acc": 0.5, "steps": 10})]),
+        code("", outputs=[stream("x")]),
+        code("", outputs=[metrics({"acc": 0.9})]),
+    ]
     assert recorded_metrics(write(tmp_path / "00_m.ipynb", cells)) == {"acc": 0.9, "steps": 10}
 
 

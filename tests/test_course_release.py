@@ -14,24 +14,34 @@ W = Where("nb.ipynb", 3)
 
 
 def test_code_solution_becomes_an_indented_stub():
-    source = "def f(x):\n    ### BEGIN SOLUTION\n    y = x + 1\n    return y\n    ### END SOLUTION\n"
+    source = (
+        "def f(x):\n    ### BEGIN SOLUTION\n    y = x + 1\n    return y\n    ### END SOLUTION\n"
+    )
     assert student_source(source, "code", W) == (
-        "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n")
+        "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
+    )
 
 
 def test_markdown_answer_becomes_a_prompt_and_hidden_tests_vanish():
-    assert student_source("Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION", "markdown", W) == (
-        "Why?\nYOUR ANSWER HERE")
+    assert student_source(
+        "Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION", "markdown", W
+    ) == ("Why?\nYOUR ANSWER HERE")
     source = "check(f)\n### BEGIN HIDDEN TESTS\nassert f(2) == 3\n### END HIDDEN TESTS\nprint('ok')"
     assert student_source(source, "code", W) == "check(f)\nprint('ok')"
 
 
-@pytest.mark.parametrize("source, message", [
-    ("### BEGIN SOLUTION\nx = 1\n", "never closed"),
-    ("x = 1\n### END SOLUTION\n", "without a"),
-    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n### END SOLUTION", "inside the region"),
-    ("### BEGIN HIDDEN TESTS\nassert True\n", "never closed"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("### BEGIN SOLUTION\nx = 1\n", "never closed"),
+        ("x = 1\n### END SOLUTION\n", "without a"),
+        (
+            "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n### END SOLUTION",
+            "inside the region",
+        ),
+        ("### BEGIN HIDDEN TESTS\nassert True\n", "never closed"),
+    ],
+)
 def test_malformed_markers_name_notebook_cell_and_line(source, message):
     with pytest.raises(MarkerError, match=message) as info:
         student_source(source, "code", W)
@@ -46,7 +56,11 @@ def _tiny(path, *sources):
 
 
 def test_release_clears_outputs_only_of_changed_cells(tmp_path):
-    src = _tiny(tmp_path / "a.ipynb", "print('kept')", "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION")
+    src = _tiny(
+        tmp_path / "a.ipynb",
+        "print('kept')",
+        "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION",
+    )
     nb = nbformat.read(src, 4)
     nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="secret\n")]
     nbformat.write(nb, src)
@@ -85,8 +99,12 @@ def test_no_solution_text_survives_in_the_student_copy(notebook, tmp_path):
             elif line.strip().startswith("### END SOLUTION"):
                 inside = False
             elif inside and len(line.strip()) > 8:
-                assert line not in student_cell.source.split("\n"), f"solution line survives: {line!r}"
-    assert graded_cells(student).keys() == graded_cells(source).keys(), "checks are kept in the release"
+                assert line not in student_cell.source.split("\n"), (
+                    f"solution line survives: {line!r}"
+                )
+    assert graded_cells(student).keys() == graded_cells(source).keys(), (
+        "checks are kept in the release"
+    )
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
@@ -97,12 +115,20 @@ def test_student_copy_stops_at_the_first_exercise_with_a_helpful_check(notebook,
 
     done = release_notebook(notebook, tmp_path / notebook.name)
     nb = nbformat.read(done.target, 4)
-    client = NotebookClient(nb, timeout=300, kernel_name="leptonlab",
-                            resources={"metadata": {"path": str(notebook.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="leptonlab",
+        resources={"metadata": {"path": str(notebook.parent)}},
+    )
     with pytest.raises(CellExecutionError) as info:
         client.execute()
-    failed = next(c for c in nb.cells if any(o.get("output_type") == "error" for o in c.get("outputs", [])))
+    failed = next(
+        c for c in nb.cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))
+    )
     error = next(o for o in failed.outputs if o.output_type == "error")
-    assert failed.metadata.get("nbgrader", {}).get("grade") is True, "the first failure is a check cell"
+    assert failed.metadata.get("nbgrader", {}).get("grade") is True, (
+        "the first failure is a check cell"
+    )
     assert error.ename == "CheckFailed" and "not written yet" in error.evalue
     assert "NotImplementedError" in str(info.value) or "not written yet" in str(info.value)

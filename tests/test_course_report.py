@@ -7,12 +7,24 @@ import pytest
 
 from leptonlab.course import NotebookRow, Report, RunInfo, report_csv, report_markdown, write_report
 
-INFO = RunInfo(date="2025-01-31 14:05", quick=True, jax_version="0.6.0", backend="cpu",
-               devices="1 × cpu", machine="laptop, Linux x86_64, 2 CPUs, 8 GiB RAM")
+INFO = RunInfo(
+    date="2025-01-31 14:05",
+    quick=True,
+    jax_version="0.6.0",
+    backend="cpu",
+    devices="1 × cpu",
+    machine="laptop, Linux x86_64, 2 CPUs, 8 GiB RAM",
+)
 ROWS = (
     NotebookRow("00_setup.ipynb", "ok", 3.21, 180.4, {"test_accuracy": 0.97531, "steps": 50}),
-    NotebookRow("01_descent.ipynb", "failed", 1.5, None, {"status": "half"},
-                error="ValueError: boom | pipe\nsecond line"),
+    NotebookRow(
+        "01_descent.ipynb",
+        "failed",
+        1.5,
+        None,
+        {"status": "half"},
+        error="ValueError: boom | pipe\nsecond line",
+    ),
     NotebookRow("02_plain.ipynb", "ok", 0.5, 90.0),
 )
 
@@ -24,8 +36,9 @@ def test_markdown_has_header_and_one_row_per_notebook():
     assert "3 notebooks: 2 ok, 1 failed" in text
     table = [line for line in text.splitlines() if line.startswith("| 0")]
     assert len(table) == 3
-    assert table[0] == ("| 00_setup.ipynb | ✓ ok | 3.2 s | 180 MiB "
-                        "| test_accuracy = 0.9753, steps = 50 |")
+    assert table[0] == (
+        "| 00_setup.ipynb | ✓ ok | 3.2 s | 180 MiB | test_accuracy = 0.9753, steps = 50 |"
+    )
     assert "✗ failed" in table[1] and "–" in table[1]  # no memory measured
 
 
@@ -66,10 +79,13 @@ def test_row_is_frozen():
         ROWS[0].status = "failed"
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"status": "maybe"}, "status must be one of"),
-    ({"seconds": -1.0}, "seconds must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"status": "maybe"}, "status must be one of"),
+        ({"seconds": -1.0}, "seconds must be >= 0"),
+    ],
+)
 def test_row_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         NotebookRow(**{"notebook": "x.ipynb", "status": "ok", "seconds": 1.0, **kwargs})

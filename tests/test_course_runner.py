@@ -37,9 +37,12 @@ def notebook(path, *sources, parameters=None):
 def run(tmp_path_factory):
     """Run a failing notebook, then one that records metrics; return (report, progress, folder)."""
     folder = tmp_path_factory.mktemp("course")
-    failing = notebook(folder / "01_fails.ipynb",
-                       "import leptonlab as lepton\nlepton.record(before=1)",
-                       "raise ValueError('boom:\\n  on two lines')", "lepton.record(after=2)")
+    failing = notebook(
+        folder / "01_fails.ipynb",
+        "import leptonlab as lepton\nlepton.record(before=1)",
+        "raise ValueError('boom:\\n  on two lines')",
+        "lepton.record(after=2)",
+    )
     recording = notebook(folder / "02_records.ipynb", RECORDS, parameters="QUICK = False\nSEED = 0")
     lines = []
     # The kernel imports this checkout's leptonlab, whatever the working directory.
@@ -47,15 +50,22 @@ def run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         for name, value in env.items():
             mp.setenv(name, value)
-        report = run_course([failing, recording], out_dir=folder / "out", quick=True, timeout=120,
-                            progress=lines.append)
+        report = run_course(
+            [failing, recording],
+            out_dir=folder / "out",
+            quick=True,
+            timeout=120,
+            progress=lines.append,
+        )
     return report, lines, folder
 
 
 def test_statuses_and_the_failure_does_not_stop_the_next(run):
     report, _, _ = run
-    assert [(r.notebook, r.status) for r in report.rows] == [("01_fails.ipynb", "failed"),
-                                                              ("02_records.ipynb", "ok")]
+    assert [(r.notebook, r.status) for r in report.rows] == [
+        ("01_fails.ipynb", "failed"),
+        ("02_records.ipynb", "ok"),
+    ]
     assert report.failed == 1 and not report.ok
 
 
@@ -105,20 +115,23 @@ def one(tmp_path):
     return notebook(tmp_path / "00_x.ipynb", "x = 1")
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"notebooks": "00_x.ipynb"}, TypeError, "list of paths"),
-    ({"notebooks": []}, ValueError, "no notebooks to run"),
-    ({"notebooks": ["missing.ipynb"]}, FileNotFoundError, "no notebook at"),
-    ({"quick": "yes"}, TypeError, "quick must be True or False"),
-    ({"kernel": ""}, TypeError, "kernel must be"),
-    ({"kernel": "no-such-kernel"}, ValueError, "no Jupyter kernel named 'no-such-kernel'"),
-    ({"timeout": 0}, ValueError, "timeout must be a positive number"),
-    ({"parameters": {"QUICK": True}}, ValueError, "QUICK is set by quick"),
-    ({"parameters": {"bad name": 1}}, ValueError, "identifiers"),
-    ({"parameters": {"x": object()}}, TypeError, "plain values"),
-    ({"progress": "print"}, TypeError, "progress must be"),
-    ({"out_dir": 3}, TypeError, "out_dir must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"notebooks": "00_x.ipynb"}, TypeError, "list of paths"),
+        ({"notebooks": []}, ValueError, "no notebooks to run"),
+        ({"notebooks": ["missing.ipynb"]}, FileNotFoundError, "no notebook at"),
+        ({"quick": "yes"}, TypeError, "quick must be True or False"),
+        ({"kernel": ""}, TypeError, "kernel must be"),
+        ({"kernel": "no-such-kernel"}, ValueError, "no Jupyter kernel named 'no-such-kernel'"),
+        ({"timeout": 0}, ValueError, "timeout must be a positive number"),
+        ({"parameters": {"QUICK": True}}, ValueError, "QUICK is set by quick"),
+        ({"parameters": {"bad name": 1}}, ValueError, "identifiers"),
+        ({"parameters": {"x": object()}}, TypeError, "plain values"),
+        ({"progress": "print"}, TypeError, "progress must be"),
+        ({"out_dir": 3}, TypeError, "out_dir must be"),
+    ],
+)
 def test_bad_input(tmp_path, one, kwargs, error, match):
     arguments = {"notebooks": [one], "out_dir": tmp_path / "out", "quick": True, **kwargs}
     notebooks = arguments.pop("notebooks")

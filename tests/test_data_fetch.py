@@ -83,6 +83,7 @@ def offline(monkeypatch, tmp_path):
 
 # ---------------------------------------------------------------------------- offline folder
 
+
 def test_offline_file_is_verified_and_returned(offline, monkeypatch):
     use_registry(monkeypatch, entry("a.bin", PAYLOAD, urls=("http://unused/a.bin",)))
     (offline / "tiny" / "a.bin").write_bytes(PAYLOAD)
@@ -128,6 +129,7 @@ def test_bad_names_list_the_valid_ones(offline, monkeypatch):
 
 
 # ---------------------------------------------------------------------------- downloads
+
 
 def test_download_then_cache_then_corrupt_cache_is_replaced(cache, server, monkeypatch):
     (server.root / "a.bin").write_bytes(PAYLOAD)
@@ -182,14 +184,21 @@ def zip_bytes(members):
 def test_archive_members_are_extracted_and_verified(cache, server, monkeypatch):
     archive_data = zip_bytes({"tiny/u.data": PAYLOAD, "tiny/u.info": b"3 users\n"})
     (server.root / "tiny.zip").write_bytes(archive_data)
-    archive = Archive("tiny.zip", (server.url + "tiny.zip",), md5=hashlib.md5(archive_data).hexdigest())
-    use_registry(monkeypatch, entry("u.data", PAYLOAD, archive=archive, member="tiny/u.data"),
-                 entry("u.info", b"3 users\n", archive=archive, member="tiny/u.info"))
+    archive = Archive(
+        "tiny.zip", (server.url + "tiny.zip",), md5=hashlib.md5(archive_data).hexdigest()
+    )
+    use_registry(
+        monkeypatch,
+        entry("u.data", PAYLOAD, archive=archive, member="tiny/u.data"),
+        entry("u.info", b"3 users\n", archive=archive, member="tiny/u.info"),
+    )
     assert data.fetch("tiny", "u.data").read_bytes() == PAYLOAD
     assert data.fetch("tiny", "u.info").read_bytes() == b"3 users\n"
     assert server.hits == ["/tiny.zip"]  # the archive is downloaded once
     (cache / "tiny" / "u.data").write_bytes(b"corrupt")
-    assert data.fetch("tiny", "u.data").read_bytes() == PAYLOAD  # re-extracted from the cached archive
+    assert (
+        data.fetch("tiny", "u.data").read_bytes() == PAYLOAD
+    )  # re-extracted from the cached archive
     assert server.hits == ["/tiny.zip"]
 
 
@@ -197,7 +206,9 @@ def test_archive_with_a_wrong_member_is_refused(cache, server, monkeypatch):
     (server.root / "tiny.zip").write_bytes(zip_bytes({"tiny/u.data": b"not the data"}))
     archive = Archive("tiny.zip", (server.url + "tiny.zip",))  # no published checksum
     use_registry(monkeypatch, entry("u.data", PAYLOAD, archive=archive, member="tiny/u.data"))
-    with pytest.raises(DataError, match="tiny.zip does not hold the expected tiny/u.data.*downloaded twice"):
+    with pytest.raises(
+        DataError, match="tiny.zip does not hold the expected tiny/u.data.*downloaded twice"
+    ):
         data.fetch("tiny", "u.data")
     assert server.hits == ["/tiny.zip", "/tiny.zip"]  # a suspicious archive gets one fresh download
     assert not (cache / "tiny" / "u.data").exists()
@@ -209,7 +220,9 @@ def test_repeat_verification_is_memoised(cache, server, monkeypatch):
     data.fetch("tiny", "a.bin")
     calls = []
     real = hashlib.file_digest
-    monkeypatch.setattr(_fetch.hashlib, "file_digest", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        _fetch.hashlib, "file_digest", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
     for _ in range(3):
         data.fetch("tiny", "a.bin")
     assert len(calls) <= 1
@@ -217,13 +230,23 @@ def test_repeat_verification_is_memoised(cache, server, monkeypatch):
 
 # ---------------------------------------------------------------------------- status and prefetch
 
+
 def test_status_offline_reports_ok_missing_corrupt(offline, monkeypatch):
-    use_registry(monkeypatch, *(entry(n, PAYLOAD, urls=("http://unused/" + n,)) for n in ("ok", "gone", "bad")))
+    use_registry(
+        monkeypatch,
+        *(entry(n, PAYLOAD, urls=("http://unused/" + n,)) for n in ("ok", "gone", "bad")),
+    )
     (offline / "tiny" / "ok").write_bytes(PAYLOAD)
     (offline / "tiny" / "bad").write_bytes(b"bad")
     rows = data.status()
-    assert [(r["file"], r["state"]) for r in rows] == [("ok", "ok"), ("gone", "missing"), ("bad", "corrupt")]
-    assert {r["source"] for r in rows} == {"offline dir"} and {r["dataset"] for r in rows} == {"tiny"}
+    assert [(r["file"], r["state"]) for r in rows] == [
+        ("ok", "ok"),
+        ("gone", "missing"),
+        ("bad", "corrupt"),
+    ]
+    assert {r["source"] for r in rows} == {"offline dir"} and {r["dataset"] for r in rows} == {
+        "tiny"
+    }
     assert rows[0]["path"] == str(offline / "tiny" / "ok")
 
 
@@ -231,8 +254,15 @@ def test_status_online_never_downloads_nor_creates_folders(cache, server, monkey
     (server.root / "a.bin").write_bytes(PAYLOAD)
     use_registry(monkeypatch, entry("a.bin", PAYLOAD, urls=(server.url + "a.bin",)))
     rows = data.status()
-    assert rows == [{"dataset": "tiny", "file": "a.bin", "state": "missing",
-                     "path": str(cache / "tiny" / "a.bin"), "source": "cache"}]
+    assert rows == [
+        {
+            "dataset": "tiny",
+            "file": "a.bin",
+            "state": "missing",
+            "path": str(cache / "tiny" / "a.bin"),
+            "source": "cache",
+        }
+    ]
     assert server.hits == [] and not cache.exists()
 
 
@@ -244,8 +274,11 @@ def test_status_covers_every_registered_file():
 
 def test_prefetch_downloads_everything_and_reports_failures(cache, server, monkeypatch):
     (server.root / "a.bin").write_bytes(PAYLOAD)
-    use_registry(monkeypatch, entry("a.bin", PAYLOAD, urls=(server.url + "a.bin",)),
-                 entry("b.bin", PAYLOAD, urls=(server.url + "nowhere/b.bin",)))
+    use_registry(
+        monkeypatch,
+        entry("a.bin", PAYLOAD, urls=(server.url + "a.bin",)),
+        entry("b.bin", PAYLOAD, urls=(server.url + "nowhere/b.bin",)),
+    )
     lines = []
     rows = data.prefetch(progress=lines.append)
     assert [(r["file"], r["state"]) for r in rows] == [("a.bin", "ok"), ("b.bin", "failed")]

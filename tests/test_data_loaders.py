@@ -20,7 +20,9 @@ REAL_DATA = os.environ.get("LEPTONLAB_DATA_DIR")
 
 def idx_gz(array: np.ndarray) -> bytes:
     """A gzip'd uint8 IDX file."""
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
     return gzip.compress(header + array.astype(np.uint8).tobytes())
 
 
@@ -30,8 +32,12 @@ def cifar_tar(batches: dict) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for name, labels in batches.items():
             n = len(labels)
-            pixels = np.tile(np.arange(3072, dtype=np.uint16) % 251, (n, 1)).astype(np.uint8)  # [N, 3072]
-            content = pickle.dumps({b"data": pixels, b"labels": labels, b"batch_label": name.encode()}, protocol=4)
+            pixels = np.tile(np.arange(3072, dtype=np.uint16) % 251, (n, 1)).astype(
+                np.uint8
+            )  # [N, 3072]
+            content = pickle.dumps(
+                {b"data": pixels, b"labels": labels, b"batch_label": name.encode()}, protocol=4
+            )
             info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content))
@@ -51,8 +57,15 @@ def tiny(monkeypatch, tmp_path):
         entries = []
         for name, content in files.items():
             (folder / dataset / name).write_bytes(content)
-            entries.append(DataFile(dataset, name, len(content), hashlib.sha256(content).hexdigest(),
-                                    urls=("http://unused/" + name,)))
+            entries.append(
+                DataFile(
+                    dataset,
+                    name,
+                    len(content),
+                    hashlib.sha256(content).hexdigest(),
+                    urls=("http://unused/" + name,),
+                )
+            )
         registry[dataset] = Dataset(dataset, dataset, "http://unused/", "l", "c", tuple(entries))
         return folder / dataset
 
@@ -62,11 +75,18 @@ def tiny(monkeypatch, tmp_path):
 IMAGES = np.arange(3 * 28 * 28).reshape(3, 28, 28) % 256  # [N=3, 28, 28]
 
 
-@pytest.mark.parametrize("loader, dataset", [(data.load_mnist, "mnist"), (data.load_fashion_mnist, "fashion-mnist")])
+@pytest.mark.parametrize(
+    "loader, dataset", [(data.load_mnist, "mnist"), (data.load_fashion_mnist, "fashion-mnist")]
+)
 @pytest.mark.parametrize("split, prefix", [("train", "train"), ("test", "t10k")])
 def test_idx_loaders(tiny, loader, dataset, split, prefix):
-    tiny(dataset, {f"{prefix}-images-idx3-ubyte.gz": idx_gz(IMAGES),
-                   f"{prefix}-labels-idx1-ubyte.gz": idx_gz(np.array([7, 0, 9]))})
+    tiny(
+        dataset,
+        {
+            f"{prefix}-images-idx3-ubyte.gz": idx_gz(IMAGES),
+            f"{prefix}-labels-idx1-ubyte.gz": idx_gz(np.array([7, 0, 9])),
+        },
+    )
     images, labels = loader(split)
     assert images.shape == (3, 28, 28) and images.dtype == np.uint8
     np.testing.assert_array_equal(images, IMAGES)
@@ -74,17 +94,30 @@ def test_idx_loaders(tiny, loader, dataset, split, prefix):
     assert labels.dtype == np.int32
 
 
-@pytest.mark.parametrize("labels, message", [(np.array([1, 2]), "expected 3 labels"),
-                                             (np.array([1, 2, 12]), r"labels must lie in 0..9")])
+@pytest.mark.parametrize(
+    "labels, message",
+    [(np.array([1, 2]), "expected 3 labels"), (np.array([1, 2, 12]), r"labels must lie in 0..9")],
+)
 def test_idx_loader_refuses_inconsistent_files(tiny, labels, message):
-    tiny("mnist", {"train-images-idx3-ubyte.gz": idx_gz(IMAGES), "train-labels-idx1-ubyte.gz": idx_gz(labels)})
+    tiny(
+        "mnist",
+        {
+            "train-images-idx3-ubyte.gz": idx_gz(IMAGES),
+            "train-labels-idx1-ubyte.gz": idx_gz(labels),
+        },
+    )
     with pytest.raises(DataError, match=message):
         data.load_mnist()
 
 
 def test_idx_loader_refuses_wrong_image_shape(tiny):
-    tiny("mnist", {"train-images-idx3-ubyte.gz": idx_gz(np.zeros((2, 32, 32))),
-                   "train-labels-idx1-ubyte.gz": idx_gz(np.array([1, 2]))})
+    tiny(
+        "mnist",
+        {
+            "train-images-idx3-ubyte.gz": idx_gz(np.zeros((2, 32, 32))),
+            "train-labels-idx1-ubyte.gz": idx_gz(np.array([1, 2])),
+        },
+    )
     with pytest.raises(DataError, match=r"expected \[N, 28, 28\] uint8 images"):
         data.load_mnist()
 
@@ -95,9 +128,14 @@ def test_tinyshakespeare(tiny):
 
 
 def test_sst2(tiny):
-    tiny("sst-2", {"train.tsv": b"sentence\tlabel\ngood \t1\nbad \t0\n",
-                   "dev.tsv": b"sentence\tlabel\nfine \t1\n",
-                   "test.tsv": b"index\tsentence\n0\tunknown .\n"})
+    tiny(
+        "sst-2",
+        {
+            "train.tsv": b"sentence\tlabel\ngood \t1\nbad \t0\n",
+            "dev.tsv": b"sentence\tlabel\nfine \t1\n",
+            "test.tsv": b"index\tsentence\n0\tunknown .\n",
+        },
+    )
     sentences, labels = data.load_sst2()
     assert sentences == ["good ", "bad "] and labels.tolist() == [1, 0]
     assert data.load_sst2("dev")[1].dtype == np.int32
@@ -143,7 +181,9 @@ def test_cifar10(tiny):
     tiny("cifar-10", {"cifar-10-python.tar.gz": cifar_tar(batches)})
     images, labels = data.load_cifar10()
     assert images.shape == (10, 32, 32, 3) and images.dtype == np.uint8
-    assert labels.tolist() == [1, 2, 2, 3, 3, 4, 4, 5, 5, 6] and labels.dtype == np.int32  # batches in order
+    assert (
+        labels.tolist() == [1, 2, 2, 3, 3, 4, 4, 5, 5, 6] and labels.dtype == np.int32
+    )  # batches in order
     assert images[0, 0, 0].tolist() == [0, 1024 % 251, 2048 % 251]  # R, G, B of the top-left pixel
     images, labels = data.load_cifar10("test")
     assert images.shape == (3, 32, 32, 3) and labels.tolist() == [9, 0, 3]
@@ -168,26 +208,50 @@ def test_cifar10_refuses_a_malicious_batch(tiny, tmp_path):
 
 def test_cifar10_offline_without_the_archive_is_a_clear_error(tiny, tmp_path):
     tiny("cifar-10", {})
-    _registry.DATASETS["cifar-10"] = Dataset("cifar-10", "C", "http://x/", "l", "c", (
-        DataFile("cifar-10", "cifar-10-python.tar.gz", 1, "0" * 64, urls=("http://unused/c.tar.gz",)),))
+    _registry.DATASETS["cifar-10"] = Dataset(
+        "cifar-10",
+        "C",
+        "http://x/",
+        "l",
+        "c",
+        (
+            DataFile(
+                "cifar-10", "cifar-10-python.tar.gz", 1, "0" * 64, urls=("http://unused/c.tar.gz",)
+            ),
+        ),
+    )
     with pytest.raises(DataError, match="cifar-10-python.tar.gz is not in the offline data folder"):
         data.load_cifar10()
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: data.load_mnist("validation"), "split='validation' is not valid; choose one of: 'train', 'test'"),
-    (lambda: data.load_fashion_mnist(0), "split=0 is not valid"),
-    (lambda: data.load_sst2("val"), "choose one of: 'train', 'dev', 'test'"),
-    (lambda: data.load_cifar10("dev"), "choose one of: 'train', 'test'"),
-    (lambda: data.load_movielens_fold("u6"), "fold='u6' is not valid; choose one of: 'u1', 'u2', 'u3', 'u4', 'u5', 'ua', 'ub'"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: data.load_mnist("validation"),
+            "split='validation' is not valid; choose one of: 'train', 'test'",
+        ),
+        (lambda: data.load_fashion_mnist(0), "split=0 is not valid"),
+        (lambda: data.load_sst2("val"), "choose one of: 'train', 'dev', 'test'"),
+        (lambda: data.load_cifar10("dev"), "choose one of: 'train', 'test'"),
+        (
+            lambda: data.load_movielens_fold("u6"),
+            "fold='u6' is not valid; choose one of: 'u1', 'u2', 'u3', 'u4', 'u5', 'ua', 'ub'",
+        ),
+    ],
+)
 def test_bad_arguments_list_the_valid_ones(call, message):
     with pytest.raises(ValueError, match=message):
         call()
 
 
 def test_class_names():
-    assert len(data.MNIST_CLASSES) == len(data.FASHION_MNIST_CLASSES) == len(data.CIFAR10_CLASSES) == 10
+    assert (
+        len(data.MNIST_CLASSES)
+        == len(data.FASHION_MNIST_CLASSES)
+        == len(data.CIFAR10_CLASSES)
+        == 10
+    )
     assert data.FASHION_MNIST_CLASSES[9] == "Ankle boot" and data.CIFAR10_CLASSES[0] == "airplane"
 
 

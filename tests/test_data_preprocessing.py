@@ -21,8 +21,10 @@ def test_crop_is_a_shift_of_the_original(images):
     out = data.random_crop(images, jax.random.key(1), padding=2)
     assert out.shape == images.shape
     padded = np.pad(np.asarray(images), ((0, 0), (2, 2), (2, 2), (0, 0)))
-    for img, got in zip(padded, np.asarray(out)):  # each output is some 8x8 window of the padded image
-        windows = [img[r:r + 8, c:c + 8] for r in range(5) for c in range(5)]
+    for img, got in zip(
+        padded, np.asarray(out)
+    ):  # each output is some 8x8 window of the padded image
+        windows = [img[r : r + 8, c : c + 8] for r in range(5) for c in range(5)]
         assert any(np.array_equal(w, got) for w in windows)
 
 
@@ -49,12 +51,15 @@ def test_augment_pipeline_is_deterministic_hashable_and_jittable(images):
     assert not jnp.array_equal(a, aug(images, jax.random.key(6)))
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda x: data.random_crop(x, jax.random.key(0), padding=-1), "padding"),
-    (lambda x: data.random_flip(x[0, 0], jax.random.key(0)), "images"),
-    (lambda x: data.random_rotation(x, jax.random.key(0), max_degrees=-5), "max_degrees"),
-    (lambda x: data.Augment(crop_padding=-2), ">= 0"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda x: data.random_crop(x, jax.random.key(0), padding=-1), "padding"),
+        (lambda x: data.random_flip(x[0, 0], jax.random.key(0)), "images"),
+        (lambda x: data.random_rotation(x, jax.random.key(0), max_degrees=-5), "max_degrees"),
+        (lambda x: data.Augment(crop_padding=-2), ">= 0"),
+    ],
+)
 def test_augmentation_bad_input(images, call, match):
     with pytest.raises(ValueError, match=match):
         call(images)
@@ -63,10 +68,14 @@ def test_augmentation_bad_input(images, call, match):
 def test_to_float_and_standardizer():
     pixels = np.array([[[0, 255], [51, 102]]], np.uint8).repeat(3, axis=0)  # [3, 2, 2]
     x = data.to_float(pixels)
-    assert x.dtype == jnp.float32 and float(x.max()) == 1.0 and float(x[0, 1, 0]) == pytest.approx(0.2)
+    assert (
+        x.dtype == jnp.float32 and float(x.max()) == 1.0 and float(x[0, 1, 0]) == pytest.approx(0.2)
+    )
     std = data.fit_standardizer(x)
     z = std(x)
-    assert float(z.mean()) == pytest.approx(0.0, abs=1e-6) and float(z.std()) == pytest.approx(1.0, abs=1e-5)
+    assert float(z.mean()) == pytest.approx(0.0, abs=1e-6) and float(z.std()) == pytest.approx(
+        1.0, abs=1e-5
+    )
     with pytest.raises(TypeError, match="uint8"):
         data.to_float(x)
     with pytest.raises(ValueError, match="two examples"):
@@ -91,10 +100,14 @@ def test_stratified_split_keeps_class_proportions():
     assert np.sum(labels[split.val] == 0) == 20 and np.sum(labels[split.val] == 1) == 5
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(n=10, val_fraction=1.0), "val_fraction"), (dict(n=1, val_fraction=0.5), "at least 2"),
-    (dict(n=10, val_fraction=0.5, stratify=np.zeros(3)), "one label per example"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n=10, val_fraction=1.0), "val_fraction"),
+        (dict(n=1, val_fraction=0.5), "at least 2"),
+        (dict(n=10, val_fraction=0.5, stratify=np.zeros(3)), "one label per example"),
+    ],
+)
 def test_split_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         data.train_val_split(key=jax.random.key(0), **kwargs)

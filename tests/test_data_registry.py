@@ -31,24 +31,48 @@ def test_every_course_dataset_is_registered_with_license_and_citation():
 
 def test_mnist_mirrors_in_torchvision_order():
     entry = data.get_dataset("mnist").file("train-images-idx3-ubyte.gz")
-    assert entry.urls == ("https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz",
-                          "http://yann.lecun.com/exdb/mnist/train-images-idx3-ubyte.gz")
+    assert entry.urls == (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz",
+        "http://yann.lecun.com/exdb/mnist/train-images-idx3-ubyte.gz",
+    )
     assert entry.md5 == "f68b3c2dcbeaaa9fbdd348bbdeb94873"  # the official md5
     assert entry.known_hash == f"sha256:{entry.sha256}"
 
 
 def test_official_urls():
     fashion = data.get_dataset("fashion-mnist").file("t10k-labels-idx1-ubyte.gz")
-    assert fashion.urls == ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-labels-idx1-ubyte.gz",)
+    assert fashion.urls == (
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/t10k-labels-idx1-ubyte.gz",
+    )
     text = data.get_dataset("tinyshakespeare").file("input.txt")
-    assert text.urls == ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",)
+    assert text.urls == (
+        "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
+    )
 
 
-@pytest.mark.parametrize("dataset, name, archive_url, member", [
-    ("ml-100k", "u.data", "https://files.grouplens.org/datasets/movielens/ml-100k.zip", "ml-100k/u.data"),
-    ("ml-100k", "ua.test", "https://files.grouplens.org/datasets/movielens/ml-100k.zip", "ml-100k/ua.test"),
-    ("sst-2", "train.tsv", "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip", "SST-2/train.tsv"),
-])
+@pytest.mark.parametrize(
+    "dataset, name, archive_url, member",
+    [
+        (
+            "ml-100k",
+            "u.data",
+            "https://files.grouplens.org/datasets/movielens/ml-100k.zip",
+            "ml-100k/u.data",
+        ),
+        (
+            "ml-100k",
+            "ua.test",
+            "https://files.grouplens.org/datasets/movielens/ml-100k.zip",
+            "ml-100k/ua.test",
+        ),
+        (
+            "sst-2",
+            "train.tsv",
+            "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip",
+            "SST-2/train.tsv",
+        ),
+    ],
+)
 def test_archive_members_are_verified_by_their_own_sha256(dataset, name, archive_url, member):
     entry = data.get_dataset(dataset).file(name)
     assert entry.urls == ()
@@ -78,7 +102,11 @@ def test_registry_agrees_with_the_shared_manifest():
             row = rows.get(f"{ds.name}/{entry.name}")
             if row is None:
                 continue  # not in the offline copies (the CIFAR-10 archive)
-            assert (entry.size, entry.sha256, entry.md5) == (int(row["bytes"]), row["sha256"], row["md5"])
+            assert (entry.size, entry.sha256, entry.md5) == (
+                int(row["bytes"]),
+                row["sha256"],
+                row["md5"],
+            )
     registered = {f"{ds.name}/{e.name}" for ds in data.DATASETS.values() for e in ds.files}
     assert {p for p in rows if not p.startswith("cifar-10-png")} <= registered
 
@@ -100,14 +128,22 @@ def test_unknown_names_list_the_valid_ones():
         data.get_dataset(3)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(), "either download URLs or an archive"),
-    (dict(urls=("http://x/f",), archive=data.Archive("a.zip", ("http://x/a.zip",)), member="f"), "not both"),
-    (dict(archive=data.Archive("a.zip", ("http://x/a.zip",))), "needs both"),
-    (dict(urls=("http://x/f",), sha256="ABC"), "64 lower-case hex"),
-    (dict(urls=("http://x/f",), sha256=None), "needs a sha256"),
-    (dict(urls=("http://x/f",), size=0), "positive"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(), "either download URLs or an archive"),
+        (
+            dict(
+                urls=("http://x/f",), archive=data.Archive("a.zip", ("http://x/a.zip",)), member="f"
+            ),
+            "not both",
+        ),
+        (dict(archive=data.Archive("a.zip", ("http://x/a.zip",))), "needs both"),
+        (dict(urls=("http://x/f",), sha256="ABC"), "64 lower-case hex"),
+        (dict(urls=("http://x/f",), sha256=None), "needs a sha256"),
+        (dict(urls=("http://x/f",), size=0), "positive"),
+    ],
+)
 def test_datafile_rejects_inconsistent_entries(kwargs, message):
     fields = dict(dataset="d", name="f", size=1, sha256=SHA) | kwargs
     with pytest.raises(ValueError, match=message):

@@ -20,7 +20,8 @@ from leptonlab.train import TrainConfig, TrainState
 @pytest.mark.parametrize("shape, axis", [((16, 4), -1), ((3, 3, 2, 8), -1), ((5, 7), 0), ((9,), 0)])
 def test_dequantised_weights_are_within_half_a_step(shape, axis):
     w = jax.random.normal(jax.random.key(1), shape) * jnp.linspace(0.01, 3.0, shape[axis]).reshape(
-        [-1 if a == axis % len(shape) else 1 for a in range(len(shape))])
+        [-1 if a == axis % len(shape) else 1 for a in range(len(shape))]
+    )
     q = deploy.quantize_int8(w, axis=axis)
     assert q.values.dtype == jnp.int8 and q.values.shape == w.shape
     assert q.scale.shape[axis] == shape[axis] and q.scale.size == shape[axis]
@@ -35,8 +36,9 @@ def test_dequantised_weights_are_within_half_a_step(shape, axis):
 def test_per_channel_scales_beat_one_scale_for_the_whole_tensor():
     w = jnp.stack([jnp.linspace(-0.01, 0.01, 50), jnp.linspace(-5, 5, 50)], axis=1)  # [50, 2]
     per_channel = jnp.abs(w - deploy.dequantize(deploy.quantize_int8(w)))[:, 0].max()
-    per_tensor = jnp.abs(w - deploy.dequantize(deploy.quantize_int8(w.reshape(-1, 1)))
-                         .reshape(w.shape))[:, 0].max()
+    per_tensor = jnp.abs(
+        w - deploy.dequantize(deploy.quantize_int8(w.reshape(-1, 1))).reshape(w.shape)
+    )[:, 0].max()
     assert per_channel < per_tensor / 100
 
 
@@ -47,12 +49,15 @@ def test_an_all_zero_channel_quantises_to_zero():
     np.testing.assert_array_equal(deploy.dequantize(q)[:, [0, 2]], 0.0)
 
 
-@pytest.mark.parametrize("w, kwargs, error, message", [
-    (jnp.arange(6).reshape(2, 3), {}, TypeError, "expects a float array"),
-    (jnp.float32(1.0), {}, ValueError, "got a scalar"),
-    (jnp.ones((2, 3)), {"axis": 2}, ValueError, "out of range"),
-    (jnp.array([[1.0, jnp.nan]]), {}, ValueError, "NaN or infinity"),
-])
+@pytest.mark.parametrize(
+    "w, kwargs, error, message",
+    [
+        (jnp.arange(6).reshape(2, 3), {}, TypeError, "expects a float array"),
+        (jnp.float32(1.0), {}, ValueError, "got a scalar"),
+        (jnp.ones((2, 3)), {"axis": 2}, ValueError, "out of range"),
+        (jnp.array([[1.0, jnp.nan]]), {}, ValueError, "NaN or infinity"),
+    ],
+)
 def test_quantize_rejects_bad_input(w, kwargs, error, message):
     with pytest.raises(error, match=message):
         deploy.quantize_int8(w, **kwargs)
@@ -106,11 +111,17 @@ def test_pruning_removes_exactly_the_requested_fraction(scope, fraction):
             assert abs(s - fraction) <= 1 / min(w.size for w in weights), (name, s)
     assert deploy.sparsity(params) == pytest.approx(zeros / n_total)
     for name in ("bias",):  # biases are never pruned
-        np.testing.assert_array_equal(params["hidden"][name][...], nnx.state(model, nnx.Param)["hidden"][name][...])
+        np.testing.assert_array_equal(
+            params["hidden"][name][...], nnx.state(model, nnx.Param)["hidden"][name][...]
+        )
 
 
 def test_global_pruning_removes_the_smallest_magnitudes():
-    params = {"a": jnp.array([[3.0, -0.1], [0.2, -4.0]]), "b": jnp.array([[-0.05, 1.0, 0.3]]), "bias": jnp.ones(2)}
+    params = {
+        "a": jnp.array([[3.0, -0.1], [0.2, -4.0]]),
+        "b": jnp.array([[-0.05, 1.0, 0.3]]),
+        "bias": jnp.ones(2),
+    }
     masks = deploy.magnitude_masks(params, 3 / 7)
     np.testing.assert_array_equal(masks["a"], [[1, 0], [0, 1]])  # 0.05, 0.1 and 0.2 go
     np.testing.assert_array_equal(masks["b"], [[0, 1, 1]])
@@ -127,12 +138,15 @@ def test_ties_are_broken_so_the_count_stays_exact():
     assert int(jnp.sum(deploy.magnitude_masks(params, 0.37)["w"] == 0)) == 37
 
 
-@pytest.mark.parametrize("fraction, scope, error, message", [
-    (1.0, "global", ValueError, r"in \[0, 1\)"),
-    (-0.1, "global", ValueError, r"in \[0, 1\)"),
-    ("half", "global", TypeError, "must be a number"),
-    (0.5, "model", ValueError, "unknown scope"),
-])
+@pytest.mark.parametrize(
+    "fraction, scope, error, message",
+    [
+        (1.0, "global", ValueError, r"in \[0, 1\)"),
+        (-0.1, "global", ValueError, r"in \[0, 1\)"),
+        ("half", "global", TypeError, "must be a number"),
+        (0.5, "model", ValueError, "unknown scope"),
+    ],
+)
 def test_pruning_rejects_bad_input(fraction, scope, error, message):
     with pytest.raises(error, match=message):
         deploy.magnitude_masks({"w": jnp.ones((3, 3))}, fraction, scope=scope)
@@ -166,10 +180,14 @@ def test_fit_pruned_fine_tunes_and_the_sparsity_stays_exact():
     model = MLP(6, [16], 2, rngs=nnx.Rngs(0))
     pruned, masks = deploy.prune(model, 0.5, scope="layer")
     before = nnx.state(pruned, nnx.Param)
-    state, history = deploy.fit_pruned(pruned, masks, (x, y), TrainConfig(epochs=2, batch_size=8, progress=False))
+    state, history = deploy.fit_pruned(
+        pruned, masks, (x, y), TrainConfig(epochs=2, batch_size=8, progress=False)
+    )
     assert len(history) == 2
     assert deploy.sparsity(state.params) == pytest.approx(0.5, abs=1e-9)
-    np.testing.assert_array_equal(state.params["layers"][0]["kernel"][...] == 0, masks["layers"][0]["kernel"][...] == 0)
+    np.testing.assert_array_equal(
+        state.params["layers"][0]["kernel"][...] == 0, masks["layers"][0]["kernel"][...] == 0
+    )
     changed = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), before, state.params)
     assert all(jax.tree.leaves(changed))  # the kept weights did train
     with pytest.raises(TypeError, match="TrainConfig"):
@@ -184,9 +202,15 @@ def test_soft_target_loss_matches_the_formula_and_vanishes_on_the_teacher():
     t = jnp.array([[2.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
     temperature = 3.0
     p_t = jax.nn.softmax(t / temperature)
-    want = temperature**2 * jnp.sum(p_t * (jnp.log(p_t) - jax.nn.log_softmax(s / temperature)), axis=-1)
-    np.testing.assert_allclose(deploy.soft_target_loss(s, t, temperature=temperature), want, rtol=1e-5)
-    np.testing.assert_allclose(deploy.soft_target_loss(t + 5.0, t, temperature=temperature), 0.0, atol=1e-5)
+    want = temperature**2 * jnp.sum(
+        p_t * (jnp.log(p_t) - jax.nn.log_softmax(s / temperature)), axis=-1
+    )
+    np.testing.assert_allclose(
+        deploy.soft_target_loss(s, t, temperature=temperature), want, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        deploy.soft_target_loss(t + 5.0, t, temperature=temperature), 0.0, atol=1e-5
+    )
     assert bool(jnp.all(deploy.soft_target_loss(s, t, temperature=temperature) > 0))
 
 
@@ -196,16 +220,26 @@ def test_distillation_loss_mixes_soft_and_hard_terms():
     y = jnp.arange(6) % 5
     ce = optax.softmax_cross_entropy_with_integer_labels(s, y)
     soft = deploy.soft_target_loss(s, t, temperature=2.0)
-    np.testing.assert_allclose(deploy.distillation_loss(s, t, y, temperature=2.0, alpha=0.0), ce, rtol=1e-5)
-    np.testing.assert_allclose(deploy.distillation_loss(s, t, y, temperature=2.0, alpha=1.0), soft, rtol=1e-5)
-    np.testing.assert_allclose(deploy.distillation_loss(s, t, y, temperature=2.0, alpha=0.25),
-                               0.25 * soft + 0.75 * ce, rtol=1e-5)
+    np.testing.assert_allclose(
+        deploy.distillation_loss(s, t, y, temperature=2.0, alpha=0.0), ce, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        deploy.distillation_loss(s, t, y, temperature=2.0, alpha=1.0), soft, rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        deploy.distillation_loss(s, t, y, temperature=2.0, alpha=0.25),
+        0.25 * soft + 0.75 * ce,
+        rtol=1e-5,
+    )
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"temperature": 0.0}, "temperature must be"),
-    ({"alpha": 1.5}, "alpha"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"temperature": 0.0}, "temperature must be"),
+        ({"alpha": 1.5}, "alpha"),
+    ],
+)
 def test_distillation_rejects_bad_settings(kwargs, message):
     s = jnp.zeros((2, 3))
     with pytest.raises(ValueError, match=message):
@@ -229,10 +263,14 @@ def test_teacher_targets_and_the_distillation_loss_fn():
     assert targets.shape == (5, 11)
     np.testing.assert_array_equal(targets[:, 0], y)
     loss_fn = deploy.DistillationLoss(temperature=2.0, alpha=0.5)
-    assert loss_fn == deploy.DistillationLoss(2.0, 0.5) and hash(loss_fn) == hash(deploy.DistillationLoss(2.0, 0.5))
+    assert loss_fn == deploy.DistillationLoss(2.0, 0.5) and hash(loss_fn) == hash(
+        deploy.DistillationLoss(2.0, 0.5)
+    )
     student = teacher.model()
     student.eval()
-    loss, metrics = loss_fn(student, (x, targets), None)  # the student is the teacher: only the hard term is left
+    loss, metrics = loss_fn(
+        student, (x, targets), None
+    )  # the student is the teacher: only the hard term is left
     ce = optax.softmax_cross_entropy_with_integer_labels(targets[:, 1:], y)
     np.testing.assert_allclose(metrics["loss"], 0.5 * ce, rtol=1e-4, atol=1e-6)
     assert metrics["accuracy"].shape == (5,)
@@ -264,7 +302,9 @@ def test_a_clean_batch_is_not_flagged_and_shifted_ones_are(monitor, digits):
     clean = monitor.check(digits[400:464])  # held-out, same distribution
     assert not clean.drifted and clean.score < monitor.threshold
     inverted = monitor.check(1.0 - digits[400:464])
-    noisy = monitor.check(np.clip(digits[400:464] + np.random.default_rng(1).normal(0, 0.3, (64, 12, 12)), 0, 1))
+    noisy = monitor.check(
+        np.clip(digits[400:464] + np.random.default_rng(1).normal(0, 0.3, (64, 12, 12)), 0, 1)
+    )
     assert inverted.drifted and noisy.drifted
     assert inverted.score > 5 * monitor.threshold
     assert "DRIFT" in str(inverted) and "ok" in str(clean)
@@ -309,14 +349,35 @@ def _stub(*args):
     raise NotImplementedError()
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (_stub, "not written yet"),
-    (lambda w: (jnp.round(w / (jnp.abs(w).max() / 127)).astype(jnp.int8), jnp.abs(w).max() / 127), "1 entries"),
-    (lambda w: (_quantize_reference(w)[0].astype(jnp.float32), _quantize_reference(w)[1]), "int8"),
-    (lambda w: (jnp.floor(w / _quantize_reference(w)[1]).astype(jnp.int8), _quantize_reference(w)[1]), "floor"),
-    (lambda w: (_quantize_reference(w)[0], _quantize_reference(w)[1] * 127 / 128), "127"),
-    (lambda w: (_quantize_reference(w)[0], jnp.max(jnp.abs(w), axis=0) / 127), "all-zero channel"),
-])
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (_stub, "not written yet"),
+        (
+            lambda w: (
+                jnp.round(w / (jnp.abs(w).max() / 127)).astype(jnp.int8),
+                jnp.abs(w).max() / 127,
+            ),
+            "1 entries",
+        ),
+        (
+            lambda w: (_quantize_reference(w)[0].astype(jnp.float32), _quantize_reference(w)[1]),
+            "int8",
+        ),
+        (
+            lambda w: (
+                jnp.floor(w / _quantize_reference(w)[1]).astype(jnp.int8),
+                _quantize_reference(w)[1],
+            ),
+            "floor",
+        ),
+        (lambda w: (_quantize_reference(w)[0], _quantize_reference(w)[1] * 127 / 128), "127"),
+        (
+            lambda w: (_quantize_reference(w)[0], jnp.max(jnp.abs(w), axis=0) / 127),
+            "all-zero channel",
+        ),
+    ],
+)
 def test_quantize_check_catches_typical_mistakes(wrong, message):
     with pytest.raises(CheckFailed, match=message):
         checks.quantize_int8(wrong)
@@ -331,13 +392,16 @@ def test_soft_target_check_passes_the_reference(capsys):
     assert "✓ soft_target_loss" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("wrong, message", [
-    (_stub, "not written yet"),
-    (lambda s, t, T: _soft_reference(s, t, T) / T**2, r"T\*\*2"),
-    (lambda s, t, T: _soft_reference(s, t * T, T), "soften the teacher"),
-    (lambda s, t, T: _soft_reference(s, t, T).mean(), "per example"),
-    (lambda s, t, T: _soft_reference(t, s, T), "teacher's"),
-])
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (_stub, "not written yet"),
+        (lambda s, t, T: _soft_reference(s, t, T) / T**2, r"T\*\*2"),
+        (lambda s, t, T: _soft_reference(s, t * T, T), "soften the teacher"),
+        (lambda s, t, T: _soft_reference(s, t, T).mean(), "per example"),
+        (lambda s, t, T: _soft_reference(t, s, T), "teacher's"),
+    ],
+)
 def test_soft_target_check_catches_typical_mistakes(wrong, message):
     with pytest.raises(CheckFailed, match=message):
         checks.soft_target_loss(wrong)
@@ -347,7 +411,9 @@ def test_soft_target_check_catches_typical_mistakes(wrong, message):
 
 
 def test_plots_return_figures_and_reject_bad_input(monitor, digits):
-    assert isinstance(plot.pruning_curve({"global": ([0, 0.5], [0.99, 0.98])}, baseline=0.99), Figure)
+    assert isinstance(
+        plot.pruning_curve({"global": ([0, 0.5], [0.99, 0.98])}, baseline=0.99), Figure
+    )
     assert isinstance(plot.model_sizes({"float32": 4000, "int8": 1000}), Figure)
     assert isinstance(plot.drift_scores({"clean": [0.1, 0.2], "inverted": [3.0]}, 0.3), Figure)
     assert isinstance(plot.drift_map(monitor.feature_scores(digits[:64])), Figure)
@@ -362,7 +428,9 @@ def test_plots_return_figures_and_reject_bad_input(monitor, digits):
 
 
 def test_prune_and_quantize_take_a_train_state_too():
-    state = TrainState.create(MLP(6, [16], 3, rngs=nnx.Rngs(0)), optax.adam(1e-3), key=jax.random.key(0))
+    state = TrainState.create(
+        MLP(6, [16], 3, rngs=nnx.Rngs(0)), optax.adam(1e-3), key=jax.random.key(0)
+    )
     pruned, masks = deploy.prune(state, 0.5)
     assert isinstance(pruned, TrainState) and deploy.sparsity(pruned.params) == pytest.approx(0.5)
     assert deploy.sparsity(state.params) == 0.0  # the original is untouched
@@ -370,4 +438,7 @@ def test_prune_and_quantize_take_a_train_state_too():
     kernel = state.params["layers"][0]["kernel"][...]
     q = qparams["layers"][0]["kernel"]
     np.testing.assert_allclose(quantized.params["layers"][0]["kernel"][...], deploy.dequantize(q))
-    assert float(jnp.abs(quantized.params["layers"][0]["kernel"][...] - kernel).max()) <= float(q.scale.max()) / 2 + 1e-6
+    assert (
+        float(jnp.abs(quantized.params["layers"][0]["kernel"][...] - kernel).max())
+        <= float(q.scale.max()) / 2 + 1e-6
+    )

@@ -92,7 +92,9 @@ def test_full_batch_sgd_without_momentum_is_gradient_descent(problem):
 
 def test_sgd_is_deterministic_given_the_key(problem):
     X, y, _ = problem
-    run = lambda k: D.sgd(THETA0, X, y, learning_rate=0.05, steps=30, batch_size=8, key=jax.random.key(k))
+    run = lambda k: D.sgd(
+        THETA0, X, y, learning_rate=0.05, steps=30, batch_size=8, key=jax.random.key(k)
+    )
     assert np.array_equal(run(1).params, run(1).params)
     assert not np.array_equal(run(1).params, run(2).params)
 
@@ -112,12 +114,14 @@ CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"{c.optimizer}-m{c.momentum}-b{c.batch_size}")
+@pytest.mark.parametrize(
+    "config", CONFIGS, ids=lambda c: f"{c.optimizer}-m{c.momentum}-b{c.batch_size}"
+)
 def test_every_optimizer_gets_close_to_least_squares(problem, config):
     X, y, theta_star = problem
     traj = D.descend(THETA0, X, y, config, key=jax.random.key(7))
     best = float(D.mse_loss(theta_star, X, y))
-    tol = 1e-3 if config.batch_size is None else 0.15      # mini-batches jitter around the optimum
+    tol = 1e-3 if config.batch_size is None else 0.15  # mini-batches jitter around the optimum
     assert float(traj.losses[-1]) < best * (1 + tol)
     assert float(traj.losses[-1]) < float(traj.losses[0]) / 10
 
@@ -134,7 +138,9 @@ def test_loss_surface_matches_mse_loss(problem):
     ws, bs = jnp.array([0.0, 1.0, 2.5]), jnp.array([-1.0, 0.5])
     surface = D.loss_surface(X, y, ws, bs)
     assert surface.shape == (2, 3)
-    assert float(surface[1, 2]) == pytest.approx(float(D.mse_loss(jnp.array([2.5, 0.5]), X, y)), rel=1e-5)
+    assert float(surface[1, 2]) == pytest.approx(
+        float(D.mse_loss(jnp.array([2.5, 0.5]), X, y)), rel=1e-5
+    )
 
 
 def test_config_is_frozen():
@@ -181,7 +187,9 @@ def test_bad_inputs_raise_clear_errors(problem):
     with pytest.raises(TypeError, match="update should be a function"):
         D.gradient_descent(THETA0, X, y, learning_rate=0.1, steps=5, update=1.0)
     with pytest.raises(ValueError, match="update should return"):
-        D.gradient_descent(THETA0, X, y, learning_rate=0.1, steps=5, update=lambda t, g, lr: t.sum())
+        D.gradient_descent(
+            THETA0, X, y, learning_rate=0.1, steps=5, update=lambda t, g, lr: t.sum()
+        )
     with pytest.raises(ValueError, match="empty"):
         D.learning_rate_sweep(THETA0, X, y, learning_rates=[], steps=5)
     with pytest.raises(TypeError, match="list of floats"):

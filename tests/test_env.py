@@ -11,7 +11,9 @@ def test_quick_mode_follows_the_environment(monkeypatch, value, expected):
     assert quick_mode() is expected and quick_mode(None) is expected
 
 
-@pytest.mark.parametrize("override, expected", [(True, True), (False, False), ("True", True), ("false", False)])
+@pytest.mark.parametrize(
+    "override, expected", [(True, True), (False, False), ("True", True), ("false", False)]
+)
 def test_a_notebook_parameter_overrides_the_environment(monkeypatch, override, expected):
     monkeypatch.setenv(QUICK_ENV, "0" if expected else "1")
     assert quick_mode(override) is expected

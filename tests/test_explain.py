@@ -15,7 +15,7 @@ def quadratic(x):
     """logits [B, 2] of x [B, 2, 2, 1]: class 0 = sum(w * x^2), class 1 = sum(x)."""
     w = jnp.arange(1.0, 5.0).reshape(1, 2, 2, 1)
     flat = lambda a: a.reshape(a.shape[0], -1).sum(axis=1)
-    return jnp.stack([flat(w * x ** 2), flat(x)], axis=1)
+    return jnp.stack([flat(w * x**2), flat(x)], axis=1)
 
 
 @pytest.fixture(scope="module")
@@ -33,15 +33,19 @@ def test_saliency_is_the_input_gradient():
     x = jax.random.uniform(jax.random.key(0), (3, 2, 2, 1))
     w = jnp.arange(1.0, 5.0).reshape(1, 2, 2, 1)
     np.testing.assert_allclose(explain.saliency(quadratic, x, 0), 2 * w * x, rtol=1e-6)
-    np.testing.assert_allclose(explain.saliency(quadratic, x, jnp.array([1, 1, 1])), jnp.ones_like(x))
+    np.testing.assert_allclose(
+        explain.saliency(quadratic, x, jnp.array([1, 1, 1])), jnp.ones_like(x)
+    )
 
 
 def test_integrated_gradients_exact_for_a_quadratic():
     # d/dx_i of w x^2 along the path a*x is 2 w a x: the integral over a is w x, times x -> w x^2.
     x = jax.random.uniform(jax.random.key(1), (2, 2, 2, 1))
     w = jnp.arange(1.0, 5.0).reshape(1, 2, 2, 1)
-    ig = explain.integrated_gradients(quadratic, x, 0, steps=4)  # trapezoid is exact for a linear integrand
-    np.testing.assert_allclose(ig, w * x ** 2, rtol=1e-5)
+    ig = explain.integrated_gradients(
+        quadratic, x, 0, steps=4
+    )  # trapezoid is exact for a linear integrand
+    np.testing.assert_allclose(ig, w * x**2, rtol=1e-5)
 
 
 def test_integrated_gradients_completeness_on_a_cnn(small_cnn):
@@ -54,7 +58,9 @@ def test_integrated_gradients_completeness_on_a_cnn(small_cnn):
     assert ig.shape == x.shape
     assert jnp.all(jnp.abs(gap) <= 0.01 * jnp.abs(change) + 1e-4), (gap, change)
     # a coarse integral is measurably worse: the check can fail
-    gap_coarse = explain.completeness_gap(fn, x, target, explain.integrated_gradients(fn, x, target, steps=1))
+    gap_coarse = explain.completeness_gap(
+        fn, x, target, explain.integrated_gradients(fn, x, target, steps=1)
+    )
     assert jnp.max(jnp.abs(gap_coarse)) > jnp.max(jnp.abs(gap))
 
 
@@ -130,7 +136,9 @@ def test_accuracy_under_attack_falls_with_epsilon(small_mlp):
 def test_adversarial_training_step_runs_and_learns():
     key_x, key_w = jax.random.split(jax.random.key(5))
     x = jax.random.uniform(key_x, (64, 8, 8, 3))
-    y = (x[:, :4].mean(axis=(1, 2, 3)) > x[:, 4:].mean(axis=(1, 2, 3))).astype(jnp.int32)  # top vs bottom half
+    y = (x[:, :4].mean(axis=(1, 2, 3)) > x[:, 4:].mean(axis=(1, 2, 3))).astype(
+        jnp.int32
+    )  # top vs bottom half
     model = MLP(8 * 8 * 3, [16], 2, dropout=0.1, rngs=nnx.Rngs(0))
     config = TrainConfig(epochs=8, batch_size=16, learning_rate=1e-2, progress=False)
     state, history = fit(model, (x, y), config, loss_fn=explain.adversarial_loss(0.02))
@@ -147,15 +155,23 @@ def test_plots_draw_and_reject_bad_input():
     y = rng.integers(0, 3, 60)
     probs = jax.nn.softmax(jnp.asarray(rng.normal(size=(60, 3)) + 2 * np.eye(3)[y]))
     ovr = metrics.one_vs_rest_roc(y, probs)
-    assert isinstance(plot.roc_curves({f"class {c}": (ovr.fpr[c], ovr.tpr[c]) for c in range(3)}), Figure)
+    assert isinstance(
+        plot.roc_curves({f"class {c}": (ovr.fpr[c], ovr.tpr[c]) for c in range(3)}), Figure
+    )
     p, r, _ = metrics.precision_recall_curve(y == 0, np.asarray(probs[:, 0]))
     assert isinstance(plot.precision_recall({"class 0": (r, p)}), Figure)
     assert isinstance(plot.reliability_diagram(metrics.reliability(probs, y), ece=0.1), Figure)
     images = rng.uniform(size=(2, 8, 8, 3))
-    assert isinstance(plot.saliency_overlays(images, {"saliency": images, "IG": images[..., 0]}), Figure)
-    assert isinstance(plot.adversarial_examples(images, images, ["a", "b"], ["a", "c"], epsilon=0.1), Figure)
+    assert isinstance(
+        plot.saliency_overlays(images, {"saliency": images, "IG": images[..., 0]}), Figure
+    )
+    assert isinstance(
+        plot.adversarial_examples(images, images, ["a", "b"], ["a", "c"], epsilon=0.1), Figure
+    )
     assert isinstance(plot.accuracy_vs_epsilon([0, 0.1], {"plain": [0.9, 0.2]}), Figure)
-    assert isinstance(plot.embedding_projection(rng.normal(size=(60, 2)), y, class_names=["a", "b", "c"]), Figure)
+    assert isinstance(
+        plot.embedding_projection(rng.normal(size=(60, 2)), y, class_names=["a", "b", "c"]), Figure
+    )
     assert isinstance(plot.verification_scores(rng.normal(size=60), y == 0, 0.2), Figure)
     with pytest.raises(ValueError, match="non-empty dict"):
         plot.roc_curves({})
@@ -177,7 +193,9 @@ def test_check_expected_calibration_error(capsys):
     from leptonlab import checks, metrics
 
     def reference(confidence, correct, n_bins):
-        probs = np.stack([confidence, 1 - confidence], axis=1)  # class 0 is the prediction (confidence >= 0.5)
+        probs = np.stack(
+            [confidence, 1 - confidence], axis=1
+        )  # class 0 is the prediction (confidence >= 0.5)
         return metrics.expected_calibration_error(probs, np.where(correct, 0, 1), n_bins=n_bins)
 
     checks.expected_calibration_error(reference)
@@ -188,8 +206,11 @@ def test_check_expected_calibration_error(capsys):
 
     def unweighted(confidence, correct, n_bins):
         bins = np.clip(np.ceil(confidence * n_bins).astype(int) - 1, 0, n_bins - 1)
-        gaps = [abs(correct[bins == b].mean() - confidence[bins == b].mean()) for b in range(n_bins)
-                if (bins == b).any()]
+        gaps = [
+            abs(correct[bins == b].mean() - confidence[bins == b].mean())
+            for b in range(n_bins)
+            if (bins == b).any()
+        ]
         return float(np.mean(gaps))
 
     with pytest.raises(checks.CheckFailed, match="not written yet"):

@@ -11,7 +11,7 @@ from leptonlab import gradients as G
 
 SCALAR_FUNCS = [
     ("sin", np.sin, np.cos),
-    ("cube", lambda t: t ** 3, lambda t: 3 * t ** 2),
+    ("cube", lambda t: t**3, lambda t: 3 * t**2),
     ("exp", np.exp, np.exp),
     ("log", np.log, lambda t: 1 / t),
 ]
@@ -34,7 +34,7 @@ def test_central_difference_is_exact_for_a_quadratic():
 @pytest.mark.parametrize("shape", [(), (3,), (2, 3), (2, 1, 2)])
 def test_numerical_grad_matches_jax_grad_for_any_shape(shape):
     x = jax.random.normal(jax.random.key(1), shape)
-    f = lambda a: jnp.sum(jnp.sin(a) * a ** 2) + jnp.prod(jnp.cos(a))
+    f = lambda a: jnp.sum(jnp.sin(a) * a**2) + jnp.prod(jnp.cos(a))
     num = G.numerical_grad(f, x)
     assert isinstance(num, np.ndarray) and num.dtype == np.float64 and num.shape == shape
     with jax.enable_x64(True):
@@ -87,7 +87,9 @@ def test_init_is_deterministic_given_the_key():
 
 
 def test_max_relative_error_values():
-    assert G.max_relative_error(np.array([1.0, 2.0]), np.array([1.0, 2.2])) == pytest.approx(0.2 / 2.2)
+    assert G.max_relative_error(np.array([1.0, 2.0]), np.array([1.0, 2.2])) == pytest.approx(
+        0.2 / 2.2
+    )
     assert G.max_relative_error(np.zeros(3), np.zeros(3)) == 0.0
     assert G.max_relative_error({"a": np.ones(2)}, {"a": np.ones(2)}) == 0.0
 
@@ -97,7 +99,7 @@ def test_step_size_errors_show_the_v_shape():
     err = G.step_size_errors(np.sin, math.cos(1.0), 1.0, hs)
     assert err["central"].shape == err["forward"].shape == (12,)
     best = int(np.argmin(err["central"]))
-    assert 0 < best < 11                       # tiny h: rounding; large h: truncation
+    assert 0 < best < 11  # tiny h: rounding; large h: truncation
     assert err["central"][best] < 1e-9
     err32 = G.step_size_errors(np.sin, math.cos(1.0), 1.0, hs, dtype=np.float32)
     assert err32["central"].min() > err["central"].min()

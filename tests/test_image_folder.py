@@ -69,7 +69,9 @@ def test_image_folder_names_a_corrupt_png(folder):
 
 def test_image_folder_names_a_wrong_size_image(folder):
     (folder / "dog" / "big.png").write_bytes(png(image(5, h=8, w=8)))
-    with pytest.raises(DataError, match=r"dog/big\.png is 8x8 \(height x width\), but the images must be 4x5"):
+    with pytest.raises(
+        DataError, match=r"dog/big\.png is 8x8 \(height x width\), but the images must be 4x5"
+    ):
         data.image_folder(folder)
     with pytest.raises(DataError, match=r"cat/000\.png is 4x5 .*must be 8x8"):
         data.image_folder(folder, size=(8, 8))
@@ -80,8 +82,11 @@ def test_image_folder_names_a_wrong_size_image(folder):
 
 
 def test_image_folder_checksums(folder):
-    sums = {f"{c}/{f.name}": hashlib.sha256(f.read_bytes()).hexdigest()
-            for c in ("cat", "dog") for f in (folder / c).glob("[0-9]*.png")}
+    sums = {
+        f"{c}/{f.name}": hashlib.sha256(f.read_bytes()).hexdigest()
+        for c in ("cat", "dog")
+        for f in (folder / c).glob("[0-9]*.png")
+    }
     assert data.image_folder(folder, checksums=sums).images.shape[0] == 3
     with pytest.raises(DataError, match=r"cat/001\.png is corrupt or changed"):
         data.image_folder(folder, checksums=sums | {"cat/001.png": "0" * 64})
@@ -103,16 +108,19 @@ def test_image_folder_missing_and_empty_folders(tmp_path, folder):
         data.image_folder(folder, classes=["cat", "fish"])
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    ({"size": 32}, ValueError, "size must be \\(height, width\\)"),
-    ({"size": (0, 4)}, ValueError, "two positive ints"),
-    ({"mode": "RGBA"}, ValueError, "mode='RGBA' is not supported"),
-    ({"resize": True}, ValueError, "resize=True needs a target size"),
-    ({"classes": "cat"}, TypeError, "classes must be a sequence"),
-    ({"classes": ["cat", "cat"]}, ValueError, "without repeats"),
-    ({"extensions": ".png"}, TypeError, "not one string"),
-    ({"checksums": ["a"]}, TypeError, "checksums must map"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"size": 32}, ValueError, "size must be \\(height, width\\)"),
+        ({"size": (0, 4)}, ValueError, "two positive ints"),
+        ({"mode": "RGBA"}, ValueError, "mode='RGBA' is not supported"),
+        ({"resize": True}, ValueError, "resize=True needs a target size"),
+        ({"classes": "cat"}, TypeError, "classes must be a sequence"),
+        ({"classes": ["cat", "cat"]}, ValueError, "without repeats"),
+        ({"extensions": ".png"}, TypeError, "not one string"),
+        ({"checksums": ["a"]}, TypeError, "checksums must map"),
+    ],
+)
 def test_image_folder_bad_arguments(folder, kwargs, error, message):
     with pytest.raises(error, match=message):
         data.image_folder(folder, **kwargs)
@@ -124,6 +132,7 @@ def test_image_folder_bad_path_type():
 
 
 # ---------------------------------------------------------------------------- CIFAR-10 PNG fallback
+
 
 def make_png_subset(root, monkeypatch):
     """<root>/cifar-10-png/{train,test}/<class>/*.png for the 10 classes + a pinned SHA256SUMS."""
@@ -184,8 +193,14 @@ def test_cifar10_png_subset_names_a_wrong_size_image(offline, monkeypatch):
     subset = make_png_subset(offline, monkeypatch)
     bad = png(image(0, 16, 16))
     (subset / "test" / "dog" / "img_0.png").write_bytes(bad)
-    lines = [(f"test/dog/img_0.png {hashlib.sha256(bad).hexdigest()}" if line.startswith("test/dog/img_0.png")
-              else line) for line in (subset / "SHA256SUMS").read_text().splitlines()]
+    lines = [
+        (
+            f"test/dog/img_0.png {hashlib.sha256(bad).hexdigest()}"
+            if line.startswith("test/dog/img_0.png")
+            else line
+        )
+        for line in (subset / "SHA256SUMS").read_text().splitlines()
+    ]
     sums = ("\n".join(lines) + "\n").encode()
     (subset / "SHA256SUMS").write_bytes(sums)
     monkeypatch.setattr(_loaders, "CIFAR10_PNG_SUMS_SHA256", hashlib.sha256(sums).hexdigest())
@@ -199,12 +214,15 @@ def test_cifar10_a_corrupt_archive_is_an_error_not_a_fallback(offline, monkeypat
     (offline / "cifar-10" / "cifar-10-python.tar.gz").write_bytes(b"not the archive")
     with pytest.raises(DataError, match="corrupt or not the official file"):
         data.load_cifar10("test")
-    images, _, info = data.load_cifar10("test", source="png", return_info=True)  # explicit choice works
+    images, _, info = data.load_cifar10(
+        "test", source="png", return_info=True
+    )  # explicit choice works
     assert info.kind == "offline PNG subset" and images.shape[0] == 10
 
 
 def test_cifar10_restricted_unpickler_refuses_code(tmp_path):
     """A batch whose pickle would run os.system is refused before anything runs."""
+
     class Evil:
         def __reduce__(self):
             return (os.system, (f"touch {tmp_path / 'pwned'}",))
@@ -227,10 +245,17 @@ def test_cifar10_restricted_unpickler_refuses_code(tmp_path):
     assert not (tmp_path / "pwned").exists()
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    ({"source": "web"}, ValueError, "source='web' is not valid; choose one of: 'auto', 'archive', 'png'"),
-    ({"return_info": "yes"}, TypeError, "return_info must be True or False"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (
+            {"source": "web"},
+            ValueError,
+            "source='web' is not valid; choose one of: 'auto', 'archive', 'png'",
+        ),
+        ({"return_info": "yes"}, TypeError, "return_info must be True or False"),
+    ],
+)
 def test_cifar10_bad_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
         data.load_cifar10("test", **kwargs)
@@ -256,6 +281,7 @@ def test_real_cifar10_png_subset_test_split():
 
 # ---------------------------------------------------------------------------- 16-bit, alpha, huge headers
 
+
 def encoded(img: Image.Image, format: str = "PNG", **params) -> bytes:
     buffer = io.BytesIO()
     img.save(buffer, format=format, **params)
@@ -264,11 +290,15 @@ def encoded(img: Image.Image, format: str = "PNG", **params) -> bytes:
 
 def test_image_folder_scales_16_bit_grey_instead_of_clipping(tmp_path):
     """A 16-bit gradient maps to round(v * 255 / 65535), not min(v, 255) (which made 99.6% of it 255)."""
-    values = np.arange(0, 65536, 64, dtype=np.uint16).reshape(32, 32)  # 0 .. 65472, every step of 64
+    values = np.arange(0, 65536, 64, dtype=np.uint16).reshape(
+        32, 32
+    )  # 0 .. 65472, every step of 64
     values[-1, -1] = 65535
     (tmp_path / "grey").mkdir()
     (tmp_path / "grey" / "ramp.png").write_bytes(encoded(Image.fromarray(values)))
-    assert Image.open(tmp_path / "grey" / "ramp.png").mode.startswith("I;16")  # really a 16-bit file
+    assert Image.open(tmp_path / "grey" / "ramp.png").mode.startswith(
+        "I;16"
+    )  # really a 16-bit file
     expected = np.round(values.astype(np.float64) * 255 / 65535).astype(np.uint8)
     found = data.image_folder(tmp_path, mode="L")
     np.testing.assert_array_equal(found.images[0, ..., 0], expected)
@@ -289,11 +319,15 @@ def test_image_folder_refuses_float_and_32_bit_pixels(tmp_path):
     (tmp_path / "x" / "f.tif").write_bytes(encoded(floats, "TIFF"))
     with pytest.raises(DataError, match=r"x/f\.tif holds 32-bit floating-point pixels"):
         data.image_folder(tmp_path)
-    wide = Image.fromarray(np.array([[0, 70000], [1, 2]], dtype=np.int32))  # mode "I", beyond 16 bits
+    wide = Image.fromarray(
+        np.array([[0, 70000], [1, 2]], dtype=np.int32)
+    )  # mode "I", beyond 16 bits
     (tmp_path / "x" / "f.tif").write_bytes(encoded(wide, "TIFF"))
     with pytest.raises(DataError, match=r"f\.tif holds 32-bit integer pixels from 0 to 70000"):
         data.image_folder(tmp_path)
-    narrow = Image.fromarray(np.array([[0, 65535], [257, 514]], dtype=np.int32))  # mode "I" within 16 bits
+    narrow = Image.fromarray(
+        np.array([[0, 65535], [257, 514]], dtype=np.int32)
+    )  # mode "I" within 16 bits
     (tmp_path / "x" / "f.tif").write_bytes(encoded(narrow, "TIFF"))
     assert data.image_folder(tmp_path, mode="L").images[0, ..., 0].tolist() == [[0, 255], [1, 2]]
 
@@ -304,13 +338,22 @@ def test_image_folder_composites_transparent_images_onto_black(tmp_path):
     rgba[..., 3] = [[255, 0, 128], [255, 255, 255]]  # opaque, fully transparent, half
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "0.png").write_bytes(encoded(Image.fromarray(rgba)))  # mode "RGBA"
-    (tmp_path / "a" / "1.png").write_bytes(encoded(Image.fromarray(rgba[..., :3])))  # same colours, no alpha
-    with pytest.warns(UserWarning, match=r"1 image\(s\) .* have transparent pixels \(e\.g\. a/0\.png\): "
-                                         r"they were composited onto black"):
+    (tmp_path / "a" / "1.png").write_bytes(
+        encoded(Image.fromarray(rgba[..., :3]))
+    )  # same colours, no alpha
+    with pytest.warns(
+        UserWarning,
+        match=r"1 image\(s\) .* have transparent pixels \(e\.g\. a/0\.png\): "
+        r"they were composited onto black",
+    ):
         found = data.image_folder(tmp_path)
     expected = (rgba[..., :3].astype(np.uint32) * rgba[..., 3:] + 127) // 255
     np.testing.assert_array_equal(found.images[0], expected)
-    assert found.images[0, 0, 1].tolist() == [0, 0, 0] and found.images[0, 0, 2].tolist() == [100, 50, 25]
+    assert found.images[0, 0, 1].tolist() == [0, 0, 0] and found.images[0, 0, 2].tolist() == [
+        100,
+        50,
+        25,
+    ]
     np.testing.assert_array_equal(found.images[1], rgba[..., :3])  # no alpha: unchanged
     with pytest.warns(UserWarning, match="composited onto black"):
         grey = data.image_folder(tmp_path, mode="L")
@@ -357,7 +400,9 @@ def no_decoding_of_huge_images(monkeypatch):
     real_load = ImageFile.ImageFile.load
 
     def load(self):
-        assert self.size[0] * self.size[1] <= 1_000_000, f"decoded a {self.size} image before refusing it"
+        assert self.size[0] * self.size[1] <= 1_000_000, (
+            f"decoded a {self.size} image before refusing it"
+        )
         return real_load(self)
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", load)
@@ -367,7 +412,10 @@ def test_image_folder_refuses_a_huge_image_from_its_header(folder, no_decoding_o
     huge = claims_size(png(image(1)), 9000, 9000)
     assert Image.open(io.BytesIO(huge)).size == (9000, 9000)
     (folder / "dog" / "huge.png").write_bytes(huge)
-    with pytest.raises(DataError, match=r"dog/huge\.png is 9000x9000 \(height x width\), but the images must be 4x5"):
+    with pytest.raises(
+        DataError,
+        match=r"dog/huge\.png is 9000x9000 \(height x width\), but the images must be 4x5",
+    ):
         data.image_folder(folder)
     with pytest.raises(DataError, match=r"dog/huge\.png is 9000x9000"):
         data.image_folder(folder, size=(4, 5), classes=["dog"])
@@ -379,11 +427,17 @@ def test_image_folder_refuses_a_huge_image_from_its_header(folder, no_decoding_o
         data.image_folder(folder)
 
 
-@pytest.mark.parametrize("side", [10_000, 20_000])  # Pillow's warning (> 89M pixels) and its error (> 179M)
-def test_image_folder_decompression_bomb_is_an_error_naming_the_file(tmp_path, no_decoding_of_huge_images, side):
+@pytest.mark.parametrize(
+    "side", [10_000, 20_000]
+)  # Pillow's warning (> 89M pixels) and its error (> 179M)
+def test_image_folder_decompression_bomb_is_an_error_naming_the_file(
+    tmp_path, no_decoding_of_huge_images, side
+):
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "bomb.png").write_bytes(claims_size(png(image(1)), side, side))
-    with pytest.raises(DataError, match=r"x/bomb\.png is too large to decode safely .*MAX_IMAGE_PIXELS"):
+    with pytest.raises(
+        DataError, match=r"x/bomb\.png is too large to decode safely .*MAX_IMAGE_PIXELS"
+    ):
         data.image_folder(tmp_path, size=(side, side), resize=True)
     with pytest.raises(DataError, match=r"x/bomb\.png is too large to decode safely"):
         data.image_folder(tmp_path)

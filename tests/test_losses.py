@@ -25,10 +25,13 @@ def test_mae_hand_value():
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("loss, per_element", [
-    (L.mse, lambda p, t: (p - t) ** 2),
-    (L.mae, lambda p, t: jnp.abs(p - t)),
-])
+@pytest.mark.parametrize(
+    "loss, per_element",
+    [
+        (L.mse, lambda p, t: (p - t) ** 2),
+        (L.mae, lambda p, t: jnp.abs(p - t)),
+    ],
+)
 def test_regression_reductions(loss, per_element, reduction):
     p = jax.random.normal(jax.random.key(0), (3, 4))
     t = jax.random.normal(jax.random.key(1), (3, 4))
@@ -42,7 +45,9 @@ def test_bce_from_probs_matches_hand_formula():
     y = jnp.array([0.0, 1.0, 1.0, 0.0])
     want = -(y * np.log(p) + (1 - y) * np.log(1 - p))
     np.testing.assert_allclose(L.binary_cross_entropy(p, y, reduction="none"), want, rtol=1e-5)
-    assert float(L.binary_cross_entropy(jnp.array([0.5]), jnp.array([1.0]))) == pytest.approx(np.log(2), rel=1e-6)
+    assert float(L.binary_cross_entropy(jnp.array([0.5]), jnp.array([1.0]))) == pytest.approx(
+        np.log(2), rel=1e-6
+    )
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -51,8 +56,12 @@ def test_bce_with_logits_matches_optax_and_probability_form(reduction):
     y = (jax.random.uniform(jax.random.key(2), (3, 4)) > 0.5).astype(jnp.float32)
     ref = optax.sigmoid_binary_cross_entropy(z, y)
     want = {"mean": jnp.mean(ref), "sum": jnp.sum(ref), "none": ref}[reduction]
-    np.testing.assert_allclose(L.binary_cross_entropy_with_logits(z, y, reduction=reduction), want, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(L.binary_cross_entropy(jax.nn.sigmoid(z), y, reduction=reduction), want, rtol=1e-3)
+    np.testing.assert_allclose(
+        L.binary_cross_entropy_with_logits(z, y, reduction=reduction), want, rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        L.binary_cross_entropy(jax.nn.sigmoid(z), y, reduction=reduction), want, rtol=1e-3
+    )
 
 
 def test_bce_with_logits_stable_and_exact_at_large_logits():
@@ -79,16 +88,24 @@ def test_categorical_ce_matches_optax(shape):
     logits = jax.random.normal(jax.random.key(3), shape) * 3.0
     labels = jax.random.randint(jax.random.key(4), shape[:-1], 0, shape[-1])
     ref = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-    np.testing.assert_allclose(L.categorical_cross_entropy(logits, labels, reduction="none"), ref, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(L.categorical_cross_entropy(logits, labels), jnp.mean(ref), rtol=1e-5)
+    np.testing.assert_allclose(
+        L.categorical_cross_entropy(logits, labels, reduction="none"), ref, rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        L.categorical_cross_entropy(logits, labels), jnp.mean(ref), rtol=1e-5
+    )
 
 
 def test_categorical_ce_hand_value_and_stability():
-    assert float(L.categorical_cross_entropy(jnp.zeros((1, 4)), jnp.array([2]))) == pytest.approx(np.log(4), rel=1e-6)
+    assert float(L.categorical_cross_entropy(jnp.zeros((1, 4)), jnp.array([2]))) == pytest.approx(
+        np.log(4), rel=1e-6
+    )
     big = jnp.array([[1000.0, 0.0, -1000.0]])
     assert float(L.categorical_cross_entropy(big, jnp.array([2]))) == pytest.approx(2000.0)
     g = jax.grad(L.categorical_cross_entropy)(big, jnp.array([2]))
-    np.testing.assert_allclose(g, jax.nn.softmax(big) - jax.nn.one_hot(jnp.array([2]), 3), atol=1e-6)
+    np.testing.assert_allclose(
+        g, jax.nn.softmax(big) - jax.nn.one_hot(jnp.array([2]), 3), atol=1e-6
+    )
 
 
 def test_categorical_ce_out_of_range_labels_give_nan_under_jit():
@@ -96,7 +113,9 @@ def test_categorical_ce_out_of_range_labels_give_nan_under_jit():
     assert np.isnan(float(out))
 
 
-@pytest.mark.parametrize("loss", [L.mse, L.mae, L.binary_cross_entropy, L.binary_cross_entropy_with_logits])
+@pytest.mark.parametrize(
+    "loss", [L.mse, L.mae, L.binary_cross_entropy, L.binary_cross_entropy_with_logits]
+)
 def test_jit_and_grad(loss):
     p = jnp.array([0.2, 0.7, 0.4])
     t = jnp.array([0.0, 1.0, 1.0])
@@ -115,17 +134,24 @@ def test_mismatched_shapes_are_refused(loss):
         loss(jnp.full((4, 1), 0.5), jnp.ones(4))
 
 
-@pytest.mark.parametrize("loss", ELEMENTWISE + [L.categorical_cross_entropy], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "loss", ELEMENTWISE + [L.categorical_cross_entropy], ids=lambda f: f.__name__
+)
 def test_non_array_input_is_refused(loss):
     with pytest.raises(TypeError, match=loss.__name__):
         loss("0.5", jnp.ones(1))
 
 
-@pytest.mark.parametrize("loss", ELEMENTWISE + [L.categorical_cross_entropy], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "loss", ELEMENTWISE + [L.categorical_cross_entropy], ids=lambda f: f.__name__
+)
 def test_bad_reduction_is_refused(loss):
     with pytest.raises(ValueError, match="reduction='avg'"):
-        loss(jnp.full((2, 2), 0.5), jnp.ones(2, dtype=int) if loss is L.categorical_cross_entropy
-             else jnp.ones((2, 2)), reduction="avg")
+        loss(
+            jnp.full((2, 2), 0.5),
+            jnp.ones(2, dtype=int) if loss is L.categorical_cross_entropy else jnp.ones((2, 2)),
+            reduction="avg",
+        )
 
 
 @pytest.mark.parametrize("loss", ELEMENTWISE, ids=lambda f: f.__name__)
@@ -161,17 +187,25 @@ def test_categorical_ce_bad_labels():
 
 # ------------------------------------------------------------------ plot.function_curves, plot.loss_surfaces
 
+
 def test_plot_function_curves_and_loss_surfaces_smoke():
     from matplotlib.figure import Figure
 
     from leptonlab import plot
 
     x = jnp.linspace(-2.0, 2.0, 9)
-    fig = plot.function_curves(x, {"MSE": x**2, "MAE": jnp.abs(x)}, xlabel="error", ylabel="loss", title="t")
+    fig = plot.function_curves(
+        x, {"MSE": x**2, "MAE": jnp.abs(x)}, xlabel="error", ylabel="loss", title="t"
+    )
     assert isinstance(fig, Figure)
     xs, ys = jnp.array([0.0, 1.0, 2.0]), jnp.array([1.0, 3.0, 5.0])
-    fig = plot.loss_surfaces({"MSE": lambda w, b: L.mse(w * xs + b, ys), "MAE": lambda w, b: L.mae(w * xs + b, ys)},
-                             w_range=(0.0, 4.0), b_range=(-1.0, 3.0), num=7, mark=(2.0, 1.0))
+    fig = plot.loss_surfaces(
+        {"MSE": lambda w, b: L.mse(w * xs + b, ys), "MAE": lambda w, b: L.mae(w * xs + b, ys)},
+        w_range=(0.0, 4.0),
+        b_range=(-1.0, 3.0),
+        num=7,
+        mark=(2.0, 1.0),
+    )
     assert isinstance(fig, Figure) and len(fig.axes) == 4  # two panels and their colour bars
 
 

@@ -15,9 +15,7 @@ def test_accuracy():
 
 
 def test_confusion_matrix_by_hand():
-    want = [[1, 1, 0],
-            [1, 2, 0],
-            [0, 1, 0]]
+    want = [[1, 1, 0], [1, 2, 0], [0, 1, 0]]
     np.testing.assert_array_equal(metrics.confusion_matrix(Y_TRUE, Y_PRED, 3), want)
 
 
@@ -35,13 +33,24 @@ def test_perfect_predictions():
     np.testing.assert_allclose(scores.f1, 1.0)
 
 
-@pytest.mark.parametrize("call, error, match", [
-    (lambda: metrics.accuracy(Y_TRUE, Y_PRED[:3]), ValueError, "same length"),
-    (lambda: metrics.accuracy(Y_TRUE, jnp.ones((6, 3))), ValueError, "same length"),
-    (lambda: metrics.confusion_matrix(Y_TRUE, Y_PRED.astype(jnp.float32), 3), TypeError, "integers"),
-    (lambda: metrics.confusion_matrix(Y_TRUE, Y_PRED, 0), ValueError, "num_classes"),
-    (lambda: metrics.accuracy(jnp.zeros(0, jnp.int32), jnp.zeros(0, jnp.int32)), ValueError, "empty"),
-])
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: metrics.accuracy(Y_TRUE, Y_PRED[:3]), ValueError, "same length"),
+        (lambda: metrics.accuracy(Y_TRUE, jnp.ones((6, 3))), ValueError, "same length"),
+        (
+            lambda: metrics.confusion_matrix(Y_TRUE, Y_PRED.astype(jnp.float32), 3),
+            TypeError,
+            "integers",
+        ),
+        (lambda: metrics.confusion_matrix(Y_TRUE, Y_PRED, 0), ValueError, "num_classes"),
+        (
+            lambda: metrics.accuracy(jnp.zeros(0, jnp.int32), jnp.zeros(0, jnp.int32)),
+            ValueError,
+            "empty",
+        ),
+    ],
+)
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()

@@ -77,7 +77,16 @@ def test_roc_bad_input():
 
 def test_one_vs_rest():
     y = np.array([0, 1, 2, 0, 1, 2])
-    probs = np.array([[.8, .1, .1], [.2, .7, .1], [.1, .2, .7], [.3, .4, .3], [.5, .4, .1], [.3, .3, .4]])
+    probs = np.array(
+        [
+            [0.8, 0.1, 0.1],
+            [0.2, 0.7, 0.1],
+            [0.1, 0.2, 0.7],
+            [0.3, 0.4, 0.3],
+            [0.5, 0.4, 0.1],
+            [0.3, 0.3, 0.4],
+        ]
+    )
     ovr = metrics.one_vs_rest_roc(y, probs)
     for c in range(3):
         assert ovr.auc[c] == pytest.approx(rank_auc((y == c).astype(int), probs[:, c]))

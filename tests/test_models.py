@@ -36,11 +36,17 @@ def test_same_seed_same_weights():
     assert jnp.array_equal(a.layers[0].kernel[...], b.layers[0].kernel[...])
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(in_features=0, hidden=[4], out_features=2), "positive integers"),
-    (dict(in_features=3, hidden=[4.5], out_features=2), "positive integers"),
-    (dict(in_features=3, hidden=[4], out_features=2, activation="swish!"), "unknown activation"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(in_features=0, hidden=[4], out_features=2), "positive integers"),
+        (dict(in_features=3, hidden=[4.5], out_features=2), "positive integers"),
+        (
+            dict(in_features=3, hidden=[4], out_features=2, activation="swish!"),
+            "unknown activation",
+        ),
+    ],
+)
 def test_mlp_rejects_bad_config(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MLP(**kwargs, rngs=nnx.Rngs(0))
@@ -61,7 +67,9 @@ def test_max_pool_2x2_equals_flax_max_pool(shape, key):
     from leptonlab.models import max_pool_2x2
 
     x = jax.random.normal(key, shape)
-    np.testing.assert_array_equal(max_pool_2x2(x), nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2)))
+    np.testing.assert_array_equal(
+        max_pool_2x2(x), nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2))
+    )
 
 
 def test_max_pool_2x2_rejects_a_batch_without_channels():

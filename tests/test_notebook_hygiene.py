@@ -24,6 +24,10 @@ def test_papermill_reads_the_parameters_without_complaint(path, caplog):
 
     with caplog.at_level("WARNING"):
         parameters = papermill.inspect_notebook(str(path))
-    assert {"QUICK", "SEED"} <= set(parameters), f"{path.name}: papermill found {sorted(parameters)}"
-    assert parameters["QUICK"]["default"] == "None", "QUICK follows LEPTONLAB_QUICK unless papermill sets it"
+    assert {"QUICK", "SEED"} <= set(parameters), (
+        f"{path.name}: papermill found {sorted(parameters)}"
+    )
+    assert parameters["QUICK"]["default"] == "None", (
+        "QUICK follows LEPTONLAB_QUICK unless papermill sets it"
+    )
     assert not [r for r in caplog.records if "Unable to parse" in r.getMessage()], caplog.text

@@ -25,7 +25,7 @@ def _environment_pip_requirements() -> list[str]:
     start = next(i for i, line in enumerate(lines) if line.strip() == "- pip:")
     indent = len(lines[start + 1]) - len(lines[start + 1].lstrip())
     reqs = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.strip() or len(line) - len(line.lstrip()) < indent:
             break
         reqs.append(line.strip()[2:].strip())
@@ -45,7 +45,10 @@ def test_environment_yml_python_matches_requires_python():
 
 
 def test_cuda_extra_is_the_cuda_build_of_jax():
-    assert any(_name(r) == "jax" and "cuda12" in r for r in _pyproject()["project"]["optional-dependencies"]["cuda"])
+    assert any(
+        _name(r) == "jax" and "cuda12" in r
+        for r in _pyproject()["project"]["optional-dependencies"]["cuda"]
+    )
 
 
 def _course_kernel_spec():
@@ -53,7 +56,9 @@ def _course_kernel_spec():
     try:
         return kernelspec.KernelSpecManager().get_kernel_spec("leptonlab")
     except kernelspec.NoSuchKernel:
-        pytest.fail("no 'leptonlab' kernel: run `make venv` (or python -m ipykernel install --sys-prefix --name leptonlab)")
+        pytest.fail(
+            "no 'leptonlab' kernel: run `make venv` (or python -m ipykernel install --sys-prefix --name leptonlab)"
+        )
 
 
 def test_course_kernel_runs_this_python():
@@ -62,14 +67,16 @@ def test_course_kernel_runs_this_python():
     kernel_prefix = Path(spec.argv[0]).absolute().parent.parent  # <prefix>/bin/python -> <prefix>
     assert kernel_prefix == Path(sys.prefix).absolute(), (
         f"the leptonlab kernel runs {spec.argv[0]}, outside this environment ({sys.prefix}): a stale kernelspec wins; "
-        "re-run `make venv` or remove the stale one (`jupyter kernelspec list`).")
+        "re-run `make venv` or remove the stale one (`jupyter kernelspec list`)."
+    )
 
 
 def test_course_kernel_keeps_a_persistent_compilation_cache():
     """Re-running a notebook reuses compiled steps: the kernel points JAX at a cache folder (PERFORMANCE.md)."""
     cache = _course_kernel_spec().env.get("JAX_COMPILATION_CACHE_DIR")
     assert cache and Path(cache).is_absolute(), (
-        f"the leptonlab kernel sets no absolute JAX_COMPILATION_CACHE_DIR (got {cache!r}): re-run `make venv`.")
+        f"the leptonlab kernel sets no absolute JAX_COMPILATION_CACHE_DIR (got {cache!r}): re-run `make venv`."
+    )
 
 
 def test_course_kernel_runs_with_the_allocator_settings():
@@ -77,17 +84,22 @@ def test_course_kernel_runs_with_the_allocator_settings():
     from leptonlab._env import ALLOCATOR_TUNABLES
 
     if "GLIBC_TUNABLES" in os.environ and os.environ["GLIBC_TUNABLES"] != ALLOCATOR_TUNABLES:
-        pytest.skip("GLIBC_TUNABLES is set to something else here: `make venv` put that in the kernel on purpose")
+        pytest.skip(
+            "GLIBC_TUNABLES is set to something else here: `make venv` put that in the kernel on purpose"
+        )
     assert _course_kernel_spec().env.get("GLIBC_TUNABLES") == ALLOCATOR_TUNABLES, (
-        "the leptonlab kernel does not set the course's GLIBC_TUNABLES: re-run `make venv`.")
+        "the leptonlab kernel does not set the course's GLIBC_TUNABLES: re-run `make venv`."
+    )
 
 
 def test_importing_the_package_starts_no_jax_backend():
     """Nothing runs at import: jax.distributed.initialize() (notebook 20) must still be possible afterwards."""
     import subprocess
 
-    code = ("import leptonlab, leptonlab.checks, leptonlab.plot, leptonlab.doctor\n"
-            "import jax._src.xla_bridge as xb\n"
-            "assert not xb._backends, f'importing leptonlab initialised {list(xb._backends)}'\n")
+    code = (
+        "import leptonlab, leptonlab.checks, leptonlab.plot, leptonlab.doctor\n"
+        "import jax._src.xla_bridge as xb\n"
+        "assert not xb._backends, f'importing leptonlab initialised {list(xb._backends)}'\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-1500:]

@@ -12,7 +12,9 @@ from leptonlab.train import History
 def _history(values):
     history = History()
     for i, v in enumerate(values):
-        history.append({"epoch": i + 1, "train_loss": v, "val_loss": v * 1.2, "val_accuracy": 1 - v})
+        history.append(
+            {"epoch": i + 1, "train_loss": v, "val_loss": v * 1.2, "val_accuracy": 1 - v}
+        )
     return history
 
 
@@ -34,12 +36,15 @@ def test_confusion_matrix_figure():
     assert "0.96" in [t.get_text() for t in normalized.axes[0].texts]  # 50 / 52
 
 
-@pytest.mark.parametrize("cm, names, match", [
-    (np.ones((2, 3)), None, "square"),
-    (np.ones(3), None, "square"),
-    (-np.ones((2, 2)), None, "counts"),
-    (np.ones((2, 2)), ["a", "b", "c"], "one name per class"),
-])
+@pytest.mark.parametrize(
+    "cm, names, match",
+    [
+        (np.ones((2, 3)), None, "square"),
+        (np.ones(3), None, "square"),
+        (-np.ones((2, 2)), None, "counts"),
+        (np.ones((2, 2)), ["a", "b", "c"], "one name per class"),
+    ],
+)
 def test_confusion_matrix_bad_input(cm, names, match):
     with pytest.raises(ValueError, match=match):
         plot.confusion_matrix(cm, names)
@@ -65,7 +70,9 @@ def test_worst_mistakes_bad_input():
 
 
 def test_compare_runs_figure():
-    fig = plot.compare_runs({"baseline": _history([1.0, 0.05, 0.07]), "dropout": _history([1.0, 0.6, 0.4])})
+    fig = plot.compare_runs(
+        {"baseline": _history([1.0, 0.05, 0.07]), "dropout": _history([1.0, 0.6, 0.4])}
+    )
     ax = fig.axes[0]
     assert isinstance(fig, Figure) and ax.get_yscale() == "log"
     assert plot.compare_runs({"a": _history([1.0, 0.5])}).axes[0].get_yscale() == "linear"
@@ -74,34 +81,46 @@ def test_compare_runs_figure():
     assert acc.axes[0].get_yscale() == "linear"
 
 
-@pytest.mark.parametrize("histories, metric, match", [
-    ({}, "val_loss", "non-empty"),
-    ([_history([1.0])], "val_loss", "non-empty"),
-    ({"a": _history([1.0])}, "val_f1", "no metric 'val_f1'"),
-    ({"a": [1.0, 2.0]}, "val_loss", "no metric"),
-])
+@pytest.mark.parametrize(
+    "histories, metric, match",
+    [
+        ({}, "val_loss", "non-empty"),
+        ([_history([1.0])], "val_loss", "non-empty"),
+        ({"a": _history([1.0])}, "val_f1", "no metric 'val_f1'"),
+        ({"a": [1.0, 2.0]}, "val_loss", "no metric"),
+    ],
+)
 def test_compare_runs_bad_input(histories, metric, match):
     with pytest.raises(ValueError, match=match):
         plot.compare_runs(histories, metric=metric)
 
 
 def test_learning_rate_schedules_figure():
-    schedules = {"constant": optax.constant_schedule(1e-3),
-                 "cosine": optax.warmup_cosine_decay_schedule(0.0, 1e-3, 10, 100),
-                 "python": lambda step: 1e-3 / (1 + step) if step < 50 else 0.0,
-                 "joined": optax.join_schedules([optax.constant_schedule(1e-3), optax.constant_schedule(1e-4)], [50])}
+    schedules = {
+        "constant": optax.constant_schedule(1e-3),
+        "cosine": optax.warmup_cosine_decay_schedule(0.0, 1e-3, 10, 100),
+        "python": lambda step: 1e-3 / (1 + step) if step < 50 else 0.0,
+        "joined": optax.join_schedules(
+            [optax.constant_schedule(1e-3), optax.constant_schedule(1e-4)], [50]
+        ),
+    }
     fig = plot.learning_rate_schedules(schedules, 100, steps_per_epoch=10)
     ax = fig.axes[0]
     assert isinstance(fig, Figure) and len(ax.lines) == 4 and ax.get_xlabel() == "epoch"
-    np.testing.assert_allclose(ax.lines[1].get_ydata()[10], 1e-3, rtol=1e-5)  # the end of the warm-up
+    np.testing.assert_allclose(
+        ax.lines[1].get_ydata()[10], 1e-3, rtol=1e-5
+    )  # the end of the warm-up
 
 
-@pytest.mark.parametrize("schedules, steps, kwargs, error", [
-    ({}, 10, {}, ValueError),
-    ({"a": optax.constant_schedule(1.0)}, 0, {}, ValueError),
-    ({"a": optax.constant_schedule(1.0)}, 10, {"steps_per_epoch": 0}, ValueError),
-    ({"a": 0.1}, 10, {}, TypeError),
-])
+@pytest.mark.parametrize(
+    "schedules, steps, kwargs, error",
+    [
+        ({}, 10, {}, ValueError),
+        ({"a": optax.constant_schedule(1.0)}, 0, {}, ValueError),
+        ({"a": optax.constant_schedule(1.0)}, 10, {"steps_per_epoch": 0}, ValueError),
+        ({"a": 0.1}, 10, {}, TypeError),
+    ],
+)
 def test_learning_rate_schedules_bad_input(schedules, steps, kwargs, error):
     with pytest.raises(error):
         plot.learning_rate_schedules(schedules, steps, **kwargs)

@@ -18,8 +18,19 @@ def _flags(*on):
 
 
 # 4 users x 5 movies; user 3 rated one movie only; movie 5 is rated by nobody in u1.base.
-U_DATA = [(1, 1, 5, 100), (1, 2, 3, 200), (1, 3, 4, 300), (2, 1, 4, 150), (2, 3, 2, 120), (2, 4, 5, 160),
-          (3, 2, 1, 500), (4, 1, 2, 50), (4, 2, 5, 60), (4, 4, 4, 60), (4, 5, 3, 10)]
+U_DATA = [
+    (1, 1, 5, 100),
+    (1, 2, 3, 200),
+    (1, 3, 4, 300),
+    (2, 1, 4, 150),
+    (2, 3, 2, 120),
+    (2, 4, 5, 160),
+    (3, 2, 1, 500),
+    (4, 1, 2, 50),
+    (4, 2, 5, 60),
+    (4, 4, 4, 60),
+    (4, 5, 3, 10),
+]
 
 
 def _lines(rows):
@@ -31,7 +42,9 @@ def ml(monkeypatch, tmp_path):
     """The tiny MovieLens fixture loaded through leptonlab.data (offline folder + patched registry)."""
     files = {
         "u.data": _lines(U_DATA),
-        "u.item": "".join(f"{i}|M{i} (199{i})|01-Jan-199{i}||u|{_flags(i % 3, 18)}\n" for i in range(1, 6)).encode(),
+        "u.item": "".join(
+            f"{i}|M{i} (199{i})|01-Jan-199{i}||u|{_flags(i % 3, 18)}\n" for i in range(1, 6)
+        ).encode(),
         "u.user": b"1|24|M|technician|85711\n2|53|F|other|94043\n3|23|M|writer|32067\n4|24|M|other|43537\n",
         "u.genre": GENRES,
         "u1.base": _lines(U_DATA[:-1]),
@@ -43,12 +56,25 @@ def ml(monkeypatch, tmp_path):
     entries = []
     for name, content in files.items():
         (folder / "ml-100k" / name).write_bytes(content)
-        entries.append(DataFile("ml-100k", name, len(content), hashlib.sha256(content).hexdigest(), urls=("http://x/",)))
-    monkeypatch.setattr(_registry, "DATASETS", {"ml-100k": Dataset("ml-100k", "ml", "http://x/", "l", "c", tuple(entries))})
+        entries.append(
+            DataFile(
+                "ml-100k",
+                name,
+                len(content),
+                hashlib.sha256(content).hexdigest(),
+                urls=("http://x/",),
+            )
+        )
+    monkeypatch.setattr(
+        _registry,
+        "DATASETS",
+        {"ml-100k": Dataset("ml-100k", "ml", "http://x/", "l", "c", tuple(entries))},
+    )
     return data.load_movielens_100k()
 
 
 # ---------------------------------------------------------------------------- ids and views
+
 
 def test_index_ratings_maps_raw_ids_to_rows_and_back(ml):
     users, items = recsys.build_index(ml.users.user), recsys.build_index(ml.movies.item)
@@ -106,6 +132,7 @@ def test_sample_negatives_avoids_seen_and_excluded_items(key):
 
 # ---------------------------------------------------------------------------- metrics by hand
 
+
 def test_rating_metrics_by_hand():
     pred, target = np.array([3.0, 4.0, 5.0, 1.0]), np.array([4.0, 4.0, 3.0, 2.0])
     assert recsys.rmse(pred, target) == pytest.approx(np.sqrt((1 + 0 + 4 + 1) / 4))
@@ -117,18 +144,26 @@ def test_rating_metrics_by_hand():
 
 
 def test_ranking_metrics_by_hand():
-    scores = np.array([[0.9, 0.1, 0.5, 0.3],    # relevant item 2 ranked 2nd (0-based 1)
-                       [0.2, 0.8, 0.7, 0.1],    # relevant item 0 ranked 3rd (0-based 2)
-                       [0.4, 0.4, 0.4, 0.4]])   # all tied: pessimistic rank 3 for the relevant item
+    scores = np.array(
+        [
+            [0.9, 0.1, 0.5, 0.3],  # relevant item 2 ranked 2nd (0-based 1)
+            [0.2, 0.8, 0.7, 0.1],  # relevant item 0 ranked 3rd (0-based 2)
+            [0.4, 0.4, 0.4, 0.4],
+        ]
+    )  # all tied: pessimistic rank 3 for the relevant item
     relevant = np.array([[0, 0, 1, 0], [1, 0, 0, 0], [0, 1, 0, 0]], bool)
     assert recsys.candidate_ranks(scores)[0].tolist() == [0, 3, 1, 2]
     assert recsys.hit_rate_at_k(scores, relevant, 2) == pytest.approx(1 / 3)
     assert recsys.hit_rate_at_k(scores, relevant, 3) == pytest.approx(2 / 3)
-    assert recsys.ndcg_at_k(scores, relevant, 3) == pytest.approx((1 / np.log2(3) + 1 / np.log2(4)) / 3)
+    assert recsys.ndcg_at_k(scores, relevant, 3) == pytest.approx(
+        (1 / np.log2(3) + 1 / np.log2(4)) / 3
+    )
     assert recsys.precision_at_k(scores, relevant, 2) == pytest.approx((1 / 2) / 3)
     two = np.array([[0.9, 0.8, 0.1, 0.5]])  # two relevant items at ranks 0 and 2
     rel2 = np.array([[1, 0, 0, 1]], bool)
-    assert recsys.ndcg_at_k(two, rel2, 3) == pytest.approx((1 + 1 / np.log2(4)) / (1 + 1 / np.log2(3)))
+    assert recsys.ndcg_at_k(two, rel2, 3) == pytest.approx(
+        (1 + 1 / np.log2(4)) / (1 + 1 / np.log2(3))
+    )
     assert recsys.precision_at_k(two, rel2, 3) == pytest.approx(2 / 3)
 
 
@@ -147,6 +182,7 @@ def test_ranking_metrics_refuse_bad_input(fn):
 
 
 # ---------------------------------------------------------------------------- neighbourhood CF
+
 
 def test_similarities_by_hand():
     R = np.array([[5, 3, 0], [4, 0, 2], [1, 1, 5]], np.float32)
@@ -185,6 +221,7 @@ def test_user_based_prediction_by_hand(ml):
 
 # ---------------------------------------------------------------------------- matrix factorisation
 
+
 def _planted(key, n_users=60, n_items=50, rank=3, density=0.5):
     """A planted rank-3 + biases rating matrix, half observed: (train Interactions, held-out, full matrix)."""
     k1, k2, k3 = jax.random.split(key, 3)
@@ -196,10 +233,15 @@ def _planted(key, n_users=60, n_items=50, rank=3, density=0.5):
     uh, ih = np.nonzero(~mask)
 
     def inter(uu, ii):
-        return recsys.Interactions(user=uu.astype(np.int32), item=ii.astype(np.int32),
-                                   rating=full[uu, ii].astype(np.float32), timestamp=np.zeros(uu.size, np.int64),
-                                   users=recsys.build_index(np.arange(n_users)),
-                                   items=recsys.build_index(np.arange(n_items)))
+        return recsys.Interactions(
+            user=uu.astype(np.int32),
+            item=ii.astype(np.int32),
+            rating=full[uu, ii].astype(np.float32),
+            timestamp=np.zeros(uu.size, np.int64),
+            users=recsys.build_index(np.arange(n_users)),
+            items=recsys.build_index(np.arange(n_items)),
+        )
+
     return inter(u, i), inter(uh, ih), full
 
 
@@ -207,8 +249,15 @@ def _planted(key, n_users=60, n_items=50, rank=3, density=0.5):
 def test_mf_recovers_a_planted_low_rank_matrix(key, batch_size):
     train, held_out, full = _planted(key)
     epochs, lr = (400, 0.05) if batch_size is None else (80, 0.01)
-    config = recsys.MFConfig(rank=3, epochs=epochs, batch_size=batch_size, learning_rate=lr, l2=1e-4,
-                             l2_bias=1e-4, clip=None)
+    config = recsys.MFConfig(
+        rank=3,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=lr,
+        l2=1e-4,
+        l2_bias=1e-4,
+        clip=None,
+    )
     params, history = recsys.fit_mf(train, config, key=key, val=held_out)
     spread = float(np.std(full[held_out.user, held_out.item]))
     err = recsys.evaluate_mf(params, held_out, clip=None)["rmse"]
@@ -250,18 +299,26 @@ def test_mf_bad_input(key, ml):
 
 # ---------------------------------------------------------------------------- recommend
 
+
 @pytest.fixture
 def recommender(ml, key):
     train = recsys.index_ratings(ml.ratings)
     params, _ = recsys.fit_mf(train, recsys.MFConfig(rank=2, epochs=50), key=key)
-    return recsys.Recommender(recsys.mf_scores(params), train, titles=ml.movies.title, item_genres=ml.movies.genres,
-                              genre_names=ml.genre_names), train
+    return recsys.Recommender(
+        recsys.mf_scores(params),
+        train,
+        titles=ml.movies.title,
+        item_genres=ml.movies.genres,
+        genre_names=ml.genre_names,
+    ), train
 
 
 def test_recommend_never_returns_seen_items(recommender):
     rec, train = recommender
     for user in train.users.ids:
-        seen = set(train.items.to_raw(train.item[train.user == train.users.to_index([user])[0]]).tolist())
+        seen = set(
+            train.items.to_raw(train.item[train.user == train.users.to_index([user])[0]]).tolist()
+        )
         top = rec.recommend(int(user), k=10)
         assert not seen & set(top.items.tolist())
         assert len(top.items) == 5 - len(seen)  # fewer than k only because the catalogue runs out
@@ -291,13 +348,22 @@ def test_cold_start_uses_genres_then_popularity(recommender):
     assert popular.items.tolist() == [1, 2]  # 3 interactions each, more than any other movie
     # genre g0 is flagged on movies 3 (3 % 3 == 0) only; movie 3 comes first, then the most popular others
     assert rec.recommend_new_user(2, genres=["g0"]).items.tolist() == [3, 1]
-    assert rec.recommend_new_user(1, genres=["g1"]).items.tolist() == [1]  # movies 1 and 4 have g1; 1 is more popular
+    assert rec.recommend_new_user(1, genres=["g1"]).items.tolist() == [
+        1
+    ]  # movies 1 and 4 have g1; 1 is more popular
 
 
 def test_min_interactions_hides_rarely_seen_items(ml, key):
     train = recsys.index_ratings(ml.ratings)
     params, _ = recsys.fit_mf(train, recsys.MFConfig(rank=2, epochs=5), key=key)
     rec = recsys.Recommender(recsys.mf_scores(params), train, min_interactions=2)
-    assert rec.recommend(3, k=5).items.tolist() in ([1, 3, 4], [1, 4, 3], [3, 1, 4], [3, 4, 1], [4, 1, 3], [4, 3, 1])
+    assert rec.recommend(3, k=5).items.tolist() in (
+        [1, 3, 4],
+        [1, 4, 3],
+        [3, 1, 4],
+        [3, 4, 1],
+        [4, 1, 3],
+        [4, 3, 1],
+    )
     with pytest.raises(ValueError, match="min_interactions"):
         recsys.Recommender(recsys.mf_scores(params), train, min_interactions=-1)

@@ -20,15 +20,22 @@ def _planted(key, n_users=40, n_items=30, rank=2, density=0.5):
     full = 3.0 + P @ Q.T + np.linspace(-0.5, 0.5, n_users)[:, None]  # [U, I]
     mask = np.asarray(jax.random.uniform(k3, full.shape)) < density
     u, i = np.nonzero(mask)
-    return recsys.Interactions(user=u.astype(np.int32), item=i.astype(np.int32),
-                               rating=full[u, i].astype(np.float32), timestamp=np.arange(u.size, dtype=np.int64),
-                               users=recsys.build_index(np.arange(n_users)), items=recsys.build_index(np.arange(n_items)))
+    return recsys.Interactions(
+        user=u.astype(np.int32),
+        item=i.astype(np.int32),
+        rating=full[u, i].astype(np.float32),
+        timestamp=np.arange(u.size, dtype=np.int64),
+        users=recsys.build_index(np.arange(n_users)),
+        items=recsys.build_index(np.arange(n_items)),
+    )
 
 
 def test_validation_split_partitions_deterministically(key):
     data = _planted(key)
     fit, val = recsys.validation_split(data, 0.2, key=key)
-    assert fit.n_ratings + val.n_ratings == data.n_ratings and val.n_ratings == round(0.2 * data.n_ratings)
+    assert fit.n_ratings + val.n_ratings == data.n_ratings and val.n_ratings == round(
+        0.2 * data.n_ratings
+    )
     pairs = lambda d: set(zip(d.user.tolist(), d.item.tolist()))  # noqa: E731
     assert not pairs(fit) & pairs(val) and pairs(fit) | pairs(val) == pairs(data)
     again, _ = recsys.validation_split(data, 0.2, key=key)
@@ -59,20 +66,25 @@ def test_implicit_matrix_normalises_each_user(key):
 def test_svdpp_matches_its_formula_and_fits(key):
     data = _planted(key)
     fit, val = recsys.validation_split(data, 0.2, key=key)
-    config = recsys.MFConfig(rank=2, epochs=150, learning_rate=0.05, l2=1e-3, l2_bias=1e-3, clip=None)
+    config = recsys.MFConfig(
+        rank=2, epochs=150, learning_rate=0.05, l2=1e-3, l2_bias=1e-3, clip=None
+    )
     params, history = recsys.fit_svdpp(fit, config, key=key, l2_implicit=1e-3, val=val)
     assert history.val_rmse.shape == (150,) and history.val_rmse[-1] < 0.5 * history.val_rmse[0]
     # The folded user vectors give the same predictions as mu + b_u + b_i + q_i . (p_u + |N(u)|^-1/2 sum y_j):
     # check the loss of the returned MF view against the SVD++ loss at the same point (no penalties).
     from leptonlab.recsys import _svdpp
+
     y = 0.1 * jax.random.normal(key, (data.n_items, 2))
-    inner = _svdpp._SVDppParams(mf=params._replace(user_factors=params.user_factors * 0.5), implicit=y)
+    inner = _svdpp._SVDppParams(
+        mf=params._replace(user_factors=params.user_factors * 0.5), implicit=y
+    )
     N = recsys.implicit_matrix(fit)
     folded = inner.mf._replace(user_factors=inner.mf.user_factors + N @ y)
     err = np.asarray(recsys.mf_predict(folded, fit.user, fit.item)) - fit.rating
     hyper = np.array([0.0, 0.0, 0.0, 0.0, 0.0], np.float32)
     loss = float(_svdpp.svdpp_loss(inner, N, fit.user, fit.item, fit.rating, hyper, fit.n_ratings))
-    assert loss == pytest.approx(float(np.mean(err ** 2)), rel=1e-5)
+    assert loss == pytest.approx(float(np.mean(err**2)), rel=1e-5)
     again, _ = recsys.fit_svdpp(fit, config, key=key, l2_implicit=1e-3)
     assert np.array_equal(np.asarray(again.user_factors), np.asarray(params.user_factors))
 
@@ -90,7 +102,9 @@ def test_svdpp_bad_input(key):
 def test_neighbours_with_baseline_by_hand(key):
     data = _planted(key)
     base = recsys.fit_biases(data)
-    model = recsys.fit_neighbours(data, kind="item", similarity="pearson", k=3, shrinkage=10.0, baseline=base)
+    model = recsys.fit_neighbours(
+        data, kind="item", similarity="pearson", k=3, shrinkage=10.0, baseline=base
+    )
     b = lambda uu, ii: float(recsys.mf_predict(base, np.array([uu]), np.array([ii]))[0])  # noqa: E731
     R = np.full((data.n_users, data.n_items), np.nan)
     R[data.user, data.item] = data.rating
@@ -133,7 +147,9 @@ def test_blend_recovers_planted_weights_and_refuses_bad_input():
 def test_regularisation_sweep_names_the_held_out_split():
     from leptonlab import plot
 
-    fig = plot.regularisation_sweep([0.01, 0.1, 1.0], [0.7, 0.8, 0.9], [1.0, 0.9, 0.95], held_out="validation")
+    fig = plot.regularisation_sweep(
+        [0.01, 0.1, 1.0], [0.7, 0.8, 0.9], [1.0, 0.9, 0.95], held_out="validation"
+    )
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "validation" in labels and any(t.startswith("best validation 0.900") for t in labels)
     with pytest.raises(ValueError, match="same length"):

@@ -34,8 +34,12 @@ def test_models_map_pairs_to_logits():
     assert ncf(x[:5]).shape == (5,)
     seen = np.zeros((N_USERS, N_ITEMS), bool)
     seen[x[:, 0], x[:, 1]] = True
-    tt = recsys.TwoTower(N_USERS, N_ITEMS, genres, recsys.user_genre_profiles(seen, genres), 8, rngs=nnx.Rngs(0))
-    assert tt(x[:5]).shape == (5,) and tt.new_user_scores(np.array([1.0, 0.0, 0.0])).shape == (N_ITEMS,)
+    tt = recsys.TwoTower(
+        N_USERS, N_ITEMS, genres, recsys.user_genre_profiles(seen, genres), 8, rngs=nnx.Rngs(0)
+    )
+    assert tt(x[:5]).shape == (5,) and tt.new_user_scores(np.array([1.0, 0.0, 0.0])).shape == (
+        N_ITEMS,
+    )
     with pytest.raises(ValueError, match=r"\[B, 2\]"):
         ncf(x[:, 0])
     with pytest.raises(ValueError, match="positive int"):
@@ -56,16 +60,25 @@ def test_training_with_negative_sampling_learns_the_planted_blocks(kind, key):
     if kind == "ncf":
         model = recsys.NCF(N_USERS, N_ITEMS, 8, (16,), rngs=nnx.Rngs(0))
     else:
-        model = recsys.TwoTower(N_USERS, N_ITEMS, genres, recsys.user_genre_profiles(seen, genres), 8,
-                                rngs=nnx.Rngs(0))
+        model = recsys.TwoTower(
+            N_USERS, N_ITEMS, genres, recsys.user_genre_profiles(seen, genres), 8, rngs=nnx.Rngs(0)
+        )
     loss_fn = recsys.negative_sampling_loss(4)
     assert recsys.negative_sampling_loss(4) is loss_fn  # one function object: fit compiles once
-    state, history = fit(model, (x, np.ones(len(x), np.float32)),
-                         TrainConfig(epochs=40, batch_size=16, learning_rate=0.02, progress=False), loss_fn=loss_fn)
+    state, history = fit(
+        model,
+        (x, np.ones(len(x), np.float32)),
+        TrainConfig(epochs=40, batch_size=16, learning_rate=0.02, progress=False),
+        loss_fn=loss_fn,
+    )
     assert history["train_loss"][-1] < history["train_loss"][0]
     users = np.arange(N_USERS)
-    scores = recsys.score_pairs(state.model(), users, np.tile(np.arange(N_ITEMS), (N_USERS, 1)))  # [U, I]
-    own_block = np.where(users[:, None] < 6, np.arange(N_ITEMS)[None] < 10, np.arange(N_ITEMS)[None] >= 10)
+    scores = recsys.score_pairs(
+        state.model(), users, np.tile(np.arange(N_ITEMS), (N_USERS, 1))
+    )  # [U, I]
+    own_block = np.where(
+        users[:, None] < 6, np.arange(N_ITEMS)[None] < 10, np.arange(N_ITEMS)[None] >= 10
+    )
     # the unseen items of the user's own block should outrank the other block
     unseen = own_block & ~seen
     relevant = unseen
@@ -74,12 +87,21 @@ def test_training_with_negative_sampling_learns_the_planted_blocks(kind, key):
 
 def test_candidate_lists_and_ranking_report(key):
     x, _ = _planted()
-    inter = recsys.Interactions(user=x[:, 0], item=x[:, 1], rating=np.ones(len(x), np.float32),
-                                timestamp=np.arange(len(x), dtype=np.int64),
-                                users=recsys.build_index(np.arange(N_USERS)), items=recsys.build_index(np.arange(N_ITEMS)))
+    inter = recsys.Interactions(
+        user=x[:, 0],
+        item=x[:, 1],
+        rating=np.ones(len(x), np.float32),
+        timestamp=np.arange(len(x), dtype=np.int64),
+        users=recsys.build_index(np.arange(N_USERS)),
+        items=recsys.build_index(np.arange(N_ITEMS)),
+    )
     split = recsys.leave_one_out(inter)
     cand = recsys.candidate_lists(split, 5, key=key)
-    assert cand.items.shape == (N_USERS, 6) and cand.relevant[:, 0].all() and cand.relevant.sum() == N_USERS
+    assert (
+        cand.items.shape == (N_USERS, 6)
+        and cand.relevant[:, 0].all()
+        and cand.relevant.sum() == N_USERS
+    )
     assert np.array_equal(cand.items[:, 0], split.test_item)
     assert not split.seen[cand.users[:, None], cand.items].any()
     perfect = recsys.ranking_report(cand.relevant.astype(float), cand.relevant, 1)
@@ -90,11 +112,21 @@ def test_candidate_lists_and_ranking_report(key):
 
 def test_recommend_new_user_through_the_genre_path():
     x, genres = _planted()
-    inter = recsys.Interactions(user=x[:, 0], item=x[:, 1], rating=np.ones(len(x), np.float32),
-                                timestamp=np.zeros(len(x), np.int64), users=recsys.build_index(np.arange(N_USERS)),
-                                items=recsys.build_index(np.arange(N_ITEMS)))
-    rec = recsys.Recommender(np.zeros((N_USERS, N_ITEMS)), inter, item_genres=genres, genre_names=["a", "b", "c"],
-                             new_user_scores=lambda profile: genres.astype(float) @ profile)
+    inter = recsys.Interactions(
+        user=x[:, 0],
+        item=x[:, 1],
+        rating=np.ones(len(x), np.float32),
+        timestamp=np.zeros(len(x), np.int64),
+        users=recsys.build_index(np.arange(N_USERS)),
+        items=recsys.build_index(np.arange(N_ITEMS)),
+    )
+    rec = recsys.Recommender(
+        np.zeros((N_USERS, N_ITEMS)),
+        inter,
+        item_genres=genres,
+        genre_names=["a", "b", "c"],
+        new_user_scores=lambda profile: genres.astype(float) @ profile,
+    )
     top = rec.recommend_new_user(5, genres=["b"])
     assert set(top.items.tolist()) <= set(range(10, 20))
     with pytest.raises(TypeError, match="list of names"):
@@ -103,11 +135,15 @@ def test_recommend_new_user_through_the_genre_path():
 
 def test_recsys_plots_return_closed_figures():
     matplotlib.use("Agg")
-    figs = [plot.rating_overview(np.array([1, 4, 4, 5]), np.array([3, 1, 0]), np.array([2, 2])),
-            plot.regularisation_sweep([0.01, 0.1], [0.7, 0.8], [0.95, 0.92], target=0.91),
-            plot.latent_factors(np.random.default_rng(0).normal(size=(5, 2)), list("abcde"), highlight=[0, 3]),
-            plot.model_comparison({"a": 0.95, "b": 0.91}, target=0.91),
-            plot.hit_rate_curves({"m": [0.1, 0.3]}, [1, 5])]
+    figs = [
+        plot.rating_overview(np.array([1, 4, 4, 5]), np.array([3, 1, 0]), np.array([2, 2])),
+        plot.regularisation_sweep([0.01, 0.1], [0.7, 0.8], [0.95, 0.92], target=0.91),
+        plot.latent_factors(
+            np.random.default_rng(0).normal(size=(5, 2)), list("abcde"), highlight=[0, 3]
+        ),
+        plot.model_comparison({"a": 0.95, "b": 0.91}, target=0.91),
+        plot.hit_rate_curves({"m": [0.1, 0.3]}, [1, 5]),
+    ]
     assert all(isinstance(f, matplotlib.figure.Figure) for f in figs)
     with pytest.raises(ValueError, match="log axis"):
         plot.regularisation_sweep([0.0, 0.1], [1, 1], [1, 1])
@@ -122,7 +158,9 @@ def test_cold_start_scores_ignore_the_user_id():
     profiles = recsys.user_genre_profiles(seen, genres)
     tt = recsys.TwoTower(N_USERS, N_ITEMS, genres, profiles, 4, rngs=nnx.Rngs(0))
     items = np.tile(np.arange(N_ITEMS), (2, 1))
-    cold = np.asarray(tt.cold_start_scores(profiles[[0, 1]], items))  # users 0 and 1 share a profile block
+    cold = np.asarray(
+        tt.cold_start_scores(profiles[[0, 1]], items)
+    )  # users 0 and 1 share a profile block
     assert cold.shape == (2, N_ITEMS)
     assert np.allclose(cold[0], np.asarray(tt.new_user_scores(profiles[0])), atol=1e-5)
     with pytest.raises(ValueError, match="profiles"):

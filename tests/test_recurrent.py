@@ -8,8 +8,17 @@ from flax import nnx
 
 from leptonlab import checks, recurrent
 from leptonlab.checks import CheckFailed
-from leptonlab.recurrent import (CharRNN, GRUCell, LSTMCell, RecurrentClassifier, RNNCell, lm_loss, sample,
-                                 sample_logits, scan)
+from leptonlab.recurrent import (
+    CharRNN,
+    GRUCell,
+    LSTMCell,
+    RecurrentClassifier,
+    RNNCell,
+    lm_loss,
+    sample,
+    sample_logits,
+    scan,
+)
 from leptonlab.train import TrainConfig, classification_loss, fit
 
 PAIRS = [(RNNCell, nnx.SimpleCell), (GRUCell, nnx.GRUCell), (LSTMCell, nnx.OptimizedLSTMCell)]
@@ -65,16 +74,22 @@ def test_masked_scan_freezes_the_state_on_padding(kind, key):
     mask = jnp.array([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 0]], bool)
     carry, _ = scan(cell, cell.initial_state(2), xs, mask=mask)
     short, _ = scan(cell, cell.initial_state(1), xs[:1, :3])  # the first row without its padding
-    np.testing.assert_allclose(jax.tree.leaves(carry)[-1][0], jax.tree.leaves(short)[-1][0], atol=1e-6)
+    np.testing.assert_allclose(
+        jax.tree.leaves(carry)[-1][0], jax.tree.leaves(short)[-1][0], atol=1e-6
+    )
     back, _ = scan(cell, cell.initial_state(2), xs, mask=mask, reverse=True)
     back_short, _ = scan(cell, cell.initial_state(1), xs[:1, :3], reverse=True)
-    np.testing.assert_allclose(jax.tree.leaves(back)[-1][0], jax.tree.leaves(back_short)[-1][0], atol=1e-6)
+    np.testing.assert_allclose(
+        jax.tree.leaves(back)[-1][0], jax.tree.leaves(back_short)[-1][0], atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("pooling", ["last", "max"])
 @pytest.mark.parametrize("bidirectional", [True, False])
 def test_classifier_ignores_padding(bidirectional, pooling):
-    model = RecurrentClassifier(20, 8, 6, bidirectional=bidirectional, pooling=pooling, rngs=nnx.Rngs(0))
+    model = RecurrentClassifier(
+        20, 8, 6, bidirectional=bidirectional, pooling=pooling, rngs=nnx.Rngs(0)
+    )
     x = jnp.array([[3, 4, 5, 0, 0], [2, 0, 0, 0, 0]], jnp.int32)
     longer = jnp.concatenate([x, jnp.zeros((2, 7), jnp.int32)], axis=1)
     logits = model(x)
@@ -106,7 +121,9 @@ def test_word_dropout_hides_words_in_training_only():
     assert any(not np.allclose(r, rows[0]) for r in rows[1:])
     model.eval()
     clean = model(x)
-    np.testing.assert_allclose(clean, jnp.broadcast_to(clean[:1], clean.shape), atol=1e-6)  # nothing dropped
+    np.testing.assert_allclose(
+        clean, jnp.broadcast_to(clean[:1], clean.shape), atol=1e-6
+    )  # nothing dropped
     assert not np.allclose(clean[:1], model(unk_only[:1]))
 
 
@@ -115,22 +132,33 @@ def test_max_pooling_takes_the_largest_state_over_the_real_words():
     x = jnp.array([[3, 4, 5, 0, 0], [2, 9, 0, 0, 0]], jnp.int32)  # [B=2, L=5], 3 and 2 real words
     e = model.embedding(x)
     fwd, fwd_hs = scan(model.forward_cell, model.forward_cell.initial_state(2), e, mask=x != 0)
-    bwd, bwd_hs = scan(model.backward_cell, model.backward_cell.initial_state(2), e, mask=x != 0, reverse=True)
+    bwd, bwd_hs = scan(
+        model.backward_cell, model.backward_cell.initial_state(2), e, mask=x != 0, reverse=True
+    )
     n = [3, 2]
-    expected = jnp.stack([jnp.concatenate([fwd[i], fwd_hs[i, :n[i]].max(0), bwd[i], bwd_hs[i, :n[i]].max(0)])
-                          for i in range(2)])  # [2, 4H]
+    expected = jnp.stack(
+        [
+            jnp.concatenate([fwd[i], fwd_hs[i, : n[i]].max(0), bwd[i], bwd_hs[i, : n[i]].max(0)])
+            for i in range(2)
+        ]
+    )  # [2, 4H]
     features = model.features(x)
     assert features.shape == (2, 4 * 6)
     np.testing.assert_allclose(features, expected, atol=1e-6)
     empty = model.features(jnp.zeros((1, 5), jnp.int32))  # a sentence with no word (all padding)
     assert np.isfinite(empty).all(), "an empty sentence must not give -inf features"
 
+
 def test_classifier_one_training_step_lowers_the_loss():
     x = jnp.array([[3, 4, 0, 0], [5, 6, 7, 0]] * 8, jnp.int32)
     y = jnp.array([0, 1] * 8, jnp.int32)
     model = RecurrentClassifier(10, 8, 8, rngs=nnx.Rngs(0))
-    state, history = fit(model, (x, y), TrainConfig(epochs=15, batch_size=16, learning_rate=1e-2, progress=False),
-                         loss_fn=classification_loss)
+    state, history = fit(
+        model,
+        (x, y),
+        TrainConfig(epochs=15, batch_size=16, learning_rate=1e-2, progress=False),
+        loss_fn=classification_loss,
+    )
     assert history["train_loss"][-1] < 0.5 * history["train_loss"][0]
 
 
@@ -163,10 +191,14 @@ def test_lm_loss_is_ln_vocab_for_uniform_logits_and_fit_learns():
     np.testing.assert_allclose(loss, np.log(7), rtol=1e-6)
     assert metrics["loss"].shape == (3,)
     ids = jnp.tile(jnp.arange(5, dtype=jnp.int32), 40)  # a periodic text: easy to learn
-    xs = jnp.stack([ids[i: i + 8] for i in range(0, 180, 8)])
-    ys = jnp.stack([ids[i + 1: i + 9] for i in range(0, 180, 8)])
-    _, history = fit(CharRNN(5, 16, rngs=nnx.Rngs(0)), (xs, ys),
-                     TrainConfig(epochs=20, batch_size=8, learning_rate=1e-2, progress=False), loss_fn=lm_loss)
+    xs = jnp.stack([ids[i : i + 8] for i in range(0, 180, 8)])
+    ys = jnp.stack([ids[i + 1 : i + 9] for i in range(0, 180, 8)])
+    _, history = fit(
+        CharRNN(5, 16, rngs=nnx.Rngs(0)),
+        (xs, ys),
+        TrainConfig(epochs=20, batch_size=8, learning_rate=1e-2, progress=False),
+        loss_fn=lm_loss,
+    )
     assert history["train_loss"][-1] < 0.2 < np.log(5)
 
 
@@ -209,7 +241,9 @@ def test_sample_logits_temperature_and_top_k(key):
     logits = jnp.log(jnp.array([0.5, 0.3, 0.15, 0.05]))
     keys = jax.random.split(key, 4000)
     draws = jax.vmap(lambda k: sample_logits(logits, key=k))(keys)
-    np.testing.assert_allclose(np.bincount(draws, minlength=4) / 4000, [0.5, 0.3, 0.15, 0.05], atol=0.03)
+    np.testing.assert_allclose(
+        np.bincount(draws, minlength=4) / 4000, [0.5, 0.3, 0.15, 0.05], atol=0.03
+    )
     top2 = jax.vmap(lambda k: sample_logits(logits, key=k, top_k=2))(keys)
     assert set(np.unique(top2)) == {0, 1}
     cold = jax.vmap(lambda k: sample_logits(logits, key=k, temperature=0.05))(keys)
@@ -228,6 +262,7 @@ def test_gradient_norms_vanish_for_a_plain_rnn(key):
 
 
 # ---- checks of notebook 10 ----
+
 
 def _step(x, h, w_x, w_h, b):
     return np.tanh(x @ w_x + h @ w_h + b)
@@ -266,10 +301,13 @@ def test_rnn_forward_check():
     with pytest.raises(CheckFailed, match="7 states for 6 inputs"):
         checks.rnn_forward(lambda step, h0, xs: np.concatenate([h0[None], _forward(step, h0, xs)]))
     with pytest.raises(CheckFailed, match="shifted by one"):
-        checks.rnn_forward(lambda step, h0, xs: np.concatenate([h0[None], _forward(step, h0, xs)[:-1]]))
+        checks.rnn_forward(
+            lambda step, h0, xs: np.concatenate([h0[None], _forward(step, h0, xs)[:-1]])
+        )
 
 
 # ---- figures of notebook 10 ----
+
 
 def test_gradient_and_gate_figures():
     from matplotlib.figure import Figure

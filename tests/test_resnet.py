@@ -15,11 +15,14 @@ def small(**kwargs):
 
 
 # Few distinct layer shapes: on a CPU, initialising a new shape compiles its initialiser.
-@pytest.mark.parametrize("kwargs, side, dim", [
-    ({}, 8, 8),
-    ({"stages": (2, 1, 3)}, 8, 16),
-    ({"stem_stride": 2}, 10, 8),
-])
+@pytest.mark.parametrize(
+    "kwargs, side, dim",
+    [
+        ({}, 8, 8),
+        ({"stages": (2, 1, 3)}, 8, 16),
+        ({"stem_stride": 2}, 10, 8),
+    ],
+)
 def test_resnet_shapes(kwargs, side, dim):
     model = small(**kwargs)
     x = jax.random.normal(jax.random.key(1), (3, side, side, 3))
@@ -38,7 +41,14 @@ def test_resnet_stage_resolutions_and_block_count():
     for block in model.blocks:
         h = block(h)
         sides.append((h.shape[1], h.shape[-1]))
-    assert sides == [(16, 4), (16, 4), (8, 8), (4, 16), (4, 16), (4, 16)]  # stride 2 at each new stage
+    assert sides == [
+        (16, 4),
+        (16, 4),
+        (8, 8),
+        (4, 16),
+        (4, 16),
+        (4, 16),
+    ]  # stride 2 at each new stage
 
 
 def test_residual_block_starts_as_identity_with_zero_init():
@@ -67,9 +77,13 @@ def test_resnet_batch_norm_train_and_eval_modes():
 def test_resnet_trains_with_bf16_compute():
     x = jax.random.normal(jax.random.key(0), (16, 8, 8, 3))
     y = jnp.arange(16) % 2
-    state, history = train.fit(models.ResNet(2, width=4, stages=(1,), rngs=nnx.Rngs(0)), (x, y),
-                               train.TrainConfig(epochs=3, batch_size=8, learning_rate=1e-2, progress=False,
-                                                 compute_dtype="bfloat16"))
+    state, history = train.fit(
+        models.ResNet(2, width=4, stages=(1,), rngs=nnx.Rngs(0)),
+        (x, y),
+        train.TrainConfig(
+            epochs=3, batch_size=8, learning_rate=1e-2, progress=False, compute_dtype="bfloat16"
+        ),
+    )
     assert np.all(np.isfinite(history["train_loss"]))
     params = jax.tree.leaves(state.params)
     assert all(p.dtype == jnp.float32 for p in params)  # master weights stay float32
@@ -89,21 +103,38 @@ def _product_operand_dtypes(jaxpr) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("make, shape", [
-    (lambda: small(), (4, 8, 8, 3)),
-    (lambda: models.CNN(1, 10, image_size=8, channels=(4, 8), dense=8, batch_norm=True, rngs=nnx.Rngs(0)),
-     (4, 8, 8, 1)),
-])
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda: small(), (4, 8, 8, 3)),
+        (
+            lambda: models.CNN(
+                1, 10, image_size=8, channels=(4, 8), dense=8, batch_norm=True, rngs=nnx.Rngs(0)
+            ),
+            (4, 8, 8, 1),
+        ),
+    ],
+)
 def test_bf16_compute_reaches_every_layer(make, shape):
     """Batch norm must hand bf16 on: Flax's returns float32 (its running statistics are float32), which
     silently ran every layer after the first in float32 (on an H200: 12.5 ms per ResNet-18 step, as float32)."""
-    state = train.TrainState.create(make(), train.make_optimizer(train.TrainConfig()), key=jax.random.key(0),
-                                    compute_dtype="bfloat16")
+    state = train.TrainState.create(
+        make(),
+        train.make_optimizer(train.TrainConfig()),
+        key=jax.random.key(0),
+        compute_dtype="bfloat16",
+    )
     batch = (jnp.zeros(shape), jnp.zeros(shape[0], jnp.int32))
-    jaxpr = jax.make_jaxpr(lambda s, b: train.train_step(s, b, train.classification_loss))(state, batch)
+    jaxpr = jax.make_jaxpr(lambda s, b: train.train_step(s, b, train.classification_loss))(
+        state, batch
+    )
     assert _product_operand_dtypes(jaxpr.jaxpr) == {"bfloat16"}
-    new_state, _ = jax.jit(train.train_step, static_argnums=2)(state, batch, train.classification_loss)
-    assert all(a.dtype == jnp.float32 for a in jax.tree.leaves(new_state.rest))  # running statistics stay float32
+    new_state, _ = jax.jit(train.train_step, static_argnums=2)(
+        state, batch, train.classification_loss
+    )
+    assert all(
+        a.dtype == jnp.float32 for a in jax.tree.leaves(new_state.rest)
+    )  # running statistics stay float32
 
 
 def test_count_params():
@@ -114,13 +145,16 @@ def test_count_params():
         models.count_params("model")
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"width": 0}, "width must be a positive int"),
-    ({"stages": ()}, "stages must be a non-empty sequence"),
-    ({"stages": (2, 0)}, "every entry of stages must be a positive int"),
-    ({"stages": "22"}, "stages must be a non-empty sequence"),
-    ({"stem_stride": 3}, "stem_stride must be 1 or 2"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"width": 0}, "width must be a positive int"),
+        ({"stages": ()}, "stages must be a non-empty sequence"),
+        ({"stages": (2, 0)}, "every entry of stages must be a positive int"),
+        ({"stages": "22"}, "stages must be a non-empty sequence"),
+        ({"stem_stride": 3}, "stem_stride must be 1 or 2"),
+    ],
+)
 def test_resnet_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         small(**kwargs)

@@ -5,8 +5,17 @@ import pytest
 
 from leptonlab import checks
 from leptonlab.checks import CheckFailed
-from leptonlab.text import (PAD_ID, UNK_ID, CharVocab, WordVocab, lm_windows, sentence_split, sequence_lengths,
-                            split_text, tokenize)
+from leptonlab.text import (
+    PAD_ID,
+    UNK_ID,
+    CharVocab,
+    WordVocab,
+    lm_windows,
+    sentence_split,
+    sequence_lengths,
+    split_text,
+    tokenize,
+)
 
 TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n"
 
@@ -51,7 +60,9 @@ def test_split_text_is_fixed_90_10_and_contiguous():
 def test_lm_windows_targets_are_inputs_shifted_by_one():
     ids = np.arange(23, dtype=np.int32)
     x, y = lm_windows(ids, 5)
-    assert x.shape == y.shape == (4, 5)  # starts 0, 5, 10, 15 (a window needs its 6th id as a target)
+    assert (
+        x.shape == y.shape == (4, 5)
+    )  # starts 0, 5, 10, 15 (a window needs its 6th id as a target)
     np.testing.assert_array_equal(x[1], [5, 6, 7, 8, 9])
     np.testing.assert_array_equal(y, x + 1)
     xo, _ = lm_windows(ids, 5, stride=2)
@@ -66,14 +77,23 @@ def test_lm_windows_targets_are_inputs_shifted_by_one():
         lm_windows(np.ones(10), 3)
 
 
-@pytest.mark.parametrize("text, tokens", [
-    ("This is a great day!", ["this", "is", "a", "great", "day", "!"]),
-    ("It isn't BAD, it's well-made.", ["it", "is", "n't", "bad", ",", "it", "'s", "well-made", "."]),
-    ("It isn\u2019t bad", ["it", "is", "n't", "bad"]),  # a curly apostrophe
-    ("it 's a charming journey . ", ["it", "'s", "a", "charming", "journey", "."]),  # SST's own tokens
-    ("", []),
-    ("   ", []),
-])
+@pytest.mark.parametrize(
+    "text, tokens",
+    [
+        ("This is a great day!", ["this", "is", "a", "great", "day", "!"]),
+        (
+            "It isn't BAD, it's well-made.",
+            ["it", "is", "n't", "bad", ",", "it", "'s", "well-made", "."],
+        ),
+        ("It isn\u2019t bad", ["it", "is", "n't", "bad"]),  # a curly apostrophe
+        (
+            "it 's a charming journey . ",
+            ["it", "'s", "a", "charming", "journey", "."],
+        ),  # SST's own tokens
+        ("", []),
+        ("   ", []),
+    ],
+)
 def test_tokenize(text, tokens):
     assert tokenize(text) == tokens
 
@@ -135,6 +155,7 @@ def test_word_vocab_bad_input():
 
 # ---- checks of notebooks 11 and 13 ----
 
+
 def _softmax(z, axis=-1):
     z = z - z.max(axis=axis, keepdims=True)
     return np.exp(z) / np.exp(z).sum(axis=axis, keepdims=True)
@@ -151,8 +172,12 @@ def test_temperature_softmax_check():
     with pytest.raises(CheckFailed, match="divide the logits"):
         checks.temperature_softmax(lambda z, t: _softmax(np.asarray(z) * t))
     with pytest.raises(CheckFailed, match="subtract the maximum"), np.errstate(all="ignore"):
-        checks.temperature_softmax(lambda z, t: np.exp(np.asarray(z, np.float32) / t)
-                                   / np.exp(np.asarray(z, np.float32) / t).sum(-1, keepdims=True))
+        checks.temperature_softmax(
+            lambda z, t: (
+                np.exp(np.asarray(z, np.float32) / t)
+                / np.exp(np.asarray(z, np.float32) / t).sum(-1, keepdims=True)
+            )
+        )
 
 
 def _top_k(z, k):
@@ -170,15 +195,20 @@ def test_top_k_filter_check():
     with pytest.raises(CheckFailed, match="none is -inf"):
         checks.top_k_filter(lambda z, k: np.where(np.asarray(z) < np.sort(z)[-k], 0.0, z))
     with pytest.raises(CheckFailed, match=r"kept 2 tokens"):
-        checks.top_k_filter(lambda z, k: np.where(np.asarray(z) < np.sort(z)[-k - 1], -np.inf, z) if k < len(z)
-                            else np.asarray(z))
+        checks.top_k_filter(
+            lambda z, k: (
+                np.where(np.asarray(z) < np.sort(z)[-k - 1], -np.inf, z)
+                if k < len(z)
+                else np.asarray(z)
+            )
+        )
 
 
 def _pad(seqs, max_length, pad_id):
     out = np.full((len(seqs), max_length), pad_id)
     for i, s in enumerate(seqs):
         s = list(s)[:max_length]
-        out[i, :len(s)] = s
+        out[i, : len(s)] = s
     return out
 
 
@@ -187,8 +217,12 @@ def test_pad_and_truncate_check():
     with pytest.raises(CheckFailed, match="not written yet"):
         checks.pad_and_truncate(_not_written)
     with pytest.raises(CheckFailed, match="start of each sequence"):
-        checks.pad_and_truncate(lambda s, n, p: _pad(s, n, p)[:, ::-1] * 0 + np.array(
-            [[p] * (n - len(x[:n])) + list(x[:n]) for x in s]))
+        checks.pad_and_truncate(
+            lambda s, n, p: (
+                _pad(s, n, p)[:, ::-1] * 0
+                + np.array([[p] * (n - len(x[:n])) + list(x[:n]) for x in s])
+            )
+        )
     with pytest.raises(CheckFailed, match="lost its beginning"):
         checks.pad_and_truncate(lambda s, n, p: _pad([list(x)[-n:] for x in s], n, p))
     with pytest.raises(CheckFailed, match="pad_id"):
@@ -206,13 +240,30 @@ def test_masked_mean_check():
     with pytest.raises(CheckFailed, match="includes the padded"):
         checks.masked_mean(lambda x, mask: np.asarray(x).mean(1))
     with pytest.raises(CheckFailed, match="divided by T"):
-        checks.masked_mean(lambda x, mask: (np.asarray(x) * np.asarray(mask)[..., None]).sum(1) / x.shape[1])
+        checks.masked_mean(
+            lambda x, mask: (np.asarray(x) * np.asarray(mask)[..., None]).sum(1) / x.shape[1]
+        )
 
 
 # ---- a validation split of treebank phrases by whole sentence (notebook 13) ----
 
-PHRASES = ["a great film", "great film", "great", "a dull plot", "dull plot", "dull", "a fine cast", "fine cast",
-           "fine", "the worst day", "worst day", "worst", "great cast", "a dull film indeed", "film indeed"]
+PHRASES = [
+    "a great film",
+    "great film",
+    "great",
+    "a dull plot",
+    "dull plot",
+    "dull",
+    "a fine cast",
+    "fine cast",
+    "fine",
+    "the worst day",
+    "worst day",
+    "worst",
+    "great cast",
+    "a dull film indeed",
+    "film indeed",
+]
 PHRASE_LABELS = np.array([1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0, 0])
 
 
@@ -220,7 +271,14 @@ def test_sentence_split_holds_out_whole_sentences_without_their_pieces():
     import jax
 
     split = sentence_split(PHRASES, PHRASE_LABELS, val_fraction=0.4, key=jax.random.key(0))
-    roots = {"a great film", "a dull plot", "a fine cast", "the worst day", "great cast", "a dull film indeed"}
+    roots = {
+        "a great film",
+        "a dull plot",
+        "a fine cast",
+        "the worst day",
+        "great cast",
+        "a dull film indeed",
+    }
     val = [PHRASES[i] for i in split.val]
     train = [PHRASES[i] for i in split.train]
     assert set(val) <= roots and len(val) == 2 and not set(split.train) & set(split.val)
@@ -242,12 +300,15 @@ def test_sentence_split_bad_input():
     with pytest.raises(TypeError, match="sequence of str"):
         sentence_split("a great film", np.array([1]), val_fraction=0.5, key=jax.random.key(0))
     with pytest.raises(ValueError, match="too few to split"):
-        sentence_split(["great", "great"], np.array([1, 1]), val_fraction=0.5, key=jax.random.key(0))
+        sentence_split(
+            ["great", "great"], np.array([1, 1]), val_fraction=0.5, key=jax.random.key(0)
+        )
     with pytest.raises(ValueError, match=r"val_fraction must be in \(0, 1\)"):
         sentence_split(PHRASES, PHRASE_LABELS, val_fraction=1.5, key=jax.random.key(0))
 
 
 # ---- figures of notebooks 11 and 13 ----
+
 
 def test_text_figures():
     from matplotlib.figure import Figure
@@ -255,9 +316,15 @@ def test_text_figures():
     from leptonlab import plot
 
     labels = list("abcd")
-    fig = plot.token_distributions({"t=1": [0.1, 0.6, 0.2, 0.1], "t=2": [0.2, 0.3, 0.3, 0.2]}, labels, top=3)
+    fig = plot.token_distributions(
+        {"t=1": [0.1, 0.6, 0.2, 0.1], "t=2": [0.2, 0.3, 0.3, 0.2]}, labels, top=3
+    )
     assert isinstance(fig, Figure)
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["b", "c", "a"]  # by the first distribution
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [
+        "b",
+        "c",
+        "a",
+    ]  # by the first distribution
     fig = plot.word_scores(["good", "bad", "fine", "awful"], [2.0, -2.0, 0.5, -3.0], k=1)
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["awful", "good"]
     fig = plot.length_histogram(np.array([1, 2, 2, 9]), max_length=5)

@@ -39,22 +39,29 @@ def test_waits_for_the_result_and_takes_the_median():
 
 
 def test_kwargs_and_pytree_outputs():
-    t = timing.time_fn(lambda x, *, scale: {"a": x * scale, "b": (x,)}, jnp.ones(3), scale=2.0, repeats=2)
+    t = timing.time_fn(
+        lambda x, *, scale: {"a": x * scale, "b": (x,)}, jnp.ones(3), scale=2.0, repeats=2
+    )
     assert t.device == "cpu:0"
 
 
 def test_compare_devices_on_cpu():
     res = timing.compare_devices(jax.jit(lambda x: x * 2), jnp.ones(8), repeats=2)
     assert "cpu:0" in res and all(isinstance(v, timing.Timing) for v in res.values())
-    res = timing.compare_devices(jax.jit(lambda x: x * 2), jnp.ones(8), devices=jax.devices("cpu"), repeats=2)
+    res = timing.compare_devices(
+        jax.jit(lambda x: x * 2), jnp.ones(8), devices=jax.devices("cpu"), repeats=2
+    )
     assert list(res) == ["cpu:0"]
 
 
-@pytest.mark.parametrize("kwargs, exc, match", [
-    ({"repeats": 0}, ValueError, "repeats must be at least 1"),
-    ({"repeats": 2.5}, TypeError, "repeats must be an int"),
-    ({"warmup": -1}, ValueError, "warmup must be 0 or more"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"repeats": 0}, ValueError, "repeats must be at least 1"),
+        ({"repeats": 2.5}, TypeError, "repeats must be an int"),
+        ({"warmup": -1}, ValueError, "warmup must be 0 or more"),
+    ],
+)
 def test_time_fn_bad_numbers(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         timing.time_fn(lambda x: x, jnp.ones(1), **kwargs)
@@ -75,6 +82,7 @@ def test_compare_devices_bad_devices():
 
 
 # ------------------------------------------------------------------ plot.timing_bars
+
 
 def test_plot_timing_bars_smoke_and_bad_input():
     from matplotlib.figure import Figure

@@ -16,7 +16,9 @@ CONFIG = TrainConfig(epochs=2, batch_size=8, learning_rate=1e-2, progress=False)
 
 def toy_data(n=32):
     x = jax.random.uniform(jax.random.key(0), (n, 8, 8, 3))
-    y = (x[..., 0].mean(axis=(1, 2)) > x[..., 1].mean(axis=(1, 2))).astype(jnp.int32)  # red vs green
+    y = (x[..., 0].mean(axis=(1, 2)) > x[..., 1].mean(axis=(1, 2))).astype(
+        jnp.int32
+    )  # red vs green
     return x, y
 
 
@@ -26,16 +28,26 @@ def make_net(batch_norm=False):
 
 
 def flat(state):
-    return {path: np.array(v.get_value() if isinstance(v, nnx.Variable) else v) for path, v in nnx.to_flat_state(state)}
+    return {
+        path: np.array(v.get_value() if isinstance(v, nnx.Variable) else v)
+        for path, v in nnx.to_flat_state(state)
+    }
 
 
 @pytest.mark.parametrize("batch_norm", [False, True])
 def test_head_training_leaves_the_backbone_unchanged(batch_norm):
     state = transfer.head_state(make_net(batch_norm), CONFIG, 32)
-    before_params, before_rest = flat(state.params), flat(state.rest)  # copies: fit donates the state
+    before_params, before_rest = (
+        flat(state.params),
+        flat(state.rest),
+    )  # copies: fit donates the state
     state, history = fit(None, toy_data(), CONFIG, state=state)
     after_params, after_rest = flat(state.params), flat(state.rest)
-    changed = {path for path in before_params if not np.array_equal(before_params[path], after_params[path])}
+    changed = {
+        path
+        for path in before_params
+        if not np.array_equal(before_params[path], after_params[path])
+    }
     assert changed == {("head", "kernel"), ("head", "bias")}
     for path in before_rest:  # batch statistics of a frozen backbone are not updated either
         assert np.array_equal(before_rest[path], after_rest[path]), path
@@ -51,7 +63,9 @@ def test_finetuning_trains_the_backbone_too():
     before = flat(state.params)
     state, _ = fit(None, toy_data(), CONFIG, state=state)
     after = flat(state.params)
-    assert not np.array_equal(before[("backbone", "convs", 0, "kernel")], after[("backbone", "convs", 0, "kernel")])
+    assert not np.array_equal(
+        before[("backbone", "convs", 0, "kernel")], after[("backbone", "convs", 0, "kernel")]
+    )
     assert not np.array_equal(before[("head", "kernel")], after[("head", "kernel")])
 
 
@@ -68,7 +82,9 @@ def test_embed_and_count_params():
 
 def test_transfer_bad_input():
     with pytest.raises(TypeError, match="features"):
-        transfer.TransferNet(nnx.Linear(2, 2, rngs=nnx.Rngs(0)), 2, feature_dim=2, key=jax.random.key(0))
+        transfer.TransferNet(
+            nnx.Linear(2, 2, rngs=nnx.Rngs(0)), 2, feature_dim=2, key=jax.random.key(0)
+        )
     cnn = CNN(3, 3, image_size=8, channels=(4,), dense=8, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="num_classes"):
         transfer.TransferNet(cnn, 1, feature_dim=4, key=jax.random.key(0))
@@ -97,7 +113,9 @@ def test_cosine_similarity_by_hand():
     a = jnp.array([[1.0, 0.0], [1.0, 1.0]])
     b = jnp.array([[2.0, 0.0], [0.0, 3.0], [-1.0, 0.0]])
     s = 1 / np.sqrt(2)
-    np.testing.assert_allclose(transfer.cosine_similarity(a, b), [[1, 0, -1], [s, s, -s]], atol=1e-6)
+    np.testing.assert_allclose(
+        transfer.cosine_similarity(a, b), [[1, 0, -1], [s, s, -s]], atol=1e-6
+    )
     with pytest.raises(ValueError, match="same embedding size"):
         transfer.cosine_similarity(a, jnp.ones((2, 3)))
     with pytest.raises(ValueError, match="float matrix"):
@@ -112,11 +130,20 @@ def test_gallery_verification_and_identification():
     np.testing.assert_allclose(gallery.templates, [[1, 0], [0, 1]], atol=1e-6)
     probes = jnp.array([[0.9, 0.2], [0.1, 1.0], [-1.0, -1.0]])
     pairs = transfer.verification_pairs(probes, np.array([3, 7, 9]), gallery)
-    assert pairs.scores.shape == (6,) and pairs.same.tolist() == [True, False, False, True, False, False]
+    assert pairs.scores.shape == (6,) and pairs.same.tolist() == [
+        True,
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
     threshold = transfer.best_threshold(pairs.scores, pairs.same)
     # the genuine scores are the two highest: the best threshold accepts exactly them
     assert transfer.verification_accuracy(pairs.scores, pairs.same, threshold) == 1.0
-    assert transfer.verification_accuracy(pairs.scores, pairs.same, 2.0) == 0.5  # reject all: chance
+    assert (
+        transfer.verification_accuracy(pairs.scores, pairs.same, 2.0) == 0.5
+    )  # reject all: chance
     np.testing.assert_array_equal(transfer.identify(probes, gallery, threshold), [3, 7, -1])
     with pytest.raises(ValueError, match="genuine"):
         transfer.verification_accuracy(pairs.scores, np.zeros(6, bool), 0.5)
@@ -134,7 +161,9 @@ def test_pca_finds_the_direction_of_largest_variance():
 
 
 def test_remap_labels():
-    np.testing.assert_array_equal(transfer.remap_labels(np.array([7, 5, 9, 5]), [5, 7, 9]), [1, 0, 2, 0])
+    np.testing.assert_array_equal(
+        transfer.remap_labels(np.array([7, 5, 9, 5]), [5, 7, 9]), [1, 0, 2, 0]
+    )
 
 
 def test_check_cosine_similarity(capsys):
@@ -193,7 +222,11 @@ def test_masking_the_optimizer_alone_lets_batch_norm_drift():
     before_params, before_rest = flat(state.params), flat(state.rest)
     state, _ = fit(None, toy_data(), CONFIG, state=state)
     after_params, after_rest = flat(state.params), flat(state.rest)
-    assert all(np.array_equal(before_params[p], after_params[p]) for p in before_params if p[0] == "backbone")
+    assert all(
+        np.array_equal(before_params[p], after_params[p])
+        for p in before_params
+        if p[0] == "backbone"
+    )
     assert any(not np.array_equal(before_rest[p], after_rest[p]) for p in before_rest)
     with pytest.raises(TypeError, match="trainable"):
         transfer.train_state(net, CONFIG, 32, trainable="head")

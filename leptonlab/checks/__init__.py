@@ -21,7 +21,9 @@ from leptonlab.checks._activations import sigmoid_more_cases as sigmoid_more_cas
 from leptonlab.checks._activations import softmax as softmax
 from leptonlab.checks._jax_basics import per_example_grads as per_example_grads
 from leptonlab.checks._jax_basics import two_normal_samples as two_normal_samples
-from leptonlab.checks._losses import binary_cross_entropy_with_logits as binary_cross_entropy_with_logits
+from leptonlab.checks._losses import (
+    binary_cross_entropy_with_logits as binary_cross_entropy_with_logits,
+)
 from leptonlab.checks._losses import categorical_cross_entropy as categorical_cross_entropy
 from leptonlab.checks._losses import mse as mse
 from leptonlab.checks._cnn import confusion_matrix as confusion_matrix

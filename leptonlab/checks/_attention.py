@@ -13,7 +13,9 @@ def _softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def _weights(q: np.ndarray, k: np.ndarray, scale: float, mask: np.ndarray | None = None, axis: int = -1) -> np.ndarray:
+def _weights(
+    q: np.ndarray, k: np.ndarray, scale: float, mask: np.ndarray | None = None, axis: int = -1
+) -> np.ndarray:
     s = (q @ k.T) * scale
     if mask is not None:
         s = np.where(mask, s, -1e30)
@@ -24,7 +26,10 @@ def _cases() -> list[tuple[np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(12)
     small = (rng.normal(size=(3, 4)), rng.normal(size=(5, 4)))  # Tq = 3 queries, Tk = 5 keys, D = 4
     wide = (rng.normal(size=(4, 16)), rng.normal(size=(4, 16)))  # D = 16: the scale matters more
-    large = (100.0 * rng.normal(size=(2, 9)), 100.0 * rng.normal(size=(6, 9)))  # scores in the thousands: exp overflows
+    large = (
+        100.0 * rng.normal(size=(2, 9)),
+        100.0 * rng.normal(size=(6, 9)),
+    )  # scores in the thousands: exp overflows
     return [small, wide, large]
 
 
@@ -35,24 +40,50 @@ def attention_weights(fn) -> None:
     for q, k in _cases():
         d = q.shape[1]
         want = _weights(q, k, 1 / np.sqrt(d))
-        got = as_array(name, call(name, fn, q.astype(np.float32), k.astype(np.float32)),
-                       f"the weights for q {q.shape}, k {k.shape}")
+        got = as_array(
+            name,
+            call(name, fn, q.astype(np.float32), k.astype(np.float32)),
+            f"the weights for q {q.shape}, k {k.shape}",
+        )
         if got.shape == want.shape[::-1] and got.shape != want.shape:
-            raise CheckFailed(name, f"the weights have shape {got.shape}, expected {want.shape} (queries x keys).",
-                              "one row per query and one column per key: check the order of your product.")
-        if got.shape == want.shape and np.isfinite(got).all() and not np.allclose(got, want, atol=1e-5):
+            raise CheckFailed(
+                name,
+                f"the weights have shape {got.shape}, expected {want.shape} (queries x keys).",
+                "one row per query and one column per key: check the order of your product.",
+            )
+        if (
+            got.shape == want.shape
+            and np.isfinite(got).all()
+            and not np.allclose(got, want, atol=1e-5)
+        ):
             if np.allclose(got, _weights(q, k, 1.0), atol=1e-5):
-                raise CheckFailed(name, "your weights are the softmax of the raw scores q k^T.",
-                                  f"divide the scores by sqrt(D) = sqrt({d}) before the softmax.")
+                raise CheckFailed(
+                    name,
+                    "your weights are the softmax of the raw scores q k^T.",
+                    f"divide the scores by sqrt(D) = sqrt({d}) before the softmax.",
+                )
             if np.allclose(got, _weights(q, k, 1 / d), atol=1e-5):
-                raise CheckFailed(name, f"you divided the scores by D = {d}.", "divide by the square root of D.")
+                raise CheckFailed(
+                    name, f"you divided the scores by D = {d}.", "divide by the square root of D."
+                )
             if np.allclose(got, _weights(q, k, 1 / np.sqrt(d), axis=0), atol=1e-5):
-                raise CheckFailed(name, "each *column* of your weights sums to 1.",
-                                  "the softmax runs over the keys (the last axis): each query's weights sum to 1.")
-        expect_close(name, got, want, what=f"the weights for q {q.shape}, k {k.shape}", atol=1e-5,
-                     hint=("the weights are a softmax over the keys of the scaled scores; subtract each row's "
-                           "maximum before exp() so large scores do not overflow.",
-                           "a score is a query's dot product with a key, scaled by the square root of their width."))
+                raise CheckFailed(
+                    name,
+                    "each *column* of your weights sums to 1.",
+                    "the softmax runs over the keys (the last axis): each query's weights sum to 1.",
+                )
+        expect_close(
+            name,
+            got,
+            want,
+            what=f"the weights for q {q.shape}, k {k.shape}",
+            atol=1e-5,
+            hint=(
+                "the weights are a softmax over the keys of the scaled scores; subtract each row's "
+                "maximum before exp() so large scores do not overflow.",
+                "a score is a query's dot product with a key, scaled by the square root of their width.",
+            ),
+        )
     return passed(name)
 
 
@@ -64,26 +95,47 @@ def causal_mask(fn) -> None:
         want = np.tril(np.ones((t, t), bool))
         got = as_array(name, call(name, fn, t), f"the mask for t = {t}")
         if got.shape != want.shape:
-            raise CheckFailed(name, f"the mask for t = {t} has shape {got.shape}, expected {want.shape}.",
-                              "one row per query position, one column per key position.")
+            raise CheckFailed(
+                name,
+                f"the mask for t = {t} has shape {got.shape}, expected {want.shape}.",
+                "one row per query position, one column per key position.",
+            )
         if not np.isin(got, (0.0, 1.0)).all():
-            raise CheckFailed(name, f"the mask for t = {t} holds values other than True/False.",
-                              "return booleans: True where attending is allowed.")
+            raise CheckFailed(
+                name,
+                f"the mask for t = {t} holds values other than True/False.",
+                "return booleans: True where attending is allowed.",
+            )
         got = got.astype(bool)
         if np.array_equal(got, want):
             continue
         if np.array_equal(got, want.T):
-            raise CheckFailed(name, "your mask lets each position see the *later* positions and not the earlier ones.",
-                              ("row i is query i: it may look at positions up to and including i, never later ones.",
-                               "the allowed entries form a triangle of the matrix: which one?"))
+            raise CheckFailed(
+                name,
+                "your mask lets each position see the *later* positions and not the earlier ones.",
+                (
+                    "row i is query i: it may look at positions up to and including i, never later ones.",
+                    "the allowed entries form a triangle of the matrix: which one?",
+                ),
+            )
         if np.array_equal(got, np.tril(np.ones((t, t), bool), -1)):
-            raise CheckFailed(name, "your mask hides each position from itself.",
-                              "keep the diagonal: position i may look at j <= i, itself included.")
+            raise CheckFailed(
+                name,
+                "your mask hides each position from itself.",
+                "keep the diagonal: position i may look at j <= i, itself included.",
+            )
         if np.array_equal(got, ~want):
-            raise CheckFailed(name, "your mask is inverted: True where attending is forbidden.",
-                              "True should mean 'may attend' (j <= i).")
-        raise CheckFailed(name, f"for t = {t} your mask is {got.astype(int).tolist()}, "
-                          f"expected {want.astype(int).tolist()}.", "True where column j <= row i.")
+            raise CheckFailed(
+                name,
+                "your mask is inverted: True where attending is forbidden.",
+                "True should mean 'may attend' (j <= i).",
+            )
+        raise CheckFailed(
+            name,
+            f"for t = {t} your mask is {got.astype(int).tolist()}, "
+            f"expected {want.astype(int).tolist()}.",
+            "True where column j <= row i.",
+        )
     return passed(name)
 
 
@@ -101,17 +153,35 @@ def one_head(fn) -> None:
         got = as_array(name, call(name, fn, x, w_q, w_k, w_v), f"the head's output for x {x.shape}")
         if got.shape == want.shape and not np.allclose(got, want, atol=1e-4):
             if np.allclose(got, _weights(q, k, 1 / np.sqrt(dh)) @ v, atol=1e-4):
-                raise CheckFailed(name, "your head lets each position attend to later positions.",
-                                  "apply the causal mask to the scores before the softmax (a large negative "
-                                  "number, or -inf, where j > i).")
+                raise CheckFailed(
+                    name,
+                    "your head lets each position attend to later positions.",
+                    "apply the causal mask to the scores before the softmax (a large negative "
+                    "number, or -inf, where j > i).",
+                )
             if np.allclose(got, _weights(q, k, 1 / np.sqrt(d), mask) @ v, atol=1e-4):
-                raise CheckFailed(name, f"you scaled by sqrt(D) = sqrt({d}), the input width.",
-                                  f"scale by the square root of the width of the queries and keys, Dh = {dh}.")
+                raise CheckFailed(
+                    name,
+                    f"you scaled by sqrt(D) = sqrt({d}), the input width.",
+                    f"scale by the square root of the width of the queries and keys, Dh = {dh}.",
+                )
             if np.allclose(got, _weights(q, k, 1.0, mask) @ v, atol=1e-4):
-                raise CheckFailed(name, "your scores are not scaled.", f"scale the scores by the square root of the head width Dh = {dh}.")
-        expect_close(name, got, want, what=f"the head's output for x {x.shape} and Dh = {dh}", atol=1e-4,
-                     hint=("check each stage against the notebook: the projections, the scaled scores, the mask, "
-                           "the softmax, the weighted sum.",
-                           "print the shapes of your queries, keys, values, weights and output for x of shape "
-                           "[T, D]: they should be [T, Dh], [T, Dh], [T, Dh], [T, T], [T, Dh]."))
+                raise CheckFailed(
+                    name,
+                    "your scores are not scaled.",
+                    f"scale the scores by the square root of the head width Dh = {dh}.",
+                )
+        expect_close(
+            name,
+            got,
+            want,
+            what=f"the head's output for x {x.shape} and Dh = {dh}",
+            atol=1e-4,
+            hint=(
+                "check each stage against the notebook: the projections, the scaled scores, the mask, "
+                "the softmax, the weighted sum.",
+                "print the shapes of your queries, keys, values, weights and output for x of shape "
+                "[T, D]: they should be [T, Dh], [T, Dh], [T, Dh], [T, T], [T, Dh].",
+            ),
+        )
     return passed(name)

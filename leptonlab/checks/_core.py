@@ -51,7 +51,10 @@ class CheckFailed(AssertionError):
         self.exercise = exercise
         self.problem = problem
         self.hints = (hint,) if isinstance(hint, str) else tuple(h for h in (hint or ()) if h)
-        self.key = (exercise, self.hints[0] if self.hints else problem)  # the diagnosis, for _FAILURES
+        self.key = (
+            exercise,
+            self.hints[0] if self.hints else problem,
+        )  # the diagnosis, for _FAILURES
         self.level = min(_FAILURES.get(self.key, 0), len(self.hints) - 1) if self.hints else 0
         self.hint = self.hints[self.level] if self.hints else None
         text = f"{exercise}: {problem}"
@@ -78,9 +81,13 @@ def passed(exercise: str, message: str = "all cases agree with the reference.") 
 
 
 def _not_a_function(exercise: str, fn: Any) -> CheckFailed:
-    return _not_an_attempt(CheckFailed(exercise, f"expected a function, got {type_name(fn)}.",
-                                       "pass the function itself, without calling it: check(my_fn), "
-                                       "not check(my_fn())."))
+    return _not_an_attempt(
+        CheckFailed(
+            exercise,
+            f"expected a function, got {type_name(fn)}.",
+            "pass the function itself, without calling it: check(my_fn), not check(my_fn()).",
+        )
+    )
 
 
 def _not_an_attempt(err: CheckFailed) -> CheckFailed:
@@ -88,8 +95,13 @@ def _not_an_attempt(err: CheckFailed) -> CheckFailed:
     return err
 
 
-def attempt(exercise: str, fn: Callable[..., Any], *args: Any, probe: Callable[..., Any] | None = None,
-            **kwargs: Any) -> Any:
+def attempt(
+    exercise: str,
+    fn: Callable[..., Any],
+    *args: Any,
+    probe: Callable[..., Any] | None = None,
+    **kwargs: Any,
+) -> Any:
     """Run the learner's ``fn(*args, **kwargs)`` (or ``probe(fn, *args, **kwargs)``) once.
 
     Returns what it returned, as plain data (:func:`leptonlab.checks._record.normalise`: JAX arrays
@@ -108,8 +120,13 @@ def attempt(exercise: str, fn: Callable[..., Any], *args: Any, probe: Callable[.
     return _record.exchange(label, (args, kwargs), run)
 
 
-def call(exercise: str, fn: Callable[..., Any], *args: Any, probe: Callable[..., Any] | None = None,
-         **kwargs: Any) -> Any:
+def call(
+    exercise: str,
+    fn: Callable[..., Any],
+    *args: Any,
+    probe: Callable[..., Any] | None = None,
+    **kwargs: Any,
+) -> Any:
     """Like :func:`attempt`, but whatever the learner's code raised becomes a friendly :class:`CheckFailed`,
     and so does a result of ``None`` (no exercise answers with nothing: a ``return`` is missing). A check
     for which None is a valid answer uses :func:`attempt` and judges the outcome itself."""
@@ -123,16 +140,25 @@ def call(exercise: str, fn: Callable[..., Any], *args: Any, probe: Callable[...,
 
 def returned_nothing(exercise: str) -> CheckFailed:
     """The :class:`CheckFailed` for a function that returned ``None``."""
-    return CheckFailed(exercise, "your function returned nothing (None): did you forget `return`?",
-                       "a Python function without a `return` statement returns None; end yours with "
-                       "`return <your result>`.")
+    return CheckFailed(
+        exercise,
+        "your function returned nothing (None): did you forget `return`?",
+        "a Python function without a `return` statement returns None; end yours with "
+        "`return <your result>`.",
+    )
 
 
 # JAX's errors for NumPy, math or float() used on a value that jax.grad / jax.jit / jax.vmap is tracing.
-_NOT_JAX_ERRORS = ("TracerArrayConversionError", "ConcretizationTypeError", "TracerIntegerConversionError")
+_NOT_JAX_ERRORS = (
+    "TracerArrayConversionError",
+    "ConcretizationTypeError",
+    "TracerIntegerConversionError",
+)
 
 
-def failure_from(exercise: str, raised: Raised, hint: Hint = None, *, when: str = "") -> CheckFailed:
+def failure_from(
+    exercise: str, raised: Raised, hint: Hint = None, *, when: str = ""
+) -> CheckFailed:
     """The :class:`CheckFailed` that says the learner's code raised ``raised`` (``when``: on which input).
 
     Three causes get their own message instead of the exception's text: an exercise not written
@@ -141,25 +167,42 @@ def failure_from(exercise: str, raised: Raised, hint: Hint = None, *, when: str 
     """
     on = f"{when} " if when else ""
     if raised.isa("NotImplementedError"):
-        return _not_an_attempt(CheckFailed(exercise, "the exercise is not written yet.",
-                                           "replace `raise NotImplementedError()` with your code, run that cell, "
-                                           "then run this one."))
+        return _not_an_attempt(
+            CheckFailed(
+                exercise,
+                "the exercise is not written yet.",
+                "replace `raise NotImplementedError()` with your code, run that cell, "
+                "then run this one.",
+            )
+        )
     if raised.isa("TracerBoolConversionError"):
-        return CheckFailed(exercise, f"{on}your code uses a Python `if` (or `and`/`or`/`while`) on a JAX array "
-                           "value, which jax.grad / jax.jit cannot follow.",
-                           "choose between values elementwise with jax.numpy (jnp.where) instead of a Python `if`.")
+        return CheckFailed(
+            exercise,
+            f"{on}your code uses a Python `if` (or `and`/`or`/`while`) on a JAX array "
+            "value, which jax.grad / jax.jit cannot follow.",
+            "choose between values elementwise with jax.numpy (jnp.where) instead of a Python `if`.",
+        )
     if any(raised.isa(name) for name in _NOT_JAX_ERRORS):
-        return CheckFailed(exercise, f"{on}your code uses NumPy (np.*), Python's math module or float()/int() on "
-                           "a value that JAX is differentiating or compiling; JAX cannot follow those.",
-                           "write it with jax.numpy instead (`import jax.numpy as jnp`, then jnp.exp, jnp.sum, "
-                           "...), and keep values as arrays rather than Python floats.")
+        return CheckFailed(
+            exercise,
+            f"{on}your code uses NumPy (np.*), Python's math module or float()/int() on "
+            "a value that JAX is differentiating or compiling; JAX cannot follow those.",
+            "write it with jax.numpy instead (`import jax.numpy as jnp`, then jnp.exp, jnp.sum, "
+            "...), and keep values as arrays rather than Python floats.",
+        )
     first = raised.message.splitlines()[0] if raised.message else ""
     if "NoneType" in first or first.endswith("Output was None."):
-        return CheckFailed(exercise, f"{on}a value in your code was None ({raised.type_name}: {first})",
-                           "a function without a `return` statement returns None: does each of your functions "
-                           "(and helpers) end with `return <result>`?")
-    return CheckFailed(exercise, f"{on}your code raised {raised.type_name}: {first}".rstrip(": "),
-                       hint or "run your function on a small input in a new cell to see where it fails.")
+        return CheckFailed(
+            exercise,
+            f"{on}a value in your code was None ({raised.type_name}: {first})",
+            "a function without a `return` statement returns None: does each of your functions "
+            "(and helpers) end with `return <result>`?",
+        )
+    return CheckFailed(
+        exercise,
+        f"{on}your code raised {raised.type_name}: {first}".rstrip(": "),
+        hint or "run your function on a small input in a new cell to see where it fails.",
+    )
 
 
 def under_jit(fn: Callable[..., Any], *args: Any) -> Any:
@@ -186,7 +229,9 @@ def exercise(check: Callable[..., Any]) -> Callable[..., Any]:
                 if err.counts:
                     _FAILURES[err.key] = _FAILURES.get(err.key, 0) + 1
                 raise
-            except Exception as err:  # the check tripped over an odd answer: still a friendly failure
+            except (
+                Exception
+            ) as err:  # the check tripped over an odd answer: still a friendly failure
                 failure = _unreadable(check.__name__, err)
                 _FAILURES[failure.key] = _FAILURES.get(failure.key, 0) + 1
                 raise failure from None
@@ -201,9 +246,12 @@ def exercise(check: Callable[..., Any]) -> Callable[..., Any]:
 def _unreadable(exercise: str, err: Exception) -> CheckFailed:
     """What a check says when the learner's answer made its own code raise (an answer of an unexpected kind)."""
     first = str(err).splitlines()[0][:200] if str(err) else ""
-    return CheckFailed(exercise, f"the check could not read your function's result ({type(err).__name__}: {first}).",
-                       "compare what your function returns (its type, shape and dtype) with what the exercise "
-                       "asks for; print it in a new cell.")
+    return CheckFailed(
+        exercise,
+        f"the check could not read your function's result ({type(err).__name__}: {first}).",
+        "compare what your function returns (its type, shape and dtype) with what the exercise "
+        "asks for; print it in a new cell.",
+    )
 
 
 def _show_record(record: dict) -> None:
@@ -217,18 +265,33 @@ def _show_record(record: dict) -> None:
 def as_array(exercise: str, value: Any, what: str) -> np.ndarray:
     """``value`` as a float64 NumPy array, or a CheckFailed saying it is not numeric (or is None)."""
     if value is None:
-        raise CheckFailed(exercise, f"{what} is None: your function returned nothing (None) there; did you forget "
-                          "`return`?", "a Python function without a `return` statement returns None.")
+        raise CheckFailed(
+            exercise,
+            f"{what} is None: your function returned nothing (None) there; did you forget "
+            "`return`?",
+            "a Python function without a `return` statement returns None.",
+        )
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise CheckFailed(exercise, f"{what} should be numbers, got {type_name(value)}.",
-                          "return an array or a float, not a string, list of lists of mixed types or None.") from None
+        raise CheckFailed(
+            exercise,
+            f"{what} should be numbers, got {type_name(value)}.",
+            "return an array or a float, not a string, list of lists of mixed types or None.",
+        ) from None
     return arr
 
 
-def expect_close(exercise: str, got: Any, want: Any, *, what: str, hint: str | None = None,
-                 rtol: float = 1e-5, atol: float = 1e-6) -> None:
+def expect_close(
+    exercise: str,
+    got: Any,
+    want: Any,
+    *,
+    what: str,
+    hint: str | None = None,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+) -> None:
     """Raise CheckFailed unless ``got`` matches ``want`` in shape and value.
 
     The message names ``what`` was compared and the first differing entry;
@@ -237,19 +300,31 @@ def expect_close(exercise: str, got: Any, want: Any, *, what: str, hint: str | N
     got_arr = as_array(exercise, got, what)
     want_arr = np.asarray(want, dtype=np.float64)
     if got_arr.shape != want_arr.shape:
-        raise CheckFailed(exercise, f"{what} has shape {got_arr.shape}, expected {want_arr.shape}.",
-                          "check which axis you reduce over, and that you keep the batch dimension.")
+        raise CheckFailed(
+            exercise,
+            f"{what} has shape {got_arr.shape}, expected {want_arr.shape}.",
+            "check which axis you reduce over, and that you keep the batch dimension.",
+        )
     bad_nan = ~np.isfinite(got_arr) & np.isfinite(want_arr)
     if bad_nan.any():
         idx = tuple(int(i) for i in np.argwhere(bad_nan)[0])
-        raise CheckFailed(exercise, f"{what} is {got_arr[idx]} at index {idx} where {want_arr[idx]:.6g} was expected.",
-                          hint or "an exp() or log() overflowed: look for a numerically stable form.")
+        raise CheckFailed(
+            exercise,
+            f"{what} is {got_arr[idx]} at index {idx} where {want_arr[idx]:.6g} was expected.",
+            hint or "an exp() or log() overflowed: look for a numerically stable form.",
+        )
     if not np.allclose(got_arr, want_arr, rtol=rtol, atol=atol, equal_nan=True):
         diff = np.abs(got_arr - want_arr) - (atol + rtol * np.abs(want_arr))
-        idx = tuple(int(i) for i in np.unravel_index(int(np.nanargmax(diff)), diff.shape)) if diff.ndim else ()
-        raise CheckFailed(exercise,
-                          f"{what} is {float(got_arr[idx]):.6g} at index {idx}; expected {float(want_arr[idx]):.6g}.",
-                          hint)
+        idx = (
+            tuple(int(i) for i in np.unravel_index(int(np.nanargmax(diff)), diff.shape))
+            if diff.ndim
+            else ()
+        )
+        raise CheckFailed(
+            exercise,
+            f"{what} is {float(got_arr[idx]):.6g} at index {idx}; expected {float(want_arr[idx]):.6g}.",
+            hint,
+        )
 
 
 def replay(record: Any) -> str | None:
@@ -264,7 +339,11 @@ def replay(record: Any) -> str | None:
     if not isinstance(record, dict) or record.get("format") != _record.FORMAT:
         return "the check's record is missing or malformed"
     name = record.get("check")
-    check = getattr(registry, name, None) if isinstance(name, str) and name in registry.__all__ else None
+    check = (
+        getattr(registry, name, None)
+        if isinstance(name, str) and name in registry.__all__
+        else None
+    )
     if check is None or not hasattr(check, "replay"):
         return f"the record names no check of leptonlab.checks ({str(name)[:60]!r})"
     try:
@@ -275,7 +354,9 @@ def replay(record: Any) -> str | None:
             with contextlib.redirect_stdout(io.StringIO()):
                 check.replay()
         if mode.used != len(mode.exchanges):
-            return f"{name}: the record holds {len(mode.exchanges)} calls, the check made {mode.used}"
+            return (
+                f"{name}: the record holds {len(mode.exchanges)} calls, the check made {mode.used}"
+            )
     except CheckFailed as err:
         return " ".join(str(err).split())
     except (_record.ReplayMismatch, _record.RecordError) as err:

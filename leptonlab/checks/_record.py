@@ -35,16 +35,34 @@ from typing import Any
 import numpy as np
 
 MIMETYPE = "application/vnd.leptonlab.check-record+json"
-RECORD_ENV = "LEPTONLAB_CHECK_RECORD"  # "1" in a kernel the grader runs: finished checks show their record
+RECORD_ENV = (
+    "LEPTONLAB_CHECK_RECORD"  # "1" in a kernel the grader runs: finished checks show their record
+)
 FORMAT = 1
 
 MAX_ARRAY_BYTES = 64 * 2**20  # one array in a record
 MAX_RECORD_BYTES = 256 * 2**20  # all arrays of one record, decoded
 MAX_DEPTH = 32
 
-_DTYPES = {name: np.dtype(name) for name in (
-    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "float16", "float32", "float64", "complex64", "complex128")}
+_DTYPES = {
+    name: np.dtype(name)
+    for name in (
+        "bool",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+        "complex64",
+        "complex128",
+    )
+}
 try:  # JAX's bfloat16 lives in ml_dtypes, which JAX depends on
     import ml_dtypes
 
@@ -84,7 +102,9 @@ class Raised:
 
     @classmethod
     def of(cls, err: BaseException) -> Raised:
-        return cls(type(err).__name__, tuple(k.__name__ for k in type(err).__mro__), str(err)[:2000])
+        return cls(
+            type(err).__name__, tuple(k.__name__ for k in type(err).__mro__), str(err)[:2000]
+        )
 
 
 def type_name(value: Any) -> str:
@@ -121,7 +141,12 @@ def _prng_key(value: Any) -> dict | None:
 
         if not jax.dtypes.issubdtype(value.dtype, jax.dtypes.prng_key):
             return None
-        return {"key": {"impl": str(jax.random.key_impl(value)), "data": encode(np.asarray(jax.random.key_data(value)))}}
+        return {
+            "key": {
+                "impl": str(jax.random.key_impl(value)),
+                "data": encode(np.asarray(jax.random.key_data(value))),
+            }
+        }
     except Exception:
         return None
 
@@ -161,7 +186,9 @@ class _Budget:
     def spend(self, n: int) -> None:
         self.left -= n
         if self.left < 0:
-            raise RecordError(f"the record holds more than {MAX_RECORD_BYTES // 2**20} MiB of arrays")
+            raise RecordError(
+                f"the record holds more than {MAX_RECORD_BYTES // 2**20} MiB of arrays"
+            )
 
 
 def decode(data: Any, _depth: int = 0, _budget: _Budget | None = None) -> Any:
@@ -173,7 +200,7 @@ def decode(data: Any, _depth: int = 0, _budget: _Budget | None = None) -> Any:
         return data
     if not isinstance(data, dict) or len(data) != 1:
         raise RecordError(f"unexpected {type(data).__name__} in a record")
-    (tag, body), = data.items()
+    ((tag, body),) = data.items()
     if tag == "float" and isinstance(body, str):
         try:
             return float(body)
@@ -210,7 +237,11 @@ def _decode_array(body: dict, budget: _Budget) -> np.ndarray:
     dtype, shape, data = body.get("dtype"), body.get("shape"), body.get("data")
     if dtype not in _DTYPES:
         raise RecordError(f"dtype {dtype!r} is not allowed in a record")
-    if not (isinstance(shape, list) and all(type(n) is int and n >= 0 for n in shape) and len(shape) <= 16):
+    if not (
+        isinstance(shape, list)
+        and all(type(n) is int and n >= 0 for n in shape)
+        and len(shape) <= 16
+    ):
         raise RecordError(f"bad array shape {shape!r} in a record")
     if not isinstance(data, str):
         raise RecordError("array data in a record must be base64 text")
@@ -223,7 +254,9 @@ def _decode_array(body: dict, budget: _Budget) -> np.ndarray:
     except (ValueError, UnicodeEncodeError):
         raise RecordError("array data in a record is not valid base64") from None
     if len(raw) != nbytes:
-        raise RecordError(f"array data holds {len(raw)} bytes; dtype {dtype} and shape {shape} need {nbytes}")
+        raise RecordError(
+            f"array data holds {len(raw)} bytes; dtype {dtype} and shape {shape} need {nbytes}"
+        )
     return np.frombuffer(raw, dtype=_DTYPES[dtype]).reshape(shape).copy()
 
 
@@ -245,8 +278,15 @@ def _same(a: Any, b: Any) -> bool:
         if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)) or a.shape != b.shape:
             return False
         if a.dtype.kind in "fc" or b.dtype.kind in "fc":
-            return bool(np.allclose(a.astype(np.complex128), b.astype(np.complex128), rtol=1e-6, atol=1e-9,
-                                    equal_nan=True))
+            return bool(
+                np.allclose(
+                    a.astype(np.complex128),
+                    b.astype(np.complex128),
+                    rtol=1e-6,
+                    atol=1e-9,
+                    equal_nan=True,
+                )
+            )
         return bool(np.array_equal(a, b))
     if isinstance(a, float) and isinstance(b, float):
         return a == b or (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9)
@@ -257,7 +297,11 @@ def _same(a: Any, b: Any) -> bool:
     if _is_key(a) or _is_key(b):  # PRNG keys: compare their data
         import jax
 
-        return _is_key(a) and _is_key(b) and bool(np.array_equal(jax.random.key_data(a), jax.random.key_data(b)))
+        return (
+            _is_key(a)
+            and _is_key(b)
+            and bool(np.array_equal(jax.random.key_data(a), jax.random.key_data(b)))
+        )
     return type(a) is type(b) and a == b
 
 
@@ -278,7 +322,13 @@ class _Live:
             encoded = {"value": encode(outcome)}
         except Exception as err:  # the learner's code raised: the check decides what that means
             outcome = Raised.of(err)
-            encoded = {"raised": {"type": outcome.type_name, "bases": list(outcome.bases), "message": outcome.message}}
+            encoded = {
+                "raised": {
+                    "type": outcome.type_name,
+                    "bases": list(outcome.bases),
+                    "message": outcome.message,
+                }
+            }
         if self.keep:
             self.exchanges.append({"via": label, "args": encode(args), **encoded})
         return outcome
@@ -296,27 +346,37 @@ class _Replay:
     def exchange(self, label: str, args: Any, run: Callable[[], Any]) -> Any:
         del run  # nothing of the learner's runs here
         if self.used >= len(self.exchanges):
-            raise ReplayMismatch(f"the check asked for call {self.used + 1} ({label}), but the record holds only "
-                                 f"{len(self.exchanges)}")
+            raise ReplayMismatch(
+                f"the check asked for call {self.used + 1} ({label}), but the record holds only "
+                f"{len(self.exchanges)}"
+            )
         item = self.exchanges[self.used]
         self.used += 1
         if not isinstance(item, dict) or item.get("via") != label:
             raise ReplayMismatch(f"call {self.used} of the record is not {label}")
         if not _same(decode(item.get("args")), normalise(args)):
-            raise ReplayMismatch(f"call {self.used} of the record ({label}) was made with other inputs than the "
-                                 "check's own")
+            raise ReplayMismatch(
+                f"call {self.used} of the record ({label}) was made with other inputs than the "
+                "check's own"
+            )
         if "value" in item:
             return decode(item["value"])
         raised = item.get("raised")
         if not isinstance(raised, dict):
-            raise RecordError(f"call {self.used} of the record has neither a value nor an exception")
+            raise RecordError(
+                f"call {self.used} of the record has neither a value nor an exception"
+            )
         bases = raised.get("bases")
         if not (isinstance(bases, list) and all(isinstance(b, str) for b in bases)):
             raise RecordError("a recorded exception's bases must be a list of names")
-        return Raised(str(raised.get("type", "Exception")), tuple(bases), str(raised.get("message", "")))
+        return Raised(
+            str(raised.get("type", "Exception")), tuple(bases), str(raised.get("message", ""))
+        )
 
 
-_MODE: contextvars.ContextVar[_Live | _Replay | None] = contextvars.ContextVar("leptonlab_check_mode", default=None)
+_MODE: contextvars.ContextVar[_Live | _Replay | None] = contextvars.ContextVar(
+    "leptonlab_check_mode", default=None
+)
 
 
 def exchange(label: str, args: Any, run: Callable[[], Any]) -> Any:
@@ -363,7 +423,9 @@ class NotTheLearnersFunction:
     """Stands in for the learner's function while the grader replays a check; calling it is a bug."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raise ReplayMismatch("the check called the learner's function directly instead of through checks._core.call")
+        raise ReplayMismatch(
+            "the check called the learner's function directly instead of through checks._core.call"
+        )
 
     def __repr__(self) -> str:
         return "<the learner's function, replayed>"

@@ -28,17 +28,32 @@ def rnn_step(fn) -> None:
         if got.shape == want.shape:
             mistakes = [
                 (x @ w_x + h @ w_h + b, "apply the nonlinearity (tanh) to the sum."),
-                (np.tanh(x @ w_x + b), "the new state depends on the old one: the previous state enters through its own weights."),
-                (np.tanh(x @ w_x + h @ w_h.T + b), "use w_h as it is, not its transpose: let the shapes [B, H] and [H, H] guide you."),
+                (
+                    np.tanh(x @ w_x + b),
+                    "the new state depends on the old one: the previous state enters through its own weights.",
+                ),
+                (
+                    np.tanh(x @ w_x + h @ w_h.T + b),
+                    "use w_h as it is, not its transpose: let the shapes [B, H] and [H, H] guide you.",
+                ),
                 (np.tanh(x @ w_x + h @ w_h), "add the bias b."),
             ]
             for wrong, hint in mistakes:
                 if np.allclose(got, wrong, atol=1e-5) and not np.allclose(got, want, atol=1e-5):
                     raise CheckFailed(name, "the new state differs from the reference.", hint)
-        expect_close(name, got, want, what="the new state h'", rtol=1e-4, atol=1e-5,
-                     hint=("compare each term of your update with the equation above the exercise.",
-                           "the input and the previous state each have their own weight matrix; with shapes "
-                           "[B, D] and [B, H], let the matrix shapes tell you the order of the products."))
+        expect_close(
+            name,
+            got,
+            want,
+            what="the new state h'",
+            rtol=1e-4,
+            atol=1e-5,
+            hint=(
+                "compare each term of your update with the equation above the exercise.",
+                "the input and the previous state each have their own weight matrix; with shapes "
+                "[B, D] and [B, H], let the matrix shapes tell you the order of the products.",
+            ),
+        )
     return passed(name)
 
 
@@ -60,25 +75,48 @@ def rnn_forward(fn) -> None:
     want = np.stack(states)  # [T, B, H]
     got = as_array(name, call(name, fn, step, h0, xs), "the stacked states")
     if got.shape == (len(xs) + 1, *h0.shape):
-        raise CheckFailed(name, f"you returned {len(xs) + 1} states for {len(xs)} inputs.",
-                          "return the state after each input; h0 is where you start, not an output.")
+        raise CheckFailed(
+            name,
+            f"you returned {len(xs) + 1} states for {len(xs)} inputs.",
+            "return the state after each input; h0 is where you start, not an output.",
+        )
     if got.shape == want.shape:
         zero_start = []
         h = np.zeros_like(h0)
         for x_t in xs:
             h = step(h, x_t)
             zero_start.append(h)
-        if np.allclose(got, np.stack(zero_start), atol=1e-5) and not np.allclose(got, want, atol=1e-5):
-            raise CheckFailed(name, "your states start from zeros instead of the h0 you were given.",
-                              "initialise the state with h = h0 before the loop.")
+        if np.allclose(got, np.stack(zero_start), atol=1e-5) and not np.allclose(
+            got, want, atol=1e-5
+        ):
+            raise CheckFailed(
+                name,
+                "your states start from zeros instead of the h0 you were given.",
+                "initialise the state with h = h0 before the loop.",
+            )
         shifted = np.concatenate([h0[None], want[:-1]])
         if np.allclose(got, shifted, atol=1e-5):
-            raise CheckFailed(name, "your states are shifted by one step: the first one is h0.",
-                              "append the state after updating it with x_t, not before.")
+            raise CheckFailed(
+                name,
+                "your states are shifted by one step: the first one is h0.",
+                "append the state after updating it with x_t, not before.",
+            )
         if np.allclose(got, np.broadcast_to(want[-1], want.shape), atol=1e-5):
-            raise CheckFailed(name, "every entry is the last state.",
-                              "append the current state inside the loop (a new array each step).")
-    expect_close(name, got, want, what="the states [T, B, H]", rtol=1e-4, atol=1e-5,
-                 hint=("start from h0, apply the step once per input in order, and keep every new state.",
-                       "return one state per input, stacked along a new first axis; h0 itself is not one of them."))
+            raise CheckFailed(
+                name,
+                "every entry is the last state.",
+                "append the current state inside the loop (a new array each step).",
+            )
+    expect_close(
+        name,
+        got,
+        want,
+        what="the states [T, B, H]",
+        rtol=1e-4,
+        atol=1e-5,
+        hint=(
+            "start from h0, apply the step once per input in order, and keep every new state.",
+            "return one state per input, stacked along a new first axis; h0 itself is not one of them.",
+        ),
+    )
     return passed(name)

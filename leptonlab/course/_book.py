@@ -50,16 +50,19 @@ def repository_root() -> Path:
     """The checkout the package runs from (it holds pyproject.toml, README.md, docs/)."""
     root = Path(__file__).resolve().parents[2]
     if not (root / "docs" / "conf.py").is_file() or not (root / "README.md").is_file():
-        raise BookError(f"no docs/conf.py and README.md under {root}: the book is built from a "
-                        "checkout of the repository (pip install -e .), not from an installed wheel")
+        raise BookError(
+            f"no docs/conf.py and README.md under {root}: the book is built from a "
+            "checkout of the repository (pip install -e .), not from an installed wheel"
+        )
     return root
 
 
 # ---------------------------------------------------------------- executed notebooks from nbval
 
 
-def save_executed_notebook(source: str | Path, outputs: dict[int, list[Any]], out_dir: str | Path,
-                           notebook: Any = None) -> Path:
+def save_executed_notebook(
+    source: str | Path, outputs: dict[int, list[Any]], out_dir: str | Path, notebook: Any = None
+) -> Path:
     """Write ``source`` with the outputs a run produced, cell by cell, into ``out_dir``.
 
     ``outputs`` maps the index of a code cell among the code cells (nbval's ``cell_num``) to the
@@ -72,7 +75,11 @@ def save_executed_notebook(source: str | Path, outputs: dict[int, list[Any]], ou
 
     import nbformat
 
-    nb = copy.deepcopy(notebook) if notebook is not None else nbformat.read(Path(source), as_version=4)
+    nb = (
+        copy.deepcopy(notebook)
+        if notebook is not None
+        else nbformat.read(Path(source), as_version=4)
+    )
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     for number, cell in enumerate(code, start=0):
         produced = outputs.get(number)
@@ -100,8 +107,10 @@ def readme_section(readme: str, title: str) -> str:
     try:
         start = lines.index(f"## {title}")
     except ValueError:
-        raise BookError(f"README.md has no section '## {title}': the book's pages are made from it; "
-                        "rename it back or update leptonlab/course/_book.py") from None
+        raise BookError(
+            f"README.md has no section '## {title}': the book's pages are made from it; "
+            "rename it back or update leptonlab/course/_book.py"
+        ) from None
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
     return "\n".join(lines[start:end]).rstrip() + "\n"
 
@@ -141,18 +150,29 @@ def landing_page(readme: str, notebooks: list[str]) -> str:
     body = "\n".join(readme_section(readme, title) for title in LANDING_SECTIONS)
     stems = {Path(name).stem for name in notebooks}
     body = _NOTEBOOK_CODE.sub(
-        lambda m: f"| [`{m.group(1)}`](notebooks/{m.group(1)}.ipynb) |" if m.group(1) in stems else m.group(0), body)
+        lambda m: (
+            f"| [`{m.group(1)}`](notebooks/{m.group(1)}.ipynb) |"
+            if m.group(1) in stems
+            else m.group(0)
+        ),
+        body,
+    )
     toc_notebooks = "\n".join(f"notebooks/{Path(n).stem}" for n in notebooks)
-    toc = (f"\n```{{toctree}}\n:caption: The notebooks\n:maxdepth: 1\n\n{toc_notebooks}\n```\n\n"
-           "```{toctree}\n:caption: Results and reference\n:maxdepth: 1\n\n"
-           + "\n".join(Path(p).stem for p in PAGES) + "\ninstructors\napi/index\n```\n")
+    toc = (
+        f"\n```{{toctree}}\n:caption: The notebooks\n:maxdepth: 1\n\n{toc_notebooks}\n```\n\n"
+        "```{toctree}\n:caption: Results and reference\n:maxdepth: 1\n\n"
+        + "\n".join(Path(p).stem for p in PAGES)
+        + "\ninstructors\napi/index\n```\n"
+    )
     return intro + "\n" + body + toc
 
 
 def instructors_page(readme: str) -> str:
     """instructors.md: the README's instructors' section, under its own title."""
     section = readme_section(readme, INSTRUCTORS_SECTION)
-    return "# For instructors" + section[len(f"## {INSTRUCTORS_SECTION}"):].replace("\n### ", "\n## ")
+    return "# For instructors" + section[len(f"## {INSTRUCTORS_SECTION}") :].replace(
+        "\n### ", "\n## "
+    )
 
 
 def public_modules() -> list[str]:
@@ -161,7 +181,11 @@ def public_modules() -> list[str]:
 
     import leptonlab
 
-    names = [f"leptonlab.{m.name}" for m in pkgutil.iter_modules(leptonlab.__path__) if not m.name.startswith("_")]
+    names = [
+        f"leptonlab.{m.name}"
+        for m in pkgutil.iter_modules(leptonlab.__path__)
+        if not m.name.startswith("_")
+    ]
     return ["leptonlab", *sorted(n for n in names if n != "leptonlab.cli")] + ["leptonlab.cli"]
 
 
@@ -176,23 +200,32 @@ def api_pages(dest: Path) -> list[str]:
         if name == "leptonlab":
             options = []  # the package's docstring only: its modules have pages of their own
         elif hasattr(importlib.import_module(name), "__path__"):
-            options = [":members:", ":imported-members:"]  # a subpackage re-exports from private modules
+            options = [
+                ":members:",
+                ":imported-members:",
+            ]  # a subpackage re-exports from private modules
         else:
             options = [":members:"]
         (api / f"{name}.md").write_text(
             f"# `{name}`\n\n```{{eval-rst}}\n.. automodule:: {name}\n"
-            + "".join(f"   {option}\n" for option in options) + "```\n", encoding="utf-8")
+            + "".join(f"   {option}\n" for option in options)
+            + "```\n",
+            encoding="utf-8",
+        )
     (api / "index.md").write_text(
         "# API reference\n\nGenerated from the docstrings of the `leptonlab` package.\n\n"
-        "```{toctree}\n:maxdepth: 1\n\n" + "\n".join(modules) + "\n```\n", encoding="utf-8")
+        "```{toctree}\n:maxdepth: 1\n\n" + "\n".join(modules) + "\n```\n",
+        encoding="utf-8",
+    )
     return modules
 
 
 def _links(name: str, executed_from: str, *, colab: bool) -> str:
     from leptonlab.course._colab import colab_url, notebook_url
 
-    return ((f"[Open in Colab]({colab_url(name)}) · " if colab else "")
-            + f"[The notebook on GitHub]({notebook_url(name)}) · outputs from {executed_from}")
+    return (
+        f"[Open in Colab]({colab_url(name)}) · " if colab else ""
+    ) + f"[The notebook on GitHub]({notebook_url(name)}) · outputs from {executed_from}"
 
 
 def _run_description(nb: Any) -> str | None:
@@ -214,7 +247,9 @@ def stage_notebook(source: Path, dest: Path, executed_from: str) -> None:
     nb = nbformat.read(source, as_version=4)
     executed_from = _run_description(nb) or executed_from
     title = nb.cells[0] if nb.cells and nb.cells[0].cell_type == "markdown" else None
-    if title is not None:  # the badge is an image on Colab's site: the book loads nothing from elsewhere
+    if (
+        title is not None
+    ):  # the badge is an image on Colab's site: the book loads nothing from elsewhere
         title.source = title.source.replace(f"![Open In Colab]({BADGE_IMAGE})", "Open in Colab")
     has_colab = title is not None and colab_url(source.name) in title.source
     links = _links(source.name, executed_from, colab=not has_colab)
@@ -231,8 +266,14 @@ def course_notebooks_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.ipynb") if _COURSE_NOTEBOOK.match(p.name))
 
 
-def stage_book(executed: str | Path, dest: str | Path, *, root: Path | None = None,
-               executed_from: str | None = None, course: Iterable[str] | None = None) -> list[Path]:
+def stage_book(
+    executed: str | Path,
+    dest: str | Path,
+    *,
+    root: Path | None = None,
+    executed_from: str | None = None,
+    course: Iterable[str] | None = None,
+) -> list[Path]:
     """Write the book's Sphinx sources into ``dest`` (emptied first); returns the notebooks staged.
 
     ``course``: the names of the course's notebooks (default: ``notebooks/NN_*.ipynb`` now).
@@ -244,15 +285,26 @@ def stage_book(executed: str | Path, dest: str | Path, *, root: Path | None = No
     root = root or repository_root()
     folder = Path(executed)
     if not folder.is_dir():
-        raise BookError(f"no folder {folder}: give a run folder of executed notebooks "
-                        "(leptonlab run --quick --out DIR), e.g. make book RUN=runs/full-...")
+        raise BookError(
+            f"no folder {folder}: give a run folder of executed notebooks "
+            "(leptonlab run --quick --out DIR), e.g. make book RUN=runs/full-..."
+        )
     notebooks = course_notebooks_in(folder)
-    wanted = list(course) if course is not None else [
-        p.name for p in sorted((root / "notebooks").glob("*.ipynb")) if _COURSE_NOTEBOOK.match(p.name)]
+    wanted = (
+        list(course)
+        if course is not None
+        else [
+            p.name
+            for p in sorted((root / "notebooks").glob("*.ipynb"))
+            if _COURSE_NOTEBOOK.match(p.name)
+        ]
+    )
     missing = sorted(set(wanted) - {p.name for p in notebooks})
     if missing:
-        raise BookError(f"{folder} lacks executed copies of {', '.join(missing)}: run them "
-                        f"(leptonlab run --quick --out {folder} notebooks/<name>) or give a complete run folder")
+        raise BookError(
+            f"{folder} lacks executed copies of {', '.join(missing)}: run them "
+            f"(leptonlab run --quick --out {folder} notebooks/<name>) or give a complete run folder"
+        )
     dest = Path(dest)
     if dest.exists():
         shutil.rmtree(dest)
@@ -262,9 +314,12 @@ def stage_book(executed: str | Path, dest: str | Path, *, root: Path | None = No
         stage_notebook(path, dest / "notebooks" / path.name, where)
     staged = [*PAGES, *(f"notebooks/{p.name}" for p in notebooks)]
     readme = (root / "README.md").read_text(encoding="utf-8")
-    (dest / "index.md").write_text(rewrite_links(landing_page(readme, [p.name for p in notebooks]), staged),
-                                   encoding="utf-8")
-    (dest / "instructors.md").write_text(rewrite_links(instructors_page(readme), staged), encoding="utf-8")
+    (dest / "index.md").write_text(
+        rewrite_links(landing_page(readme, [p.name for p in notebooks]), staged), encoding="utf-8"
+    )
+    (dest / "instructors.md").write_text(
+        rewrite_links(instructors_page(readme), staged), encoding="utf-8"
+    )
     for page in PAGES:
         text = (root / page).read_text(encoding="utf-8")
         (dest / page).write_text(rewrite_links(text, staged), encoding="utf-8")
@@ -272,8 +327,14 @@ def stage_book(executed: str | Path, dest: str | Path, *, root: Path | None = No
     return notebooks
 
 
-def build_book(executed: str | Path, out: str | Path, *, root: Path | None = None,
-               executed_from: str | None = None, course: Iterable[str] | None = None) -> Path:
+def build_book(
+    executed: str | Path,
+    out: str | Path,
+    *,
+    root: Path | None = None,
+    executed_from: str | None = None,
+    course: Iterable[str] | None = None,
+) -> Path:
     """Stage and build the book; returns the folder holding ``index.html``.
 
     The Sphinx sources go to ``<out>/src``, the site to ``<out>/html``.
@@ -289,14 +350,36 @@ def build_book(executed: str | Path, out: str | Path, *, root: Path | None = Non
     stage_book(executed, src, root=root, executed_from=executed_from, course=course)
     if html_dir.exists():
         shutil.rmtree(html_dir)
-    env = {**os.environ, "LEPTONLAB_BOOK_REPOSITORY": repository_url(), "LEPTONLAB_BOOK_TAG": version_tag()}
-    done = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-c", str(root / "docs"),
-                           "-d", str(out / "doctrees"), str(src), str(html_dir)],
-                          env=env, capture_output=True, text=True)
+    env = {
+        **os.environ,
+        "LEPTONLAB_BOOK_REPOSITORY": repository_url(),
+        "LEPTONLAB_BOOK_TAG": version_tag(),
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-b",
+            "html",
+            "-q",
+            "-c",
+            str(root / "docs"),
+            "-d",
+            str(out / "doctrees"),
+            str(src),
+            str(html_dir),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     (out / "sphinx.log").write_text(done.stdout + done.stderr, encoding="utf-8")
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-        raise BookError(f"sphinx-build failed (exit {done.returncode}; whole log in {out / 'sphinx.log'}):\n{tail}")
+        raise BookError(
+            f"sphinx-build failed (exit {done.returncode}; whole log in {out / 'sphinx.log'}):\n{tail}"
+        )
     return html_dir
 
 
@@ -343,21 +426,36 @@ def figure_files(nb: dict[str, Any]) -> list[str]:
     names = []
     for cell in nb.get("cells", []):
         for o in cell.get("outputs", []):
-            data = o.get("data", {}) if o.get("output_type") in ("display_data", "execute_result") else {}
+            data = (
+                o.get("data", {})
+                if o.get("output_type") in ("display_data", "execute_result")
+                else {}
+            )
             mime = next((m for m in IMAGE_MIMES if m in data), None)
             if mime is None:
                 continue
             text = "".join(data[mime]) if isinstance(data[mime], list) else data[mime]
             raw = text.encode() if mime == "image/svg+xml" else base64.b64decode(text)
-            names.append(hashlib.sha256(raw).hexdigest() + {"image/png": ".png", "image/jpeg": ".jpg",
-                                                             "image/svg+xml": ".svg", "image/gif": ".gif"}[mime])
+            names.append(
+                hashlib.sha256(raw).hexdigest()
+                + {
+                    "image/png": ".png",
+                    "image/jpeg": ".jpg",
+                    "image/svg+xml": ".svg",
+                    "image/gif": ".gif",
+                }[mime]
+            )
     return names
 
 
 def error_outputs(nb: dict[str, Any]) -> list[str]:
     """``cell K: Name: message`` for each error output of an executed notebook."""
-    return [f"cell {i}: {o.get('ename')}: {o.get('evalue')}" for i, cell in enumerate(nb.get("cells", []))
-            for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    return [
+        f"cell {i}: {o.get('ename')}: {o.get('evalue')}"
+        for i, cell in enumerate(nb.get("cells", []))
+        for o in cell.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
 
 
 def _local(html_file: Path, html_dir: Path, target: str) -> tuple[Path, str] | None:
@@ -373,8 +471,11 @@ def _local(html_file: Path, html_dir: Path, target: str) -> tuple[Path, str] | N
 def broken_links(html_dir: str | Path) -> list[str]:
     """Internal links, scripts, stylesheets and images of the site that lead nowhere."""
     html_dir = Path(html_dir).resolve()
-    pages = {p.resolve(): _parse(p) for p in html_dir.rglob("*.html")
-             if p.relative_to(html_dir).parts[0] != "_static"}  # the themes' Jinja macro files
+    pages = {
+        p.resolve(): _parse(p)
+        for p in html_dir.rglob("*.html")
+        if p.relative_to(html_dir).parts[0] != "_static"
+    }  # the themes' Jinja macro files
     problems = []
     for path, page in sorted(pages.items()):
         for target in page.links + page.images:
@@ -385,7 +486,12 @@ def broken_links(html_dir: str | Path) -> list[str]:
             where = path.relative_to(html_dir)
             if not file.is_file():
                 problems.append(f"{where}: link to a missing file {target}")
-            elif fragment and file.suffix == ".html" and file in pages and fragment not in pages[file].ids:
+            elif (
+                fragment
+                and file.suffix == ".html"
+                and file in pages
+                and fragment not in pages[file].ids
+            ):
                 problems.append(f"{where}: link to a missing anchor {target}")
     return problems
 
@@ -406,10 +512,15 @@ def site_problems(html_dir: str | Path, notebooks: Iterable[str | Path]) -> list
         page = _parse(page_path)
         if page.tracebacks:
             problems.append(f"{source.name}: its page shows {page.tracebacks} traceback(s)")
-        shown = {Path(unquote(src)).name for src in page.images
-                 if "_images/" in src and (page_path.parent / unquote(src)).is_file()}
+        shown = {
+            Path(unquote(src)).name
+            for src in page.images
+            if "_images/" in src and (page_path.parent / unquote(src)).is_file()
+        }
         lost = [name for name in figure_files(nb) if name not in shown]
         if lost:
-            problems.append(f"{source.name}: {len(lost)} of the {len(figure_files(nb))} figure(s) it drew are "
-                            f"not image files its page shows (e.g. _images/{lost[0]})")
+            problems.append(
+                f"{source.name}: {len(lost)} of the {len(figure_files(nb))} figure(s) it drew are "
+                f"not image files its page shows (e.g. _images/{lost[0]})"
+            )
     return problems + broken_links(html_dir)

@@ -41,13 +41,17 @@ def repository_url() -> str:
     try:
         urls = metadata.metadata("leptonlab").get_all("Project-URL") or []
     except metadata.PackageNotFoundError:
-        raise LookupError("leptonlab is not installed: run `pip install -e .` in the repository") from None
+        raise LookupError(
+            "leptonlab is not installed: run `pip install -e .` in the repository"
+        ) from None
     for entry in urls:
         label, _, url = entry.partition(",")
         if label.strip().lower() == "repository":
             return url.strip()
-    raise LookupError("pyproject.toml has no [project.urls] Repository (or the installed metadata is "
-                      "older than it): add it, then re-run `pip install -e .`")
+    raise LookupError(
+        "pyproject.toml has no [project.urls] Repository (or the installed metadata is "
+        "older than it): add it, then re-run `pip install -e .`"
+    )
 
 
 def version_tag() -> str:
@@ -59,8 +63,10 @@ def _github_parts() -> tuple[str, str]:
     url = repository_url()
     match = _GITHUB.match(url)
     if match is None:
-        raise ValueError(f"the Repository URL {url!r} is not https://github.com/<owner>/<name>: "
-                         "Colab opens notebooks from GitHub only")
+        raise ValueError(
+            f"the Repository URL {url!r} is not https://github.com/<owner>/<name>: "
+            "Colab opens notebooks from GitHub only"
+        )
     return match.group(1), match.group(2)
 
 
@@ -112,12 +118,18 @@ def _source(cell: Any) -> str:
 def colab_problems(cells: list[Any], name: str) -> list[str]:
     """What the notebook ``name`` (cells as nbformat gives them) lacks of the Colab link and cell."""
     problems = []
-    if not cells or cells[0].get("cell_type") != "markdown" or colab_url(name) not in _source(cells[0]):
+    if (
+        not cells
+        or cells[0].get("cell_type") != "markdown"
+        or colab_url(name) not in _source(cells[0])
+    ):
         problems.append(f"cell 0 (the title) lacks the Open in Colab link: add {colab_badge(name)}")
     code = [c for c in cells if c.get("cell_type") == "code"]
     if not code or _source(code[0]).strip() != install_cell_source():
-        problems.append("the first code cell is not the install cell: put "
-                        "leptonlab.course.install_cell_source() there, unchanged")
+        problems.append(
+            "the first code cell is not the install cell: put "
+            "leptonlab.course.install_cell_source() there, unchanged"
+        )
     return problems
 
 
@@ -135,7 +147,9 @@ def add_colab_cells(path: str | Path) -> bool:
     title = nb.cells[0]
     if colab_url(p.name) not in title.source:
         head, _, rest = title.source.rstrip("\n").partition("\n")  # the heading, then the summary
-        title.source = f"{head}\n\n{colab_badge(p.name)}\n" + (f"\n{rest.lstrip()}" if rest.strip() else "")
+        title.source = f"{head}\n\n{colab_badge(p.name)}\n" + (
+            f"\n{rest.lstrip()}" if rest.strip() else ""
+        )
         changed = True
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     if not code or nb.cells[code[0]].source.strip() != install_cell_source():

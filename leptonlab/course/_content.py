@@ -48,11 +48,16 @@ def read_sources(folder: str | Path) -> dict[str, str]:
         FileNotFoundError: if ``folder`` holds no source text.
     """
     folder = Path(folder)
-    texts = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.txt"))
-             if SOURCE_FILE.fullmatch(p.name)}
+    texts = {
+        p.name: p.read_text(encoding="utf-8")
+        for p in sorted(folder.glob("*.txt"))
+        if SOURCE_FILE.fullmatch(p.name)
+    }
     if not texts:
-        raise FileNotFoundError(f"no source texts (NNN_<hex>.txt) in {folder}: the course's "
-                                "sources live in ../shared/sources beside the repository.")
+        raise FileNotFoundError(
+            f"no source texts (NNN_<hex>.txt) in {folder}: the course's "
+            "sources live in ../shared/sources beside the repository."
+        )
     return texts
 
 
@@ -61,7 +66,9 @@ class _Corpus:
 
     def __init__(self, sources: Mapping[str, str]):
         self.whole = {name: _norm(text) for name, text in sources.items()}
-        self.lines = {name: [_norm(line) for line in text.splitlines()] for name, text in sources.items()}
+        self.lines = {
+            name: [_norm(line) for line in text.splitlines()] for name, text in sources.items()
+        }
 
     def has_line(self, names: Iterable[str], line: str) -> bool:
         """``line`` is (part of) one line of one of the files ``names``."""
@@ -77,13 +84,18 @@ def _cell_text(cell: Any) -> str:
 
 
 def _fenced_lines(text: str) -> list[str]:
-    return [line for _, block in _FENCE.findall(text) for line in block.splitlines() if line.strip()]
+    return [
+        line for _, block in _FENCE.findall(text) for line in block.splitlines() if line.strip()
+    ]
 
 
 def _chinese_quote_lines(text: str) -> list[str]:
     outside = _FENCE.sub("", text)
-    quoted = (re.sub(r"^\s*(>\s*)+", "", line) for line in outside.splitlines()
-              if line.lstrip().startswith(">"))
+    quoted = (
+        re.sub(r"^\s*(>\s*)+", "", line)
+        for line in outside.splitlines()
+        if line.lstrip().startswith(">")
+    )
     return [line for line in quoted if _CJK.search(line)]
 
 
@@ -91,10 +103,14 @@ def _misquotes(text: str, names: list[str], corpus: _Corpus) -> list[str]:
     problems = []
     for line in _fenced_lines(text):
         if not corpus.has_line(names, _norm(line)):
-            problems.append(f"code line not found verbatim in {', '.join(names)}: {line.strip()[:90]!r}")
+            problems.append(
+                f"code line not found verbatim in {', '.join(names)}: {line.strip()[:90]!r}"
+            )
     for line in _chinese_quote_lines(text):
         if not corpus.has_text(names, _norm(line)):
-            problems.append(f"quoted line not found verbatim in {', '.join(names)}: {line.strip()[:60]!r}")
+            problems.append(
+                f"quoted line not found verbatim in {', '.join(names)}: {line.strip()[:60]!r}"
+            )
     return problems
 
 
@@ -115,13 +131,17 @@ def source_quote_problems(cells: Iterable[Any], sources: Mapping[str, str]) -> l
         names = sorted(set(SOURCE_FILE.findall(text)))
         unknown = [name for name in names if name not in sources]
         if unknown:
-            problems.append(f"cell {index}: names {', '.join(unknown)}, which is not a source text.")
+            problems.append(
+                f"cell {index}: names {', '.join(unknown)}, which is not a source text."
+            )
             continue
         if not names:
             if _MENTIONS_SOURCE.search(text) and _fenced_lines(text):
-                problems.append(f"cell {index}: shows fenced code beside a mention of a source but names no "
-                                "source file: name it (e.g. `004_49b5b2418a755484.txt`) and quote it "
-                                "verbatim, or move code of the course's own into a code cell.")
+                problems.append(
+                    f"cell {index}: shows fenced code beside a mention of a source but names no "
+                    "source file: name it (e.g. `004_49b5b2418a755484.txt`) and quote it "
+                    "verbatim, or move code of the course's own into a code cell."
+                )
             continue
         problems += [f"cell {index}: {problem}" for problem in _misquotes(text, names, corpus)]
     return problems
@@ -180,19 +200,29 @@ def validation_uses_test_data(cells: Iterable[Any]) -> list[str]:
                         problems.append(
                             f"cell {index}: val_data={ast.unparse(keyword.value)} is test data "
                             f"({', '.join(culprits)}): monitor and choose on a validation split of the "
-                            "training data (leptonlab.data.train_val_split); evaluate the test split once, at the end.")
+                            "training data (leptonlab.data.train_val_split); evaluate the test split once, at the end."
+                        )
     return problems
 
 
 def cost_header_problems(cells: list[Any]) -> list[str]:
     """The cost header (the cell after the title) is missing or lacks one of its parts."""
-    if len(cells) < 2 or cells[1].get("cell_type") != "markdown" or \
-            not _cell_text(cells[1]).lstrip().startswith(COST_HEADER):
-        return [f"cell 1 is not the cost header: put a Markdown cell beginning {COST_HEADER!r} right "
-                "after the title, saying the full run's and the quick mode's time, the data downloaded, "
-                "and how to switch mode."]
+    if (
+        len(cells) < 2
+        or cells[1].get("cell_type") != "markdown"
+        or not _cell_text(cells[1]).lstrip().startswith(COST_HEADER)
+    ):
+        return [
+            f"cell 1 is not the cost header: put a Markdown cell beginning {COST_HEADER!r} right "
+            "after the title, saying the full run's and the quick mode's time, the data downloaded, "
+            "and how to switch mode."
+        ]
     text = _cell_text(cells[1])
-    return [f"cell 1 (the cost header) does not say {part!r}." for part in _COST_HEADER_PARTS if part not in text]
+    return [
+        f"cell 1 (the cost header) does not say {part!r}."
+        for part in _COST_HEADER_PARTS
+        if part not in text
+    ]
 
 
 _ERRATA_FILE = re.compile(r"^## (\S+\.txt)\s*$")
@@ -200,7 +230,9 @@ _ERRATA_ENTRY = re.compile(r"^### ")
 _ERRATA_CELL = re.compile(r"(\d{2}_\w+\.ipynb)[^,;\n]*?,? cell (\d+)")
 
 
-def errata_problems(errata: str, sources: Mapping[str, str], notebooks: Mapping[str, list[Any]]) -> list[str]:
+def errata_problems(
+    errata: str, sources: Mapping[str, str], notebooks: Mapping[str, list[Any]]
+) -> list[str]:
     """What is wrong with ``ERRATA.md``'s text: misquotes, and corrections that point nowhere.
 
     The errata are grouped under ``## <source file>``; each entry (``### <title>``) quotes the
@@ -220,13 +252,19 @@ def errata_problems(errata: str, sources: Mapping[str, str], notebooks: Mapping[
         entries += 1
         text = "\n".join(body)
         where = f"ERRATA.md, {source} / {title!r}"
-        quote = [line for block in re.findall(r"^~~~[^\n]*\n(.*?)^~~~", text, re.M | re.S)
-                 for line in block.splitlines() if line.strip()]
+        quote = [
+            line
+            for block in re.findall(r"^~~~[^\n]*\n(.*?)^~~~", text, re.M | re.S)
+            for line in block.splitlines()
+            if line.strip()
+        ]
         if not quote:
             problems.append(f"{where}: no quote (a ~~~ fenced block of the source's words).")
         for line in quote:
             if not corpus.has_text([source], _norm(line)):
-                problems.append(f"{where}: quote not found verbatim in {source}: {line.strip()[:70]!r}")
+                problems.append(
+                    f"{where}: quote not found verbatim in {source}: {line.strip()[:70]!r}"
+                )
         corrected = [line for line in body if line.startswith("Corrected in:")]
         if not corrected:
             problems.append(f"{where}: no 'Corrected in:' line.")
@@ -238,9 +276,14 @@ def errata_problems(errata: str, sources: Mapping[str, str], notebooks: Mapping[
             nb_cells = notebooks.get(name)
             if nb_cells is None:
                 problems.append(f"{where}: no notebook {name}.")
-            elif int(index) >= len(nb_cells) or nb_cells[int(index)].get("cell_type") != "markdown" \
-                    or source not in _cell_text(nb_cells[int(index)]):
-                problems.append(f"{where}: {name} cell {index} is not a Markdown cell naming {source}.")
+            elif (
+                int(index) >= len(nb_cells)
+                or nb_cells[int(index)].get("cell_type") != "markdown"
+                or source not in _cell_text(nb_cells[int(index)])
+            ):
+                problems.append(
+                    f"{where}: {name} cell {index} is not a Markdown cell naming {source}."
+                )
 
     for line in errata.splitlines():
         match = _ERRATA_FILE.match(line)
@@ -254,7 +297,9 @@ def errata_problems(errata: str, sources: Mapping[str, str], notebooks: Mapping[
             else:
                 title = line[4:].strip()
                 if source is None:
-                    problems.append(f"ERRATA.md: entry {title!r} comes before any '## <source file>' section.")
+                    problems.append(
+                        f"ERRATA.md: entry {title!r} comes before any '## <source file>' section."
+                    )
             continue
         body.append(line)
     finish()

@@ -53,7 +53,9 @@ class GradeRow:
     points: float
     max_points: float
     message: str
-    graded_by: str = "grader"  # "grader": scored here; "hand": a written answer the instructor scores
+    graded_by: str = (
+        "grader"  # "grader": scored here; "hand": a written answer the instructor scores
+    )
 
 
 def _is_written_answer(cell) -> bool:
@@ -65,7 +67,11 @@ def _is_written_answer(cell) -> bool:
 def _written_answer(cell) -> str | None:
     """The student's written answer in ``cell``, whitespace collapsed; None if empty or left as released."""
     text = " ".join(str(cell.get("source", "")).split())
-    return None if not text or text in ("YOUR ANSWER HERE", "# YOUR CODE HERE raise NotImplementedError()") else text
+    return (
+        None
+        if not text or text in ("YOUR ANSWER HERE", "# YOUR CODE HERE raise NotImplementedError()")
+        else text
+    )
 
 
 def graded_cells(nb) -> dict[str, Any]:
@@ -91,7 +97,9 @@ def with_source_checks(student_nb, source_nb):
     """
     import copy
 
-    source_cells = {gid: c for gid, c in graded_cells(source_nb).items() if not _is_written_answer(c)}
+    source_cells = {
+        gid: c for gid, c in graded_cells(source_nb).items() if not _is_written_answer(c)
+    }
     answers = {gid for gid, c in graded_cells(source_nb).items() if _is_written_answer(c)}
     nb = copy.deepcopy(student_nb)
     cells, placed = [], set()
@@ -103,14 +111,18 @@ def with_source_checks(student_nb, source_nb):
                 cells.append(copy.deepcopy(source_cells[grade_id]))
                 placed.add(grade_id)
             continue
-        if grade_id in answers and grade_id not in placed:  # the student's own written answer: kept as written
+        if (
+            grade_id in answers and grade_id not in placed
+        ):  # the student's own written answer: kept as written
             placed.add(grade_id)
         elif meta.get("grade") or "points" in meta:
             meta.pop("points", None)
             meta["grade"] = False
             cell.metadata["nbgrader"] = meta
         cells.append(cell)
-    cells += [copy.deepcopy(cell) for grade_id, cell in source_cells.items() if grade_id not in placed]
+    cells += [
+        copy.deepcopy(cell) for grade_id, cell in source_cells.items() if grade_id not in placed
+    ]
     for cell in cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -131,7 +143,9 @@ def _error_message(cell) -> str | None:
     return None
 
 
-STATUS_KEY = "leptonlab_status"  # the kernel's execute_reply status of a cell: "ok", "error" or "aborted"
+STATUS_KEY = (
+    "leptonlab_status"  # the kernel's execute_reply status of a cell: "ok", "error" or "aborted"
+)
 
 
 def checks_called(source: str) -> list[str] | None:
@@ -149,8 +163,9 @@ def checks_called(source: str) -> list[str] | None:
     for node in ast.walk(tree):
         func = getattr(node, "func", None) if isinstance(node, ast.Call) else None
         if isinstance(func, ast.Attribute) and (
-                (isinstance(func.value, ast.Name) and func.value.id == "checks")
-                or (isinstance(func.value, ast.Attribute) and func.value.attr == "checks")):
+            (isinstance(func.value, ast.Name) and func.value.id == "checks")
+            or (isinstance(func.value, ast.Attribute) and func.value.attr == "checks")
+        ):
             calls.append((node.lineno, node.col_offset, func.attr))
     return [name for *_, name in sorted(calls)]
 
@@ -159,8 +174,11 @@ def check_records(cell) -> list:
     """The check records a cell showed (``leptonlab.checks._record.MIMETYPE`` outputs), in order."""
     from leptonlab.checks._record import MIMETYPE
 
-    return [output.get("data", {}).get(MIMETYPE) for output in cell.get("outputs", [])
-            if output.get("output_type") == "display_data" and MIMETYPE in output.get("data", {})]
+    return [
+        output.get("data", {}).get(MIMETYPE)
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "display_data" and MIMETYPE in output.get("data", {})
+    ]
 
 
 def replayed_verdict(source_cell, executed_cell) -> str | None:
@@ -179,8 +197,10 @@ def replayed_verdict(source_cell, executed_cell) -> str | None:
     records = check_records(executed_cell)
     names = [r.get("check") if isinstance(r, dict) else None for r in records]
     if names != expected:
-        return (f"the checks did not report as they should (expected {', '.join(expected)}; got "
-                f"{', '.join(map(str, names)) or 'nothing'}): was leptonlab.checks changed in an earlier cell?")
+        return (
+            f"the checks did not report as they should (expected {', '.join(expected)}; got "
+            f"{', '.join(map(str, names)) or 'nothing'}): was leptonlab.checks changed in an earlier cell?"
+        )
     for record in records:
         problem = replay(record)
         if problem is not None:
@@ -205,24 +225,42 @@ def score(student: str, notebook: str, executed_nb, source_nb) -> list[GradeRow]
     rows = []
     for grade_id, source_cell in graded_cells(source_nb).items():
         index, cell = executed.get(grade_id, (None, {}))
-        if _is_written_answer(source_cell):  # scored by hand: the table carries the answer to the instructor
+        if _is_written_answer(
+            source_cell
+        ):  # scored by hand: the table carries the answer to the instructor
             answer = _written_answer(cell) if cell else None
-            rows.append(GradeRow(student, notebook, grade_id, 0.0, _points(source_cell),
-                                 f"written answer: {answer[:2000]}" if answer else "no written answer", "hand"))
+            rows.append(
+                GradeRow(
+                    student,
+                    notebook,
+                    grade_id,
+                    0.0,
+                    _points(source_cell),
+                    f"written answer: {answer[:2000]}" if answer else "no written answer",
+                    "hand",
+                )
+            )
             continue
         status = cell.get("metadata", {}).get(STATUS_KEY)
         error = _error_message(cell)
         if error is None and index is not None and index == killed:
             error = "killed: the cell ran past the time limit and ignored the interrupt"
         elif error is None and status is None:
-            error = ("not run: the notebook stopped before this cell" if killed is None else
-                     f"not run: cell {killed} ran past the time limit, ignored the interrupt and was killed")
+            error = (
+                "not run: the notebook stopped before this cell"
+                if killed is None
+                else f"not run: cell {killed} ran past the time limit, ignored the interrupt and was killed"
+            )
         elif error is None and status != "ok":
             error = f"the kernel reported {status!r} for this cell"
         if error is None:
             error = replayed_verdict(source_cell, cell)
         points = _points(source_cell)
-        rows.append(GradeRow(student, notebook, grade_id, 0.0 if error else points, points, error or "passed"))
+        rows.append(
+            GradeRow(
+                student, notebook, grade_id, 0.0 if error else points, points, error or "passed"
+            )
+        )
     return rows
 
 
@@ -235,11 +273,15 @@ def _grading_client(nb, workdir: Path, *, timeout: int, kernel: str, grace: floa
     class GradingClient(NotebookClient):
         _running: int | None = None
 
-        async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        async def async_execute_cell(
+            self, cell, cell_index, execution_count=None, store_history=True
+        ):
             self._running = cell_index
             cell.metadata.pop(STATUS_KEY, None)
             try:
-                return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+                return await super().async_execute_cell(
+                    cell, cell_index, execution_count, store_history
+                )
             finally:
                 self._running = None
 
@@ -263,17 +305,30 @@ def _grading_client(nb, workdir: Path, *, timeout: int, kernel: str, grace: floa
             self._kill_tasks.append(asyncio.ensure_future(kill_if_still_running()))
             return result
 
-    return GradingClient(nb, km=km, timeout=timeout, kernel_name=kernel, allow_errors=True,
-                         interrupt_on_timeout=True, resources={"metadata": {"path": str(workdir)}},
-                         record_timing=False)
+    return GradingClient(
+        nb,
+        km=km,
+        timeout=timeout,
+        kernel_name=kernel,
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        resources={"metadata": {"path": str(workdir)}},
+        record_timing=False,
+    )
 
 
 def _sandboxed_kernel(kernel: str, workdir: Path, sockets: Path, bwrap: str, hidden: list[Path]):
     from leptonlab.course._sandbox import SandboxedKernelManager
 
-    return SandboxedKernelManager(kernel_name=kernel, transport="ipc", ip=str(sockets / "kernel"),
-                                  connection_file=str(sockets / "kernel.json"), bwrap=bwrap,
-                                  writable=[str(workdir), str(sockets)], hidden=[str(p) for p in hidden])
+    return SandboxedKernelManager(
+        kernel_name=kernel,
+        transport="ipc",
+        ip=str(sockets / "kernel"),
+        connection_file=str(sockets / "kernel.json"),
+        bwrap=bwrap,
+        writable=[str(workdir), str(sockets)],
+        hidden=[str(p) for p in hidden],
+    )
 
 
 def _execute(nb, workdir: Path, *, timeout: int, kernel: str, grace: float = 5.0, km=None):
@@ -292,9 +347,18 @@ def _limit_memory(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))  # inherited by the kernel
 
 
-def grade_student_folder(workdir: Path, student: str, sources: dict[str, Any], *, timeout: int, memory_mb: int,
-                         kernel: str, grace: float = 5.0, bwrap: str | None = None,
-                         hidden: list[Path] = ()) -> list[GradeRow]:
+def grade_student_folder(
+    workdir: Path,
+    student: str,
+    sources: dict[str, Any],
+    *,
+    timeout: int,
+    memory_mb: int,
+    kernel: str,
+    grace: float = 5.0,
+    bwrap: str | None = None,
+    hidden: list[Path] = (),
+) -> list[GradeRow]:
     """Grade one student's working copy ``workdir`` (in this process): the worker's job.
 
     With ``bwrap`` each notebook's kernel runs in the sandbox (``_sandbox``); ``hidden`` are the
@@ -305,36 +369,66 @@ def grade_student_folder(workdir: Path, student: str, sources: dict[str, Any], *
     rows = []
     home = workdir.parent
     os.environ.update(HOME=str(home), MPLCONFIGDIR=str(home), JUPYTER_RUNTIME_DIR=str(home))
-    os.environ[RECORD_ENV] = "1"  # each check that passes shows its record, which score() replays here
+    os.environ[RECORD_ENV] = (
+        "1"  # each check that passes shows its record, which score() replays here
+    )
     _limit_memory(memory_mb)
     for name, source_nb in sorted(sources.items()):
         path = workdir / name
         if not path.is_file():
-            rows += [GradeRow(student, name, gid, 0.0, _points(c), "notebook not submitted",
-                              "hand" if _is_written_answer(c) else "grader")
-                     for gid, c in graded_cells(source_nb).items()]
+            rows += [
+                GradeRow(
+                    student,
+                    name,
+                    gid,
+                    0.0,
+                    _points(c),
+                    "notebook not submitted",
+                    "hand" if _is_written_answer(c) else "grader",
+                )
+                for gid, c in graded_cells(source_nb).items()
+            ]
             continue
         try:
             student_nb = nbformat.read(path, as_version=4)
         except Exception as err:
-            rows += [GradeRow(student, name, gid, 0.0, _points(c), f"unreadable notebook: {type(err).__name__}",
-                              "hand" if _is_written_answer(c) else "grader")
-                     for gid, c in graded_cells(source_nb).items()]
+            rows += [
+                GradeRow(
+                    student,
+                    name,
+                    gid,
+                    0.0,
+                    _points(c),
+                    f"unreadable notebook: {type(err).__name__}",
+                    "hand" if _is_written_answer(c) else "grader",
+                )
+                for gid, c in graded_cells(source_nb).items()
+            ]
             continue
         km = None
         if bwrap:
             sockets = Path(tempfile.mkdtemp(prefix="sockets-", dir=home))
             km = _sandboxed_kernel(kernel, workdir, sockets, bwrap, list(hidden))
-        executed = _execute(with_source_checks(student_nb, source_nb), workdir, timeout=timeout, kernel=kernel,
-                            grace=grace, km=km)
+        executed = _execute(
+            with_source_checks(student_nb, source_nb),
+            workdir,
+            timeout=timeout,
+            kernel=kernel,
+            grace=grace,
+            km=km,
+        )
         rows += score(student, name, executed, source_nb)
     return rows
 
 
 def _files(folders: list[Path]) -> dict[Path, bytes]:
     """Every file under ``folders`` with its bytes: the read-only snapshot grading restores."""
-    return {path: path.read_bytes() for folder in folders for path in sorted(folder.rglob("*"))
-            if path.is_file() and not path.is_symlink() and ".ipynb_checkpoints" not in path.parts}
+    return {
+        path: path.read_bytes()
+        for folder in folders
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.is_symlink() and ".ipynb_checkpoints" not in path.parts
+    }
 
 
 def _restore(snapshot: dict[Path, bytes], folders: list[Path]) -> list[str]:
@@ -353,8 +447,19 @@ def _restore(snapshot: dict[Path, bytes], folders: list[Path]) -> list[str]:
 
 
 def _zero_rows(student: str, sources: dict[str, Any], message: str) -> list[GradeRow]:
-    return [GradeRow(student, name, gid, 0.0, _points(c), message, "hand" if _is_written_answer(c) else "grader")
-            for name, nb in sorted(sources.items()) for gid, c in graded_cells(nb).items()]
+    return [
+        GradeRow(
+            student,
+            name,
+            gid,
+            0.0,
+            _points(c),
+            message,
+            "hand" if _is_written_answer(c) else "grader",
+        )
+        for name, nb in sorted(sources.items())
+        for gid, c in graded_cells(nb).items()
+    ]
 
 
 def _kill_tree(pid: int) -> None:
@@ -375,9 +480,14 @@ def _kill_tree(pid: int) -> None:
 
 
 def _run_worker(args: dict[str, Any], *, budget: float) -> tuple[list[GradeRow] | None, str]:
-    worker = subprocess.Popen([sys.executable, "-m", "leptonlab.course._grading", json.dumps(args)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                              text=True, start_new_session=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "leptonlab.course._grading", json.dumps(args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     try:
         stdout, stderr = worker.communicate(timeout=budget)
     except subprocess.TimeoutExpired:
@@ -388,7 +498,7 @@ def _run_worker(args: dict[str, Any], *, budget: float) -> tuple[list[GradeRow] 
         _kill_tree(worker.pid)
     for line in stdout.splitlines():
         if line.startswith(REPORT_MARK):
-            return [GradeRow(**row) for row in json.loads(line[len(REPORT_MARK):])], ""
+            return [GradeRow(**row) for row in json.loads(line[len(REPORT_MARK) :])], ""
     tail = " ".join((stderr or "").strip().splitlines()[-1:])[:200]
     return None, f"grading process failed (exit {worker.returncode}): {tail}"
 
@@ -410,13 +520,22 @@ def isolation(unsafe: bool = False) -> str | None:
         raise IsolationError(
             "no sandbox for the students' code: bubblewrap (`bwrap`) is missing or user namespaces are "
             "disabled here. Install it (Debian/Ubuntu: apt-get install bubblewrap) or, only for code you "
-            "trust, grade with --unsafe.")
+            "trust, grade with --unsafe."
+        )
     return bwrap
 
 
-def grade(submissions: str | Path, source_dir: str | Path, *, timeout: int = 120, memory_mb: int = 6144,
-          kernel: str = "leptonlab", unsafe: bool = False, grace: float = 5.0,
-          progress=print) -> list[GradeRow]:
+def grade(
+    submissions: str | Path,
+    source_dir: str | Path,
+    *,
+    timeout: int = 120,
+    memory_mb: int = 6144,
+    kernel: str = "leptonlab",
+    unsafe: bool = False,
+    grace: float = 5.0,
+    progress=print,
+) -> list[GradeRow]:
     """Grade every ``submissions/<student>/`` against the solution notebooks in ``source_dir``.
 
     ``timeout`` is per cell (seconds): a cell past it is interrupted, and killed ``grace`` seconds
@@ -431,16 +550,24 @@ def grade(submissions: str | Path, source_dir: str | Path, *, timeout: int = 120
         if not folder.is_dir():
             raise FileNotFoundError(f"no {what} folder at {folder}")
     if timeout < 1 or memory_mb < 256 or grace < 0:
-        raise ValueError(f"timeout must be >= 1 s, memory_mb >= 256 and grace >= 0, got {timeout}, {memory_mb}, {grace}.")
+        raise ValueError(
+            f"timeout must be >= 1 s, memory_mb >= 256 and grace >= 0, got {timeout}, {memory_mb}, {grace}."
+        )
     sources = {p.name: nbformat.read(p, as_version=4) for p in sorted(source_dir.glob("*.ipynb"))}
     sources = {name: nb for name, nb in sources.items() if graded_cells(nb)}
     if not sources:
-        raise ValueError(f"no notebook in {source_dir} has graded cells (nbgrader metadata grade: true).")
+        raise ValueError(
+            f"no notebook in {source_dir} has graded cells (nbgrader metadata grade: true)."
+        )
     students = sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not students:
-        raise ValueError(f"{submissions} holds no student folders (expected submissions/<student>/<notebook>.ipynb).")
+        raise ValueError(
+            f"{submissions} holds no student folders (expected submissions/<student>/<notebook>.ipynb)."
+        )
     bwrap = isolation(unsafe)
-    progress(f"isolation: {'bubblewrap sandbox (' + bwrap + ')' if bwrap else 'NONE (--unsafe): students run as you'}")
+    progress(
+        f"isolation: {'bubblewrap sandbox (' + bwrap + ')' if bwrap else 'NONE (--unsafe): students run as you'}"
+    )
     watched = [submissions, source_dir]
     snapshot = _files(watched)
     code_cells = sum(c.cell_type == "code" for nb in sources.values() for c in nb.cells)
@@ -451,9 +578,17 @@ def grade(submissions: str | Path, source_dir: str | Path, *, timeout: int = 120
         try:
             workdir = tmp / "work"
             shutil.copytree(student_dir, workdir, symlinks=True)
-            args = {"workdir": str(workdir), "student": student_dir.name, "source_dir": str(source_dir),
-                    "timeout": timeout, "grace": grace, "memory_mb": memory_mb, "kernel": kernel, "bwrap": bwrap,
-                    "hidden": [str(p) for p in watched]}
+            args = {
+                "workdir": str(workdir),
+                "student": student_dir.name,
+                "source_dir": str(source_dir),
+                "timeout": timeout,
+                "grace": grace,
+                "memory_mb": memory_mb,
+                "kernel": kernel,
+                "bwrap": bwrap,
+                "hidden": [str(p) for p in watched],
+            }
             graded, problem = _run_worker(args, budget=budget)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -461,13 +596,18 @@ def grade(submissions: str | Path, source_dir: str | Path, *, timeout: int = 120
         if changed:
             problem = f"the notebook changed files outside its working copy ({', '.join(changed[:3])}): 0 points"
             graded = None
-        student_rows = graded if graded is not None else _zero_rows(student_dir.name, sources, problem)
+        student_rows = (
+            graded if graded is not None else _zero_rows(student_dir.name, sources, problem)
+        )
         rows += student_rows
         auto = [r for r in student_rows if r.graded_by == "grader"]
         got, total = sum(r.points for r in auto), sum(r.max_points for r in auto)
         by_hand = sum(r.max_points for r in student_rows if r.graded_by == "hand")
-        progress(f"{student_dir.name}: {got:g}/{total:g} points" + (f" + {by_hand:g} to grade by hand" if by_hand else "")
-                 + (f" ({problem})" if problem else ""))
+        progress(
+            f"{student_dir.name}: {got:g}/{total:g} points"
+            + (f" + {by_hand:g} to grade by hand" if by_hand else "")
+            + (f" ({problem})" if problem else "")
+        )
     return rows
 
 
@@ -485,11 +625,22 @@ def _worker_main(raw: str) -> None:
     import nbformat
 
     args = json.loads(raw)
-    sources = {p.name: nbformat.read(p, as_version=4) for p in sorted(Path(args["source_dir"]).glob("*.ipynb"))}
+    sources = {
+        p.name: nbformat.read(p, as_version=4)
+        for p in sorted(Path(args["source_dir"]).glob("*.ipynb"))
+    }
     sources = {name: nb for name, nb in sources.items() if graded_cells(nb)}
-    rows = grade_student_folder(Path(args["workdir"]), args["student"], sources, timeout=args["timeout"],
-                                memory_mb=args["memory_mb"], kernel=args["kernel"], grace=args["grace"], bwrap=args["bwrap"],
-                                hidden=[Path(p) for p in args["hidden"]])
+    rows = grade_student_folder(
+        Path(args["workdir"]),
+        args["student"],
+        sources,
+        timeout=args["timeout"],
+        memory_mb=args["memory_mb"],
+        kernel=args["kernel"],
+        grace=args["grace"],
+        bwrap=args["bwrap"],
+        hidden=[Path(p) for p in args["hidden"]],
+    )
     print(REPORT_MARK + json.dumps([dataclasses.asdict(r) for r in rows]), flush=True)
 
 

@@ -22,22 +22,35 @@ def default_jax_cache() -> Path:
     return cache_dir() / "jax-compilation"
 
 
-def kernel_env(*, jax_cache: str | Path | None = None, tunables: str | None = None) -> dict[str, str]:
+def kernel_env(
+    *, jax_cache: str | Path | None = None, tunables: str | None = None
+) -> dict[str, str]:
     """The kernel's environment: the JAX compilation cache and glibc's malloc settings.
 
     ``tunables=None`` means :data:`leptonlab._env.ALLOCATOR_TUNABLES`; ``""`` leaves them out.
     """
     from leptonlab._env import ALLOCATOR_ENV, ALLOCATOR_TUNABLES
 
-    env = {"JAX_COMPILATION_CACHE_DIR": str(Path(jax_cache or default_jax_cache()).expanduser().absolute())}
+    env = {
+        "JAX_COMPILATION_CACHE_DIR": str(
+            Path(jax_cache or default_jax_cache()).expanduser().absolute()
+        )
+    }
     tunables = ALLOCATOR_TUNABLES if tunables is None else tunables
     if tunables:
         env[ALLOCATOR_ENV] = tunables
     return env
 
 
-def install_kernel(*, name: str = KERNEL_NAME, display_name: str = DISPLAY_NAME, prefix: str | None = None,
-                   user: bool = False, jax_cache: str | Path | None = None, tunables: str | None = None) -> Path:
+def install_kernel(
+    *,
+    name: str = KERNEL_NAME,
+    display_name: str = DISPLAY_NAME,
+    prefix: str | None = None,
+    user: bool = False,
+    jax_cache: str | Path | None = None,
+    tunables: str | None = None,
+) -> Path:
     """Register the course kernel for this Python; returns the kernel spec's folder.
 
     By default it goes into this Python's environment (``sys.prefix``: a virtual environment's
@@ -49,10 +62,16 @@ def install_kernel(*, name: str = KERNEL_NAME, display_name: str = DISPLAY_NAME,
     from ipykernel import kernelspec
 
     if not name or not all(c.isalnum() or c in "-_." for c in name):
-        raise ValueError(f"kernel name {name!r} must be letters, digits, '-', '_' or '.': e.g. 'leptonlab'.")
+        raise ValueError(
+            f"kernel name {name!r} must be letters, digits, '-', '_' or '.': e.g. 'leptonlab'."
+        )
     if user and prefix:
         raise ValueError("choose one place for the kernel: user=True or a prefix, not both.")
-    where = kernelspec.install(kernel_name=name, display_name=display_name, user=user,
-                               prefix=None if user else (prefix or sys.prefix),
-                               env=kernel_env(jax_cache=jax_cache, tunables=tunables))
+    where = kernelspec.install(
+        kernel_name=name,
+        display_name=display_name,
+        user=user,
+        prefix=None if user else (prefix or sys.prefix),
+        env=kernel_env(jax_cache=jax_cache, tunables=tunables),
+    )
     return Path(where)

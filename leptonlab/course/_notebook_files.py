@@ -27,7 +27,12 @@ BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
 
 _NOISE_CELL_TAGS = {INJECTED_TAG, ERROR_MARKER_TAG}
-_NOISE_METADATA = ("papermill", "execution", "ExecuteTime", "widgets")  # run records and widget state, not content
+_NOISE_METADATA = (
+    "papermill",
+    "execution",
+    "ExecuteTime",
+    "widgets",
+)  # run records and widget state, not content
 _COURSE_NOTEBOOK = re.compile(r"^\d{2}_.+\.ipynb$")
 
 
@@ -39,8 +44,9 @@ def _notebook_path(path: str | Path) -> Path:
     if p.suffix != ".ipynb":
         raise ValueError(f"{p} is not a notebook: expected a file ending in .ipynb.")
     if not p.is_file():
-        raise FileNotFoundError(f"no notebook at {p}: check the path "
-                                f"(it is read relative to {Path.cwd()}).")
+        raise FileNotFoundError(
+            f"no notebook at {p}: check the path (it is read relative to {Path.cwd()})."
+        )
     return p
 
 
@@ -71,8 +77,12 @@ def find_notebooks_dir(start: str | Path | None = None) -> Path:
     """
     here = Path.cwd() if start is None else Path(start)
     package_root = Path(__file__).resolve().parents[2]
-    candidates = [here / "notebooks", here, *(p / "notebooks" for p in here.resolve().parents),
-                  package_root / "notebooks"]
+    candidates = [
+        here / "notebooks",
+        here,
+        *(p / "notebooks" for p in here.resolve().parents),
+        package_root / "notebooks",
+    ]
     for folder in candidates:
         if folder.is_dir() and course_notebooks(folder):
             return folder
@@ -127,9 +137,11 @@ def _kernel_problems(nb: Any) -> list[str]:
     name = nb.metadata.get("kernelspec", {}).get("name")
     if name == KERNEL_NAME:
         return []
-    return [f"kernelspec name is {name!r}, expected {KERNEL_NAME!r}: "
-            'set metadata.kernelspec to {"name": "leptonlab", '
-            '"display_name": "Python (leptonlab)", "language": "python"}.']
+    return [
+        f"kernelspec name is {name!r}, expected {KERNEL_NAME!r}: "
+        'set metadata.kernelspec to {"name": "leptonlab", '
+        '"display_name": "Python (leptonlab)", "language": "python"}.'
+    ]
 
 
 def _parameters_problems(nb: Any) -> list[str]:
@@ -149,17 +161,23 @@ def _literal_problems(index: int, cell: Any) -> list[str]:
         return [f"{_cell_name(index, cell)} (parameters) is not valid Python: {err.msg}."]
     problems = []
     for node in tree.body:
-        literal = isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+        literal = (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        )
         if literal:
             try:
                 ast.literal_eval(node.value)
             except ValueError:
                 literal = False
         if not literal:
-            problems.append(f"{_cell_name(index, cell)} (parameters), line {node.lineno}: "
-                            f"{ast.unparse(node)[:60]!r} is not NAME = literal, which papermill cannot read: "
-                            "write QUICK = None there and resolve it in the next cell "
-                            "(QUICK = lepton.quick_mode(QUICK)).")
+            problems.append(
+                f"{_cell_name(index, cell)} (parameters), line {node.lineno}: "
+                f"{ast.unparse(node)[:60]!r} is not NAME = literal, which papermill cannot read: "
+                "write QUICK = None there and resolve it in the next cell "
+                "(QUICK = lepton.quick_mode(QUICK))."
+            )
     return problems
 
 
@@ -167,8 +185,10 @@ def _output_problems(index: int, cell: Any) -> list[str]:
     if cell.cell_type != "code" or KEEP_OUTPUT_TAG in _tags(cell):
         return []
     if cell.get("outputs") or cell.get("execution_count") is not None:
-        return [f"{_cell_name(index, cell)} has outputs or an execution count: "
-                "run `leptonlab strip` on the notebook (or tag the cell nbval-check-output)."]
+        return [
+            f"{_cell_name(index, cell)} has outputs or an execution count: "
+            "run `leptonlab strip` on the notebook (or tag the cell nbval-check-output)."
+        ]
     return []
 
 
@@ -198,13 +218,17 @@ def _solution_problems(index: int, cell: Any) -> list[str]:
         return []
     problems = []
     if not _markers_balanced(source):
-        problems.append(f"{_cell_name(index, cell)}: unbalanced {BEGIN_SOLUTION!r} / "
-                        f"{END_SOLUTION!r} markers: each BEGIN needs one END after it, not nested.")
+        problems.append(
+            f"{_cell_name(index, cell)}: unbalanced {BEGIN_SOLUTION!r} / "
+            f"{END_SOLUTION!r} markers: each BEGIN needs one END after it, not nested."
+        )
     nbgrader = cell.metadata.get("nbgrader", {})
     if nbgrader.get("solution") is not True or not nbgrader.get("grade_id"):
-        problems.append(f"{_cell_name(index, cell)} holds a solution but lacks nbgrader metadata: "
-                        'set {"nbgrader": {"solution": true, "grade": false, "locked": false, '
-                        '"grade_id": "<nb>-<name>", "schema_version": 3}}.')
+        problems.append(
+            f"{_cell_name(index, cell)} holds a solution but lacks nbgrader metadata: "
+            'set {"nbgrader": {"solution": true, "grade": false, "locked": false, '
+            '"grade_id": "<nb>-<name>", "schema_version": 3}}.'
+        )
     return problems
 
 

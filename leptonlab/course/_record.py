@@ -22,9 +22,13 @@ def _plain(name: str, value: Any) -> float | int | str | bool:
     try:
         number = float(value)  # NumPy and JAX scalars, 0-d arrays
     except (TypeError, ValueError):
-        raise TypeError(f"record({name}=...) takes a number, bool or str, got {type(value).__name__}.") from None
+        raise TypeError(
+            f"record({name}=...) takes a number, bool or str, got {type(value).__name__}."
+        ) from None
     if not math.isfinite(number):
-        raise ValueError(f"record({name}={number}) is not finite: a metric worth reporting is a real number.")
+        raise ValueError(
+            f"record({name}={number}) is not finite: a metric worth reporting is a real number."
+        )
     return number
 
 
@@ -40,6 +44,8 @@ def record(**metrics: Any) -> dict[str, float | int | str | bool]:
         from IPython.display import display
     except ImportError:  # outside IPython: nothing to display into
         return values
-    text = ", ".join(f"{k} = {v:.6g}" if isinstance(v, float) else f"{k} = {v}" for k, v in values.items())
+    text = ", ".join(
+        f"{k} = {v:.6g}" if isinstance(v, float) else f"{k} = {v}" for k, v in values.items()
+    )
     display({METRICS_MIME: values, "text/plain": f"recorded: {text}"}, raw=True)
     return values

@@ -46,8 +46,10 @@ def regions(lines: list[str], begin: str, end: str, where: Where) -> list[tuple[
         text = line.strip()
         if text.startswith(begin):
             if start is not None:
-                raise MarkerError(f"{where}, line {i + 1}: {begin!r} inside the region opened on line "
-                                  f"{start + 1}: close it with {end!r} first.")
+                raise MarkerError(
+                    f"{where}, line {i + 1}: {begin!r} inside the region opened on line "
+                    f"{start + 1}: close it with {end!r} first."
+                )
             start = i
         elif text.startswith(end):
             if start is None:
@@ -55,7 +57,9 @@ def regions(lines: list[str], begin: str, end: str, where: Where) -> list[tuple[
             found.append((start, i))
             start = None
     if start is not None:
-        raise MarkerError(f"{where}, line {start + 1}: {begin!r} is never closed: add {end!r} after the answer.")
+        raise MarkerError(
+            f"{where}, line {start + 1}: {begin!r} is never closed: add {end!r} after the answer."
+        )
     return found
 
 
@@ -126,5 +130,7 @@ def release(notebooks: list[Path], out_dir: str | Path) -> list[Released]:
         for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
             student_source(cell.source, cell.cell_type, Where(path.name, index))
     if any(out_dir.resolve() == p.parent.resolve() for p in sources):
-        raise ValueError(f"--out {out_dir} is the notebooks' own folder: the release would overwrite the solutions.")
+        raise ValueError(
+            f"--out {out_dir} is the notebooks' own folder: the release would overwrite the solutions."
+        )
     return [release_notebook(path, out_dir / path.name) for path in sources]

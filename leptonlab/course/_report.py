@@ -128,8 +128,13 @@ def report_markdown(rows: Sequence[NotebookRow], info: RunInfo) -> str:
     ]
     for row in rows:
         status = "✓ ok" if row.ok else "✗ failed"
-        cells = [row.notebook, status, f"{row.seconds:.1f} s", _format_memory(row.peak_mib),
-                 _format_metrics(row.metrics)]
+        cells = [
+            row.notebook,
+            status,
+            f"{row.seconds:.1f} s",
+            _format_memory(row.peak_mib),
+            _format_metrics(row.metrics),
+        ]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     errors = [row for row in rows if row.error]
     if errors:
@@ -175,5 +180,6 @@ def write_report(rows: Sequence[NotebookRow], info: RunInfo, out_dir: str | Path
     csv_path = out / "report.csv"
     markdown_path.write_text(report_markdown(rows, info), encoding="utf-8")
     csv_path.write_text(report_csv(rows), encoding="utf-8")
-    return Report(info=info, rows=tuple(rows), out_dir=out, markdown_path=markdown_path,
-                  csv_path=csv_path)
+    return Report(
+        info=info, rows=tuple(rows), out_dir=out, markdown_path=markdown_path, csv_path=csv_path
+    )

@@ -87,8 +87,14 @@ def _execute(job: _Job) -> dict[str, Any]:
     status, error = OK, None
     try:
         papermill.execute_notebook(
-            job.input, job.output, parameters=job.parameters, kernel_name=job.kernel,
-            cwd=job.cwd, execution_timeout=job.timeout, progress_bar=False, log_output=False,
+            job.input,
+            job.output,
+            parameters=job.parameters,
+            kernel_name=job.kernel,
+            cwd=job.cwd,
+            execution_timeout=job.timeout,
+            progress_bar=False,
+            log_output=False,
         )
     except Exception as err:  # a cell's error, a dead kernel, a timeout: all make the notebook fail
         status, error = FAILED, _describe(err)
@@ -142,15 +148,19 @@ def run_info(*, quick: bool, python: str = sys.executable) -> RunInfo:
     """
     env = {**_quick_env(quick), "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
     try:
-        done = subprocess.run([python, "-c", _PROBE], env=env, capture_output=True, text=True,
-                              timeout=300, check=True)
+        done = subprocess.run(
+            [python, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=300, check=True
+        )
         probe = json.loads(done.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         probe = {}
     return RunInfo(
-        date=datetime.now().strftime("%Y-%m-%d %H:%M"), quick=quick,
-        jax_version=probe.get("jax", "unknown"), backend=probe.get("backend", "unknown"),
-        devices=probe.get("devices", "unknown"), machine=_machine(),
+        date=datetime.now().strftime("%Y-%m-%d %H:%M"),
+        quick=quick,
+        jax_version=probe.get("jax", "unknown"),
+        backend=probe.get("backend", "unknown"),
+        devices=probe.get("devices", "unknown"),
+        machine=_machine(),
     )
 
 
@@ -159,25 +169,51 @@ def _crash_message(done: subprocess.CompletedProcess[str]) -> str:
     return f"ChildProcessError: the runner process exited with code {done.returncode}: {tail}"
 
 
-def _run_notebook(path: Path, output: Path, *, quick: bool, kernel: str,
-                  parameters: Mapping[str, Any], timeout: float | None) -> NotebookRow:
+def _run_notebook(
+    path: Path,
+    output: Path,
+    *,
+    quick: bool,
+    kernel: str,
+    parameters: Mapping[str, Any],
+    timeout: float | None,
+) -> NotebookRow:
     """Execute one notebook in a fresh child process and describe the outcome."""
     output.unlink(missing_ok=True)  # never read metrics from an earlier run's copy
     with tempfile.TemporaryDirectory(prefix="leptonlab-run-") as tmp:
-        job = _Job(input=str(path.resolve()), output=str(output.resolve()), kernel=kernel,
-                   cwd=str(path.resolve().parent), parameters={"QUICK": quick, **parameters},
-                   timeout=timeout, result=str(Path(tmp) / "result.json"))
+        job = _Job(
+            input=str(path.resolve()),
+            output=str(output.resolve()),
+            kernel=kernel,
+            cwd=str(path.resolve().parent),
+            parameters={"QUICK": quick, **parameters},
+            timeout=timeout,
+            result=str(Path(tmp) / "result.json"),
+        )
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(asdict(job))],
-                              env=_quick_env(quick), capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD, json.dumps(asdict(job))],
+            env=_quick_env(quick),
+            capture_output=True,
+            text=True,
+        )
         seconds = time.perf_counter() - start
         result_file = Path(job.result)
-        result = (json.loads(result_file.read_text(encoding="utf-8")) if result_file.is_file()
-                  else {"status": FAILED, "error": _crash_message(done), "peak_mib": None})
+        result = (
+            json.loads(result_file.read_text(encoding="utf-8"))
+            if result_file.is_file()
+            else {"status": FAILED, "error": _crash_message(done), "peak_mib": None}
+        )
     metrics = recorded_metrics(output) if output.is_file() else {}
-    return NotebookRow(notebook=path.name, status=result["status"], seconds=seconds,
-                       peak_mib=result["peak_mib"], metrics=metrics, error=result["error"],
-                       output=str(output))
+    return NotebookRow(
+        notebook=path.name,
+        status=result["status"],
+        seconds=seconds,
+        peak_mib=result["peak_mib"],
+        metrics=metrics,
+        error=result["error"],
+        output=str(output),
+    )
 
 
 def _progress_line(index: int, total: int, row: NotebookRow) -> str:
@@ -190,16 +226,18 @@ def _progress_line(index: int, total: int, row: NotebookRow) -> str:
 
 def _check_notebooks(notebooks: Iterable[str | Path]) -> list[Path]:
     if isinstance(notebooks, (str, Path)):
-        raise TypeError("notebooks must be a list of paths, "
-                        "e.g. [Path('notebooks/00_setup.ipynb')].")
+        raise TypeError(
+            "notebooks must be a list of paths, e.g. [Path('notebooks/00_setup.ipynb')]."
+        )
     paths = [_notebook_path(p) for p in notebooks]
     if not paths:
         raise ValueError("no notebooks to run: pass at least one .ipynb path.")
     names = [p.name for p in paths]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise ValueError("notebooks named alike would overwrite each other's executed copy: "
-                         f"{repeated}.")
+        raise ValueError(
+            f"notebooks named alike would overwrite each other's executed copy: {repeated}."
+        )
     return paths
 
 
@@ -207,8 +245,9 @@ def _check_parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
     if parameters is None:
         return {}
     if not isinstance(parameters, Mapping):
-        raise TypeError("parameters must be a dict of name -> value, "
-                        f"got {type(parameters).__name__}.")
+        raise TypeError(
+            f"parameters must be a dict of name -> value, got {type(parameters).__name__}."
+        )
     bad = [name for name in parameters if not (isinstance(name, str) and name.isidentifier())]
     if bad:
         raise ValueError(f"parameter names must be Python identifiers, got {bad}.")
@@ -217,8 +256,9 @@ def _check_parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
     try:
         json.dumps(dict(parameters))
     except TypeError as err:
-        raise TypeError("parameters must be plain values (numbers, str, bool, lists, dicts): "
-                        f"{err}.") from None
+        raise TypeError(
+            f"parameters must be plain values (numbers, str, bool, lists, dicts): {err}."
+        ) from None
     return dict(parameters)
 
 
@@ -226,15 +266,19 @@ def _check_options(quick: Any, kernel: Any, timeout: Any, progress: Any) -> None
     if not isinstance(quick, bool):
         raise TypeError(f"quick must be True or False, got {quick!r}.")
     if not isinstance(kernel, str) or not kernel:
-        raise TypeError(f"kernel must be a Jupyter kernel name such as 'leptonlab', "
-                        f"got {kernel!r}.")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or timeout <= 0):
-        raise ValueError("timeout must be a positive number of seconds per cell or None, "
-                         f"got {timeout!r}.")
+        raise TypeError(
+            f"kernel must be a Jupyter kernel name such as 'leptonlab', got {kernel!r}."
+        )
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+    ):
+        raise ValueError(
+            f"timeout must be a positive number of seconds per cell or None, got {timeout!r}."
+        )
     if progress is not None and not callable(progress):
-        raise TypeError("progress must be a function taking a str (e.g. print) or None, "
-                        f"got {progress!r}.")
+        raise TypeError(
+            f"progress must be a function taking a str (e.g. print) or None, got {progress!r}."
+        )
 
 
 def run_course(
@@ -273,16 +317,19 @@ def run_course(
         raise TypeError(f"out_dir must be a folder path, got {type(out_dir).__name__}.")
     out = Path(out_dir)
     if any(p.resolve().parent == out.resolve() for p in paths):
-        raise ValueError(f"out_dir {out} holds the notebooks themselves: the executed copies would "
-                         "overwrite them; choose another folder, e.g. runs/quick.")
+        raise ValueError(
+            f"out_dir {out} holds the notebooks themselves: the executed copies would "
+            "overwrite them; choose another folder, e.g. runs/quick."
+        )
     out.mkdir(parents=True, exist_ok=True)
     info = run_info(quick=quick, python=_kernel_python(kernel))
     say = progress or (lambda line: None)
     rows = []
     for index, path in enumerate(paths, start=1):
         say(f"[{index}/{len(paths)}] {path.name}: running ({'quick' if quick else 'full'}) ...")
-        row = _run_notebook(path, out / path.name, quick=quick, kernel=kernel, parameters=extra,
-                            timeout=timeout)
+        row = _run_notebook(
+            path, out / path.name, quick=quick, kernel=kernel, parameters=extra, timeout=timeout
+        )
         say(_progress_line(index, len(paths), row))
         rows.append(row)
     return write_report(rows, info, out)

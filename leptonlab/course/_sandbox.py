@@ -30,9 +30,23 @@ from jupyter_client import AsyncKernelManager
 from traitlets import List, Unicode
 
 #: Variables passed into the sandbox from the grader's environment (everything else is dropped).
-PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "GLIBC_TUNABLES", "PYTHONNOUSERSITE", "XLA_FLAGS",
-              "JAX_PLATFORMS", "JAX_ENABLE_X64", "LEPTONLAB_QUICK", "LEPTONLAB_DATA_DIR",
-              "LEPTONLAB_CACHE_DIR", "LEPTONLAB_CHECK_RECORD", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+PASSED_ENV = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "GLIBC_TUNABLES",
+    "PYTHONNOUSERSITE",
+    "XLA_FLAGS",
+    "JAX_PLATFORMS",
+    "JAX_ENABLE_X64",
+    "LEPTONLAB_QUICK",
+    "LEPTONLAB_DATA_DIR",
+    "LEPTONLAB_CACHE_DIR",
+    "LEPTONLAB_CHECK_RECORD",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+)
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc", "/opt")
 _NOBODY = 65534
 
@@ -43,8 +57,19 @@ def bubblewrap() -> str | None:
     path = shutil.which("bwrap")
     if path is None:
         return None
-    probe = [path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all",
-             "--die-with-parent", "true"]
+    probe = [
+        path,
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--unshare-all",
+        "--die-with-parent",
+        "true",
+    ]
     try:
         done = subprocess.run(probe, capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
@@ -61,8 +86,13 @@ def _inside(path: Path, folders: Iterable[Path]) -> bool:
     return any(path == f or f in path.parents for f in folders)
 
 
-def sandbox_command(bwrap: str, *, writable: Iterable[Path], hidden: Iterable[Path] = (),
-                    env: dict[str, str] | None = None) -> list[str]:
+def sandbox_command(
+    bwrap: str,
+    *,
+    writable: Iterable[Path],
+    hidden: Iterable[Path] = (),
+    env: dict[str, str] | None = None,
+) -> list[str]:
     """The ``bwrap`` arguments that run a command in the grading sandbox.
 
     ``writable``: folders bound read-write at their own paths (the working copy, the socket
@@ -115,8 +145,15 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)
-        spec_env = {k: v for k, v in (self.kernel_spec.env or {}).items()
-                    if k != "JAX_COMPILATION_CACHE_DIR"}  # the instructor's cache stays outside
-        prefix = sandbox_command(self.bwrap, writable=[Path(p) for p in self.writable],
-                                 hidden=[Path(p) for p in self.hidden], env=spec_env)
+        spec_env = {
+            k: v
+            for k, v in (self.kernel_spec.env or {}).items()
+            if k != "JAX_COMPILATION_CACHE_DIR"
+        }  # the instructor's cache stays outside
+        prefix = sandbox_command(
+            self.bwrap,
+            writable=[Path(p) for p in self.writable],
+            hidden=[Path(p) for p in self.hidden],
+            env=spec_env,
+        )
         return [*prefix, "--chdir", str(Path(self.writable[0]).resolve()), *cmd]

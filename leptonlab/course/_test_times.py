@@ -32,8 +32,10 @@ def format_notebook_times(totals: dict[str, float], *, slowest: int = 5) -> str:
         return ""
     total = sum(totals.values())
     verdict = "within" if total <= QUICK_COURSE_BUDGET_S else "OVER"
-    lines = [f"quick course: {len(totals)} notebooks in {total / 60:.1f} min "
-             f"({verdict} the {QUICK_COURSE_BUDGET_S // 60}-minute budget)"]
+    lines = [
+        f"quick course: {len(totals)} notebooks in {total / 60:.1f} min "
+        f"({verdict} the {QUICK_COURSE_BUDGET_S // 60}-minute budget)"
+    ]
     for name, seconds in sorted(totals.items(), key=lambda kv: -kv[1])[:slowest]:
         lines.append(f"  {seconds:7.1f} s  {name}")
     return "\n".join(lines)

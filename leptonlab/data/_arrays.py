@@ -13,8 +13,10 @@ def to_float(images: np.ndarray) -> jax.Array:
     """uint8 pixels ``[N, ...]`` in 0..255 as float32 in [0, 1] on the default device."""
     images = np.asarray(images)
     if images.dtype != np.uint8:
-        raise TypeError(f"to_float expects uint8 pixels (0..255), got {images.dtype}; "
-                        "floats are probably scaled already.")
+        raise TypeError(
+            f"to_float expects uint8 pixels (0..255), got {images.dtype}; "
+            "floats are probably scaled already."
+        )
     return jnp.asarray(images, jnp.float32) / 255.0
 
 
@@ -41,7 +43,9 @@ def fit_standardizer(x: jax.Array, *, per_channel: bool = False) -> Standardizer
     """
     x = jnp.asarray(x, jnp.float32)
     if x.ndim < 2 or x.shape[0] < 2:
-        raise ValueError(f"need at least two examples [N, ...] to standardise, got shape {x.shape}.")
+        raise ValueError(
+            f"need at least two examples [N, ...] to standardise, got shape {x.shape}."
+        )
     axes = tuple(range(x.ndim - 1)) if per_channel else tuple(range(x.ndim))
     mean, std = x.mean(axis=axes), x.std(axis=axes)
     return Standardizer(mean, jnp.maximum(std, 1e-6))
@@ -54,7 +58,9 @@ class Split(NamedTuple):
     val: np.ndarray  # [N_val] int
 
 
-def train_val_split(n: int, *, val_fraction: float, key: jax.Array, stratify: np.ndarray | None = None) -> Split:
+def train_val_split(
+    n: int, *, val_fraction: float, key: jax.Array, stratify: np.ndarray | None = None
+) -> Split:
     """Shuffle ``range(n)`` with ``key`` and cut off ``val_fraction`` for validation.
 
     With ``stratify`` (labels ``[n]``) each class is split in the same proportion.
@@ -70,9 +76,15 @@ def train_val_split(n: int, *, val_fraction: float, key: jax.Array, stratify: np
         return Split(np.sort(order[n_val:]), np.sort(order[:n_val]))
     labels = np.asarray(stratify)
     if labels.shape != (n,):
-        raise ValueError(f"stratify must hold one label per example, shape ({n},), got {labels.shape}.")
-    order = np.asarray(jax.random.permutation(key, n))  # one shuffle (one compiled program for any labels)
-    order = order[np.argsort(labels[order], kind="stable")]  # grouped by class, shuffled within each class
+        raise ValueError(
+            f"stratify must hold one label per example, shape ({n},), got {labels.shape}."
+        )
+    order = np.asarray(
+        jax.random.permutation(key, n)
+    )  # one shuffle (one compiled program for any labels)
+    order = order[
+        np.argsort(labels[order], kind="stable")
+    ]  # grouped by class, shuffled within each class
     train, val = [], []
     for c in np.unique(labels):
         members = order[labels[order] == c]

@@ -38,7 +38,9 @@ def random_crop(x: jax.Array, key: jax.Array, *, padding: int) -> jax.Array:
         return x
     x4, squeezed = _as_nhwc(x)
     b, h, w, c = x4.shape
-    padded = jnp.pad(x4, ((0, 0), (padding, padding), (padding, padding), (0, 0)))  # [B, H+2p, W+2p, C]
+    padded = jnp.pad(
+        x4, ((0, 0), (padding, padding), (padding, padding), (0, 0))
+    )  # [B, H+2p, W+2p, C]
     offsets = jax.random.randint(key, (b, 2), 0, 2 * padding + 1)  # [B, 2]: (row, column) corners
     crop = jax.vmap(lambda img, o: lax.dynamic_slice(img, (o[0], o[1], 0), (h, w, c)))
     return _restore(crop(padded, offsets), squeezed)  # [B, H, W, C]
@@ -62,15 +64,23 @@ def random_rotation(x: jax.Array, key: jax.Array, *, max_degrees: float) -> jax.
         return x
     x4, squeezed = _as_nhwc(x)
     b, h, w, c = x4.shape
-    angles = jax.random.uniform(key, (b,), minval=-max_degrees, maxval=max_degrees) * (math.pi / 180)  # [B]
-    rows, cols = jnp.meshgrid(jnp.arange(h, dtype=jnp.float32), jnp.arange(w, dtype=jnp.float32), indexing="ij")
+    angles = jax.random.uniform(key, (b,), minval=-max_degrees, maxval=max_degrees) * (
+        math.pi / 180
+    )  # [B]
+    rows, cols = jnp.meshgrid(
+        jnp.arange(h, dtype=jnp.float32), jnp.arange(w, dtype=jnp.float32), indexing="ij"
+    )
     cy, cx = (h - 1) / 2, (w - 1) / 2
 
     def rotate(img, angle):  # img: [H, W, C]
         cos, sin = jnp.cos(angle), jnp.sin(angle)
-        src_r = cy + cos * (rows - cy) - sin * (cols - cx)  # [H, W]: where each output pixel comes from
+        src_r = (
+            cy + cos * (rows - cy) - sin * (cols - cx)
+        )  # [H, W]: where each output pixel comes from
         src_c = cx + sin * (rows - cy) + cos * (cols - cx)
-        channel = lambda ch: jax.scipy.ndimage.map_coordinates(ch, [src_r, src_c], order=1, mode="constant")
+        channel = lambda ch: jax.scipy.ndimage.map_coordinates(
+            ch, [src_r, src_c], order=1, mode="constant"
+        )
         return jax.vmap(channel, in_axes=2, out_axes=2)(img.astype(jnp.float32)).astype(img.dtype)
 
     return _restore(jax.vmap(rotate)(x4, angles), squeezed)
@@ -84,13 +94,17 @@ class Augment:
     the same settings. Order: rotation, then crop (shift), then flip.
     """
 
-    crop_padding: int = 0  # pixels of zero padding before the random crop (max shift in each direction)
+    crop_padding: int = (
+        0  # pixels of zero padding before the random crop (max shift in each direction)
+    )
     flip: bool = False  # mirror left-right with probability 1/2
     max_degrees: float = 0.0  # largest rotation, in degrees
 
     def __post_init__(self):
         if self.crop_padding < 0 or self.max_degrees < 0:
-            raise ValueError(f"crop_padding and max_degrees must be >= 0, got {self.crop_padding}, {self.max_degrees}.")
+            raise ValueError(
+                f"crop_padding and max_degrees must be >= 0, got {self.crop_padding}, {self.max_degrees}."
+            )
 
     def __call__(self, x: jax.Array, key: jax.Array) -> jax.Array:
         k_rot, k_crop, k_flip = jax.random.split(key, 3)

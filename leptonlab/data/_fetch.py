@@ -55,8 +55,10 @@ def _mismatch(entry: DataFile, size: int, got: str) -> str | None:
     algorithm, want = entry.digest
     if size == entry.size and got == want:
         return None
-    return (f"expected {entry.size} bytes with {algorithm} {want}, "
-            f"found {size} bytes with {algorithm} {got}")
+    return (
+        f"expected {entry.size} bytes with {algorithm} {want}, "
+        f"found {size} bytes with {algorithm} {got}"
+    )
 
 
 def _file_problem(path: Path, entry: DataFile) -> str | None:
@@ -73,14 +75,16 @@ def _check_offline(entry: DataFile, folder: Path) -> Path:
             f"because {_env.DATA_DIR_ENV}={folder} is set. Either copy the file there (on a machine "
             f"with internet, `leptonlab fetch {entry.dataset}` downloads it to "
             f"<cache>/{entry.dataset}/{entry.name}), or unset {_env.DATA_DIR_ENV} to download it "
-            "into the cache.")
+            "into the cache."
+        )
     problem = _file_problem(path, entry)
     if problem:
         raise DataError(
             f"{path} is corrupt or not the official file: {problem}. The offline folder is used as "
             "it is and never repaired here (it may be read-only): replace the file with a good copy "
             f"(ask whoever maintains {folder}), or unset {_env.DATA_DIR_ENV} to download a fresh "
-            "copy into the cache.")
+            "copy into the cache."
+        )
     return path
 
 
@@ -99,10 +103,17 @@ def _download(urls: Iterable[str], known_hash: str | None, folder: Path, fname: 
     failures = []
     for url in urls:
         try:
-            downloader = pooch.HTTPDownloader(progressbar=_progressbar(), timeout=DOWNLOAD_TIMEOUT_S)
-            return Path(pooch.retrieve(url, known_hash=known_hash, fname=fname, path=folder,
-                                       downloader=downloader))
-        except Exception as err:  # unreachable host, HTTP error, wrong checksum: try the next mirror
+            downloader = pooch.HTTPDownloader(
+                progressbar=_progressbar(), timeout=DOWNLOAD_TIMEOUT_S
+            )
+            return Path(
+                pooch.retrieve(
+                    url, known_hash=known_hash, fname=fname, path=folder, downloader=downloader
+                )
+            )
+        except (
+            Exception
+        ) as err:  # unreachable host, HTTP error, wrong checksum: try the next mirror
             reason = " ".join(str(err).split())[:300]
             failures.append(f"  {url}\n    {type(err).__name__}: {reason}")
     tried = "\n".join(failures)
@@ -110,7 +121,8 @@ def _download(urls: Iterable[str], known_hash: str | None, folder: Path, fname: 
         f"could not download {fname}; every mirror failed:\n{tried}\n"
         "Check the internet connection (and proxy settings), then try again. On a machine "
         f"without internet, set {_env.DATA_DIR_ENV} to a folder holding <dataset>/<file> copies "
-        "(made with `leptonlab fetch` on a connected machine).")
+        "(made with `leptonlab fetch` on a connected machine)."
+    )
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -144,7 +156,8 @@ def _extract(entry: DataFile, archive: Archive, folder: Path) -> None:
     raise DataError(
         f"{archive.name} does not hold the expected {entry.member}: {problem}. It was downloaded "
         f"twice from {', '.join(archive.urls)} with the same result: the server may serve a changed "
-        f"archive. Please report this; meanwhile set {_env.DATA_DIR_ENV} to a folder with verified copies.")
+        f"archive. Please report this; meanwhile set {_env.DATA_DIR_ENV} to a folder with verified copies."
+    )
 
 
 def _fetch_into_cache(entry: DataFile, cache: Path) -> Path:
@@ -161,8 +174,10 @@ def _fetch_into_cache(entry: DataFile, cache: Path) -> Path:
     problem = _file_problem(path, entry)  # pooch checked the hash; this also checks the size
     if problem:
         path.unlink(missing_ok=True)
-        raise DataError(f"the download of {entry.dataset}/{entry.name} is not the official file: "
-                        f"{problem}. Try again; if it persists, report it.")
+        raise DataError(
+            f"the download of {entry.dataset}/{entry.name} is not the official file: "
+            f"{problem}. Try again; if it persists, report it."
+        )
     return path
 
 
@@ -212,8 +227,15 @@ def status() -> list[dict[str, str]]:
                 state = "missing"
             else:
                 state = "ok" if _file_problem(path, entry) is None else "corrupt"
-            rows.append({"dataset": ds.name, "file": entry.name, "state": state,
-                         "path": str(path), "source": source})
+            rows.append(
+                {
+                    "dataset": ds.name,
+                    "file": entry.name,
+                    "state": state,
+                    "path": str(path),
+                    "source": source,
+                }
+            )
     return rows
 
 
@@ -230,8 +252,9 @@ def _dataset_names(datasets: str | Iterable[str] | None) -> list[str]:
     return names
 
 
-def prefetch(datasets: str | Iterable[str] | None = None, *,
-             progress: Callable[[str], object] | None = print) -> list[dict[str, str]]:
+def prefetch(
+    datasets: str | Iterable[str] | None = None, *, progress: Callable[[str], object] | None = print
+) -> list[dict[str, str]]:
     """Download (or, offline, verify) every file of ``datasets`` (default: all registered).
 
     A failing file does not stop the others. ``progress`` receives one line per
@@ -248,8 +271,10 @@ def prefetch(datasets: str | Iterable[str] | None = None, *,
         TypeError: if ``progress`` is neither callable nor None.
     """
     if progress is not None and not callable(progress):
-        raise TypeError(f"progress must be a function taking one line (e.g. print) or None, "
-                        f"got {type(progress).__name__}.")
+        raise TypeError(
+            f"progress must be a function taking one line (e.g. print) or None, "
+            f"got {type(progress).__name__}."
+        )
     names = _dataset_names(datasets)
     root, source = _location()
     rows = []
@@ -260,10 +285,21 @@ def prefetch(datasets: str | Iterable[str] | None = None, *,
                 path = fetch(name, entry.name)
             except DataError as err:
                 state, message = "failed", str(err)
-            rows.append({"dataset": name, "file": entry.name, "state": state, "path": str(path),
-                         "source": source, "message": message})
+            rows.append(
+                {
+                    "dataset": name,
+                    "file": entry.name,
+                    "state": state,
+                    "path": str(path),
+                    "source": source,
+                    "message": message,
+                }
+            )
             if progress is not None:
-                line = (f"✓ {name}/{entry.name} ({_size_text(entry.size)}, {source})" if state == "ok"
-                        else f"✗ {name}/{entry.name}: {message}")
+                line = (
+                    f"✓ {name}/{entry.name} ({_size_text(entry.size)}, {source})"
+                    if state == "ok"
+                    else f"✗ {name}/{entry.name}: {message}"
+                )
                 progress(line)
     return rows

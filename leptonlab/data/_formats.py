@@ -41,8 +41,10 @@ def _gunzip(data: bytes, source: str) -> bytes:
     try:
         return gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError; EOFError: cut short
-        raise DataError(f"{source}: the gzip stream is truncated or corrupt ({err}). "
-                        "Delete the file and fetch it again.") from None
+        raise DataError(
+            f"{source}: the gzip stream is truncated or corrupt ({err}). "
+            "Delete the file and fetch it again."
+        ) from None
 
 
 def parse_idx(data: bytes, *, source: str = "<bytes>") -> np.ndarray:
@@ -64,41 +66,53 @@ def parse_idx(data: bytes, *, source: str = "<bytes>") -> np.ndarray:
     if data[:2] == _GZIP_MAGIC:
         data = _gunzip(data, source)
     if len(data) < 4:
-        raise DataError(f"{source}: only {len(data)} bytes, too short for an IDX header; "
-                        "the file is truncated: fetch it again.")
+        raise DataError(
+            f"{source}: only {len(data)} bytes, too short for an IDX header; "
+            "the file is truncated: fetch it again."
+        )
     if data[0] != 0 or data[1] != 0:
-        raise DataError(f"{source}: bad IDX magic number {data[:4].hex()} (an IDX file starts with "
-                        "two zero bytes); this is not an IDX file, or it is corrupt.")
+        raise DataError(
+            f"{source}: bad IDX magic number {data[:4].hex()} (an IDX file starts with "
+            "two zero bytes); this is not an IDX file, or it is corrupt."
+        )
     code, ndim = data[2], data[3]
     if code not in _IDX_DTYPES:
         known = ", ".join(f"0x{c:02X}" for c in _IDX_DTYPES)
-        raise DataError(f"{source}: unknown IDX type code 0x{code:02X} (known: {known}); "
-                        "the file is corrupt.")
+        raise DataError(
+            f"{source}: unknown IDX type code 0x{code:02X} (known: {known}); the file is corrupt."
+        )
     if ndim == 0:
         raise DataError(f"{source}: the IDX header declares 0 dimensions; the file is corrupt.")
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise DataError(f"{source}: the IDX header needs {header} bytes for {ndim} dimensions, "
-                        f"the file has {len(data)}; it is truncated: fetch it again.")
+        raise DataError(
+            f"{source}: the IDX header needs {header} bytes for {ndim} dimensions, "
+            f"the file has {len(data)}; it is truncated: fetch it again."
+        )
     shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     dtype = _IDX_DTYPES[code]
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(data) - header != expected:
-        raise DataError(f"{source}: the IDX header says shape {shape} of {dtype.name} ({expected} bytes), "
-                        f"but {len(data) - header} bytes follow; the file is truncated or corrupt: "
-                        "fetch it again.")
+        raise DataError(
+            f"{source}: the IDX header says shape {shape} of {dtype.name} ({expected} bytes), "
+            f"but {len(data) - header} bytes follow; the file is truncated or corrupt: "
+            "fetch it again."
+        )
     array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
     return array.astype(dtype.newbyteorder("="))  # native byte order, and a writable copy
 
 
 # ---------------------------------------------------------------------------- plain text and tsv
 
+
 def _decode(data: bytes, source: str, encoding: str = "utf-8") -> str:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as err:
-        raise DataError(f"{source}: not valid {encoding} text ({err}); the file is corrupt "
-                        "or not the one expected.") from None
+        raise DataError(
+            f"{source}: not valid {encoding} text ({err}); the file is corrupt "
+            "or not the one expected."
+        ) from None
 
 
 def parse_text(data: bytes, *, source: str = "<bytes>") -> str:
@@ -140,14 +154,18 @@ def parse_sst2(data: bytes, *, source: str = "<bytes>") -> tuple[list[str], np.n
     elif header == ["index", "sentence"]:
         text_col, other_col, labelled = 1, 0, False
     else:
-        raise DataError(f"{source}: unexpected header {lines[0]!r}; an SST-2 file starts with "
-                        "'sentence<TAB>label' (train, dev) or 'index<TAB>sentence' (test).")
+        raise DataError(
+            f"{source}: unexpected header {lines[0]!r}; an SST-2 file starts with "
+            "'sentence<TAB>label' (train, dev) or 'index<TAB>sentence' (test)."
+        )
     sentences: list[str] = []
     others: list[str] = []
     for number, line in enumerate(lines[1:], start=2):
         fields = line.split("\t")
         if len(fields) != 2:
-            raise DataError(f"{source}, line {number}: expected 2 tab-separated fields, got {len(fields)}.")
+            raise DataError(
+                f"{source}, line {number}: expected 2 tab-separated fields, got {len(fields)}."
+            )
         sentences.append(fields[text_col])
         others.append(fields[other_col])
     if not labelled:
@@ -160,33 +178,34 @@ def parse_sst2(data: bytes, *, source: str = "<bytes>") -> tuple[list[str], np.n
 
 # ---------------------------------------------------------------------------- MovieLens 100K
 
+
 class Ratings(NamedTuple):
     """MovieLens ratings, one entry per rating, ids as in the files (1-based)."""
 
-    user: np.ndarray       # [N] int32, user id 1..943
-    item: np.ndarray       # [N] int32, movie id 1..1682 (row item-1 of Movies)
-    rating: np.ndarray     # [N] int32, stars 1..5
+    user: np.ndarray  # [N] int32, user id 1..943
+    item: np.ndarray  # [N] int32, movie id 1..1682 (row item-1 of Movies)
+    rating: np.ndarray  # [N] int32, stars 1..5
     timestamp: np.ndarray  # [N] int64, seconds since 1970-01-01 UTC
 
 
 class Movies(NamedTuple):
     """The movies of ``u.item``; row i describes movie id i+1."""
 
-    item: np.ndarray          # [M] int32, movie id 1..M
-    title: np.ndarray         # [M] str, e.g. "Toy Story (1995)"
+    item: np.ndarray  # [M] int32, movie id 1..M
+    title: np.ndarray  # [M] str, e.g. "Toy Story (1995)"
     release_date: np.ndarray  # [M] str, e.g. "01-Jan-1995", "" when unknown
-    imdb_url: np.ndarray      # [M] str, "" when unknown
-    genres: np.ndarray        # [M, G] bool, G = 19 genre flags in the order of u.genre
+    imdb_url: np.ndarray  # [M] str, "" when unknown
+    genres: np.ndarray  # [M, G] bool, G = 19 genre flags in the order of u.genre
 
 
 class Users(NamedTuple):
     """The users of ``u.user``; row i describes user id i+1."""
 
-    user: np.ndarray        # [U] int32, user id 1..U
-    age: np.ndarray         # [U] int32, years
-    gender: np.ndarray      # [U] str, "M" or "F"
+    user: np.ndarray  # [U] int32, user id 1..U
+    age: np.ndarray  # [U] int32, years
+    gender: np.ndarray  # [U] str, "M" or "F"
     occupation: np.ndarray  # [U] str, one of u.occupation
-    zip_code: np.ndarray    # [U] str (some are not numeric)
+    zip_code: np.ndarray  # [U] str (some are not numeric)
 
 
 def _int_table(data: bytes, source: str, sep: bytes, n_fields: int) -> np.ndarray:
@@ -196,11 +215,15 @@ def _int_table(data: bytes, source: str, sep: bytes, n_fields: int) -> np.ndarra
     try:  # numpy's C parser: 100,000 lines in a few tens of milliseconds
         table = np.loadtxt(io.BytesIO(data), dtype=np.int64, delimiter=sep.decode(), ndmin=2)
     except ValueError as err:
-        raise DataError(f"{source}: {err}; expected {n_fields} integers per line separated by "
-                        f"{sep.decode()!r}: the file is corrupt.") from None
+        raise DataError(
+            f"{source}: {err}; expected {n_fields} integers per line separated by "
+            f"{sep.decode()!r}: the file is corrupt."
+        ) from None
     if table.shape[1] != n_fields:
-        raise DataError(f"{source}: expected {n_fields} fields per line separated by {sep.decode()!r}, "
-                        f"got {table.shape[1]}; the file is corrupt.")
+        raise DataError(
+            f"{source}: expected {n_fields} fields per line separated by {sep.decode()!r}, "
+            f"got {table.shape[1]}; the file is corrupt."
+        )
     return table
 
 
@@ -217,8 +240,12 @@ def parse_ml_ratings(data: bytes, *, source: str = "<bytes>") -> Ratings:
         raise DataError(f"{source}: a rating is outside 1..5; the file is corrupt.")
     if table.size and (table[:, :2] < 1).any():
         raise DataError(f"{source}: user and item ids start at 1; found one below 1.")
-    return Ratings(user=table[:, 0].astype(np.int32), item=table[:, 1].astype(np.int32),
-                   rating=table[:, 2].astype(np.int32), timestamp=table[:, 3].copy())
+    return Ratings(
+        user=table[:, 0].astype(np.int32),
+        item=table[:, 1].astype(np.int32),
+        rating=table[:, 2].astype(np.int32),
+        timestamp=table[:, 3].copy(),
+    )
 
 
 def _pipe_rows(data: bytes, source: str, n_fields: int) -> list[list[str]]:
@@ -226,8 +253,10 @@ def _pipe_rows(data: bytes, source: str, n_fields: int) -> list[list[str]]:
     rows = [line.split("|") for line in _lines(_decode(data, source, "latin-1")) if line.strip()]
     bad = next((i for i, row in enumerate(rows) if len(row) != n_fields), None)
     if bad is not None:
-        raise DataError(f"{source}, line {bad + 1}: expected {n_fields} '|'-separated fields, "
-                        f"got {len(rows[bad])}; the file is corrupt.")
+        raise DataError(
+            f"{source}, line {bad + 1}: expected {n_fields} '|'-separated fields, "
+            f"got {len(rows[bad])}; the file is corrupt."
+        )
     return rows
 
 
@@ -236,9 +265,13 @@ def _ids(values: Iterable[str], source: str) -> np.ndarray:
     try:
         ids = np.array([int(v) for v in values], dtype=np.int32)
     except ValueError as err:
-        raise DataError(f"{source}: an id is not an integer ({err}); the file is corrupt.") from None
+        raise DataError(
+            f"{source}: an id is not an integer ({err}); the file is corrupt."
+        ) from None
     if not np.array_equal(ids, np.arange(1, len(ids) + 1)):
-        raise DataError(f"{source}: ids are not 1, 2, ..., {len(ids)} in order; the file is corrupt.")
+        raise DataError(
+            f"{source}: ids are not 1, 2, ..., {len(ids)} in order; the file is corrupt."
+        )
     return ids
 
 
@@ -326,12 +359,16 @@ class _CifarUnpickler(pickle.Unpickler):
         try:
             return _SAFE_GLOBALS[(module, name)]
         except KeyError:
-            raise DataError(f"{self._source}: the pickle asks for {module}.{name}, which a CIFAR batch "
-                            "never needs; refusing to load it (unpickling can run arbitrary code). "
-                            "Use the official cifar-10-python.tar.gz.") from None
+            raise DataError(
+                f"{self._source}: the pickle asks for {module}.{name}, which a CIFAR batch "
+                "never needs; refusing to load it (unpickling can run arbitrary code). "
+                "Use the official cifar-10-python.tar.gz."
+            ) from None
 
     def persistent_load(self, pid: Any) -> Any:
-        raise DataError(f"{self._source}: the pickle uses persistent ids, which a CIFAR batch never does.")
+        raise DataError(
+            f"{self._source}: the pickle uses persistent ids, which a CIFAR batch never does."
+        )
 
 
 def load_safe_pickle(data: bytes, *, source: str = "<bytes>") -> Any:
@@ -345,8 +382,10 @@ def load_safe_pickle(data: bytes, *, source: str = "<bytes>") -> Any:
     except DataError:
         raise
     except Exception as err:  # UnpicklingError, EOFError, ValueError ...: all mean corrupt
-        raise DataError(f"{source}: not a valid pickle ({type(err).__name__}: {err}); "
-                        "the file is truncated or corrupt.") from None
+        raise DataError(
+            f"{source}: not a valid pickle ({type(err).__name__}: {err}); "
+            "the file is truncated or corrupt."
+        ) from None
 
 
 def parse_cifar_batch(data: bytes, *, source: str = "<bytes>") -> tuple[np.ndarray, np.ndarray]:
@@ -367,25 +406,38 @@ def parse_cifar_batch(data: bytes, *, source: str = "<bytes>") -> tuple[np.ndarr
     batch = {k.decode("latin-1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
     missing = {"data", "labels"} - set(batch)
     if missing:
-        raise DataError(f"{source}: the batch has no {sorted(missing)} entry; "
-                        f"keys are {sorted(map(str, batch))}.")
+        raise DataError(
+            f"{source}: the batch has no {sorted(missing)} entry; "
+            f"keys are {sorted(map(str, batch))}."
+        )
     pixels, labels = batch["data"], batch["labels"]
-    if not (isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8 and pixels.ndim == 2
-            and pixels.shape[1] == 3 * 32 * 32):
-        got = f"{pixels.dtype} {pixels.shape}" if isinstance(pixels, np.ndarray) else type(pixels).__name__
+    if not (
+        isinstance(pixels, np.ndarray)
+        and pixels.dtype == np.uint8
+        and pixels.ndim == 2
+        and pixels.shape[1] == 3 * 32 * 32
+    ):
+        got = (
+            f"{pixels.dtype} {pixels.shape}"
+            if isinstance(pixels, np.ndarray)
+            else type(pixels).__name__
+        )
         raise DataError(f"{source}: 'data' should be a [N, 3072] uint8 array, got {got}.")
     try:
         labels = np.asarray(labels, dtype=np.int64)
     except (TypeError, ValueError):
         raise DataError(f"{source}: 'labels' should be a list of integers.") from None
     if labels.shape != (pixels.shape[0],) or (labels < 0).any():
-        raise DataError(f"{source}: 'labels' should hold {pixels.shape[0]} non-negative integers, "
-                        f"got shape {labels.shape}.")
+        raise DataError(
+            f"{source}: 'labels' should hold {pixels.shape[0]} non-negative integers, "
+            f"got shape {labels.shape}."
+        )
     images = pixels.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # [N, 3, H, W] -> [N, H, W, 3]
     return np.ascontiguousarray(images), labels.astype(np.int32)
 
 
 # ---------------------------------------------------------------------------- archives
+
 
 def read_archive_members(path: Path, members: Iterable[str]) -> dict[str, bytes]:
     """Read ``members`` of a ``.zip`` or ``.tar.gz`` archive into memory, in one pass.
@@ -411,10 +463,14 @@ def read_archive_members(path: Path, members: Iterable[str]) -> dict[str, bytes]
                         if len(found) == len(wanted):
                             break
     except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, zlib.error) as err:
-        raise DataError(f"{path}: the archive is truncated or corrupt ({type(err).__name__}: {err}). "
-                        "Delete it and fetch it again.") from None
+        raise DataError(
+            f"{path}: the archive is truncated or corrupt ({type(err).__name__}: {err}). "
+            "Delete it and fetch it again."
+        ) from None
     missing = sorted(wanted - set(found))
     if missing:
-        raise DataError(f"{path}: the archive has no member {', '.join(missing)}; "
-                        "it is not the official archive: delete it and fetch it again.")
+        raise DataError(
+            f"{path}: the archive has no member {', '.join(missing)}; "
+            "it is not the official archive: delete it and fetch it again."
+        )
     return found

@@ -39,8 +39,11 @@ class ImageFolder(NamedTuple):
 def _check_size(size: object) -> tuple[int, int] | None:
     if size is None:
         return None
-    if (not isinstance(size, (tuple, list)) or len(size) != 2
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size)):
+    if (
+        not isinstance(size, (tuple, list))
+        or len(size) != 2
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size)
+    ):
         raise ValueError(f"size must be (height, width) with two positive ints, got {size!r}.")
     return int(size[0]), int(size[1])
 
@@ -49,7 +52,9 @@ def _class_folders(root: Path, classes: Sequence[str] | None) -> tuple[str, ...]
     found = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if classes is None:
         if not found:
-            raise DataError(f"{root} holds no class folders: expected <root>/<class name>/<image files>.")
+            raise DataError(
+                f"{root} holds no class folders: expected <root>/<class name>/<image files>."
+            )
         return tuple(found)
     if isinstance(classes, str) or not all(isinstance(c, str) for c in classes):
         raise TypeError(f"classes must be a sequence of folder names (str), got {classes!r}.")
@@ -58,13 +63,17 @@ def _class_folders(root: Path, classes: Sequence[str] | None) -> tuple[str, ...]
         raise ValueError(f"classes must be non-empty and without repeats, got {classes!r}.")
     missing = [c for c in classes if c not in found]
     if missing:
-        raise DataError(f"{root}: no folder for class(es) {missing}; the folders there are {found}.")
+        raise DataError(
+            f"{root}: no folder for class(es) {missing}; the folders there are {found}."
+        )
     return classes
 
 
 def _wrong_size(name: str, height: int, width: int, size: tuple[int, int]) -> DataError:
-    return DataError(f"{name} is {height}x{width} (height x width), but the images must be {size[0]}x{size[1]}: "
-                     "replace the file, or pass resize=True (with size=...) to resize mismatched images.")
+    return DataError(
+        f"{name} is {height}x{width} (height x width), but the images must be {size[0]}x{size[1]}: "
+        "replace the file, or pass resize=True (with size=...) to resize mismatched images."
+    )
 
 
 def _to_mode(img, name: str, mode: str) -> tuple[np.ndarray, bool]:
@@ -82,12 +91,16 @@ def _to_mode(img, name: str, mode: str) -> tuple[np.ndarray, bool]:
         raw = np.asarray(img).astype(np.int64)  # [H, W]
         low, high = (int(raw.min()), int(raw.max())) if raw.size else (0, 0)
         if low < 0 or high > 65535:
-            raise DataError(f"{name} holds 32-bit integer pixels from {low} to {high}; image_folder reads 8-bit "
-                            "and 16-bit (0..65535) images: convert the file to an 8-bit or 16-bit PNG.")
+            raise DataError(
+                f"{name} holds 32-bit integer pixels from {low} to {high}; image_folder reads 8-bit "
+                "and 16-bit (0..65535) images: convert the file to an 8-bit or 16-bit PNG."
+            )
         img = Image.fromarray(((raw * 255 + 32767) // 65535).astype(np.uint8))  # mode "L"
     elif img.mode == "F":
-        raise DataError(f"{name} holds 32-bit floating-point pixels, whose range image_folder cannot know: "
-                        "convert the file to an 8-bit (or 16-bit) image first, scaling its values as you intend.")
+        raise DataError(
+            f"{name} holds 32-bit floating-point pixels, whose range image_folder cannot know: "
+            "convert the file to an 8-bit (or 16-bit) image first, scaling its values as you intend."
+        )
     transparent = False
     if any(band in ("A", "a") for band in img.getbands()) or "transparency" in img.info:
         rgba = np.asarray(img.convert("RGBA")).astype(np.uint32)  # [H, W, 4]
@@ -97,8 +110,9 @@ def _to_mode(img, name: str, mode: str) -> tuple[np.ndarray, bool]:
     return np.asarray(img.convert(mode), dtype=np.uint8), transparent
 
 
-def _decode(data: bytes, name: str, mode: str, size: tuple[int, int] | None,
-            resize: bool) -> tuple[np.ndarray, bool]:
+def _decode(
+    data: bytes, name: str, mode: str, size: tuple[int, int] | None, resize: bool
+) -> tuple[np.ndarray, bool]:
     """``data`` (the bytes of an image file) as ``[H, W, C]`` uint8 in ``mode``, and whether it was transparent.
 
     The size in the file's header is checked against ``size`` (unless ``resize``) before any pixel is
@@ -112,12 +126,16 @@ def _decode(data: bytes, name: str, mode: str, size: tuple[int, int] | None,
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))  # reads the header only
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise DataError(f"{name} is too large to decode safely ({err}): it is a corrupt or malicious file, or a "
-                        "huge photo. Replace it with a smaller image (or, if you trust it, raise "
-                        "PIL.Image.MAX_IMAGE_PIXELS).") from None
+        raise DataError(
+            f"{name} is too large to decode safely ({err}): it is a corrupt or malicious file, or a "
+            "huge photo. Replace it with a smaller image (or, if you trust it, raise "
+            "PIL.Image.MAX_IMAGE_PIXELS)."
+        ) from None
     except (OSError, SyntaxError, ValueError) as err:
-        raise DataError(f"{name} cannot be decoded as an image ({type(err).__name__}: {err}). "
-                        "The file is corrupt or not an image: replace or delete it.") from None
+        raise DataError(
+            f"{name} cannot be decoded as an image ({type(err).__name__}: {err}). "
+            "The file is corrupt or not an image: replace or delete it."
+        ) from None
     with img:
         width, height = img.size
         if size is not None and not resize and (height, width) != size:
@@ -126,8 +144,10 @@ def _decode(data: bytes, name: str, mode: str, size: tuple[int, int] | None,
             img.load()
             pixels, transparent = _to_mode(img, name, mode)
         except (OSError, SyntaxError, ValueError) as err:
-            raise DataError(f"{name} cannot be decoded as an image ({type(err).__name__}: {err}). "
-                            "The file is corrupt or not an image: replace or delete it.") from None
+            raise DataError(
+                f"{name} cannot be decoded as an image ({type(err).__name__}: {err}). "
+                "The file is corrupt or not an image: replace or delete it."
+            ) from None
     return pixels.reshape(pixels.shape[0], pixels.shape[1], _MODES[mode]), transparent
 
 
@@ -139,10 +159,16 @@ def _resize(pixels: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
     return out.reshape(size[0], size[1], _MODES[mode])
 
 
-def image_folder(path: str | os.PathLike, *, size: tuple[int, int] | None = None, resize: bool = False,
-                 mode: str = "RGB", classes: Sequence[str] | None = None,
-                 extensions: Sequence[str] = IMAGE_EXTENSIONS,
-                 checksums: Mapping[str, str] | None = None) -> ImageFolder:
+def image_folder(
+    path: str | os.PathLike,
+    *,
+    size: tuple[int, int] | None = None,
+    resize: bool = False,
+    mode: str = "RGB",
+    classes: Sequence[str] | None = None,
+    extensions: Sequence[str] = IMAGE_EXTENSIONS,
+    checksums: Mapping[str, str] | None = None,
+) -> ImageFolder:
     """Read ``path/<class>/<image>`` files into ``[N, H, W, C]`` uint8 images and ``[N]`` labels.
 
     The label of an image is the name of its folder; classes are the sorted folder names
@@ -180,24 +206,35 @@ def image_folder(path: str | os.PathLike, *, size: tuple[int, int] | None = None
         raise TypeError(f"path must be a folder path (str or Path), got {type(path).__name__}.")
     root = Path(path)
     if not root.is_dir():
-        raise DataError(f"{root} is not a folder: image_folder expects <root>/<class name>/<image files>.")
+        raise DataError(
+            f"{root} is not a folder: image_folder expects <root>/<class name>/<image files>."
+        )
     size = _check_size(size)
     if mode not in _MODES:
-        raise ValueError(f"mode={mode!r} is not supported; choose 'RGB' (3 channels) or 'L' (grey, 1 channel).")
+        raise ValueError(
+            f"mode={mode!r} is not supported; choose 'RGB' (3 channels) or 'L' (grey, 1 channel)."
+        )
     if resize and size is None:
         raise ValueError("resize=True needs a target size=(height, width).")
     if isinstance(extensions, str):
-        raise TypeError("extensions must be a sequence of endings such as ('.png',), not one string.")
+        raise TypeError(
+            "extensions must be a sequence of endings such as ('.png',), not one string."
+        )
     endings = tuple(e.lower() for e in extensions)
     if checksums is not None and not isinstance(checksums, Mapping):
-        raise TypeError(f"checksums must map relative paths to sha256 hex digests, got {type(checksums).__name__}.")
+        raise TypeError(
+            f"checksums must map relative paths to sha256 hex digests, got {type(checksums).__name__}."
+        )
 
     names = _class_folders(root, classes)
     images, labels, files = [], [], []
     see_through = []  # files with transparent pixels
     for label, name in enumerate(names):
-        entries = sorted(p for p in (root / name).iterdir()
-                         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in endings)
+        entries = sorted(
+            p
+            for p in (root / name).iterdir()
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in endings
+        )
         if not entries:
             raise DataError(f"{root / name} holds no image files (endings {', '.join(endings)}).")
         for file in entries:
@@ -206,12 +243,16 @@ def image_folder(path: str | os.PathLike, *, size: tuple[int, int] | None = None
             if checksums is not None:
                 want = checksums.get(rel)
                 if want is None:
-                    raise DataError(f"{file} is not listed in the checksums; it does not belong to the "
-                                    "dataset: remove it, or use the folder's original copy.")
+                    raise DataError(
+                        f"{file} is not listed in the checksums; it does not belong to the "
+                        "dataset: remove it, or use the folder's original copy."
+                    )
                 got = hashlib.sha256(data).hexdigest()
                 if got != want:
-                    raise DataError(f"{file} is corrupt or changed: sha256 {got}, expected {want}. "
-                                    "Replace it with the original file.")
+                    raise DataError(
+                        f"{file} is corrupt or changed: sha256 {got}, expected {want}. "
+                        "Replace it with the original file."
+                    )
             pixels, transparent = _decode(data, str(file), mode, size, resize)  # [H, W, C]
             if transparent:
                 see_through.append(rel)
@@ -227,10 +268,15 @@ def image_folder(path: str | os.PathLike, *, size: tuple[int, int] | None = None
     if checksums is not None:
         missing = sorted(set(checksums) - set(files))
         if missing:
-            raise DataError(f"{root}: {len(missing)} listed file(s) are missing, e.g. {missing[:3]}; "
-                            "the folder is incomplete: restore it from the original copy.")
+            raise DataError(
+                f"{root}: {len(missing)} listed file(s) are missing, e.g. {missing[:3]}; "
+                "the folder is incomplete: restore it from the original copy."
+            )
     if see_through:
-        warnings.warn(f"{len(see_through)} image(s) under {root} have transparent pixels (e.g. {see_through[0]}): "
-                      "they were composited onto black, so a fully transparent pixel reads 0. To use another "
-                      "background, composite the files yourself first (PIL.Image.alpha_composite).", stacklevel=2)
+        warnings.warn(
+            f"{len(see_through)} image(s) under {root} have transparent pixels (e.g. {see_through[0]}): "
+            "they were composited onto black, so a fully transparent pixel reads 0. To use another "
+            "background, composite the files yourself first (PIL.Image.alpha_composite).",
+            stacklevel=2,
+        )
     return ImageFolder(np.stack(images), np.asarray(labels, np.int32), names, tuple(files))

@@ -42,12 +42,32 @@ from leptonlab.data._registry import CIFAR10_ARCHIVE_NAME
 MNIST_CLASSES = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
 """MNIST class names: label i is the digit i. Introduced in notebook 06."""
 
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 """Fashion-MNIST class names, label 0-9 in this order (Zalando's README). Introduced in notebook 08."""
 
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
-                   "dog", "frog", "horse", "ship", "truck")
+CIFAR10_CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 """CIFAR-10 class names, label 0-9 in this order (``batches.meta``). Introduced in notebook 16."""
 
 MOVIELENS_FOLDS = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")
@@ -67,7 +87,9 @@ _CIFAR10_BATCHES = {  # split -> members of the official archive
 def _choice(what: str, value: object, valid: Sequence[str]) -> str:
     """``value`` if it is one of ``valid``; ValueError listing them otherwise."""
     if not isinstance(value, str) or value not in valid:
-        raise ValueError(f"{what}={value!r} is not valid; choose one of: {', '.join(map(repr, valid))}.")
+        raise ValueError(
+            f"{what}={value!r} is not valid; choose one of: {', '.join(map(repr, valid))}."
+        )
     return value
 
 
@@ -81,8 +103,10 @@ def _check_labels(source: str, labels: np.ndarray, n: int, n_classes: int) -> np
     if labels.shape != (n,):
         raise DataError(f"{source}: expected {n} labels, one per image, got shape {labels.shape}.")
     if n and (labels.min() < 0 or labels.max() >= n_classes):
-        raise DataError(f"{source}: labels must lie in 0..{n_classes - 1}, "
-                        f"found {labels.min()}..{labels.max()}.")
+        raise DataError(
+            f"{source}: labels must lie in 0..{n_classes - 1}, "
+            f"found {labels.min()}..{labels.max()}."
+        )
     return labels.astype(np.int32)
 
 
@@ -91,10 +115,14 @@ def _load_idx_images(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     data, images_source = _read(dataset, images_file)
     images = parse_idx(data, source=images_source)  # [N, 28, 28] uint8
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise DataError(f"{images_source}: expected [N, 28, 28] uint8 images, "
-                        f"got {images.dtype} {images.shape}.")
+        raise DataError(
+            f"{images_source}: expected [N, 28, 28] uint8 images, "
+            f"got {images.dtype} {images.shape}."
+        )
     data, labels_source = _read(dataset, labels_file)
-    labels = _check_labels(labels_source, parse_idx(data, source=labels_source), images.shape[0], 10)
+    labels = _check_labels(
+        labels_source, parse_idx(data, source=labels_source), images.shape[0], 10
+    )
     return images, labels
 
 
@@ -164,10 +192,12 @@ class MovieLens100K(NamedTuple):
     names the movie of every rating.
     """
 
-    ratings: Ratings              # 100,000 ratings: user, item, rating, timestamp, each [N]
-    movies: Movies                # 1,682 movies: item, title, release_date, imdb_url [M], genres [M, 19] bool
-    users: Users                  # 943 users: user, age, gender, occupation, zip_code, each [U]
-    genre_names: tuple[str, ...]  # 19 names, the columns of movies.genres ("unknown", "Action", ...)
+    ratings: Ratings  # 100,000 ratings: user, item, rating, timestamp, each [N]
+    movies: Movies  # 1,682 movies: item, title, release_date, imdb_url [M], genres [M, 19] bool
+    users: Users  # 943 users: user, age, gender, occupation, zip_code, each [U]
+    genre_names: tuple[
+        str, ...
+    ]  # 19 names, the columns of movies.genres ("unknown", "Action", ...)
 
 
 def _ratings(filename: str) -> Ratings:
@@ -191,9 +221,13 @@ def load_movielens_100k() -> MovieLens100K:
     user_data, user_source = _read("ml-100k", "u.user")
     users = parse_ml_users(user_data, source=user_source)
     ratings = _ratings("u.data")
-    if ratings.item.size and (ratings.item.max() > len(movies.item) or ratings.user.max() > len(users.user)):
-        raise DataError("u.data names a movie or user id beyond u.item/u.user; "
-                        "the files do not belong together.")
+    if ratings.item.size and (
+        ratings.item.max() > len(movies.item) or ratings.user.max() > len(users.user)
+    ):
+        raise DataError(
+            "u.data names a movie or user id beyond u.item/u.user; "
+            "the files do not belong together."
+        )
     return MovieLens100K(ratings=ratings, movies=movies, users=users, genre_names=genre_names)
 
 
@@ -222,7 +256,11 @@ def _load_cifar10_archive(split: str) -> tuple[np.ndarray, np.ndarray, Path]:
     parts = [parse_cifar_batch(raw[m], source=f"{archive}:{m}") for m in members]
     images = np.concatenate([p[0] for p in parts])  # [N, 32, 32, 3]
     labels = np.concatenate([p[1] for p in parts])  # [N]
-    return images, _check_labels(str(archive), labels, images.shape[0], len(CIFAR10_CLASSES)), archive
+    return (
+        images,
+        _check_labels(str(archive), labels, images.shape[0], len(CIFAR10_CLASSES)),
+        archive,
+    )
 
 
 CIFAR10_PNG_DIR = "cifar-10-png"
@@ -247,7 +285,9 @@ class DataSource:
     kind: str  # "official archive" or "offline PNG subset"
     path: str  # the archive file or the split's folder
     n_images: int
-    cached: bool = False  # decoded arrays came from the cache (the files' checksums were verified before)
+    cached: bool = (
+        False  # decoded arrays came from the cache (the files' checksums were verified before)
+    )
 
     @property
     def official(self) -> bool:
@@ -255,8 +295,11 @@ class DataSource:
         return self.kind == "official archive"
 
     def __str__(self) -> str:
-        what = ("the official archive (full split)" if self.official
-                else "the offline PNG subset (the full test split, 2,000 training images per class)")
+        what = (
+            "the official archive (full split)"
+            if self.official
+            else "the offline PNG subset (the full test split, 2,000 training images per class)"
+        )
         cached = ", decoded copy from the cache" if self.cached else ""
         return f"{self.dataset} {self.split}: {self.n_images:,} images from {what}: {self.path}{cached}"
 
@@ -265,20 +308,26 @@ def _png_sums(folder: Path, split: str) -> tuple[dict[str, str], str]:
     """``{path relative to the split folder: sha256}`` for ``split`` and a digest of those lines."""
     sums = folder / "SHA256SUMS"
     if not sums.is_file():
-        raise DataError(f"{sums} is missing: the PNG subset cannot be verified without it. "
-                        "Restore the folder from the original offline copy.")
+        raise DataError(
+            f"{sums} is missing: the PNG subset cannot be verified without it. "
+            "Restore the folder from the original offline copy."
+        )
     raw = sums.read_bytes()
     got = hashlib.sha256(raw).hexdigest()
     if got != CIFAR10_PNG_SUMS_SHA256:
-        raise DataError(f"{sums} is not the registered list (sha256 {got}, expected "
-                        f"{CIFAR10_PNG_SUMS_SHA256}): the PNG subset was changed. Restore the original copy.")
+        raise DataError(
+            f"{sums} is not the registered list (sha256 {got}, expected "
+            f"{CIFAR10_PNG_SUMS_SHA256}): the PNG subset was changed. Restore the original copy."
+        )
     table, lines = {}, []
     for number, line in enumerate(raw.decode("ascii").splitlines(), 1):
         parts = line.split()
         if len(parts) != 2:
-            raise DataError(f"{sums}, line {number}: expected '<relative path> <sha256>', got {line!r}.")
+            raise DataError(
+                f"{sums}, line {number}: expected '<relative path> <sha256>', got {line!r}."
+            )
         if parts[0].startswith(split + "/"):
-            table[parts[0][len(split) + 1:]] = parts[1]
+            table[parts[0][len(split) + 1 :]] = parts[1]
             lines.append(line)
     if not table:
         raise DataError(f"{sums} lists no files of the {split!r} split.")
@@ -314,8 +363,14 @@ def _load_cifar10_png(root: Path, split: str) -> tuple[np.ndarray, np.ndarray, P
                     return saved["images"], saved["labels"], folder, True
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             pass  # a damaged cache entry is rebuilt below
-    found = image_folder(folder, size=(32, 32), mode="RGB", classes=CIFAR10_CLASSES, extensions=(".png",),
-                         checksums=sums)
+    found = image_folder(
+        folder,
+        size=(32, 32),
+        mode="RGB",
+        classes=CIFAR10_CLASSES,
+        extensions=(".png",),
+        checksums=sums,
+    )
     labels = _check_labels(str(folder), found.labels, found.images.shape[0], len(CIFAR10_CLASSES))
     tmp = None
     try:
@@ -367,25 +422,36 @@ def load_cifar10(split: str = "train", *, source: str = "auto", return_info: boo
         raise TypeError(f"return_info must be True or False, got {return_info!r}.")
     offline = _env.data_dir()
     png_root = offline / CIFAR10_PNG_DIR if offline is not None else None
-    archive_missing = offline is not None and not (offline / "cifar-10" / CIFAR10_ARCHIVE_NAME).is_file()
-    use_png = source == "png" or (source == "auto" and archive_missing and png_root is not None
-                                  and png_root.is_dir())
+    archive_missing = (
+        offline is not None and not (offline / "cifar-10" / CIFAR10_ARCHIVE_NAME).is_file()
+    )
+    use_png = source == "png" or (
+        source == "auto" and archive_missing and png_root is not None and png_root.is_dir()
+    )
     if use_png:
         if png_root is None or not png_root.is_dir():
-            raise DataError(f"source='png' reads the offline CIFAR-10 PNG subset from "
-                            f"<{_env.DATA_DIR_ENV}>/{CIFAR10_PNG_DIR}/, but "
-                            + (f"{_env.DATA_DIR_ENV} is not set." if png_root is None
-                               else f"{png_root} does not exist.")
-                            + " Use source='auto' for the official archive.")
+            raise DataError(
+                f"source='png' reads the offline CIFAR-10 PNG subset from "
+                f"<{_env.DATA_DIR_ENV}>/{CIFAR10_PNG_DIR}/, but "
+                + (
+                    f"{_env.DATA_DIR_ENV} is not set."
+                    if png_root is None
+                    else f"{png_root} does not exist."
+                )
+                + " Use source='auto' for the official archive."
+            )
         images, labels, path, cached = _load_cifar10_png(png_root, split)
-        info = DataSource("cifar-10", split, "offline PNG subset", str(path), int(images.shape[0]), cached)
+        info = DataSource(
+            "cifar-10", split, "offline PNG subset", str(path), int(images.shape[0]), cached
+        )
     else:
         try:
             images, labels, path = _load_cifar10_archive(split)
         except DataError as err:
             if source == "auto" and archive_missing:
-                raise DataError(f"{err}\nNo fallback either: the offline PNG subset "
-                                f"{png_root} does not exist.") from None
+                raise DataError(
+                    f"{err}\nNo fallback either: the offline PNG subset {png_root} does not exist."
+                ) from None
             raise
         info = DataSource("cifar-10", split, "official archive", str(path), int(images.shape[0]))
     logging.getLogger("leptonlab.data").info("%s", info)

@@ -27,10 +27,14 @@ def _check_temperature_alpha(temperature: float, alpha: float) -> None:
     if not isinstance(temperature, (int, float)) or not temperature > 0:
         raise ValueError(f"temperature must be a number > 0, got {temperature!r}.")
     if not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha (the weight of the soft-target term) must be in [0, 1], got {alpha!r}.")
+        raise ValueError(
+            f"alpha (the weight of the soft-target term) must be in [0, 1], got {alpha!r}."
+        )
 
 
-def soft_target_loss(student_logits: jax.Array, teacher_logits: jax.Array, *, temperature: float) -> jax.Array:
+def soft_target_loss(
+    student_logits: jax.Array, teacher_logits: jax.Array, *, temperature: float
+) -> jax.Array:
     """``T**2 * KL(softmax(t/T) || softmax(s/T))`` per example: ``[B, C], [B, C] -> [B]``.
 
     Zero when the student's logits equal the teacher's (up to a constant per example).
@@ -39,16 +43,24 @@ def soft_target_loss(student_logits: jax.Array, teacher_logits: jax.Array, *, te
     _check_temperature_alpha(temperature, 0.0)
     s, t = jnp.asarray(student_logits, jnp.float32), jnp.asarray(teacher_logits, jnp.float32)
     if s.ndim != 2 or s.shape != t.shape:
-        raise ValueError(f"student and teacher logits must both be [B, C] with the same shape, "
-                         f"got {s.shape} and {t.shape}.")
+        raise ValueError(
+            f"student and teacher logits must both be [B, C] with the same shape, "
+            f"got {s.shape} and {t.shape}."
+        )
     log_p_teacher = jax.nn.log_softmax(t / temperature, axis=-1)  # [B, C]
     log_p_student = jax.nn.log_softmax(s / temperature, axis=-1)  # [B, C]
     kl = jnp.sum(jnp.exp(log_p_teacher) * (log_p_teacher - log_p_student), axis=-1)  # [B]
     return temperature**2 * kl
 
 
-def distillation_loss(student_logits: jax.Array, teacher_logits: jax.Array, labels: jax.Array, *,
-                      temperature: float = 4.0, alpha: float = 0.9) -> jax.Array:
+def distillation_loss(
+    student_logits: jax.Array,
+    teacher_logits: jax.Array,
+    labels: jax.Array,
+    *,
+    temperature: float = 4.0,
+    alpha: float = 0.9,
+) -> jax.Array:
     """``alpha * soft_target_loss + (1 - alpha) * cross_entropy(student, labels)`` per example: ``[B]``.
 
     ``student_logits, teacher_logits: [B, C]``, ``labels: [B] int``. Introduced in notebook 21.
@@ -56,13 +68,19 @@ def distillation_loss(student_logits: jax.Array, teacher_logits: jax.Array, labe
     _check_temperature_alpha(temperature, alpha)
     labels = jnp.asarray(labels)
     if labels.shape != jnp.shape(student_logits)[:1]:
-        raise ValueError(f"labels must be [B] = {jnp.shape(student_logits)[:1]}, got shape {labels.shape}.")
+        raise ValueError(
+            f"labels must be [B] = {jnp.shape(student_logits)[:1]}, got shape {labels.shape}."
+        )
     soft = soft_target_loss(student_logits, teacher_logits, temperature=temperature)  # [B]
-    hard = optax.softmax_cross_entropy_with_integer_labels(jnp.asarray(student_logits, jnp.float32), labels)
+    hard = optax.softmax_cross_entropy_with_integer_labels(
+        jnp.asarray(student_logits, jnp.float32), labels
+    )
     return alpha * soft + (1.0 - alpha) * hard
 
 
-def teacher_targets(teacher: TrainState, x: jax.Array, y: jax.Array, *, batch_size: int = 1024) -> jax.Array:
+def teacher_targets(
+    teacher: TrainState, x: jax.Array, y: jax.Array, *, batch_size: int = 1024
+) -> jax.Array:
     """Labels and the teacher's logits side by side: ``[N, 1 + C]`` float32 (column 0 = label).
 
     This is the ``y`` that :class:`DistillationLoss` reads, so ``fit`` can train on
@@ -72,7 +90,9 @@ def teacher_targets(teacher: TrainState, x: jax.Array, y: jax.Array, *, batch_si
         raise TypeError(f"teacher must be a TrainState (from fit), got {type(teacher).__name__}.")
     y = jnp.asarray(y)
     if y.ndim != 1 or y.shape[0] != jnp.shape(x)[0] or not jnp.issubdtype(y.dtype, jnp.integer):
-        raise ValueError(f"y must be integer labels [N] with N = {jnp.shape(x)[0]}, got {y.dtype} {y.shape}.")
+        raise ValueError(
+            f"y must be integer labels [N] with N = {jnp.shape(x)[0]}, got {y.dtype} {y.shape}."
+        )
     logits = predict(teacher, x, batch_size=batch_size)  # [N, C]
     return jnp.concatenate([y[:, None].astype(jnp.float32), logits], axis=1)  # [N, 1 + C]
 
@@ -95,13 +115,23 @@ class DistillationLoss:
         x, targets = batch  # x: [B, ...], targets: [B, 1 + C]
         labels = targets[:, 0].astype(jnp.int32)  # [B]
         logits = model(x, rngs=key).astype(jnp.float32)  # [B, C]
-        losses = distillation_loss(logits, targets[:, 1:], labels, temperature=self.temperature, alpha=self.alpha)
+        losses = distillation_loss(
+            logits, targets[:, 1:], labels, temperature=self.temperature, alpha=self.alpha
+        )
         correct = (jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32)  # [B]
         return losses.mean(), {"loss": losses, "accuracy": correct}
 
 
-def distill(student: nnx.Module, teacher: TrainState, train_data: Batch, config: TrainConfig = TrainConfig(), *,
-            temperature: float = 4.0, alpha: float = 0.9, val_data: Batch | None = None):
+def distill(
+    student: nnx.Module,
+    teacher: TrainState,
+    train_data: Batch,
+    config: TrainConfig = TrainConfig(),
+    *,
+    temperature: float = 4.0,
+    alpha: float = 0.9,
+    val_data: Batch | None = None,
+):
     """Train ``student`` on ``train_data = (x, y)`` against ``teacher``'s soft targets; returns ``(state, history)``.
 
     ``val_accuracy`` is against the true labels; ``val_loss`` is the distillation loss.

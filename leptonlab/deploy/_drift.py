@@ -41,7 +41,9 @@ class DriftReport:
 def _features(x) -> np.ndarray:
     x = np.asarray(x, np.float64)
     if x.ndim < 2 or x.shape[0] < 2:
-        raise ValueError(f"the drift monitor needs a batch [B, ...] with B >= 2 examples, got shape {x.shape}.")
+        raise ValueError(
+            f"the drift monitor needs a batch [B, ...] with B >= 2 examples, got shape {x.shape}."
+        )
     if not np.all(np.isfinite(x)):
         raise ValueError("the batch contains NaN or infinity: reject it before monitoring.")
     return x.reshape(x.shape[0], -1)  # [B, D]
@@ -64,25 +66,39 @@ class DriftMonitor:
     feature_shape: tuple[int, ...]  # the shape of one input, e.g. (28, 28)
 
     @classmethod
-    def fit(cls, x_train, *, key: jax.Array, batch_size: int = 256, n_batches: int = 50,
-            margin: float = 1.5, eps: float = 0.05) -> DriftMonitor:
+    def fit(
+        cls,
+        x_train,
+        *,
+        key: jax.Array,
+        batch_size: int = 256,
+        n_batches: int = 50,
+        margin: float = 1.5,
+        eps: float = 0.05,
+    ) -> DriftMonitor:
         """Statistics of ``x_train: [N, ...]`` and a threshold = ``margin`` x the largest score
         of ``n_batches`` random training batches of ``batch_size`` examples (drawn with ``key``)."""
         feats = _features(x_train)  # [N, D]
         if not (isinstance(batch_size, int) and 2 <= batch_size <= feats.shape[0]):
-            raise ValueError(f"batch_size must be an int in [2, {feats.shape[0]}] (the training examples), "
-                             f"got {batch_size!r}.")
+            raise ValueError(
+                f"batch_size must be an int in [2, {feats.shape[0]}] (the training examples), "
+                f"got {batch_size!r}."
+            )
         if not (isinstance(n_batches, int) and n_batches >= 1):
             raise ValueError(f"n_batches must be an int >= 1, got {n_batches!r}.")
         if not margin >= 1.0:
-            raise ValueError(f"margin must be >= 1 (the threshold is margin x the clean scores), got {margin!r}.")
+            raise ValueError(
+                f"margin must be >= 1 (the threshold is margin x the clean scores), got {margin!r}."
+            )
         if not eps > 0:
             raise ValueError(f"eps must be > 0, got {eps!r}.")
         mean, std = feats.mean(axis=0), feats.std(axis=0)
         monitor = cls(mean, std, np.inf, batch_size, float(eps), tuple(np.shape(x_train)[1:]))
         n = feats.shape[0]
         draw = jax.vmap(lambda k: jax.random.choice(k, n, (batch_size,), replace=False))
-        batches = np.asarray(draw(jax.random.split(key, n_batches)))  # [n_batches, batch_size] indices
+        batches = np.asarray(
+            draw(jax.random.split(key, n_batches))
+        )  # [n_batches, batch_size] indices
         clean = [monitor._parts(feats[idx]) for idx in batches]
         worst = max(float(np.sqrt(m**2 + s**2)) for m, s in clean)
         return dataclasses.replace(monitor, threshold=margin * worst)
@@ -95,14 +111,18 @@ class DriftMonitor:
 
     def _batch(self, x) -> np.ndarray:
         if tuple(np.shape(x)[1:]) != self.feature_shape:
-            raise ValueError(f"the monitor was fitted on inputs of shape {self.feature_shape}, "
-                             f"got a batch of shape {np.shape(x)}.")
+            raise ValueError(
+                f"the monitor was fitted on inputs of shape {self.feature_shape}, "
+                f"got a batch of shape {np.shape(x)}."
+            )
         return _features(x)
 
     def feature_scores(self, x) -> np.ndarray:
         """Each feature's ``z_mean`` for the batch ``x``, in the shape of one input (e.g. ``[28, 28]``)."""
         feats = self._batch(x)
-        return ((feats.mean(axis=0) - self.mean) / (self.std + self.eps)).reshape(self.feature_shape)
+        return ((feats.mean(axis=0) - self.mean) / (self.std + self.eps)).reshape(
+            self.feature_shape
+        )
 
     def score(self, x) -> float:
         """The drift score of the batch ``x: [B, ...]`` (see the module docstring)."""
@@ -117,12 +137,25 @@ class DriftMonitor:
 
     def save(self, path) -> None:
         """Write the monitor to ``path`` (a ``.npz`` file)."""
-        np.savez(path, mean=self.mean, std=self.std, threshold=self.threshold, batch_size=self.batch_size,
-                 eps=self.eps, feature_shape=np.asarray(self.feature_shape, np.int64))
+        np.savez(
+            path,
+            mean=self.mean,
+            std=self.std,
+            threshold=self.threshold,
+            batch_size=self.batch_size,
+            eps=self.eps,
+            feature_shape=np.asarray(self.feature_shape, np.int64),
+        )
 
     @classmethod
     def load(cls, path) -> DriftMonitor:
         """The monitor that :meth:`save` wrote to ``path``."""
         with np.load(path) as f:
-            return cls(f["mean"], f["std"], float(f["threshold"]), int(f["batch_size"]), float(f["eps"]),
-                       tuple(int(s) for s in f["feature_shape"]))
+            return cls(
+                f["mean"],
+                f["std"],
+                float(f["threshold"]),
+                int(f["batch_size"]),
+                float(f["eps"]),
+                tuple(int(s) for s in f["feature_shape"]),
+            )

@@ -39,7 +39,12 @@ from leptonlab.deploy._prune import path_name
 from leptonlab.train import TrainState
 
 FORMAT = "leptonlab-export/1"
-EXPORT_FILE, PARAMS_DIR, META_FILE, DRIFT_FILE = "model.jaxexport", "params", "meta.json", "drift.npz"
+EXPORT_FILE, PARAMS_DIR, META_FILE, DRIFT_FILE = (
+    "model.jaxexport",
+    "params",
+    "meta.json",
+    "drift.npz",
+)
 
 
 def _flat_arrays(model: nnx.Module) -> tuple[Any, list[str], dict[str, np.ndarray], Any]:
@@ -53,10 +58,17 @@ def _flat_arrays(model: nnx.Module) -> tuple[Any, list[str], dict[str, np.ndarra
     return graphdef, names, arrays, treedef
 
 
-def export_model(model: nnx.Module | TrainState, model_dir: str | Path, *, input_shape: Sequence[int] = (28, 28),
-                 value_range: tuple[float, float] = (0.0, 1.0), class_names: Sequence[str] | None = None,
-                 drift: DriftMonitor | None = None, platforms: Sequence[str] = ("cpu", "cuda"),
-                 overwrite: bool = False) -> Path:
+def export_model(
+    model: nnx.Module | TrainState,
+    model_dir: str | Path,
+    *,
+    input_shape: Sequence[int] = (28, 28),
+    value_range: tuple[float, float] = (0.0, 1.0),
+    class_names: Sequence[str] | None = None,
+    drift: DriftMonitor | None = None,
+    platforms: Sequence[str] = ("cpu", "cuda"),
+    overwrite: bool = False,
+) -> Path:
     """Write ``model`` (eval mode) to ``model_dir`` as serialised StableHLO + an Orbax checkpoint.
 
     ``input_shape`` is one example's shape (the exported function takes ``[B, *input_shape]``
@@ -67,14 +79,18 @@ def export_model(model: nnx.Module | TrainState, model_dir: str | Path, *, input
     if isinstance(model, TrainState):
         model = model.model()
     if not isinstance(model, nnx.Module):
-        raise TypeError(f"export_model expects a flax.nnx.Module or a TrainState, got {type(model).__name__}.")
+        raise TypeError(
+            f"export_model expects a flax.nnx.Module or a TrainState, got {type(model).__name__}."
+        )
     spec = InputSpec(tuple(int(s) for s in input_shape), tuple(float(v) for v in value_range))
     model_dir = Path(model_dir)
     if model_dir.exists():
         if not overwrite:
             raise FileExistsError(f"{model_dir} exists; pass overwrite=True to replace it.")
         if not (model_dir / META_FILE).is_file():
-            raise ValueError(f"{model_dir} exists and is not an exported model: refusing to overwrite it.")
+            raise ValueError(
+                f"{model_dir} exists and is not an exported model: refusing to overwrite it."
+            )
         shutil.rmtree(model_dir)
     graphdef, names, arrays, treedef = _flat_arrays(model)
 
@@ -85,8 +101,10 @@ def export_model(model: nnx.Module | TrainState, model_dir: str | Path, *, input
         return net(x).astype(jnp.float32)  # [B, C] logits
 
     (batch,) = jax.export.symbolic_shape("B")
-    args = ({name: jax.ShapeDtypeStruct(a.shape, a.dtype) for name, a in arrays.items()},
-            jax.ShapeDtypeStruct((batch, *spec.shape), jnp.float32))
+    args = (
+        {name: jax.ShapeDtypeStruct(a.shape, a.dtype) for name, a in arrays.items()},
+        jax.ShapeDtypeStruct((batch, *spec.shape), jnp.float32),
+    )
     exported = jax.export.export(jax.jit(serve), platforms=tuple(platforms))(*args)
     num_classes = int(exported.out_avals[0].shape[-1])
     if class_names is not None and len(class_names) != num_classes:
@@ -97,11 +115,20 @@ def export_model(model: nnx.Module | TrainState, model_dir: str | Path, *, input
 
     with ocp.StandardCheckpointer() as checkpointer:
         checkpointer.save((model_dir / PARAMS_DIR).absolute(), arrays)
-    meta = {"format": FORMAT, "input_shape": list(spec.shape), "input_dtype": "float32",
-            "value_range": list(spec.value_range), "pixel_scale": spec.pixel_scale, "num_classes": num_classes,
-            "class_names": list(class_names) if class_names is not None else [str(i) for i in range(num_classes)],
-            "platforms": list(exported.platforms), "jax_version": jax.__version__,
-            "parameters": int(sum(a.size for a in arrays.values()))}
+    meta = {
+        "format": FORMAT,
+        "input_shape": list(spec.shape),
+        "input_dtype": "float32",
+        "value_range": list(spec.value_range),
+        "pixel_scale": spec.pixel_scale,
+        "num_classes": num_classes,
+        "class_names": list(class_names)
+        if class_names is not None
+        else [str(i) for i in range(num_classes)],
+        "platforms": list(exported.platforms),
+        "jax_version": jax.__version__,
+        "parameters": int(sum(a.size for a in arrays.values())),
+    }
     (model_dir / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     if drift is not None:
         if not isinstance(drift, DriftMonitor):
@@ -132,7 +159,12 @@ class ExportedModel:
         return probs.argmax(axis=-1), probs
 
 
-_META_FIELDS = {"input_shape": list, "value_range": list, "pixel_scale": (int, float), "class_names": list}
+_META_FIELDS = {
+    "input_shape": list,
+    "value_range": list,
+    "pixel_scale": (int, float),
+    "class_names": list,
+}
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
@@ -140,17 +172,23 @@ def _read_meta(path: Path) -> dict[str, Any]:
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"{path}: damaged, not valid JSON ({err}); export the model again.") from None
+        raise InputError(
+            f"{path}: damaged, not valid JSON ({err}); export the model again."
+        ) from None
     if not isinstance(meta, dict):
         raise InputError(f"{path}: damaged, expected a JSON object, found {type(meta).__name__}.")
     if meta.get("format") != FORMAT:
         raise InputError(f"{path}: export format {meta.get('format')!r}, expected {FORMAT!r}.")
     for field, kind in _META_FIELDS.items():
         if not isinstance(meta.get(field), kind):
-            raise InputError(f"{path}: damaged, the field {field!r} is missing or not a "
-                             f"{getattr(kind, '__name__', 'number')}; export the model again.")
+            raise InputError(
+                f"{path}: damaged, the field {field!r} is missing or not a "
+                f"{getattr(kind, '__name__', 'number')}; export the model again."
+            )
     try:
-        InputSpec(tuple(meta["input_shape"]), tuple(meta["value_range"]), float(meta["pixel_scale"]))
+        InputSpec(
+            tuple(meta["input_shape"]), tuple(meta["value_range"]), float(meta["pixel_scale"])
+        )
     except (TypeError, ValueError) as err:
         raise InputError(f"{path}: damaged ({err}); export the model again.") from None
     return meta
@@ -161,26 +199,38 @@ def load_exported(model_dir: str | Path) -> ExportedModel:
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise InputError(f"{model_dir}: no such model folder.")
-    missing = [name for name in (META_FILE, EXPORT_FILE, PARAMS_DIR) if not (model_dir / name).exists()]
+    missing = [
+        name for name in (META_FILE, EXPORT_FILE, PARAMS_DIR) if not (model_dir / name).exists()
+    ]
     if missing:
-        raise InputError(f"{model_dir}: not an exported model (missing {', '.join(missing)}); "
-                         "write one with leptonlab.deploy.export_model.")
+        raise InputError(
+            f"{model_dir}: not an exported model (missing {', '.join(missing)}); "
+            "write one with leptonlab.deploy.export_model."
+        )
     meta = _read_meta(model_dir / META_FILE)
     try:
         exported = jax.export.deserialize(bytearray((model_dir / EXPORT_FILE).read_bytes()))
     except Exception as err:  # a truncated or foreign file: struct.error, flatbuffers' errors ...
-        raise InputError(f"{model_dir / EXPORT_FILE}: damaged or not a jax.export file ({type(err).__name__}); "
-                         "export the model again with leptonlab.deploy.export_model.") from None
+        raise InputError(
+            f"{model_dir / EXPORT_FILE}: damaged or not a jax.export file ({type(err).__name__}); "
+            "export the model again with leptonlab.deploy.export_model."
+        ) from None
     import orbax.checkpoint as ocp
 
     try:
         with ocp.StandardCheckpointer() as checkpointer:
             params = checkpointer.restore((model_dir / PARAMS_DIR).absolute())
     except Exception as err:
-        raise InputError(f"{model_dir / PARAMS_DIR}: the parameters cannot be read ({type(err).__name__}); "
-                         "export the model again with leptonlab.deploy.export_model.") from None
-    spec = InputSpec(tuple(meta["input_shape"]), tuple(meta["value_range"]), float(meta["pixel_scale"]))
-    drift = DriftMonitor.load(model_dir / DRIFT_FILE) if (model_dir / DRIFT_FILE).is_file() else None
+        raise InputError(
+            f"{model_dir / PARAMS_DIR}: the parameters cannot be read ({type(err).__name__}); "
+            "export the model again with leptonlab.deploy.export_model."
+        ) from None
+    spec = InputSpec(
+        tuple(meta["input_shape"]), tuple(meta["value_range"]), float(meta["pixel_scale"])
+    )
+    drift = (
+        DriftMonitor.load(model_dir / DRIFT_FILE) if (model_dir / DRIFT_FILE).is_file() else None
+    )
     return ExportedModel(exported, dict(params), spec, tuple(meta["class_names"]), meta, drift)
 
 
@@ -196,10 +246,14 @@ class Prediction:
 
     def __str__(self) -> str:
         others = ", ".join(f"{name} {p:.1%}" for name, p in self.top[1:])
-        return f"{self.path}: {self.class_name} ({self.probability:.1%})" + (f"; then {others}" if others else "")
+        return f"{self.path}: {self.class_name} ({self.probability:.1%})" + (
+            f"; then {others}" if others else ""
+        )
 
 
-def predict_files(model_dir: str | Path, paths: Sequence[str | Path], *, top: int = 1) -> list[Prediction]:
+def predict_files(
+    model_dir: str | Path, paths: Sequence[str | Path], *, top: int = 1
+) -> list[Prediction]:
     """Validate every file first (:func:`read_image`), then predict them as one batch.
 
     Raises :class:`InputError` with one line for the first bad model folder or file.
@@ -215,6 +269,13 @@ def predict_files(model_dir: str | Path, paths: Sequence[str | Path], *, top: in
     rows = []
     for path, label, p in zip(paths, labels, probs):
         order = np.argsort(-p)[: min(top, p.size)]
-        rows.append(Prediction(str(path), int(label), model.class_names[int(label)], float(p[label]),
-                               tuple((model.class_names[int(i)], float(p[i])) for i in order)))
+        rows.append(
+            Prediction(
+                str(path),
+                int(label),
+                model.class_names[int(label)],
+                float(p[label]),
+                tuple((model.class_names[int(i)], float(p[i])) for i in order),
+            )
+        )
     return rows

@@ -20,7 +20,15 @@ import numpy as np
 import optax
 from flax import nnx
 
-from leptonlab.train import Batch, LossFn, TrainConfig, TrainState, classification_loss, fit, make_optimizer
+from leptonlab.train import (
+    Batch,
+    LossFn,
+    TrainConfig,
+    TrainState,
+    classification_loss,
+    fit,
+    make_optimizer,
+)
 
 SCOPES = ("global", "layer")
 
@@ -33,7 +41,9 @@ def _check_sparsity(sparsity: float) -> float:
     if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float, np.floating)):
         raise TypeError(f"sparsity must be a number in [0, 1), got {type(sparsity).__name__}.")
     if not (0.0 <= float(sparsity) < 1.0) or math.isnan(float(sparsity)):
-        raise ValueError(f"sparsity must be in [0, 1) (the fraction of weights set to zero), got {sparsity!r}.")
+        raise ValueError(
+            f"sparsity must be in [0, 1) (the fraction of weights set to zero), got {sparsity!r}."
+        )
     return float(sparsity)
 
 
@@ -61,15 +71,19 @@ def magnitude_masks(params, sparsity: float, *, scope: str = "global"):
     leaves, treedef = jax.tree.flatten(params)
     prunable = [i for i, leaf in enumerate(leaves) if _is_prunable(leaf)]
     if not prunable:
-        raise ValueError("params hold no weight matrix or kernel (no array with 2 or more axes) to prune.")
+        raise ValueError(
+            "params hold no weight matrix or kernel (no array with 2 or more axes) to prune."
+        )
     masks = [np.ones(np.shape(leaf), np.float32) for leaf in leaves]
     if scope == "global":
-        flat = np.concatenate([np.abs(np.asarray(leaves[i], np.float32)).ravel() for i in prunable])  # [n]
+        flat = np.concatenate(
+            [np.abs(np.asarray(leaves[i], np.float32)).ravel() for i in prunable]
+        )  # [n]
         mask = _lowest(flat, round(sparsity * flat.size))
         offset = 0
         for i in prunable:
             size = masks[i].size
-            masks[i] = mask[offset: offset + size].reshape(masks[i].shape)
+            masks[i] = mask[offset : offset + size].reshape(masks[i].shape)
             offset += size
     else:
         for i in prunable:
@@ -81,8 +95,10 @@ def magnitude_masks(params, sparsity: float, *, scope: str = "global"):
 def apply_masks(params, masks):
     """``params`` with the pruned weights (mask 0) set to zero; same structure and dtypes."""
     if jax.tree.structure(params) != jax.tree.structure(masks):
-        raise ValueError("masks do not match params: build them with magnitude_masks(params, ...) "
-                         "from the same model.")
+        raise ValueError(
+            "masks do not match params: build them with magnitude_masks(params, ...) "
+            "from the same model."
+        )
     return jax.tree.map(lambda w, m: w * m.astype(w.dtype), params, masks)
 
 
@@ -113,7 +129,9 @@ def path_name(path) -> str:
     return ".".join(parts)
 
 
-def prune(model: nnx.Module | TrainState, sparsity: float, *, scope: str = "global") -> tuple[Any, Any]:
+def prune(
+    model: nnx.Module | TrainState, sparsity: float, *, scope: str = "global"
+) -> tuple[Any, Any]:
     """A copy of ``model`` with the smallest weights zeroed, and the masks used.
 
     ``model``: an NNX module, or a :class:`TrainState` (then a state with the pruned
@@ -126,7 +144,9 @@ def prune(model: nnx.Module | TrainState, sparsity: float, *, scope: str = "glob
         masks = magnitude_masks(model.params, sparsity, scope=scope)
         return model.replace(params=apply_masks(model.params, masks)), masks
     if not isinstance(model, nnx.Module):
-        raise TypeError(f"prune expects a flax.nnx.Module or a TrainState, got {type(model).__name__}.")
+        raise TypeError(
+            f"prune expects a flax.nnx.Module or a TrainState, got {type(model).__name__}."
+        )
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     masks = magnitude_masks(params, sparsity, scope=scope)
     rest = jax.tree.map(jnp.copy, rest)  # batch statistics: the copy owns its arrays
@@ -153,8 +173,15 @@ def keep_pruned(masks) -> optax.GradientTransformation:
     return optax.GradientTransformation(init, update)
 
 
-def fit_pruned(model: nnx.Module, masks, train_data: Batch, config: TrainConfig = TrainConfig(), *,
-               loss_fn: LossFn = classification_loss, val_data: Batch | None = None):
+def fit_pruned(
+    model: nnx.Module,
+    masks,
+    train_data: Batch,
+    config: TrainConfig = TrainConfig(),
+    *,
+    loss_fn: LossFn = classification_loss,
+    val_data: Batch | None = None,
+):
     """Fine-tune a pruned ``model`` with :func:`leptonlab.train.fit`, keeping its pruned weights at zero.
 
     The optimizer of ``config`` is chained with :func:`keep_pruned`; ``model``'s weights are
@@ -164,7 +191,9 @@ def fit_pruned(model: nnx.Module, masks, train_data: Batch, config: TrainConfig 
     if isinstance(model, TrainState):
         model = model.model()
     if not isinstance(model, nnx.Module):
-        raise TypeError(f"fit_pruned expects a flax.nnx.Module or a TrainState, got {type(model).__name__}.")
+        raise TypeError(
+            f"fit_pruned expects a flax.nnx.Module or a TrainState, got {type(model).__name__}."
+        )
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)

@@ -38,7 +38,10 @@ class QuantizedArray(NamedTuple):
 
     @property
     def nbytes(self) -> int:
-        return int(self.values.size * self.values.dtype.itemsize + self.scale.size * self.scale.dtype.itemsize)
+        return int(
+            self.values.size * self.values.dtype.itemsize
+            + self.scale.size * self.scale.dtype.itemsize
+        )
 
 
 def quantize_int8(w: jax.Array, *, axis: int = -1) -> QuantizedArray:
@@ -56,7 +59,9 @@ def quantize_int8(w: jax.Array, *, axis: int = -1) -> QuantizedArray:
     if not -w.ndim <= axis < w.ndim:
         raise ValueError(f"axis {axis} is out of range for an array of shape {w.shape}.")
     if not np.all(np.isfinite(w)):
-        raise ValueError("quantize_int8: the weights contain NaN or infinity; fix the training run first.")
+        raise ValueError(
+            "quantize_int8: the weights contain NaN or infinity; fix the training run first."
+        )
     w = w.astype(np.float32)
     axis = axis % w.ndim
     others = tuple(a for a in range(w.ndim) if a != axis)
@@ -70,7 +75,9 @@ def quantize_int8(w: jax.Array, *, axis: int = -1) -> QuantizedArray:
 def dequantize(q: QuantizedArray) -> jax.Array:
     """The float32 array ``q.values * q.scale`` (same shape as the quantised array)."""
     if not isinstance(q, QuantizedArray):
-        raise TypeError(f"dequantize expects a QuantizedArray (from quantize_int8), got {type(q).__name__}.")
+        raise TypeError(
+            f"dequantize expects a QuantizedArray (from quantize_int8), got {type(q).__name__}."
+        )
     if q.values.dtype != jnp.int8:
         raise TypeError(f"QuantizedArray.values must be int8, got {q.values.dtype}.")
     return q.values.astype(jnp.float32) * q.scale
@@ -128,7 +135,9 @@ def quantize_model(model: nnx.Module | TrainState) -> tuple[Any, dict]:
         nnx.replace_by_pure_dict(params, dequantize_params(qparams))
         return model.replace(params=params), qparams
     if not isinstance(model, nnx.Module):
-        raise TypeError(f"quantize_model expects a flax.nnx.Module or a TrainState, got {type(model).__name__}.")
+        raise TypeError(
+            f"quantize_model expects a flax.nnx.Module or a TrainState, got {type(model).__name__}."
+        )
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     qparams = quantize_params(params)
     params = jax.tree.map(lambda v: v, params)  # a copy to fill in

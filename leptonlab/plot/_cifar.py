@@ -11,8 +11,13 @@ from matplotlib.figure import Figure
 from leptonlab.plot._style import COLORS, finish, new_figure
 
 
-def time_to_accuracy(histories: Mapping[str, Any], *, target: float | None = None,
-                     metric: str = "val_accuracy", title: str = "time to accuracy") -> Figure:
+def time_to_accuracy(
+    histories: Mapping[str, Any],
+    *,
+    target: float | None = None,
+    metric: str = "val_accuracy",
+    title: str = "time to accuracy",
+) -> Figure:
     """Accuracy against elapsed training time, one curve per run, with an optional target line.
 
     ``histories`` maps a run's name to its :class:`leptonlab.train.History`; the x axis is
@@ -20,15 +25,24 @@ def time_to_accuracy(histories: Mapping[str, Any], *, target: float | None = Non
     epoch). With ``target``, a dashed line marks it and each run's first epoch at or above it
     is circled. Introduced in notebook 16.
     """
-    from leptonlab.train import History, elapsed_seconds  # plot stays importable without training code
+    from leptonlab.train import (
+        History,
+        elapsed_seconds,
+    )  # plot stays importable without training code
 
     if not isinstance(histories, Mapping) or not histories:
-        raise ValueError("time_to_accuracy needs a non-empty dict {name: history}, e.g. {'resnet': history}.")
+        raise ValueError(
+            "time_to_accuracy needs a non-empty dict {name: history}, e.g. {'resnet': history}."
+        )
     for name, history in histories.items():
         if not isinstance(history, History):
-            raise TypeError(f"run {name!r} is a {type(history).__name__}, not a leptonlab.train.History.")
+            raise TypeError(
+                f"run {name!r} is a {type(history).__name__}, not a leptonlab.train.History."
+            )
         if metric not in history.names or "seconds" not in history.names:
-            raise ValueError(f"run {name!r} needs the metrics {metric!r} and 'seconds'; it has {history.names}.")
+            raise ValueError(
+                f"run {name!r} needs the metrics {metric!r} and 'seconds'; it has {history.names}."
+            )
     if target is not None and not 0 < target <= 1:
         raise ValueError(f"target must be an accuracy in (0, 1], got {target!r}.")
     fig, ax = new_figure(width=6.0, height=3.8)
@@ -51,8 +65,12 @@ def time_to_accuracy(histories: Mapping[str, Any], *, target: float | None = Non
     return finish(fig)
 
 
-def channel_means(stats: Mapping[str, Sequence[float]], *, channels: Sequence[str] = ("red", "green", "blue"),
-                  title: str = "per-channel mean") -> Figure:
+def channel_means(
+    stats: Mapping[str, Sequence[float]],
+    *,
+    channels: Sequence[str] = ("red", "green", "blue"),
+    title: str = "per-channel mean",
+) -> Figure:
     """Bars of per-channel statistics for several sets of images (e.g. train and test means).
 
     ``stats`` maps a label to one value per channel (``[C]``). Introduced in notebook 16.
@@ -67,8 +85,13 @@ def channel_means(stats: Mapping[str, Sequence[float]], *, channels: Sequence[st
     fig, ax = new_figure(width=5.5, height=3.2)
     width = 0.8 / len(arrays)
     for i, (label, values) in enumerate(arrays.items()):
-        ax.bar(np.arange(c) + (i - (len(arrays) - 1) / 2) * width, values, width, label=label,
-               color=COLORS[i % len(COLORS)])
+        ax.bar(
+            np.arange(c) + (i - (len(arrays) - 1) / 2) * width,
+            values,
+            width,
+            label=label,
+            color=COLORS[i % len(COLORS)],
+        )
     ax.set_xticks(np.arange(c), list(channels))
     ax.set_title(title)
     ax.legend(fontsize=8)

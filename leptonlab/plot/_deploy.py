@@ -11,8 +11,12 @@ from matplotlib.figure import Figure
 from leptonlab.plot._style import COLORS, finish, new_figure
 
 
-def pruning_curve(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *,
-                  baseline: float | None = None, title: str = "accuracy after magnitude pruning") -> Figure:
+def pruning_curve(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    baseline: float | None = None,
+    title: str = "accuracy after magnitude pruning",
+) -> Figure:
     """Accuracy against sparsity, one line per method.
 
     ``curves`` maps a label (e.g. ``"global, no fine-tuning"``) to ``(sparsities, accuracies)``,
@@ -20,18 +24,24 @@ def pruning_curve(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     Introduced in notebook 21.
     """
     if not isinstance(curves, Mapping) or not curves:
-        raise ValueError("pruning_curve expects a non-empty dict label -> (sparsities, accuracies).")
+        raise ValueError(
+            "pruning_curve expects a non-empty dict label -> (sparsities, accuracies)."
+        )
     fig, ax = new_figure(width=6.0, height=3.8)
     for i, (label, pair) in enumerate(curves.items()):
         if len(pair) != 2:
             raise ValueError(f"curves[{label!r}] must be (sparsities, accuracies).")
         s, a = (np.asarray(v, float) for v in pair)
         if s.shape != a.shape or s.ndim != 1 or s.size == 0:
-            raise ValueError(f"curves[{label!r}]: sparsities {s.shape} and accuracies {a.shape} must be "
-                             "1-D of the same length.")
+            raise ValueError(
+                f"curves[{label!r}]: sparsities {s.shape} and accuracies {a.shape} must be "
+                "1-D of the same length."
+            )
         ax.plot(100 * s, 100 * a, "o-", color=COLORS[i % len(COLORS)], label=label)
     if baseline is not None:
-        ax.axhline(100 * baseline, color="black", ls="--", lw=1, label=f"dense model ({baseline:.2%})")
+        ax.axhline(
+            100 * baseline, color="black", ls="--", lw=1, label=f"dense model ({baseline:.2%})"
+        )
     ax.set(xlabel="weights removed (%)", ylabel="test accuracy (%)", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -50,7 +60,14 @@ def model_sizes(sizes: Mapping[str, int], *, title: str = "model size") -> Figur
     y = np.arange(len(labels))
     ax.barh(y, kib, color=[COLORS[i % len(COLORS)] for i in range(len(labels))])
     for yi, k in zip(y, kib):
-        ax.annotate(f"{k:,.0f} KiB", (k, yi), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+        ax.annotate(
+            f"{k:,.0f} KiB",
+            (k, yi),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set(xlabel="KiB", title=title)
@@ -58,8 +75,12 @@ def model_sizes(sizes: Mapping[str, int], *, title: str = "model size") -> Figur
     return finish(fig)
 
 
-def drift_scores(scores: Mapping[str, Sequence[float]], threshold: float, *,
-                 title: str = "drift score of incoming batches") -> Figure:
+def drift_scores(
+    scores: Mapping[str, Sequence[float]],
+    threshold: float,
+    *,
+    title: str = "drift score of incoming batches",
+) -> Figure:
     """Each group's batch scores as dots, and the monitor's threshold as a dashed line.
 
     ``scores`` maps a group (e.g. ``"clean"``, ``"inverted"``) to the scores of its

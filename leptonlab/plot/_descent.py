@@ -21,7 +21,9 @@ def _flat(tree: Any) -> np.ndarray:
     return np.concatenate([np.ravel(np.asarray(leaf, dtype=np.float64)) for leaf in leaves])
 
 
-def step_size_errors(steps: Sequence[float], errors: Mapping[str, Any], *, title: str = "") -> Figure:
+def step_size_errors(
+    steps: Sequence[float], errors: Mapping[str, Any], *, title: str = ""
+) -> Figure:
     """Error of finite-difference derivatives against the step ``h`` (log-log), one line per method.
 
     ``errors`` maps a label (e.g. ``"central, float64"``) to ``[S]`` absolute errors at
@@ -34,15 +36,23 @@ def step_size_errors(steps: Sequence[float], errors: Mapping[str, Any], *, title
     for color, (label, err) in zip(COLORS, errors.items()):
         err = np.asarray(err, dtype=np.float64)
         if err.shape != hs.shape:
-            raise ValueError(f"errors[{label!r}] has shape {err.shape}; expected {hs.shape} like steps.")
+            raise ValueError(
+                f"errors[{label!r}] has shape {err.shape}; expected {hs.shape} like steps."
+            )
         ax.loglog(hs, np.maximum(err, 1e-17), "o-", ms=3, color=color, label=label)
-    ax.set(xlabel="step h", ylabel="|numerical - exact|", title=title or "finite differences: error against step size")
+    ax.set(
+        xlabel="step h",
+        ylabel="|numerical - exact|",
+        title=title or "finite differences: error against step size",
+    )
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return finish(fig)
 
 
-def gradient_agreement(reference: Any, others: Mapping[str, Any], *, reference_label: str = "numerical") -> Figure:
+def gradient_agreement(
+    reference: Any, others: Mapping[str, Any], *, reference_label: str = "numerical"
+) -> Figure:
     """Two panels comparing gradients entry by entry: value against the reference, and |difference| (log).
 
     ``reference`` and each value of ``others`` are arrays or pytrees (e.g. gradient dicts)
@@ -61,18 +71,30 @@ def gradient_agreement(reference: Any, others: Mapping[str, Any], *, reference_l
         if got.shape != ref.shape:
             raise ValueError(f"{label!r} has {got.size} entries, the reference {ref.size}.")
         ax_val.scatter(ref, got, s=22, marker=markers[i % 4], color=COLORS[i], label=label)
-        ax_err.semilogy(idx, np.maximum(np.abs(got - ref), 1e-17), markers[i % 4], color=COLORS[i], label=label)
-    ax_val.set(xlabel=f"{reference_label} gradient entry", ylabel="gradient entry", title="same values")
+        ax_err.semilogy(
+            idx, np.maximum(np.abs(got - ref), 1e-17), markers[i % 4], color=COLORS[i], label=label
+        )
+    ax_val.set(
+        xlabel=f"{reference_label} gradient entry", ylabel="gradient entry", title="same values"
+    )
     ax_err.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax_err.set(xlabel="parameter index", ylabel=f"|gradient - {reference_label}|", title="differences")
+    ax_err.set(
+        xlabel="parameter index", ylabel=f"|gradient - {reference_label}|", title="differences"
+    )
     for ax in (ax_val, ax_err):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return finish(fig)
 
 
-def loss_curves(curves: Mapping[str, Any], *, logy: bool = True, title: str = "loss during descent",
-                xlabel: str = "step", ylabel: str = "loss (MSE)") -> Figure:
+def loss_curves(
+    curves: Mapping[str, Any],
+    *,
+    logy: bool = True,
+    title: str = "loss during descent",
+    xlabel: str = "step",
+    ylabel: str = "loss (MSE)",
+) -> Figure:
     """Loss against step, one line per entry of ``curves`` (label -> ``[T+1]`` losses).
 
     Diverging runs (huge or non-finite losses) leave through the top of the plot instead
@@ -86,7 +108,9 @@ def loss_curves(curves: Mapping[str, Any], *, logy: bool = True, title: str = "l
     for color, (label, losses) in zip(COLORS, curves.items()):
         losses = np.asarray(losses, dtype=np.float64)
         if losses.ndim != 1 or losses.size == 0:
-            raise ValueError(f"curves[{label!r}] should be a 1-D array of losses, got shape {losses.shape}.")
+            raise ValueError(
+                f"curves[{label!r}] should be a 1-D array of losses, got shape {losses.shape}."
+            )
         shown = np.where(np.isfinite(losses), losses, np.nan)
         ax.plot(np.arange(losses.size), shown, color=color, lw=2, label=label)
         starts.append(shown[0])
@@ -104,9 +128,17 @@ def loss_curves(curves: Mapping[str, Any], *, logy: bool = True, title: str = "l
     return finish(fig)
 
 
-def descent_paths(X: Any, y: Any, paths: Mapping[str, Any], *, optimum: Any | None = None,
-                  w_range: tuple[float, float] | None = None, b_range: tuple[float, float] | None = None,
-                  title: str = "paths over the loss contours", grid: int = 120) -> Figure:
+def descent_paths(
+    X: Any,
+    y: Any,
+    paths: Mapping[str, Any],
+    *,
+    optimum: Any | None = None,
+    w_range: tuple[float, float] | None = None,
+    b_range: tuple[float, float] | None = None,
+    title: str = "paths over the loss contours",
+    grid: int = 120,
+) -> Figure:
     """Contours of the MSE over ``(w, b)`` with optimisation paths drawn on top.
 
     ``X [N, 2]``, ``y [N]`` define the loss (one feature and the bias); ``paths`` maps a
@@ -122,7 +154,9 @@ def descent_paths(X: Any, y: Any, paths: Mapping[str, Any], *, optimum: Any | No
     for label, p in paths.items():
         p = np.asarray(p, dtype=np.float64)
         if p.ndim != 2 or p.shape[1] != 2:
-            raise ValueError(f"paths[{label!r}] should be [T+1, 2] (w, b) points, got shape {p.shape}.")
+            raise ValueError(
+                f"paths[{label!r}] should be [T+1, 2] (w, b) points, got shape {p.shape}."
+            )
         arrays[label] = p
     anchors = [p[0] for p in arrays.values()]
     if optimum is not None:
@@ -134,7 +168,7 @@ def descent_paths(X: Any, y: Any, paths: Mapping[str, Any], *, optimum: Any | No
     b_range = b_range or (center[1] - span[1], center[1] + span[1])
     ws = np.linspace(*w_range, grid)
     bs = np.linspace(*b_range, grid)
-    surface = np.asarray(loss_surface(X, y, ws, bs), dtype=np.float64)   # [Gb, Gw]
+    surface = np.asarray(loss_surface(X, y, ws, bs), dtype=np.float64)  # [Gb, Gw]
     fig, ax = new_figure(width=6.0, height=4.6)
     levels = np.geomspace(surface.min() * 1.02, surface.max(), 18)
     ax.contour(ws, bs, surface, levels=levels, norm=LogNorm(), cmap="Greys_r", linewidths=0.8)

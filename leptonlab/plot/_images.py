@@ -24,8 +24,10 @@ def _as_mapping(value: Any, fn: str, what: str) -> dict[str, np.ndarray]:
     try:
         return {"": np.asarray(value)}
     except Exception:
-        raise TypeError(f"{fn}(): {what} must be an array or a dict {{label: array}}, "
-                        f"got {type(value).__name__}.") from None
+        raise TypeError(
+            f"{fn}(): {what} must be an array or a dict {{label: array}}, "
+            f"got {type(value).__name__}."
+        ) from None
 
 
 def _check_image(image: Any, fn: str, what: str = "image") -> np.ndarray:
@@ -33,7 +35,9 @@ def _check_image(image: Any, fn: str, what: str = "image") -> np.ndarray:
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     if image.ndim not in (2, 3) or min(image.shape) == 0:
-        raise ValueError(f"{fn}(): {what} must be one image [H, W] or [H, W, C], got shape {image.shape}.")
+        raise ValueError(
+            f"{fn}(): {what} must be one image [H, W] or [H, W, C], got shape {image.shape}."
+        )
     return image
 
 
@@ -55,16 +59,20 @@ def augmentation_preview(image: Any, variants: Mapping[str, Any], *, title: str 
     fn = "augmentation_preview"
     image = _check_image(image, fn)
     if not isinstance(variants, Mapping) or not variants:
-        raise TypeError(f"{fn}(): variants must be a non-empty dict {{name: images [K, H, W]}}, "
-                        f"got {type(variants).__name__}.")
+        raise TypeError(
+            f"{fn}(): variants must be a non-empty dict {{name: images [K, H, W]}}, "
+            f"got {type(variants).__name__}."
+        )
     rows = {}
     for name, batch in variants.items():
         batch = np.asarray(batch)
         if batch.ndim == 4 and batch.shape[-1] == 1 and image.ndim == 2:
             batch = batch[..., 0]
         if batch.ndim != image.ndim + 1 or batch.shape[1:] != image.shape or len(batch) == 0:
-            raise ValueError(f"{fn}(): variants[{name!r}] must be images [K, {', '.join(map(str, image.shape))}] "
-                             f"like the original, got shape {batch.shape}.")
+            raise ValueError(
+                f"{fn}(): variants[{name!r}] must be images [K, {', '.join(map(str, image.shape))}] "
+                f"like the original, got shape {batch.shape}."
+            )
         rows[name] = batch
     ncols = 1 + max(len(b) for b in rows.values())
     fig, axes = new_figure(ncols, len(rows), width=1.25, height=1.4)
@@ -84,7 +92,9 @@ def augmentation_preview(image: Any, variants: Mapping[str, Any], *, title: str 
     return finish(fig)
 
 
-def class_balance(labels: Any, class_names: Sequence[str] | None = None, *, title: str = "class balance") -> Figure:
+def class_balance(
+    labels: Any, class_names: Sequence[str] | None = None, *, title: str = "class balance"
+) -> Figure:
     """Fraction of examples in each class, one group of bars per split.
 
     ``labels`` is an int array ``[N]`` or a dict ``{split name: [N_split] ints}``; a
@@ -94,8 +104,10 @@ def class_balance(labels: Any, class_names: Sequence[str] | None = None, *, titl
     splits = _as_mapping(labels, fn, "labels")
     for name, y in splits.items():
         if y.ndim != 1 or len(y) == 0 or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
-            raise ValueError(f"{fn}(): labels{f'[{name!r}]' if name else ''} must be non-negative ints [N] "
-                             f"with N >= 1, got {y.dtype} {y.shape}.")
+            raise ValueError(
+                f"{fn}(): labels{f'[{name!r}]' if name else ''} must be non-negative ints [N] "
+                f"with N >= 1, got {y.dtype} {y.shape}."
+            )
     num_classes = max(int(y.max()) + 1 for y in splits.values())
     if class_names is not None:
         if len(class_names) < num_classes:
@@ -107,18 +119,27 @@ def class_balance(labels: Any, class_names: Sequence[str] | None = None, *, titl
     x = np.arange(num_classes)
     for i, (split, y) in enumerate(splits.items()):
         share = np.bincount(y, minlength=num_classes) / len(y)
-        ax.bar(x - 0.4 + width * (i + 0.5), share, width, color=COLORS[i % len(COLORS)],
-               label=f"{split} ({len(y):,})" if split else f"{len(y):,} examples")
+        ax.bar(
+            x - 0.4 + width * (i + 0.5),
+            share,
+            width,
+            color=COLORS[i % len(COLORS)],
+            label=f"{split} ({len(y):,})" if split else f"{len(y):,} examples",
+        )
     ax.axhline(1 / num_classes, color="0.3", ls="--", lw=1, label="uniform")
     long_names = max(map(len, names)) > 3
-    ax.set_xticks(x, names, rotation=30 if long_names else 0, ha="right" if long_names else "center")
+    ax.set_xticks(
+        x, names, rotation=30 if long_names else 0, ha="right" if long_names else "center"
+    )
     ax.set(ylabel="fraction of examples", title=title)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="y", alpha=0.3)
     return finish(fig)
 
 
-def pixel_histogram(images: Any, *, bins: int = 64, log: bool = True, title: str = "pixel intensities") -> Figure:
+def pixel_histogram(
+    images: Any, *, bins: int = 64, log: bool = True, title: str = "pixel intensities"
+) -> Figure:
     """Histogram of all pixel values of ``images`` (an array or ``{label: array}``), as fractions.
 
     A log count axis (``log=True``) shows both the huge background peak and the rare
@@ -130,8 +151,10 @@ def pixel_histogram(images: Any, *, bins: int = 64, log: bool = True, title: str
         raise ValueError(f"{fn}(): bins must be an int >= 2, got {bins!r}.")
     for name, x in sets.items():
         if x.size == 0 or not np.issubdtype(x.dtype, np.number):
-            raise ValueError(f"{fn}(): images{f'[{name!r}]' if name else ''} must be a non-empty numeric array, "
-                             f"got {x.dtype} {x.shape}.")
+            raise ValueError(
+                f"{fn}(): images{f'[{name!r}]' if name else ''} must be a non-empty numeric array, "
+                f"got {x.dtype} {x.shape}."
+            )
     lo = min(float(x.min()) for x in sets.values())
     hi = max(float(x.max()) for x in sets.values())
     edges = np.linspace(lo, hi if hi > lo else lo + 1, bins + 1)
@@ -158,8 +181,10 @@ def _filters_of(filters: Any, fn: str) -> dict[str, np.ndarray]:
         if arr.ndim == 2:
             arr = arr[:, :, None]
         if arr.ndim != 3:
-            raise ValueError(f"{fn}(): filters must be [KH, KW], [KH, KW, F], [KH, KW, 1, F] or a dict "
-                             f"{{name: [KH, KW]}}, got shape {arr.shape}.")
+            raise ValueError(
+                f"{fn}(): filters must be [KH, KW], [KH, KW, F], [KH, KW, 1, F] or a dict "
+                f"{{name: [KH, KW]}}, got shape {arr.shape}."
+            )
         out = {f"filter {f}": arr[:, :, f] for f in range(arr.shape[2])}
     if not out or any(v.ndim != 2 or v.size == 0 for v in out.values()):
         raise ValueError(f"{fn}(): every filter must be a non-empty 2-D array [KH, KW].")
@@ -182,14 +207,23 @@ def filter_grid(filters: Any, *, annotate: bool = True, title: str = "") -> Figu
         ax.set_title(name, fontsize=9)
         if annotate and max(k.shape) <= 5:
             for (r, c), v in np.ndenumerate(k):
-                ax.text(c, r, f"{v:.2g}", ha="center", va="center", fontsize=8,
-                        color="white" if abs(v) > 0.6 * scale else "black")
+                ax.text(
+                    c,
+                    r,
+                    f"{v:.2g}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if abs(v) > 0.6 * scale else "black",
+                )
     if title:
         fig.suptitle(title)
     return finish(fig)
 
 
-def feature_maps(image: Any, maps: Any, titles: Sequence[str] | None = None, *, title: str = "") -> Figure:
+def feature_maps(
+    image: Any, maps: Any, titles: Sequence[str] | None = None, *, title: str = ""
+) -> Figure:
     """An input image and the feature maps a convolution made from it.
 
     ``image: [H, W]``; ``maps: [H', W', F]`` (one convolution's output for that image, or
@@ -222,8 +256,12 @@ def feature_maps(image: Any, maps: Any, titles: Sequence[str] | None = None, *, 
     return finish(fig)
 
 
-def receptive_field_maps(masks: Mapping[str, Any], image: Any | None = None, *,
-                         title: str = "receptive field of the centre output") -> Figure:
+def receptive_field_maps(
+    masks: Mapping[str, Any],
+    image: Any | None = None,
+    *,
+    title: str = "receptive field of the centre output",
+) -> Figure:
     """The input pixels that reach one output pixel, one panel per stack depth.
 
     ``masks`` maps a label (e.g. ``"2 convs: 5x5"``) to a ``[H, W] bool`` mask, such as
@@ -232,16 +270,22 @@ def receptive_field_maps(masks: Mapping[str, Any], image: Any | None = None, *,
     """
     fn = "receptive_field_maps"
     if not isinstance(masks, Mapping) or not masks:
-        raise TypeError(f"{fn}(): masks must be a non-empty dict {{label: [H, W] bool}}, got {type(masks).__name__}.")
+        raise TypeError(
+            f"{fn}(): masks must be a non-empty dict {{label: [H, W] bool}}, got {type(masks).__name__}."
+        )
     arrays = {str(k): np.asarray(v, bool) for k, v in masks.items()}
     shapes = {a.shape for a in arrays.values()}
     if len(shapes) != 1 or len(next(iter(shapes))) != 2:
-        raise ValueError(f"{fn}(): every mask must be [H, W] with the same shape, "
-                         f"got {[a.shape for a in arrays.values()]}.")
+        raise ValueError(
+            f"{fn}(): every mask must be [H, W] with the same shape, "
+            f"got {[a.shape for a in arrays.values()]}."
+        )
     if image is not None:
         image = _check_image(image, fn)
         if image.shape[:2] != next(iter(shapes)):
-            raise ValueError(f"{fn}(): image {image.shape} and masks {next(iter(shapes))} differ in size.")
+            raise ValueError(
+                f"{fn}(): image {image.shape} and masks {next(iter(shapes))} differ in size."
+            )
     fig, axes = new_figure(len(arrays), width=2.2, height=2.4)
     axes = np.atleast_1d(axes)
     for ax, (label, mask) in zip(axes, arrays.items()):
@@ -253,6 +297,8 @@ def receptive_field_maps(masks: Mapping[str, Any], image: Any | None = None, *,
         ax.set_xticks([])
         ax.set_yticks([])
         side = int(mask.any(axis=0).sum())
-        ax.set_title(f"{label}\n{side}x{int(mask.any(axis=1).sum())} pixels" if side else label, fontsize=8)
+        ax.set_title(
+            f"{label}\n{side}x{int(mask.any(axis=1).sum())} pixels" if side else label, fontsize=8
+        )
     fig.suptitle(title, fontsize=10)
     return finish(fig)

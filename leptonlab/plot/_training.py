@@ -17,7 +17,9 @@ def training_curves(history, metrics: Sequence[str] = ("loss", "accuracy")) -> F
     ``history`` is a :class:`leptonlab.train.History`; a metric is drawn for
     each of ``train_<name>`` and ``val_<name>`` that the history holds.
     """
-    names = [m for m in metrics if any(f"{split}_{m}" in history.names for split in ("train", "val"))]
+    names = [
+        m for m in metrics if any(f"{split}_{m}" in history.names for split in ("train", "val"))
+    ]
     if not names:
         raise ValueError(f"none of {list(metrics)} is in this history; it has {history.names}.")
     fig, axes = new_figure(len(names), width=4.5, height=3.2)
@@ -37,8 +39,14 @@ def training_curves(history, metrics: Sequence[str] = ("loss", "accuracy")) -> F
     return finish(fig)
 
 
-def regression_fit(x: np.ndarray, y: np.ndarray, x_grid: np.ndarray, predictions: dict[str, np.ndarray],
-                   *, title: str = "") -> Figure:
+def regression_fit(
+    x: np.ndarray,
+    y: np.ndarray,
+    x_grid: np.ndarray,
+    predictions: dict[str, np.ndarray],
+    *,
+    title: str = "",
+) -> Figure:
     """Data points ``(x: [N], y: [N])`` and one curve per entry of ``predictions`` (``name -> [M]`` on ``x_grid: [M]``)."""
     fig, ax = new_figure(width=6, height=3.8)
     ax.scatter(np.ravel(x), np.ravel(y), s=10, color="0.55", label="data")
@@ -50,12 +58,21 @@ def regression_fit(x: np.ndarray, y: np.ndarray, x_grid: np.ndarray, predictions
     return finish(fig)
 
 
-def image_grid(images: np.ndarray, labels: Sequence | None = None, predictions: Sequence | None = None, *,
-               class_names: Sequence[str] | None = None, ncols: int = 8, cmap: str = "gray") -> Figure:
+def image_grid(
+    images: np.ndarray,
+    labels: Sequence | None = None,
+    predictions: Sequence | None = None,
+    *,
+    class_names: Sequence[str] | None = None,
+    ncols: int = 8,
+    cmap: str = "gray",
+) -> Figure:
     """A grid of images ``[N, H, W]`` or ``[N, H, W, C]`` with their labels (and predictions, red when wrong)."""
     images = np.asarray(images)
     if images.ndim not in (3, 4) or len(images) == 0:
-        raise ValueError(f"image_grid expects images [N, H, W] or [N, H, W, C] with N >= 1, got {images.shape}.")
+        raise ValueError(
+            f"image_grid expects images [N, H, W] or [N, H, W, C] with N >= 1, got {images.shape}."
+        )
     n = len(images)
     ncols = min(ncols, n)
     nrows = -(-n // ncols)

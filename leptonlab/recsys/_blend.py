@@ -8,7 +8,9 @@ import numpy as np
 def _design(preds) -> np.ndarray:
     X = np.asarray(preds, np.float64)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"preds must be [N, M]: N ratings (N >= 1) by M models (M >= 1), got shape {X.shape}.")
+        raise ValueError(
+            f"preds must be [N, M]: N ratings (N >= 1) by M models (M >= 1), got shape {X.shape}."
+        )
     if not np.isfinite(X).all():
         raise ValueError("preds contain NaN or inf: a model diverged or a prediction is missing.")
     return np.column_stack([np.ones(X.shape[0]), X])  # [N, 1 + M]
@@ -23,9 +25,13 @@ def fit_blend(preds, target, *, ridge: float = 0.0) -> np.ndarray:
     X = _design(preds)
     y = np.asarray(target, np.float64)
     if y.shape != (X.shape[0],):
-        raise ValueError(f"target must be [N] with N = {X.shape[0]} (one per row of preds), got shape {y.shape}.")
+        raise ValueError(
+            f"target must be [N] with N = {X.shape[0]} (one per row of preds), got shape {y.shape}."
+        )
     if X.shape[0] < X.shape[1]:
-        raise ValueError(f"{X.shape[0]} ratings cannot determine {X.shape[1]} weights: use more validation ratings.")
+        raise ValueError(
+            f"{X.shape[0]} ratings cannot determine {X.shape[1]} weights: use more validation ratings."
+        )
     if not (ridge >= 0 and np.isfinite(ridge)):
         raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r}.")
     reg = ridge * np.eye(X.shape[1])
@@ -38,7 +44,9 @@ def blend_predict(weights, preds, *, clip: tuple[float, float] | None = (1.0, 5.
     X = _design(preds)
     w = np.asarray(weights, np.float64)
     if w.shape != (X.shape[1],):
-        raise ValueError(f"weights must be [1 + M] = [{X.shape[1]}] (intercept first) for {X.shape[1] - 1} models, "
-                         f"got shape {w.shape}.")
+        raise ValueError(
+            f"weights must be [1 + M] = [{X.shape[1]}] (intercept first) for {X.shape[1] - 1} models, "
+            f"got shape {w.shape}."
+        )
     out = X @ w
     return np.clip(out, *clip) if clip is not None else out

@@ -37,16 +37,20 @@ class IdIndex(NamedTuple):
         known = self.contains(flat)
         if not known.all():
             bad = flat[~known]
-            raise ValueError(f"{what} {int(bad[0])} is unknown ({bad.size} unknown in all); the index knows "
-                             f"{self.size} {what}s from {int(self.ids[0]) if self.size else '-'} to "
-                             f"{int(self.ids[-1]) if self.size else '-'}.")
+            raise ValueError(
+                f"{what} {int(bad[0])} is unknown ({bad.size} unknown in all); the index knows "
+                f"{self.size} {what}s from {int(self.ids[0]) if self.size else '-'} to "
+                f"{int(self.ids[-1]) if self.size else '-'}."
+            )
         return np.searchsorted(self.ids, flat).astype(np.int32).reshape(arr.shape)
 
     def to_raw(self, index: Any) -> np.ndarray:
         """Raw ids of the rows ``index: [N]``."""
         index = np.asarray(index)
         if index.size and (index.min() < 0 or index.max() >= self.size):
-            raise ValueError(f"row indices must be in 0..{self.size - 1}, got {int(index.min())}..{int(index.max())}.")
+            raise ValueError(
+                f"row indices must be in 0..{self.size - 1}, got {int(index.min())}..{int(index.max())}."
+            )
         return self.ids[index]
 
 
@@ -54,7 +58,9 @@ def build_index(raw_ids: Any) -> IdIndex:
     """An :class:`IdIndex` over the distinct values of ``raw_ids: [N] int``. Introduced in notebook 14."""
     arr = np.asarray(raw_ids)
     if arr.ndim != 1 or arr.dtype.kind not in "iu":
-        raise TypeError(f"raw_ids must be a 1-D integer array, got shape {arr.shape} and dtype {arr.dtype}.")
+        raise TypeError(
+            f"raw_ids must be a 1-D integer array, got shape {arr.shape} and dtype {arr.dtype}."
+        )
     if arr.size == 0:
         raise ValueError("raw_ids is empty: an index needs at least one id.")
     return IdIndex(np.unique(arr).astype(np.int64))
@@ -63,12 +69,12 @@ def build_index(raw_ids: Any) -> IdIndex:
 class Interactions(NamedTuple):
     """Ratings with 0-based rows: ``user[k]`` rated ``item[k]`` with ``rating[k]`` at ``timestamp[k]``."""
 
-    user: np.ndarray       # [N] int32, row in users (0..n_users-1)
-    item: np.ndarray       # [N] int32, row in items (0..n_items-1)
-    rating: np.ndarray     # [N] float32, stars
+    user: np.ndarray  # [N] int32, row in users (0..n_users-1)
+    item: np.ndarray  # [N] int32, row in items (0..n_items-1)
+    rating: np.ndarray  # [N] float32, stars
     timestamp: np.ndarray  # [N] int64, seconds
-    users: IdIndex         # raw user id of each row
-    items: IdIndex         # raw item id of each row
+    users: IdIndex  # raw user id of each row
+    items: IdIndex  # raw item id of each row
 
     @property
     def n_users(self) -> int:
@@ -83,7 +89,9 @@ class Interactions(NamedTuple):
         return int(self.user.shape[0])
 
 
-def index_ratings(ratings: Any, *, users: IdIndex | None = None, items: IdIndex | None = None) -> Interactions:
+def index_ratings(
+    ratings: Any, *, users: IdIndex | None = None, items: IdIndex | None = None
+) -> Interactions:
     """Re-index MovieLens :class:`~leptonlab.data.Ratings` (1-based raw ids) to 0-based rows.
 
     Pass the ``users``/``items`` index of the whole catalogue (e.g.
@@ -94,23 +102,30 @@ def index_ratings(ratings: Any, *, users: IdIndex | None = None, items: IdIndex 
     """
     for field in ("user", "item", "rating", "timestamp"):
         if not hasattr(ratings, field):
-            raise TypeError(f"ratings must have fields user, item, rating, timestamp (a leptonlab.data.Ratings), "
-                            f"got {type(ratings).__name__} without {field!r}.")
+            raise TypeError(
+                f"ratings must have fields user, item, rating, timestamp (a leptonlab.data.Ratings), "
+                f"got {type(ratings).__name__} without {field!r}."
+            )
     n = np.asarray(ratings.user).shape[0]
     if any(np.asarray(getattr(ratings, f)).shape != (n,) for f in ("item", "rating", "timestamp")):
         raise ValueError("user, item, rating and timestamp must be 1-D arrays of the same length.")
     users = build_index(ratings.user) if users is None else users
     items = build_index(ratings.item) if items is None else items
-    return Interactions(user=users.to_index(ratings.user, what="user"),
-                        item=items.to_index(ratings.item, what="item"),
-                        rating=np.asarray(ratings.rating, np.float32),
-                        timestamp=np.asarray(ratings.timestamp, np.int64),
-                        users=users, items=items)
+    return Interactions(
+        user=users.to_index(ratings.user, what="user"),
+        item=items.to_index(ratings.item, what="item"),
+        rating=np.asarray(ratings.rating, np.float32),
+        timestamp=np.asarray(ratings.timestamp, np.int64),
+        users=users,
+        items=items,
+    )
 
 
 def check_interactions(data: Any, name: str = "data") -> Interactions:
     if not isinstance(data, Interactions):
-        raise TypeError(f"{name} must be Interactions (from recsys.index_ratings), got {type(data).__name__}.")
+        raise TypeError(
+            f"{name} must be Interactions (from recsys.index_ratings), got {type(data).__name__}."
+        )
     if data.n_ratings == 0:
         raise ValueError(f"{name} holds no ratings.")
     return data
@@ -122,8 +137,10 @@ def check_train_val(train: Any, val: Any) -> tuple[Interactions, Interactions | 
     if val is not None:
         val = check_interactions(val, "val")
         if val.n_users != train.n_users or val.n_items != train.n_items:
-            raise ValueError("val must be indexed with the same users and items as train: pass users= and items= "
-                             "to index_ratings for both.")
+            raise ValueError(
+                "val must be indexed with the same users and items as train: pass users= and items= "
+                "to index_ratings for both."
+            )
     return train, val
 
 
@@ -150,10 +167,10 @@ class ImplicitSplit(NamedTuple):
     item row) is held out as ``test_item``; the rest are ``train``.
     """
 
-    train: Interactions      # all other interactions (rating kept, but models read only user/item)
-    test_user: np.ndarray    # [U'] int32, users with >= 2 interactions
-    test_item: np.ndarray    # [U'] int32, each one's held-out latest item
-    seen: np.ndarray         # [n_users, n_items] bool, train interactions
+    train: Interactions  # all other interactions (rating kept, but models read only user/item)
+    test_user: np.ndarray  # [U'] int32, users with >= 2 interactions
+    test_item: np.ndarray  # [U'] int32, each one's held-out latest item
+    seen: np.ndarray  # [n_users, n_items] bool, train interactions
 
 
 def leave_one_out(data: Interactions) -> ImplicitSplit:
@@ -167,14 +184,22 @@ def leave_one_out(data: Interactions) -> ImplicitSplit:
     held = order[last & (counts[user_sorted] >= 2)]  # [U'] positions in data
     keep = np.ones(data.n_ratings, bool)
     keep[held] = False
-    train = data._replace(user=data.user[keep], item=data.item[keep], rating=data.rating[keep],
-                          timestamp=data.timestamp[keep])
+    train = data._replace(
+        user=data.user[keep],
+        item=data.item[keep],
+        rating=data.rating[keep],
+        timestamp=data.timestamp[keep],
+    )
     by_user = np.argsort(data.user[held], kind="stable")
     held = held[by_user]
-    return ImplicitSplit(train=train, test_user=data.user[held], test_item=data.item[held], seen=seen_matrix(train))
+    return ImplicitSplit(
+        train=train, test_user=data.user[held], test_item=data.item[held], seen=seen_matrix(train)
+    )
 
 
-def sample_negatives(seen: Any, users: Any, n: int, *, key: jax.Array, exclude: Any = None) -> np.ndarray:
+def sample_negatives(
+    seen: Any, users: Any, n: int, *, key: jax.Array, exclude: Any = None
+) -> np.ndarray:
     """``[len(users), n] int32`` items each user has not interacted with, drawn uniformly without replacement.
 
     ``seen: [n_users, n_items] bool`` marks interactions; ``exclude: [len(users)]``
@@ -184,7 +209,9 @@ def sample_negatives(seen: Any, users: Any, n: int, *, key: jax.Array, exclude: 
     seen = np.asarray(seen)
     users = np.asarray(users)
     if seen.ndim != 2 or seen.dtype != bool:
-        raise TypeError(f"seen must be a [n_users, n_items] bool matrix, got shape {seen.shape} dtype {seen.dtype}.")
+        raise TypeError(
+            f"seen must be a [n_users, n_items] bool matrix, got shape {seen.shape} dtype {seen.dtype}."
+        )
     if users.ndim != 1 or users.dtype.kind not in "iu":
         raise TypeError("users must be a 1-D integer array of user rows.")
     if not isinstance(n, (int, np.integer)) or n < 1:
@@ -195,12 +222,16 @@ def sample_negatives(seen: Any, users: Any, n: int, *, key: jax.Array, exclude: 
     if exclude is not None:
         exclude = np.asarray(exclude)
         if exclude.shape != users.shape:
-            raise ValueError(f"exclude must have one item per user, shape {users.shape}, got {exclude.shape}.")
+            raise ValueError(
+                f"exclude must have one item per user, shape {users.shape}, got {exclude.shape}."
+            )
         blocked[np.arange(users.size), exclude] = True
     free = (~blocked).sum(axis=1)
     if users.size and free.min() < n:
-        raise ValueError(f"user row {int(users[np.argmin(free)])} has only {int(free.min())} unseen items; "
-                         f"ask for at most that many negatives (n={n}).")
+        raise ValueError(
+            f"user row {int(users[np.argmin(free)])} has only {int(free.min())} unseen items; "
+            f"ask for at most that many negatives (n={n})."
+        )
     # Random keys on the free items only: the n smallest are a uniform sample without replacement.
     u = np.asarray(jax.random.uniform(key, blocked.shape))
     u = np.where(blocked, 2.0, u)
@@ -216,8 +247,10 @@ def item_popularity(data: Interactions) -> np.ndarray:
 class Candidates(NamedTuple):
     """Leave-one-out evaluation lists: each test user's held-out item among sampled negatives."""
 
-    users: np.ndarray     # [U'] int32 user rows
-    items: np.ndarray     # [U', 1 + n] int32: column 0 is the held-out item, the rest never interacted with
+    users: np.ndarray  # [U'] int32 user rows
+    items: (
+        np.ndarray
+    )  # [U', 1 + n] int32: column 0 is the held-out item, the rest never interacted with
     relevant: np.ndarray  # [U', 1 + n] bool: True in column 0 only
 
 
@@ -227,15 +260,21 @@ def candidate_lists(split: ImplicitSplit, n_negatives: int = 99, *, key: jax.Arr
     Introduced in notebook 15.
     """
     if not isinstance(split, ImplicitSplit):
-        raise TypeError(f"split must be an ImplicitSplit (from leave_one_out), got {type(split).__name__}.")
-    neg = sample_negatives(split.seen, split.test_user, n_negatives, key=key, exclude=split.test_item)
+        raise TypeError(
+            f"split must be an ImplicitSplit (from leave_one_out), got {type(split).__name__}."
+        )
+    neg = sample_negatives(
+        split.seen, split.test_user, n_negatives, key=key, exclude=split.test_item
+    )
     items = np.concatenate([split.test_item[:, None], neg], axis=1).astype(np.int32)  # [U', 1 + n]
     relevant = np.zeros(items.shape, bool)
     relevant[:, 0] = True
     return Candidates(users=split.test_user, items=items, relevant=relevant)
 
 
-def validation_split(data: Interactions, fraction: float = 0.1, *, key: jax.Array) -> tuple[Interactions, Interactions]:
+def validation_split(
+    data: Interactions, fraction: float = 0.1, *, key: jax.Array
+) -> tuple[Interactions, Interactions]:
     """``(fit_part, val_part)``: a random ``fraction`` of the ratings held out for validation.
 
     Carve it from a TRAINING fold, never from a test fold: the held-out part
@@ -250,12 +289,18 @@ def validation_split(data: Interactions, fraction: float = 0.1, *, key: jax.Arra
         raise ValueError(f"fraction must be a number strictly between 0 and 1, got {fraction!r}.")
     n_val = int(round(fraction * data.n_ratings))
     if n_val < 1 or n_val >= data.n_ratings:
-        raise ValueError(f"fraction={fraction} of {data.n_ratings} ratings leaves an empty part; use more ratings.")
+        raise ValueError(
+            f"fraction={fraction} of {data.n_ratings} ratings leaves an empty part; use more ratings."
+        )
     held = np.zeros(data.n_ratings, bool)
     held[np.asarray(jax.random.permutation(key, data.n_ratings))[:n_val]] = True
     return _subset(data, ~held), _subset(data, held)
 
 
 def _subset(data: Interactions, keep: np.ndarray) -> Interactions:
-    return data._replace(user=data.user[keep], item=data.item[keep], rating=data.rating[keep],
-                         timestamp=data.timestamp[keep])
+    return data._replace(
+        user=data.user[keep],
+        item=data.item[keep],
+        rating=data.rating[keep],
+        timestamp=data.timestamp[keep],
+    )

@@ -19,7 +19,9 @@ def _pair(pred, target) -> tuple[jnp.ndarray, jnp.ndarray]:
     pred = jnp.asarray(pred, jnp.float32)
     target = jnp.asarray(target, jnp.float32)
     if pred.ndim != 1 or pred.shape != target.shape:
-        raise ValueError(f"pred and target must be vectors [N] of the same length, got {pred.shape} and {target.shape}.")
+        raise ValueError(
+            f"pred and target must be vectors [N] of the same length, got {pred.shape} and {target.shape}."
+        )
     if pred.shape[0] == 0:
         raise ValueError("pred and target are empty: an error over no ratings is undefined.")
     return pred, target
@@ -41,13 +43,17 @@ def _ranking(scores, relevant, k) -> tuple[np.ndarray, np.ndarray]:
     scores = np.asarray(scores, np.float64)
     relevant = np.asarray(relevant)
     if scores.ndim != 2 or relevant.shape != scores.shape:
-        raise ValueError(f"scores and relevant must both be [U, C], got {scores.shape} and {relevant.shape}.")
+        raise ValueError(
+            f"scores and relevant must both be [U, C], got {scores.shape} and {relevant.shape}."
+        )
     if relevant.dtype != bool:
         raise TypeError(f"relevant must be a bool mask, got dtype {relevant.dtype}.")
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ValueError(f"k must be a positive int (the length of the list), got {k!r}.")
     if scores.shape[0] == 0 or scores.shape[1] == 0:
-        raise ValueError(f"scores is empty ({scores.shape}): pass at least one user and one candidate.")
+        raise ValueError(
+            f"scores is empty ({scores.shape}): pass at least one user and one candidate."
+        )
     if np.isnan(scores).any():
         raise ValueError("scores contain NaN: a model diverged or a score is missing.")
     return scores, relevant
@@ -62,7 +68,9 @@ def candidate_ranks(scores) -> np.ndarray:
     if scores.ndim != 2:
         raise ValueError(f"scores must be [U, C], got shape {scores.shape}.")
     order = np.sort(scores, axis=1)  # [U, C] ascending
-    below = np.stack([np.searchsorted(row, s, side="left") for row, s in zip(order, scores)])  # #(scored lower)
+    below = np.stack(
+        [np.searchsorted(row, s, side="left") for row, s in zip(order, scores)]
+    )  # #(scored lower)
     return scores.shape[1] - below - 1  # #(scored >= s) - 1
 
 
@@ -100,5 +108,8 @@ def ndcg_at_k(scores, relevant, k: int) -> float:
 
 def ranking_report(scores, relevant, k: int = 10) -> dict[str, float]:
     """``{"hr": HR@k, "ndcg": NDCG@k, "precision": precision@k}`` in one call. Notebook 15."""
-    return {"hr": hit_rate_at_k(scores, relevant, k), "ndcg": ndcg_at_k(scores, relevant, k),
-            "precision": precision_at_k(scores, relevant, k)}
+    return {
+        "hr": hit_rate_at_k(scores, relevant, k),
+        "ndcg": ndcg_at_k(scores, relevant, k),
+        "precision": precision_at_k(scores, relevant, k),
+    }

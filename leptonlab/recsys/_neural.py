@@ -40,8 +40,15 @@ class NCF(nnx.Module):
     ``x: [B, 2] int32 -> [B]`` logits. Introduced in notebook 15.
     """
 
-    def __init__(self, n_users: int, n_items: int, dim: int = 32, hidden: Sequence[int] = (64, 32), *,
-                 rngs: nnx.Rngs):
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        dim: int = 32,
+        hidden: Sequence[int] = (64, 32),
+        *,
+        rngs: nnx.Rngs,
+    ):
         _check_sizes(n_users, n_items, dim)
         if any(not isinstance(h, int) or h < 1 for h in hidden):
             raise ValueError(f"hidden widths must be positive ints, got {list(hidden)!r}.")
@@ -52,7 +59,9 @@ class NCF(nnx.Module):
         self.user_mlp = nnx.Embed(n_users, dim, embedding_init=init, rngs=rngs)
         self.item_mlp = nnx.Embed(n_items, dim, embedding_init=init, rngs=rngs)
         widths = [2 * dim, *hidden]
-        self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(widths[:-1], widths[1:])])
+        self.layers = nnx.List(
+            [nnx.Linear(a, b, rngs=rngs) for a, b in zip(widths[:-1], widths[1:])]
+        )
         self.out = nnx.Linear(dim + widths[-1], 1, rngs=rngs)
 
     def __call__(self, x: jax.Array, *, rngs: jax.Array | None = None) -> jax.Array:
@@ -77,15 +86,28 @@ class TwoTower(nnx.Module):
     user. ``x: [B, 2] int32 -> [B]`` logits. Introduced in notebook 15.
     """
 
-    def __init__(self, n_users: int, n_items: int, item_genres, user_genres, dim: int = 32, *,
-                 id_dropout: float = 0.2, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        item_genres,
+        user_genres,
+        dim: int = 32,
+        *,
+        id_dropout: float = 0.2,
+        rngs: nnx.Rngs,
+    ):
         _check_sizes(n_users, n_items, dim)
         item_genres = jnp.asarray(item_genres, jnp.float32)
         user_genres = jnp.asarray(user_genres, jnp.float32)
         if item_genres.ndim != 2 or item_genres.shape[0] != n_items:
-            raise ValueError(f"item_genres must be [n_items={n_items}, G], got {item_genres.shape}.")
+            raise ValueError(
+                f"item_genres must be [n_items={n_items}, G], got {item_genres.shape}."
+            )
         if user_genres.shape != (n_users, item_genres.shape[1]):
-            raise ValueError(f"user_genres must be [n_users={n_users}, G={item_genres.shape[1]}], got {user_genres.shape}.")
+            raise ValueError(
+                f"user_genres must be [n_users={n_users}, G={item_genres.shape[1]}], got {user_genres.shape}."
+            )
         if not 0 <= id_dropout < 1:
             raise ValueError(f"id_dropout must be in [0, 1), got {id_dropout!r}.")
         self.n_users, self.n_items, self.id_dropout = int(n_users), int(n_items), float(id_dropout)
@@ -127,9 +149,13 @@ class TwoTower(nnx.Module):
         """
         profiles, items = jnp.asarray(profiles, jnp.float32), jnp.asarray(items)
         if profiles.ndim != 2 or profiles.shape[1] != self.item_genres.shape[1]:
-            raise ValueError(f"profiles must be [U, G={self.item_genres.shape[1]}], got {profiles.shape}.")
+            raise ValueError(
+                f"profiles must be [U, G={self.item_genres.shape[1]}], got {profiles.shape}."
+            )
         if items.ndim != 2 or items.shape[0] != profiles.shape[0]:
-            raise ValueError(f"items must be [U={profiles.shape[0]}, C] candidate rows, got {items.shape}.")
+            raise ValueError(
+                f"items must be [U={profiles.shape[0]}, C] candidate rows, got {items.shape}."
+            )
         user = self.user_vectors(jnp.full(profiles.shape[0], self.n_users), profiles)  # [U, dim]
         item = self.item_vectors()[items]  # [U, C, dim]
         return jnp.einsum("ud,ucd->uc", user, item) + self.item_bias[...][items]
@@ -138,7 +164,9 @@ class TwoTower(nnx.Module):
         """``[I]`` logits of every item for a user the model has never seen, from a genre profile ``[G]``."""
         profile = jnp.asarray(profile, jnp.float32)
         if profile.shape != (self.item_genres.shape[1],):
-            raise ValueError(f"profile must be [G={self.item_genres.shape[1]}] genre weights, got {profile.shape}.")
+            raise ValueError(
+                f"profile must be [G={self.item_genres.shape[1]}] genre weights, got {profile.shape}."
+            )
         user = self.user_vectors(jnp.array([self.n_users]), profile[None])  # [1, dim]
         return (self.item_vectors() @ user[0]) + self.item_bias[...]  # [I]
 
@@ -148,7 +176,9 @@ def user_genre_profiles(seen, item_genres) -> np.ndarray:
     seen = np.asarray(seen, np.float32)
     item_genres = np.asarray(item_genres, np.float32)
     if seen.ndim != 2 or item_genres.ndim != 2 or seen.shape[1] != item_genres.shape[0]:
-        raise ValueError(f"seen must be [U, I] and item_genres [I, G], got {seen.shape} and {item_genres.shape}.")
+        raise ValueError(
+            f"seen must be [U, I] and item_genres [I, G], got {seen.shape} and {item_genres.shape}."
+        )
     counts = seen.sum(1, keepdims=True)
     return (seen @ item_genres) / np.maximum(counts, 1.0)
 
@@ -174,11 +204,15 @@ def negative_sampling_loss(n_negatives: int = 4) -> Callable:
         k_neg, k_model = jax.random.split(key)
         neg = jax.random.randint(k_neg, (x.shape[0], n_negatives), 0, model.n_items)  # [B, n]
         users = jnp.repeat(x[:, :1], n_negatives, axis=1)  # [B, n]
-        pairs = jnp.concatenate([x, jnp.stack([users, neg], axis=-1).reshape(-1, 2)])  # [B (1 + n), 2]
+        pairs = jnp.concatenate(
+            [x, jnp.stack([users, neg], axis=-1).reshape(-1, 2)]
+        )  # [B (1 + n), 2]
         labels = jnp.concatenate([jnp.ones(x.shape[0]), jnp.zeros(x.shape[0] * n_negatives)])
         logits = model(pairs, rngs=k_model)  # [B (1 + n)]
         losses = optax.sigmoid_binary_cross_entropy(logits, labels)
-        per_example = losses[: x.shape[0]] + losses[x.shape[0]:].reshape(x.shape[0], n_negatives).sum(1)
+        per_example = losses[: x.shape[0]] + losses[x.shape[0] :].reshape(
+            x.shape[0], n_negatives
+        ).sum(1)
         return losses.mean(), {"loss": per_example / (1 + n_negatives)}
 
     loss_fn.__name__ = f"negative_sampling_loss_{n_negatives}"
@@ -189,12 +223,20 @@ def score_pairs(model: nnx.Module, users, items, *, batch_size: int = 65536) -> 
     """Logits of ``model`` (in evaluation mode) for ``users: [U]`` x candidate ``items: [U, C]`` -> ``[U, C]``."""
     users, items = np.asarray(users), np.asarray(items)
     if users.ndim != 1 or items.ndim != 2 or items.shape[0] != users.shape[0]:
-        raise ValueError(f"users must be [U] and items [U, C], got {users.shape} and {items.shape}.")
-    pairs = np.stack([np.repeat(users[:, None], items.shape[1], 1), items], -1).reshape(-1, 2).astype(np.int32)
+        raise ValueError(
+            f"users must be [U] and items [U, C], got {users.shape} and {items.shape}."
+        )
+    pairs = (
+        np.stack([np.repeat(users[:, None], items.shape[1], 1), items], -1)
+        .reshape(-1, 2)
+        .astype(np.int32)
+    )
     model.eval()
     graphdef, state = nnx.split(model)
-    out = [np.asarray(_score(graphdef, state, jnp.asarray(pairs[s:s + batch_size])))
-           for s in range(0, pairs.shape[0], batch_size)]
+    out = [
+        np.asarray(_score(graphdef, state, jnp.asarray(pairs[s : s + batch_size])))
+        for s in range(0, pairs.shape[0], batch_size)
+    ]
     model.train()
     return np.concatenate(out).reshape(items.shape)
 

@@ -31,8 +31,8 @@ from leptonlab.recsys._mf import MFConfig, MFHistory, MFParams, device_arrays, i
 
 
 class _SVDppParams(NamedTuple):
-    mf: MFParams              # biases, p_u [U, rank], q_i [I, rank]
-    implicit: jax.Array       # [I, rank] y_j
+    mf: MFParams  # biases, p_u [U, rank], q_i [I, rank]
+    implicit: jax.Array  # [I, rank] y_j
 
 
 def implicit_matrix(train: Interactions) -> jax.Array:
@@ -63,10 +63,16 @@ def svdpp_loss(params: _SVDppParams, N, users, items, ratings, hyper, n_train) -
     p = mf.user_factors[users]
     bu, bi = mf.user_bias[users], mf.item_bias[items]
     err = mf.mu + bu + bi + jnp.sum(z * q, axis=-1) - ratings  # [B]
-    penalty = (hyper[1] * (jnp.sum(p * p, -1) + jnp.sum(q * q, -1)) + hyper[2] * (bu * bu + bi * bi)
-               + hyper[4] * jnp.sum(y * y, -1))  # [B]
-    uniform = hyper[3] * (jnp.sum(mf.user_factors ** 2) + jnp.sum(mf.item_factors ** 2)
-                          + jnp.sum(params.implicit ** 2)) / n_train
+    penalty = (
+        hyper[1] * (jnp.sum(p * p, -1) + jnp.sum(q * q, -1))
+        + hyper[2] * (bu * bu + bi * bi)
+        + hyper[4] * jnp.sum(y * y, -1)
+    )  # [B]
+    uniform = (
+        hyper[3]
+        * (jnp.sum(mf.user_factors**2) + jnp.sum(mf.item_factors**2) + jnp.sum(params.implicit**2))
+        / n_train
+    )
     return jnp.mean(err * err + penalty) + uniform
 
 
@@ -78,12 +84,18 @@ def _train(params, N, train, val, hyper, epochs, clip):
     def body(carry, _):
         params, opt_state = carry
         loss, grads = jax.value_and_grad(svdpp_loss)(params, N, *train, hyper, n_train)
-        grads = grads._replace(mf=grads.mf._replace(mu=jnp.zeros_like(grads.mf.mu)))  # mu stays the training mean
+        grads = grads._replace(
+            mf=grads.mf._replace(mu=jnp.zeros_like(grads.mf.mu))
+        )  # mu stays the training mean
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         z = _user_vectors(params, N)
-        pred = params.mf.mu + params.mf.user_bias[val[0]] + params.mf.item_bias[val[1]] + jnp.sum(
-            z[val[0]] * params.mf.item_factors[val[1]], -1)
+        pred = (
+            params.mf.mu
+            + params.mf.user_bias[val[0]]
+            + params.mf.item_bias[val[1]]
+            + jnp.sum(z[val[0]] * params.mf.item_factors[val[1]], -1)
+        )
         if clip is not None:
             pred = jnp.clip(pred, clip[0], clip[1])
         return (params, opt_state), (loss, jnp.sqrt(jnp.mean(jnp.square(pred - val[2]))))
@@ -92,8 +104,14 @@ def _train(params, N, train, val, hyper, epochs, clip):
     return params, losses, vals
 
 
-def fit_svdpp(train: Interactions, config: MFConfig = MFConfig(), *, key: jax.Array, l2_implicit: float = 0.7,
-              val: Interactions | None = None) -> tuple[MFParams, MFHistory]:
+def fit_svdpp(
+    train: Interactions,
+    config: MFConfig = MFConfig(),
+    *,
+    key: jax.Array,
+    l2_implicit: float = 0.7,
+    val: Interactions | None = None,
+) -> tuple[MFParams, MFHistory]:
     """Train SVD++ on ``train`` by full-batch Adam; returns ``(params, history)`` like :func:`fit_mf`.
 
     ``config`` supplies rank, epochs, learning rate, ``l2``, ``l2_bias``,
@@ -114,17 +132,30 @@ def fit_svdpp(train: Interactions, config: MFConfig = MFConfig(), *, key: jax.Ar
         raise ValueError(f"l2_implicit must be a finite number >= 0, got {l2_implicit!r}.")
     start = time.perf_counter()
     k_mf, k_y = jax.random.split(key)
-    mf = init_mf(train.n_users, train.n_items, config.rank, key=k_mf, mu=float(np.mean(train.rating)),
-                 init_scale=config.init_scale)
-    params = _SVDppParams(mf=mf, implicit=config.init_scale * jax.random.normal(k_y, (train.n_items, config.rank)))
+    mf = init_mf(
+        train.n_users,
+        train.n_items,
+        config.rank,
+        key=k_mf,
+        mu=float(np.mean(train.rating)),
+        init_scale=config.init_scale,
+    )
+    params = _SVDppParams(
+        mf=mf, implicit=config.init_scale * jax.random.normal(k_y, (train.n_items, config.rank))
+    )
     N = implicit_matrix(train)
     tr = device_arrays(train)
     va = device_arrays(val) if val is not None else tuple(a[:1] for a in tr)
-    hyper = jnp.array([config.learning_rate, config.l2, config.l2_bias, config.l2_uniform, l2_implicit], jnp.float32)
+    hyper = jnp.array(
+        [config.learning_rate, config.l2, config.l2_bias, config.l2_uniform, l2_implicit],
+        jnp.float32,
+    )
     params, losses, vals = _train(params, N, tr, va, hyper, config.epochs, config.clip)
     out = params.mf._replace(user_factors=_user_vectors(params, N))
     jax.block_until_ready(out)
-    history = MFHistory(train_loss=np.asarray(losses),
-                        val_rmse=np.asarray(vals) if val is not None else np.zeros(0, np.float32),
-                        seconds=time.perf_counter() - start)
+    history = MFHistory(
+        train_loss=np.asarray(losses),
+        val_rmse=np.asarray(vals) if val is not None else np.zeros(0, np.float32),
+        seconds=time.perf_counter() - start,
+    )
     return out, history
