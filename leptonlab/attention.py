@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from leptonlab.recurrent import sample_logits
+from leptonlab.recurrent import prompt_ids, sample_logits
 
 POSITIONS = (
     "learned",
@@ -525,17 +525,7 @@ def sample(
         raise TypeError(
             f"sample needs a GPT, got {type(model).__name__}; for a CharRNN use leptonlab.recurrent.sample."
         )
-    prompt = jnp.asarray(prompt)
-    single = prompt.ndim == 1
-    if prompt.ndim not in (1, 2) or prompt.shape[-1] < 1:
-        raise ValueError(
-            f"prompt must be ids [P] or [B, P] with P >= 1, got shape {prompt.shape}; "
-            "start from at least one character (e.g. a newline)."
-        )
-    if not jnp.issubdtype(prompt.dtype, jnp.integer):
-        raise TypeError(
-            f"prompt must hold integer ids, got dtype {prompt.dtype}; encode the text first."
-        )
+    prompt, single = prompt_ids(prompt)
     _positive_int(length, "length")
     context = model.config.context
     if prompt.shape[-1] + length > context:

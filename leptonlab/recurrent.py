@@ -393,6 +393,24 @@ def _sample(
     return jnp.swapaxes(tokens, 0, 1)  # [B, length]
 
 
+def prompt_ids(prompt) -> tuple[jax.Array, bool]:
+    """``prompt`` as ids ``[P]`` or ``[B, P]`` (P >= 1, an integer dtype), and whether it was one ``[P]``.
+
+    The input check that :func:`sample` and ``leptonlab.attention.sample`` share; a clear error otherwise.
+    """
+    prompt = jnp.asarray(prompt)
+    if prompt.ndim not in (1, 2) or prompt.shape[-1] < 1:
+        raise ValueError(
+            f"prompt must be ids [P] or [B, P] with P >= 1, got shape {prompt.shape}; "
+            "start from at least one character (e.g. a newline)."
+        )
+    if not jnp.issubdtype(prompt.dtype, jnp.integer):
+        raise TypeError(
+            f"prompt must hold integer ids, got dtype {prompt.dtype}; encode the text first."
+        )
+    return prompt, prompt.ndim == 1
+
+
 def sample(
     model: CharRNN, prompt, length: int, *, key: jax.Array, temperature: float = 1.0, top_k: int = 0
 ) -> jax.Array:
@@ -409,17 +427,7 @@ def sample(
         raise TypeError(
             f"sample needs a CharRNN (a model with step() and initial_state()), got {type(model).__name__}."
         )
-    prompt = jnp.asarray(prompt)
-    single = prompt.ndim == 1
-    if prompt.ndim not in (1, 2) or prompt.shape[-1] < 1:
-        raise ValueError(
-            f"prompt must be ids [P] or [B, P] with P >= 1, got shape {prompt.shape}; "
-            "start from at least one character (e.g. a newline)."
-        )
-    if not jnp.issubdtype(prompt.dtype, jnp.integer):
-        raise TypeError(
-            f"prompt must hold integer ids, got dtype {prompt.dtype}; encode the text first."
-        )
+    prompt, single = prompt_ids(prompt)
     _check_size(length, "length")
     if not isinstance(temperature, (int, float)) or not temperature > 0:
         raise ValueError(f"temperature must be a number > 0, got {temperature!r}.")
@@ -562,6 +570,7 @@ __all__ = [  # the public names (explicit re-exports and definitions)
     "POOLINGS",
     "RecurrentClassifier",
     "RNNCell",
+    "prompt_ids",
     "sample",
     "sample_logits",
     "scan",

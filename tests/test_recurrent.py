@@ -325,3 +325,17 @@ def test_gradient_and_gate_figures():
         plot.gradient_vs_distance({"RNN": np.ones((3, 3))})
     with pytest.raises(ValueError, match=r"\[T, H\]"):
         plot.gate_activations({"z": np.ones(5)})
+
+
+def test_prompt_ids_shared_by_both_samplers():
+    import jax.numpy as jnp
+
+    from leptonlab.recurrent import prompt_ids
+
+    ids, single = prompt_ids([1, 2, 3])
+    assert ids.shape == (3,) and single
+    assert prompt_ids(jnp.ones((2, 4), jnp.int32))[1] is False
+    with pytest.raises(ValueError, match="at least one character"):
+        prompt_ids(jnp.ones((2, 3, 4), jnp.int32))
+    with pytest.raises(TypeError, match="encode the text first"):
+        prompt_ids(jnp.ones(3))
