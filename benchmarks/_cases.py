@@ -132,9 +132,13 @@ def _torch_cnn():
 CHARS, SEQ_LEN, CHAR_EMBED, CHAR_HIDDEN = 65, 128, 64, 512
 
 
-def _char_windows(rng: np.random.Generator, n: int):
-    ids = rng.integers(0, CHARS, size=(n, SEQ_LEN + 1)).astype(np.int32)  # [N, T + 1]
+def _windows(rng: np.random.Generator, n: int, length: int):
+    ids = rng.integers(0, CHARS, size=(n, length + 1)).astype(np.int32)  # [N, T + 1]
     return ids[:, :-1], ids[:, 1:]  # inputs and next characters, each [N, T]
+
+
+def _char_windows(rng: np.random.Generator, n: int):
+    return _windows(rng, n, SEQ_LEN)
 
 
 def _char_gru(dropout: float = 0.0):
@@ -151,9 +155,8 @@ def _torch_char_gru(dropout: float = 0.0):
     import torch.nn as nn
     import torch.nn.functional as F
 
-    class CharGRU(
-        nn.Module
-    ):  # dropout where CharRNN has it: on the embeddings and on the GRU's outputs
+    # dropout where CharRNN has it: on the embeddings and on the GRU's outputs
+    class CharGRU(nn.Module):
         def __init__(self):
             super().__init__()
             self.embedding = nn.Embedding(CHARS, CHAR_EMBED)
@@ -183,8 +186,7 @@ GPT_CONTEXT, GPT_WIDTH, GPT_HEADS, GPT_LAYERS = 64, 128, 4, 4
 
 
 def _gpt_windows(rng: np.random.Generator, n: int):
-    ids = rng.integers(0, CHARS, size=(n, GPT_CONTEXT + 1)).astype(np.int32)  # [N, T + 1]
-    return ids[:, :-1], ids[:, 1:]  # inputs and next characters, each [N, T]
+    return _windows(rng, n, GPT_CONTEXT)
 
 
 def _gpt(dropout: float = 0.0):
