@@ -15,6 +15,7 @@ from leptonlab import course as course
 from leptonlab import data as data
 from leptonlab import deploy as deploy
 from leptonlab import descent as descent
+from leptonlab import diagnostics as diagnostics
 from leptonlab import gradients as gradients
 from leptonlab import kernels as kernels
 from leptonlab import layers as layers

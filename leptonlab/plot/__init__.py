@@ -9,6 +9,8 @@ from leptonlab.plot._descent import descent_paths as descent_paths
 from leptonlab.plot._descent import gradient_agreement as gradient_agreement
 from leptonlab.plot._descent import loss_curves as loss_curves
 from leptonlab.plot._descent import step_size_errors as step_size_errors
+from leptonlab.plot._diagnostics import layer_stats as layer_stats
+from leptonlab.plot._diagnostics import lr_range_test as lr_range_test
 from leptonlab.plot._training import image_grid as image_grid
 from leptonlab.plot._training import regression_fit as regression_fit
 from leptonlab.plot._training import training_curves as training_curves
@@ -63,6 +65,8 @@ __all__ = [
     "gradient_agreement",
     "loss_curves",
     "step_size_errors",
+    "layer_stats",
+    "lr_range_test",
     "image_grid",
     "regression_fit",
     "training_curves",
