@@ -69,6 +69,8 @@ from leptonlab.checks._conv_backward import conv_backward as conv_backward
 from leptonlab.checks._batchnorm import batchnorm_backward as batchnorm_backward
 from leptonlab.checks._batchnorm import batchnorm_forward as batchnorm_forward
 from leptonlab.checks._bptt import rnn_bptt as rnn_bptt
+from leptonlab.checks._init import dead_fraction as dead_fraction
+from leptonlab.checks._init import init_std as init_std
 
 __all__ = [
     "CheckFailed",
@@ -132,4 +134,6 @@ __all__ = [
     "batchnorm_backward",
     "batchnorm_forward",
     "rnn_bptt",
+    "dead_fraction",
+    "init_std",
 ]
