@@ -15,6 +15,8 @@ from leptonlab.checks._gradients import linear_backward as linear_backward
 from leptonlab.checks._training import accuracy as accuracy
 from leptonlab.checks._training import mse_loss_fn as mse_loss_fn
 from leptonlab.checks._training import sgd_update as sgd_update
+from leptonlab.checks._train_loop import train_epoch as train_epoch
+from leptonlab.checks._train_loop import train_step as train_step
 from leptonlab.checks._activations import sigmoid as sigmoid
 from leptonlab.checks._activations import sigmoid_derivative as sigmoid_derivative
 from leptonlab.checks._activations import sigmoid_more_cases as sigmoid_more_cases
@@ -82,6 +84,8 @@ __all__ = [
     "accuracy",
     "mse_loss_fn",
     "sgd_update",
+    "train_step",
+    "train_epoch",
     "sigmoid",
     "sigmoid_derivative",
     "sigmoid_more_cases",
