@@ -3,9 +3,10 @@
 A small model leaves most of a CPU core or a GPU idle; ``jax.vmap`` over a stack
 of models fills it. Every model of a search has its own parameters, optimizer
 state, PRNG key, data order, learning rate and weight decay, but all of them run
-in one program: ``vmap`` over the models inside a ``lax.scan`` over the steps of
-an epoch. The learning rate and weight decay live in the optimizer state
-(``optax.inject_hyperparams``), so they are arrays that ``vmap`` can batch.
+in one program: the training core's epoch body (one ``lax.scan`` over the steps,
+:func:`leptonlab.train.core.train_on_batches`) under ``vmap`` over the models. The
+learning rate and weight decay live in the optimizer state (``optax.inject_hyperparams``),
+so they are arrays that ``vmap`` can batch.
 
     trials = search.grid(learning_rates=[1e-3, 3e-3, 1e-2], seeds=[0, 1])
     result = search.train_many(lambda rngs: MLP(784, [64], 10, rngs=rngs), train_data, trials,
@@ -46,13 +47,14 @@ from leptonlab.train import (
     TrainState,
     classification_loss,
     eval_step,
-    train_step,
 )
 from leptonlab.train import check_data as check_data
 from leptonlab.train import epoch_order as epoch_order
 from leptonlab.train import optimizer as train_optimizer
 from leptonlab.train import seed_keys as seed_keys
 from leptonlab.train import take_rows as take_rows
+from leptonlab.train.core import train_on_batches
+from leptonlab.train.evaluation import metric_names
 
 __all__ = [
     "CostPoint",
@@ -317,32 +319,23 @@ def select(states: TrainState, index: Sequence[int] | np.ndarray) -> TrainState:
     return jax.tree.map(lambda a: a[index], states)
 
 
-def _train_epoch_impl(states: TrainState, data: Batch, batches: jax.Array, loss_fn: LossFn):
-    """Scan over the steps, vmap over the models.
+def _train_epoch_impl(
+    states: TrainState, totals: Metrics, data: Batch, batches: jax.Array, loss_fn: LossFn
+) -> tuple[TrainState, Metrics]:
+    """An epoch of every model: :func:`leptonlab.train.core.train_on_batches` under ``vmap``.
 
-    batches: ``[steps, N, B]`` int32 (each model its own order) or ``[steps, B]``
-    (one order shared by all models: then the batch is not batched by ``vmap``, and
-    a dense layer of N models becomes one wide matrix product).
+    batches: ``[steps, N, B]`` int32 (each model its own order) or ``[steps, B]`` (one order
+    shared by all models: then the batch is not batched by ``vmap``, and a dense layer of N
+    models becomes one wide matrix product). ``totals``: ``{name: [N]}`` sums, as in ``fit``.
     """
-    shared = batches.ndim == 2
-
-    def one_model(state, batch):
-        return train_step(state, batch, loss_fn)
-
-    def one_step(states, idx):  # idx: [N, B] or [B]
-        if shared:
-            states, metrics = jax.vmap(one_model, in_axes=(0, None))(states, take_rows(data, idx))
-        else:
-            states, metrics = jax.vmap(lambda s, i: one_model(s, take_rows(data, i)))(states, idx)
-        return states, {
-            k: v.mean(axis=-1) for k, v in metrics.items()
-        }  # metrics {name: [N, B]} -> [N]
-
-    states, metrics = jax.lax.scan(one_step, states, batches)  # metrics: {name: [steps, N]}
-    return states, {k: v.mean(axis=0) for k, v in metrics.items()}  # epoch means: {name: [N]}
+    by_model = None if batches.ndim == 2 else 1  # the models' axis of batches, if it has one
+    run = lambda state, sums, idx: train_on_batches(state, sums, data, idx, loss_fn)  # one model
+    return jax.vmap(run, in_axes=(0, 0, by_model))(states, totals, batches)
 
 
-_train_epoch = tuned_jit(_train_epoch_impl, static_argnames="loss_fn", donate_argnames="states")
+_train_epoch = tuned_jit(
+    _train_epoch_impl, static_argnames="loss_fn", donate_argnames=("states", "totals")
+)
 _train_epoch_keep = tuned_jit(
     _train_epoch_impl, static_argnames="loss_fn"
 )  # no donation: for timing
@@ -394,7 +387,17 @@ def train_epoch(
             f"batch_size must be an int in [1, {n}] (the examples in data), got {batch_size!r}."
         )
     batches = _epoch_batches(seeds, epoch, n, batch_size)  # [steps, N, B], or [steps, B] if shared
-    return _train_epoch(states, data, batches, loss_fn=loss_fn)
+    states, totals = _train_epoch(
+        states, _zero_totals(states, data, loss_fn), data, batches, loss_fn=loss_fn
+    )
+    return states, {name: total / (batches.shape[0] * batch_size) for name, total in totals.items()}
+
+
+def _zero_totals(states: TrainState, data: Batch, loss_fn: LossFn) -> Metrics:
+    """``{name: zeros [N]}``, one per metric ``loss_fn`` returns (shapes only, nothing computed)."""
+    one_model = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype), states)
+    names = metric_names(one_model, data, loss_fn)
+    return {name: jnp.zeros(num_models(states), jnp.float32) for name in names}
 
 
 @functools.partial(jax.jit, static_argnames="loss_fn", donate_argnames="totals")
@@ -709,6 +712,7 @@ def cost_curve(
         timing = time_fn(
             functools.partial(_train_epoch_keep, loss_fn=loss_fn),
             states,
+            _zero_totals(states, train_data, loss_fn),
             train_data,
             batches,
             repeats=repeats,

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from _train_helpers import linear_state
 from flax import nnx
 
 from leptonlab import train
@@ -214,3 +215,76 @@ def test_progress_bar_says_it_is_compiling_then_training(capsys):
     shown = capsys.readouterr().err
     assert "compiling the training step" in shown, "the first, silent seconds are explained"
     assert repr(history).startswith("History(1 epoch, "), "one epoch, not '1 epochs'"
+
+
+# ---------------------------------------------------------------------------- test-time augmentation
+
+
+def test_predict_tta_averages_image_and_mirror():
+    state = linear_state()
+    x = jax.random.normal(jax.random.key(2), (7, 3, 4, 2))
+    probs = train.predict_tta(state, x, batch_size=3)
+    p = jax.nn.softmax(train.predict(state, x), axis=-1)
+    p_mirror = jax.nn.softmax(train.predict(state, x[:, :, ::-1]), axis=-1)
+    np.testing.assert_allclose(probs, (p + p_mirror) / 2, rtol=1e-5, atol=1e-7)
+    assert probs.shape == (7, 5)
+    np.testing.assert_allclose(probs.sum(axis=-1), 1.0, rtol=1e-5)
+    # invariant to mirroring the input, unlike the plain prediction
+    np.testing.assert_allclose(train.predict_tta(state, x[:, :, ::-1]), probs, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(p_mirror, p, atol=1e-3)
+    np.testing.assert_allclose(train.predict_tta(state, x, flip=False), p, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, x, error, message",
+    [
+        ({}, jnp.ones((2, 12)), ValueError, r"images \[N, H, W, C\] or \[N, H, W\]"),
+        ({}, jnp.ones((0, 3, 4, 2)), ValueError, "N >= 1"),
+        ({"batch_size": 0}, jnp.ones((2, 3, 4, 2)), ValueError, "batch_size must be an int >= 1"),
+    ],
+)
+def test_predict_tta_bad_input(kwargs, x, error, message):
+    with pytest.raises(error, match=message):
+        train.predict_tta(linear_state(), x, **kwargs)
+    with pytest.raises(TypeError, match="state must be a TrainState"):
+        train.predict_tta(MLP(2, [2], 2, rngs=nnx.Rngs(0)), jnp.ones((2, 3, 4, 2)))
+
+
+# ---------------------------------------------------------------------------- the scanned epoch body
+
+
+def test_train_on_batches_is_k_steps_and_maps_over_models():
+    """The core's one scan over steps: K train_steps in turn, and under vmap each model's own run
+    (what leptonlab.search.train_epoch does with it)."""
+    x, y = _blobs(64)
+    batches = train.epoch_order(0, 64, 16, 0)  # [4, 16]
+
+    def state_of(seed):
+        return train.TrainState.create(_model(seed), optax.sgd(0.1), key=jax.random.key(seed))
+
+    def zeros(shape=()):
+        return {"loss": jnp.zeros(shape), "accuracy": jnp.zeros(shape)}
+
+    run = jax.jit(train.core.train_on_batches, static_argnames="loss_fn")
+    loss_fn = train.classification_loss
+    scanned, sums = run(state_of(0), zeros(), (x, y), batches, loss_fn=loss_fn)
+    stepped, total = state_of(0), 0.0
+    for idx in batches:
+        stepped, metrics = train.train_step(stepped, (x[idx], y[idx]), loss_fn)
+        total += float(metrics["loss"].sum())
+    assert int(scanned.step) == 4
+    for a, b in zip(jax.tree.leaves(scanned.params), jax.tree.leaves(stepped.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(float(sums["loss"]), total, rtol=1e-5)
+
+    one, two = state_of(0), state_of(1)
+    two = two.replace(graphdef=one.graphdef, tx=one.tx)  # one static part for the stack
+    stack = jax.tree.map(lambda a, b: jnp.stack([a, b]), one, two)  # each leaf [2, ...]
+    both, both_sums = jax.vmap(
+        lambda s, t: train.core.train_on_batches(s, t, (x, y), batches, loss_fn)
+    )(stack, zeros((2,)))
+    alone, alone_sums = run(two, zeros(), (x, y), batches, loss_fn=loss_fn)
+    for a, b in zip(jax.tree.leaves(both.params), jax.tree.leaves(alone.params)):
+        np.testing.assert_allclose(a[1], b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(both_sums["accuracy"][1], alone_sums["accuracy"], rtol=1e-6)
+    np.testing.assert_allclose(both_sums["loss"][0], sums["loss"], rtol=1e-5)

@@ -8,7 +8,8 @@ Everything that trains a network in the course is built from these pieces:
 * :func:`optimizer`: THE optimizer factory (``make_optimizer`` applies a config's schedule).
 * :class:`TrainState` and :func:`train_step`: one pure step ``(state, batch) -> (state, metrics)``.
 * :func:`seed_keys` and :func:`epoch_order`: the data order and the state key, from the seed alone.
-* :func:`run_epoch`: the one loop over an epoch's batches, compiled once per shape.
+* :func:`run_epoch`: the one loop over an epoch's batches, compiled once per shape; its scanned
+  body :func:`train_on_batches` is what :func:`leptonlab.search.train_epoch` runs under ``vmap``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ __all__ = [
     "steps_per_call",
     "sum_metrics",
     "take_rows",
+    "train_on_batches",
     "train_step",
 ]
 
@@ -392,27 +394,36 @@ def _train_on_indices(
     return _step_on_rows(state, totals, data, idx, loss_fn, augment, mesh)
 
 
-@tuned_jit(static_argnames=("loss_fn", "augment", "mesh"), donate_argnames=("state", "totals"))
-def _train_on_chunk(
+def train_on_batches(
     state: TrainState,
     totals: Metrics,
     data: Batch,
-    idx: jax.Array,
+    batches: jax.Array,
     loss_fn: LossFn,
     augment: AugmentFn | None = None,
     mesh: Mesh | None = None,
-):
-    """K steps on the batches ``data[idx[k]]`` in turn (idx: [K, B] int32), one ``lax.scan`` call.
+) -> tuple[TrainState, Metrics]:
+    """K steps on the batches ``data[batches[k]]`` in turn (batches: [K, B] int32): one lax.scan.
 
-    The same steps as K calls of :func:`_train_on_indices`, in one compiled program:
-    on a GPU this removes K - 1 dispatches; on a CPU the per-step loop measured faster (PERFORMANCE.md).
+    The package's one loop over steps inside a compiled program, traced by the caller:
+    :func:`run_epoch` compiles it for chunks of K steps (the same steps as K calls of one
+    step: on a GPU this removes K - 1 dispatches; on a CPU the per-step loop measured faster,
+    PERFORMANCE.md), and :func:`leptonlab.search.train_epoch` runs it under ``jax.vmap`` over
+    a stack of models, a whole epoch in one call. ``totals`` gains the sum of each metric.
     """
 
-    def body(carry, batch_idx):  # batch_idx: [B]
-        return _step_on_rows(*carry, data, batch_idx, loss_fn, augment, mesh), None
+    def body(carry, idx):  # idx: [B]
+        return _step_on_rows(*carry, data, idx, loss_fn, augment, mesh), None
 
-    (state, totals), _ = jax.lax.scan(body, (state, totals), idx)
+    (state, totals), _ = jax.lax.scan(body, (state, totals), batches)
     return state, totals
+
+
+_train_on_chunk = tuned_jit(
+    train_on_batches,
+    static_argnames=("loss_fn", "augment", "mesh"),
+    donate_argnames=("state", "totals"),
+)
 
 
 def steps_per_call(config: TrainConfig, steps: int) -> int:
