@@ -36,7 +36,6 @@ SLOW_FILES = frozenset(
         "test_scale.py",
         "test_search.py",
         "test_speedups.py",
-        "test_train_cifar.py",
         "test_train_features.py",
         "test_transfer.py",
         "test_attention.py",

@@ -5,8 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from _train_helpers import Linear, linear_state
+from flax import nnx
 
 from leptonlab import losses as L
+from leptonlab import train
 
 PREDS = jnp.array([0.8, 1.9, 2.7, 3.6, 4.5])  # [5]
 TARGETS = jnp.array([1.0, 2.0, 3.0, 4.0, 5.0])  # [5]
@@ -229,3 +232,75 @@ def test_plot_loss_surfaces_bad_input():
         plot.loss_surfaces({"a": lambda w, b: w}, w_range=(1, 0), b_range=(0, 1))
     with pytest.raises(TypeError, match="not a function"):
         plot.loss_surfaces({"a": 3}, w_range=(0, 1), b_range=(0, 1), num=3)
+
+
+# ------------------------------------------------------------------ label smoothing (notebook 16)
+
+
+def test_smooth_labels_values():
+    targets = L.smooth_labels(jnp.array([2, 0]), 4, 0.2)
+    np.testing.assert_allclose(
+        targets, [[0.05, 0.05, 0.85, 0.05], [0.85, 0.05, 0.05, 0.05]], rtol=1e-6
+    )
+    np.testing.assert_allclose(targets.sum(axis=-1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(L.smooth_labels(jnp.array([1]), 3, 0.0), [[0.0, 1.0, 0.0]])
+
+
+def test_smoothed_loss_against_hand_computation_and_plain_loss():
+    state = linear_state()
+    model = state.model()
+    x = jax.random.normal(jax.random.key(1), (6, 3, 4, 2))
+    y = jnp.array([0, 1, 2, 3, 4, 0])
+    logp = jax.nn.log_softmax(model(x), axis=-1)  # [6, 5]
+    eps = 0.1
+    want = -((1 - eps) * logp[jnp.arange(6), y] + eps / 5 * logp.sum(axis=-1))  # [6]
+    loss, metrics = L.SmoothedClassificationLoss(eps)(model, (x, y), jax.random.key(0))
+    np.testing.assert_allclose(metrics["loss"], want, rtol=1e-5)
+    np.testing.assert_allclose(loss, want.mean(), rtol=1e-5)
+    plain_loss, plain = L.classification_loss(model, (x, y), jax.random.key(0))
+    np.testing.assert_allclose(metrics["nll"], plain["loss"], rtol=1e-6)
+    np.testing.assert_array_equal(metrics["accuracy"], plain["accuracy"])
+    zero, _ = L.SmoothedClassificationLoss(0.0)(model, (x, y), jax.random.key(0))
+    np.testing.assert_allclose(zero, plain_loss, rtol=1e-6)
+
+
+def test_smoothed_loss_is_hashable_and_trains():
+    assert hash(L.SmoothedClassificationLoss(0.1)) == hash(L.SmoothedClassificationLoss(0.1))
+    x = jax.random.normal(jax.random.key(0), (64, 2, 2, 1))
+    y = (x.reshape(64, -1).sum(axis=-1) > 0).astype(jnp.int32)
+    state, history = train.fit(
+        Linear(4, 2, rngs=nnx.Rngs(0)),
+        (x, y),
+        train.TrainConfig(epochs=20, batch_size=16, learning_rate=0.05, progress=False),
+        loss_fn=L.SmoothedClassificationLoss(0.1),
+        val_data=(x, y),
+    )
+    assert history["val_accuracy"][-1] >= 0.9
+    assert "val_nll" in history.names and history["val_loss"][-1] > history["val_nll"][-1] > 0
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (
+            lambda: L.SmoothedClassificationLoss(1.0),
+            ValueError,
+            r"smoothing must be a number in \[0, 1\)",
+        ),
+        (lambda: L.SmoothedClassificationLoss(-0.1), ValueError, "smoothing must be"),
+        (
+            lambda: L.smooth_labels(jnp.array([0]), 1, 0.1),
+            ValueError,
+            "num_classes must be an int >= 2",
+        ),
+        (
+            lambda: L.smooth_labels(jnp.array([0]), 3, 1.5),
+            ValueError,
+            r"smoothing must be in \[0, 1\)",
+        ),
+        (lambda: L.smooth_labels(jnp.array([0.5]), 3, 0.1), TypeError, "integer class labels"),
+    ],
+)
+def test_label_smoothing_bad_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

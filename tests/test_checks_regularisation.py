@@ -1,30 +1,14 @@
-"""Checks of notebooks 08 and 09: pass on the reference, fail helpfully on stubs and typical mistakes."""
-
-import math
+"""leptonlab.checks._regularisation (notebook 09): pass on the reference, fail helpfully on stubs and
+typical mistakes."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _check_helpers import stub
 
-from leptonlab import checks, metrics, models
+from leptonlab import checks
 from leptonlab.checks import CheckFailed
-
-
-def _stub(*args, **kwargs):
-    raise NotImplementedError()
-
-
-def ref_flatten_size(image_size, channels, kernel=3, padding=1, pool=2):
-    side = image_size
-    for _ in channels:
-        side = side + 2 * padding - kernel + 1  # conv, stride 1
-        side = side // pool  # max-pool, stride = window
-    return channels[-1] * side * side
-
-
-def ref_confusion_matrix(y_true, y_pred, num_classes):
-    return metrics.confusion_matrix(jnp.asarray(y_true), jnp.asarray(y_pred), num_classes)
 
 
 def ref_l2_penalty(params, weight_decay):
@@ -43,8 +27,6 @@ def ref_inverted_dropout(x, rate, key):
 
 
 REFERENCES = [
-    (checks.flatten_size, ref_flatten_size),
-    (checks.confusion_matrix, ref_confusion_matrix),
     (checks.l2_penalty, ref_l2_penalty),
     (checks.should_stop, ref_should_stop),
     (checks.inverted_dropout, ref_inverted_dropout),
@@ -56,25 +38,7 @@ def test_passes_on_reference_and_fails_on_stub(check, reference, capsys):
     assert check(reference) is None
     assert "✓" in capsys.readouterr().out
     with pytest.raises(CheckFailed, match="not written yet"):
-        check(_stub)
-
-
-def test_reference_flatten_size_agrees_with_the_model():
-    assert ref_flatten_size(28, [32, 64]) == models.flatten_size(28, (32, 64)) == 3136
-
-
-def _pool_only(image_size, channels, kernel=3, padding=1, pool=2):
-    side = image_size
-    for _ in channels:
-        side //= pool
-    return channels[-1] * side * side
-
-
-def _ceil_pool(image_size, channels, kernel=3, padding=1, pool=2):
-    side = image_size
-    for _ in channels:
-        side = math.ceil((side + 2 * padding - kernel + 1) / pool)
-    return channels[-1] * side * side
+        check(stub)
 
 
 def _loop_until_best_then_compare_previous(losses, patience):
@@ -98,34 +62,6 @@ def _keep_with_rate(x, rate, key):
 @pytest.mark.parametrize(
     "check, wrong, message",
     [
-        (checks.flatten_size, lambda n, c, kernel=3, padding=1, pool=2: 64 * 8 * 8, "32x32"),
-        (checks.flatten_size, _pool_only, "only applied the pooling"),
-        (checks.flatten_size, _ceil_pool, "round down"),
-        (
-            checks.flatten_size,
-            lambda n, c, kernel=3, padding=1, pool=2: (
-                ref_flatten_size(n, c, kernel, padding, pool) // c[-1] * c[0]
-            ),
-            "last",
-        ),
-        (
-            checks.flatten_size,
-            lambda n, c, kernel=3, padding=1, pool=2: [
-                ref_flatten_size(n, c, kernel, padding, pool)
-            ],
-            "one integer",
-        ),
-        (checks.confusion_matrix, lambda t, p, c: ref_confusion_matrix(p, t, c), "transpose"),
-        (
-            checks.confusion_matrix,
-            lambda t, p, c: ref_confusion_matrix(t, p, c) / len(t),
-            "fractions",
-        ),
-        (
-            checks.confusion_matrix,
-            lambda t, p, c: ref_confusion_matrix(t, p, int(max(max(t), max(p))) + 1),
-            "num_classes",
-        ),
         (
             checks.l2_penalty,
             lambda p, wd: wd * sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(p)),
@@ -171,8 +107,3 @@ def test_should_stop_counts_ties_as_no_improvement():
 
     with pytest.raises(CheckFailed, match="equal loss is no improvement"):
         checks.should_stop(last_of_equal_minima)
-
-
-def test_not_a_function():
-    with pytest.raises(CheckFailed, match="expected a function"):
-        checks.flatten_size(3136)
