@@ -47,13 +47,13 @@ from leptonlab.train import (
     TrainState,
     classification_loss,
     eval_step,
+    train_on_batches,
 )
 from leptonlab.train import check_data as check_data
 from leptonlab.train import epoch_order as epoch_order
 from leptonlab.train import optimizer as train_optimizer
 from leptonlab.train import seed_keys as seed_keys
 from leptonlab.train import take_rows as take_rows
-from leptonlab.train.core import train_on_batches
 from leptonlab.train.evaluation import metric_names
 
 __all__ = [

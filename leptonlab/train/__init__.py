@@ -49,6 +49,7 @@ from leptonlab.train.core import run_epoch as run_epoch
 from leptonlab.train.core import seed_keys as seed_keys
 from leptonlab.train.core import steps_per_call as steps_per_call
 from leptonlab.train.core import take_rows as take_rows
+from leptonlab.train.core import train_on_batches as train_on_batches
 from leptonlab.train.core import train_step as train_step
 from leptonlab.train.evaluation import evaluate as evaluate
 from leptonlab.train.fitting import fit as fit
@@ -87,5 +88,6 @@ __all__ = [
     "steps_per_call",
     "take_rows",
     "time_to_accuracy",
+    "train_on_batches",
     "train_step",
 ]
