@@ -15,6 +15,10 @@ course's convolutional models the formulation a CPU is fast at, as ``jax.custom_
   ``dy @ kernel^T`` back onto the image instead (col2im; each route measured faster where it
   is used, see ``_col2im_pays``). Same numbers as ``lax.conv_general_dilated`` up to float
   rounding.
+* Winograd's F(2x2, 3x3) for 3x3, stride-1, SAME convolutions of float32 images with even sides and
+  at least :data:`MIN_WINOGRAD_CHANNELS` channels in and out: 16 matrix products over 4x4 input
+  tiles in place of the 9-tap im2col product (2.25x fewer multiplications), both gradients
+  written the same way (``_conv_winograd``; measured in PERFORMANCE.md, issue 28).
 * :func:`conv_general_dilated`: a drop-in for ``lax.conv_general_dilated`` that takes
   that path for plain 2-D NHWC convolutions on the CPU and calls ``lax`` otherwise (other
   backends, dilations, groups, patches over :data:`MAX_PATCH_BYTES`, the speed-ups switched
@@ -208,12 +212,189 @@ def _conv_im2col_bwd(strides, pads, col2im, residuals, dy):
 _conv_im2col.defvjp(_conv_im2col_fwd, _conv_im2col_bwd)
 
 
+# --------------------------------------------------------------------------- Winograd F(2x2, 3x3)
+#
+# A 3x3 convolution with stride 1 computes every 2x2 block of outputs from a 4x4 tile of the padded
+# input (tiles overlap by 2 pixels). Winograd's minimal filtering algorithm (Lavin and Gray, 2015)
+# writes that as ``Y = A^T [(G w G^T) * (B^T d B)] A``: the input tile ``d`` and the kernel ``w``
+# are transformed into a 4x4 grid, multiplied elementwise over the grid and summed over the
+# channels, which for a whole batch is 16 matrix products ``[T, C] @ [C, O]`` (``T`` tiles), and
+# transformed back. 16 products of ``C x O`` per 4 outputs instead of 36: 2.25x fewer
+# multiplications than im2col. The transforms are additions of strided slices, fused by XLA.
+# Both gradients are the same three steps transposed, so the backward pass is 2 x 16 products too.
+
+_WINO_BT = ((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1))  # B^T: [4, 4]
+_WINO_G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))  # G: [4, 3]
+_WINO_AT = ((1, 1, 1, 0), (0, 1, -1, -1))  # A^T: [2, 4]
+
+#: Convolutions with fewer input or output channels than this keep im2col (small products, where
+#: the transforms cost more than the multiplications they save; PERFORMANCE.md, issue 28).
+MIN_WINOGRAD_CHANNELS = 64
+
+
+def _combine(coefs, terms: list[jax.Array]) -> jax.Array:
+    """``sum(c * t)`` over the nonzero coefficients, written with adds and negations."""
+    out = None
+    for c, t in zip(coefs, terms):
+        if c == 0:
+            continue
+        t = t if c == 1 else (-t if c == -1 else t * c)
+        out = t if out is None else out + t
+    return out
+
+
+def _grid(parts: list[list[jax.Array]]) -> jax.Array:
+    """A 4x4 grid of ``[B, th, tw, C]`` arrays -> ``[16, B*th*tw, C]`` (stacked a row at a time:
+    XLA fuses a concatenation of at most 8 operands into one loop, see :func:`_patches`)."""
+    b, th, tw, c = parts[0][0].shape
+    return jnp.stack([jnp.stack(row) for row in parts]).reshape(16, b * th * tw, c)
+
+
+def _wino_input(x: jax.Array) -> jax.Array:
+    """``x: [B, H, W, C] -> V: [16, B*H/2*W/2, C]``: ``B^T d B`` for every 4x4 tile ``d``."""
+    b, h, w, c = x.shape
+    th, tw = h // 2, w // 2
+    xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))  # [B, H+2, W+2, C]
+    d = [
+        [
+            lax.slice(xp, (0, i, j, 0), (b, i + 2 * th - 1, j + 2 * tw - 1, c), (1, 2, 2, 1))
+            for j in range(4)
+        ]
+        for i in range(4)
+    ]  # d[i][j]: [B, th, tw, C], pixel (i, j) of every tile
+    rows = [
+        [_combine(_WINO_BT[k], [d[i][j] for i in range(4)]) for j in range(4)] for k in range(4)
+    ]
+    return _grid([[_combine(_WINO_BT[m], rows[k]) for m in range(4)] for k in range(4)])
+
+
+def _wino_input_transposed(dv: jax.Array, x_shape: tuple[int, ...]) -> jax.Array:
+    """The adjoint of :func:`_wino_input`: ``dV: [16, T, C] -> dx: [B, H, W, C]``.
+
+    ``B dV B^T`` gives each tile's 4x4 pixels their share; overlapping tiles add up.
+    """
+    b, h, w, c = x_shape
+    th, tw = h // 2, w // 2
+    dv = dv.reshape(4, 4, b, th, tw, c)
+    rows = [
+        [
+            _combine([_WINO_BT[k][i] for k in range(4)], [dv[k, m] for k in range(4)])
+            for m in range(4)
+        ]
+        for i in range(4)
+    ]
+    dd = [
+        [_combine([_WINO_BT[m][j] for m in range(4)], rows[i]) for j in range(4)] for i in range(4)
+    ]  # dd[i][j]: [B, th, tw, C], the share of padded pixel (2t + i, 2s + j)
+    zero = jnp.zeros((), dv.dtype)
+
+    def parity(p: int, q: int) -> jax.Array:  # padded pixels (2t + p, 2s + q): [B, th+1, tw+1, C]
+        out = None
+        for i in (p, p + 2):  # i = p + 2 is the same row parity one tile further down
+            for j in (q, q + 2):
+                pads = ((0, 0, 0), (i // 2, 1 - i // 2, 0), (j // 2, 1 - j // 2, 0), (0, 0, 0))
+                t = lax.pad(dd[i][j], zero, pads)
+                out = t if out is None else out + t
+        return out
+
+    full = jnp.stack(
+        [jnp.stack([parity(p, q) for q in range(2)], axis=3) for p in range(2)], axis=2
+    ).reshape(b, h + 2, w + 2, c)  # [B, th+1, 2, tw+1, 2, C] -> the padded image
+    return full[:, 1 : h + 1, 1 : w + 1]
+
+
+def _wino_kernel(w: jax.Array) -> jax.Array:
+    """``w: [3, 3, C, O] -> U: [16, C, O]``: ``G w G^T``."""
+    g = jnp.asarray(_WINO_G, w.dtype)
+    return jnp.einsum("ka,abco,lb->klco", g, w, g).reshape(16, *w.shape[2:])
+
+
+def _wino_output(m: jax.Array, y_shape: tuple[int, ...]) -> jax.Array:
+    """``M: [16, T, O] -> y: [B, H, W, O]``: ``A^T M A`` gives every tile's 2x2 outputs."""
+    b, h, w, o = y_shape
+    m = m.reshape(4, 4, b, h // 2, w // 2, o)
+    rows = [
+        [_combine(_WINO_AT[i], [m[k, n] for k in range(4)]) for n in range(4)] for i in range(2)
+    ]
+    ys = [[_combine(_WINO_AT[j], rows[i]) for j in range(2)] for i in range(2)]  # [B, th, tw, O]
+    y = jnp.stack([jnp.stack(r, axis=3) for r in ys], axis=2)  # [B, th, 2, tw, 2, O]
+    return y.reshape(b, h, w, o)
+
+
+def _wino_output_transposed(dy: jax.Array) -> jax.Array:
+    """The adjoint of :func:`_wino_output`: ``dy: [B, H, W, O] -> dM: [16, T, O]``."""
+    at = _WINO_AT
+    g = [[dy[:, i::2, j::2, :] for j in range(2)] for i in range(2)]  # [B, th, tw, O]
+    rows = [
+        [_combine([at[i][k] for i in range(2)], [g[i][j] for i in range(2)]) for j in range(2)]
+        for k in range(4)
+    ]
+    return _grid(
+        [[_combine([at[j][m] for j in range(2)], rows[k]) for m in range(4)] for k in range(4)]
+    )
+
+
+def _batched(a: jax.Array, b: jax.Array) -> jax.Array:
+    """``[16, M, K] @ [16, K, N] -> [16, M, N]`` (summed over the left's last and the right's middle axis)."""
+    return lax.dot_general(a, b, (((2,), (1,)), ((0,), (0,))))
+
+
+def _batched_transposed(a: jax.Array) -> jax.Array:
+    """``[16, M, N] -> [16, N, M]`` as its own copy (see :func:`_transposed`)."""
+    return lax.optimization_barrier(jnp.swapaxes(a, 1, 2))
+
+
+@jax.custom_vjp
+def _conv_winograd(x: jax.Array, w: jax.Array) -> jax.Array:
+    """A 3x3, stride-1, SAME convolution of ``x: [B, H, W, C]`` (H, W even) by Winograd F(2x2, 3x3)."""
+    return _conv_winograd_fwd(x, w)[0]
+
+
+def _conv_winograd_fwd(x, w):
+    b, h, wd, _ = x.shape
+    v, u = _wino_input(x), _wino_kernel(w)  # [16, T, C], [16, C, O]
+    return _wino_output(_batched(v, u), (b, h, wd, w.shape[3])), (v, u, x.shape)
+
+
+def _conv_winograd_bwd(residuals, dy):
+    v, u, x_shape = residuals
+    c, o = u.shape[1:]
+    dm = _wino_output_transposed(dy)  # [16, T, O]
+    # dU = V^T dM, summed over the T tiles, in the form YNNPACK takes (as in _weight_grad)
+    du = jnp.swapaxes(lax.optimization_barrier(_batched(_batched_transposed(dm), v)), 1, 2)
+    g = jnp.asarray(_WINO_G, du.dtype)
+    dw = jnp.einsum("ka,klco,lb->abco", g, du.reshape(4, 4, c, o), g)  # G^T dU G: [3, 3, C, O]
+    dx = _wino_input_transposed(_batched(dm, _batched_transposed(u)), x_shape)  # dM U^T
+    return dx, dw
+
+
+_conv_winograd.defvjp(_conv_winograd_fwd, _conv_winograd_bwd)
+
+
+def _winograd_pays(x: jax.Array, w: jax.Array, strides: tuple[int, int], pads: Pads) -> bool:
+    """Whether this convolution takes :func:`_conv_winograd`: a float32 3x3 kernel, stride 1,
+    one pixel of padding on every side, even height and width, and at least
+    :data:`MIN_WINOGRAD_CHANNELS` input and output channels."""
+    return (
+        x.dtype == jnp.float32
+        and w.dtype == jnp.float32
+        and w.shape[:2] == (3, 3)
+        and tuple(strides) == (1, 1)
+        and tuple(map(tuple, pads)) == ((1, 1), (1, 1))
+        and x.shape[1] % 2 == 0
+        and x.shape[2] % 2 == 0
+        and min(w.shape[2], w.shape[3]) >= MIN_WINOGRAD_CHANNELS
+    )
+
+
 def _im2col_conv(x: jax.Array, w: jax.Array, strides: tuple[int, int], pads: Pads) -> jax.Array:
     """:func:`_conv_im2col` with its input-gradient route chosen for this layer's shape.
 
     The route is an argument of the custom VJP, not a lookup in its backward pass: JAX keeps
     traced gradients by their arguments, so a changed choice is traced anew.
     """
+    if _winograd_pays(x, w, strides, pads):
+        return _conv_winograd(x, w)
     ho, wo = _out_hw(x.shape[1:3], w.shape[:2], strides, pads)
     return _conv_im2col(x, w, strides, pads, _col2im_pays(w.shape[3], ho * wo))
 

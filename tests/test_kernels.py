@@ -287,3 +287,61 @@ def test_conv2d_in_bfloat16_keeps_the_dtype_and_the_numbers():
     np.testing.assert_allclose(out.astype(jnp.float32), ref, rtol=0.05, atol=0.2)
     np.testing.assert_allclose(dw, ref_dw, rtol=0.05, atol=0.5)
     np.testing.assert_allclose(dx, ref_dx, rtol=0.05, atol=0.5)
+
+
+WINOGRAD_CONFIGS = [  # (x shape, output channels): 3x3, stride 1, SAME, even sides, >= 64 channels
+    ((3, 8, 6, 64), 64),
+    ((2, 4, 4, 128), 128),
+    ((2, 16, 16, 64), 72),
+    ((1, 2, 2, 64), 64),
+]
+
+
+@pytest.mark.parametrize("shape, out_channels", WINOGRAD_CONFIGS)
+def test_winograd_convolution_matches_lax_values_and_both_gradients(shape, out_channels):
+    kx, kw, kg = jax.random.split(jax.random.key(30), 3)
+    x = jax.random.normal(kx, shape)
+    w = jax.random.normal(kw, (3, 3, shape[-1], out_channels)) * 0.1
+    assert kernels._winograd_pays(x, w, (1, 1), ((1, 1), (1, 1)))
+    # conv2d takes the Winograd route: its 16 products are one dot_general over [16, T, C] tiles
+    assert "f32[16," in str(jax.make_jaxpr(lambda x, w: kernels.conv2d(x, w))(x, w))
+    ref, ref_vjp = jax.vjp(lambda x, w: _lax_conv(x, w, (1, 1), "SAME"), x, w)
+    out, vjp = jax.vjp(jax.jit(lambda x, w: kernels.conv2d(x, w)), x, w)
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=2e-5)
+    g = jax.random.normal(kg, ref.shape)
+    for mine, theirs in zip(vjp(g), ref_vjp(g)):  # dx, dw
+        np.testing.assert_allclose(
+            mine, theirs, rtol=1e-4, atol=1e-4 * float(jnp.abs(theirs).max())
+        )
+
+
+def test_winograd_transforms_are_each_others_adjoints():
+    # <T x, y> == <x, T^T y> for the input and output transforms written by hand in the backward pass
+    x = jax.random.normal(jax.random.key(31), (2, 6, 4, 3))
+    v = jax.random.normal(jax.random.key(32), (16, 2 * 3 * 2, 3))
+    lhs = jnp.vdot(kernels._wino_input(x), v)
+    rhs = jnp.vdot(x, kernels._wino_input_transposed(v, x.shape))
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-5)
+    m = jax.random.normal(jax.random.key(33), (16, 2 * 3 * 2, 5))
+    dy = jax.random.normal(jax.random.key(34), (2, 6, 4, 5))
+    lhs = jnp.vdot(kernels._wino_output(m, dy.shape), dy)
+    rhs = jnp.vdot(m, kernels._wino_output_transposed(dy))
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "shape, kernel, strides, padding, dtype, taken",
+    [
+        ((2, 8, 8, 64), (3, 3, 64, 64), (1, 1), ((1, 1), (1, 1)), jnp.float32, True),
+        ((2, 8, 8, 32), (3, 3, 32, 32), (1, 1), ((1, 1), (1, 1)), jnp.float32, False),  # narrow
+        ((2, 8, 8, 64), (3, 3, 64, 32), (1, 1), ((1, 1), (1, 1)), jnp.float32, False),
+        ((2, 8, 8, 64), (3, 3, 64, 64), (2, 2), ((0, 1), (0, 1)), jnp.float32, False),  # stride
+        ((2, 9, 8, 64), (3, 3, 64, 64), (1, 1), ((1, 1), (1, 1)), jnp.float32, False),  # odd
+        ((2, 8, 8, 64), (3, 3, 64, 64), (1, 1), ((0, 0), (0, 0)), jnp.float32, False),  # VALID
+        ((2, 8, 8, 64), (1, 1, 64, 64), (1, 1), ((0, 0), (0, 0)), jnp.float32, False),  # 1x1
+        ((2, 8, 8, 64), (3, 3, 64, 64), (1, 1), ((1, 1), (1, 1)), jnp.bfloat16, False),
+    ],
+)
+def test_winograd_is_taken_only_for_what_it_covers(shape, kernel, strides, padding, dtype, taken):
+    x, w = jnp.zeros(shape, dtype), jnp.zeros(kernel, dtype)
+    assert kernels._winograd_pays(x, w, strides, padding) is taken
