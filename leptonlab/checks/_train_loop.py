@@ -80,7 +80,9 @@ def _problem(case: str, n: int) -> tuple[Any, Any, tuple[jax.Array, jax.Array], 
     return graphdef, params, (x, y), loss_fn
 
 
+@functools.partial(jax.jit, static_argnames=("graphdef", "loss_fn"))
 def _loss_and_grads(graphdef, params, batch, loss_fn) -> tuple[jax.Array, Any]:
+    """The batch's loss and its gradient with respect to ``params`` (one compiled program per problem)."""
     return jax.value_and_grad(lambda p: loss_fn(nnx.merge(graphdef, p), batch, None)[0])(params)
 
 
