@@ -18,7 +18,9 @@ course's convolutional models the formulation a CPU is fast at, as ``jax.custom_
 * Winograd's F(2x2, 3x3) for 3x3, stride-1, SAME convolutions of float32 images with even sides and
   at least :data:`MIN_WINOGRAD_CHANNELS` channels in and out: 16 matrix products over 4x4 input
   tiles in place of the 9-tap im2col product (2.25x fewer multiplications), both gradients
-  written the same way (``_conv_winograd``; measured in PERFORMANCE.md, issue 28).
+  written the same way (``_conv_winograd``; measured in PERFORMANCE.md, issue 28). 3x3 stride-1
+  layers of 32 to 63 channels are left to XLA's own convolution when the speed-ups' compiler
+  option sends it to Eigen (``_eigen_pays``).
 * :func:`conv_general_dilated`: a drop-in for ``lax.conv_general_dilated`` that takes
   that path for plain 2-D NHWC convolutions on the CPU and calls ``lax`` otherwise (other
   backends, dilations, groups, patches over :data:`MAX_PATCH_BYTES`, the speed-ups switched
@@ -387,6 +389,28 @@ def _winograd_pays(x: jax.Array, w: jax.Array, strides: tuple[int, int], pads: P
     )
 
 
+#: 3x3 stride-1 float32 layers with this many channels in and out, up to MIN_WINOGRAD_CHANNELS
+#: (excluded), run as XLA's own convolution (Eigen's, with the speed-ups' compiler option): the
+#: ResNet's 16x16x32->32 layers measured faster there in all three passes (PERFORMANCE.md, issue 28).
+MIN_EIGEN_CHANNELS = 32
+
+
+def _eigen_pays(x: jax.Array, w: jax.Array, strides: tuple[int, int]) -> bool:
+    """Whether this convolution is left to XLA (Eigen's kernel): a float32 3x3 kernel with stride 1
+    and :data:`MIN_EIGEN_CHANNELS` to ``MIN_WINOGRAD_CHANNELS - 1`` channels in and out, compiled
+    with the speed-ups' XLA option (:func:`leptonlab.speedups.xla_options`; under XLA's defaults
+    the convolution would run in YNNPACK, slower than im2col)."""
+    return (
+        x.dtype == jnp.float32
+        and w.dtype == jnp.float32
+        and w.shape[:2] == (3, 3)
+        and tuple(strides) == (1, 1)
+        and MIN_EIGEN_CHANNELS <= min(w.shape[2], w.shape[3])
+        and max(w.shape[2], w.shape[3]) < MIN_WINOGRAD_CHANNELS
+        and bool(speedups.xla_options())
+    )
+
+
 def _im2col_conv(x: jax.Array, w: jax.Array, strides: tuple[int, int], pads: Pads) -> jax.Array:
     """:func:`_conv_im2col` with its input-gradient route chosen for this layer's shape.
 
@@ -395,6 +419,8 @@ def _im2col_conv(x: jax.Array, w: jax.Array, strides: tuple[int, int], pads: Pad
     """
     if _winograd_pays(x, w, strides, pads):
         return _conv_winograd(x, w)
+    if _eigen_pays(x, w, strides):
+        return lax.conv_general_dilated(x, w, strides, pads, dimension_numbers=_NHWC)
     ho, wo = _out_hw(x.shape[1:3], w.shape[:2], strides, pads)
     return _conv_im2col(x, w, strides, pads, _col2im_pays(w.shape[3], ho * wo))
 

@@ -345,3 +345,36 @@ def test_winograd_transforms_are_each_others_adjoints():
 def test_winograd_is_taken_only_for_what_it_covers(shape, kernel, strides, padding, dtype, taken):
     x, w = jnp.zeros(shape, dtype), jnp.zeros(kernel, dtype)
     assert kernels._winograd_pays(x, w, strides, padding) is taken
+
+
+@pytest.mark.parametrize(
+    "channels, kernel, strides, options, taken",
+    [
+        ((32, 32), (3, 3), (1, 1), True, True),  # the ResNet's 16x16x32->32 layers
+        ((48, 40), (3, 3), (1, 1), True, True),
+        ((32, 32), (3, 3), (1, 1), False, False),  # XLA's defaults: YNNPACK's convolution, slower
+        ((32, 64), (3, 3), (1, 1), True, False),  # the MNIST CNN's 14x14x32->64 keeps im2col
+        ((16, 16), (3, 3), (1, 1), True, False),
+        ((32, 32), (3, 3), (2, 2), True, False),
+        ((32, 32), (1, 1), (1, 1), True, False),
+    ],
+)
+def test_eigen_route_is_taken_only_for_narrow_3x3_stride_1_layers_under_the_option(
+    monkeypatch, channels, kernel, strides, options, taken
+):
+    monkeypatch.setattr(
+        kernels.speedups, "xla_options", lambda: {"an option": "on"} if options else {}
+    )
+    x, w = jnp.zeros((2, 8, 8, channels[0])), jnp.zeros((*kernel, *channels))
+    assert kernels._eigen_pays(x, w, strides) is taken
+
+
+def test_a_narrow_3x3_layer_under_the_option_is_xla_convolution_with_the_same_numbers(monkeypatch):
+    monkeypatch.setattr(kernels.speedups, "xla_options", lambda: {"an option": "on"})
+    x = jax.random.normal(jax.random.key(35), (2, 8, 8, 32))
+    w = jax.random.normal(jax.random.key(36), (3, 3, 32, 32)) * 0.1
+    jaxpr = _primitives(lambda x, w: _dropin(x, w, (1, 1), "SAME"), x, w)
+    assert "custom_vjp_call" not in jaxpr and "conv_general_dilated" in jaxpr
+    np.testing.assert_allclose(
+        jax.jit(lambda x, w: kernels.conv2d(x, w))(x, w), _lax_conv(x, w, (1, 1), "SAME"), rtol=1e-6
+    )
