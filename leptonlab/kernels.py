@@ -445,7 +445,9 @@ def conv2d(
     ``x: [B, H, W, C]``, ``w: [KH, KW, C, O] -> [B, Ho, Wo, O]``; ``padding`` is ``"SAME"``,
     ``"VALID"`` or ``((top, bottom), (left, right))``. Equals ``lax.conv_general_dilated``
     with NHWC/HWIO dimension numbers. Its memory cost: the patches, ``KH * KW`` times the
-    input, live until the backward pass.
+    input, live until the backward pass. Two shapes take another route, chosen as measured
+    faster: 3x3 stride-1 layers of 64 or more channels Winograd's (``_winograd_pays``), of 32
+    to 63 channels XLA's own convolution under the speed-ups' option (``_eigen_pays``).
     """
     if x.ndim != 4 or w.ndim != 4 or x.shape[-1] != w.shape[2]:
         raise ValueError(
