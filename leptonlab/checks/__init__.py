@@ -71,10 +71,10 @@ from leptonlab.checks._conv_backward import conv_backward as conv_backward
 from leptonlab.checks._batchnorm import batchnorm_backward as batchnorm_backward
 from leptonlab.checks._batchnorm import batchnorm_forward as batchnorm_forward
 from leptonlab.checks._bptt import rnn_bptt as rnn_bptt
-from leptonlab.checks._mf_loop import mf_loss as mf_loss
-from leptonlab.checks._mf_loop import mf_training as mf_training
 from leptonlab.checks._init import dead_fraction as dead_fraction
 from leptonlab.checks._init import init_std as init_std
+from leptonlab.checks._mf_loop import mf_loss as mf_loss
+from leptonlab.checks._mf_loop import mf_training as mf_training
 
 __all__ = [
     "CheckFailed",
@@ -140,8 +140,8 @@ __all__ = [
     "batchnorm_backward",
     "batchnorm_forward",
     "rnn_bptt",
-    "mf_loss",
-    "mf_training",
     "dead_fraction",
     "init_std",
+    "mf_loss",
+    "mf_training",
 ]
