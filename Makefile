@@ -11,6 +11,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 QUICK  ?= 0
 OUT    ?=
+# make test runs the test files in this many processes (pytest-xdist, one file per process at a time):
+# quick-mode notebooks spend much of their time compiling, on one core, so two overlap well on two.
+TEST_WORKERS ?= 2
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
@@ -68,7 +71,10 @@ book: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check leptonlab tests benchmarks
 	$(BIN)/ruff format --check leptonlab tests benchmarks
-	LEPTONLAB_QUICK=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-kernel-name leptonlab
+	rm -rf build/test-notebooks
+	LEPTONLAB_QUICK=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not after_notebooks" \
+	  tests notebooks --nbval-lax --nbval-kernel-name leptonlab
+	LEPTONLAB_QUICK=1 LEPTONLAB_BOOK_FROM=build/test-notebooks $(BIN)/python -m pytest -m after_notebooks tests/test_book.py
 
 # The edit-run loop: the package tests not marked slow (tests/conftest.py SLOW_FILES), no notebooks.
 test-fast: $(STAMP)

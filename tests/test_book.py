@@ -2,13 +2,15 @@
 
 The real book is built from the notebooks nbval executed earlier in the same pytest session
 (``conftest.py`` writes each with its outputs to build/test-notebooks/): ``make test`` runs every
-notebook once, and these tests (marked ``after_notebooks``, so they run last) build and check the
-site from those copies. Run alone, without the notebooks, the real-book tests skip and say so.
+notebook once (in parallel workers), and these tests (marked ``after_notebooks``) then run in a
+second pytest process that reads those copies from ``LEPTONLAB_BOOK_FROM`` and builds and checks the
+site; in a single pytest session they run last and read the session's own copies. Run alone, without the notebooks, the real-book tests skip and say so.
 Measured 2026-12-06 on the shared 2-core CPU: the Sphinx build of 22 quick-run notebooks (87
 figures) and the API reference took 2 min (34 s of CPU time), the site checks and the browser 29 s.
 """
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -146,8 +148,21 @@ def test_a_run_folder_missing_a_notebook_is_refused_by_name(tmp_path):
 
 @pytest.fixture(scope="module")
 def book(request, tmp_path_factory):
-    """(html folder, executed notebooks): the book of the notebooks this session executed."""
-    executed = getattr(request.config, "leptonlab_executed", {})  # conftest.py's nbval hook
+    """(html folder, executed notebooks): the book of the notebooks this session executed.
+
+    ``make test`` runs the notebooks in parallel worker processes and this test in a second pytest
+    process afterwards, naming the folder the workers wrote to in ``LEPTONLAB_BOOK_FROM``.
+    """
+    executed_from = os.environ.get("LEPTONLAB_BOOK_FROM")
+    if executed_from:
+        executed = {p.name: p for p in Path(executed_from).glob("*.ipynb")}
+        missing = [name for name in COURSE if name not in executed]
+        if missing:
+            pytest.fail(
+                f"LEPTONLAB_BOOK_FROM={executed_from} lacks {len(missing)} executed notebook(s) "
+                f"(e.g. {missing[0]}): run the notebooks under nbval first, as `make test` does"
+            )
+    executed = executed if executed_from else getattr(request.config, "leptonlab_executed", {})
     missing = [name for name in COURSE if name not in executed]
     if missing:
         pytest.skip(
