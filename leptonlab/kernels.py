@@ -27,6 +27,11 @@ course's convolutional models the formulation a CPU is fast at, as ``jax.custom_
   off). :func:`leptonlab.speedups.apply` gives it to a model's ``nnx.Conv`` layers.
 * :func:`max_pool_2x2`: 2x2 max-pooling whose gradient goes to the first maximum of each
   window (PyTorch's convention), computed in one elementwise pass.
+* :func:`dot_general`: a drop-in for ``lax.dot_general`` whose dense-layer products
+  (``x: [..., D] @ kernel: [D, F]``, what ``nnx.Linear`` computes) get a hand-written gradient
+  on the CPU: the weight gradient ``x^T @ dy`` sums over the rows, a form XLA leaves to Eigen,
+  and is written as for the convolutions (``_weight_grad``). :func:`leptonlab.speedups.apply`
+  gives it to a model's ``nnx.Linear`` layers (issue 26: the GPT's step about 12% faster).
 
 Shapes: images ``[B, H, W, C]`` (NHWC), kernels ``[KH, KW, C, O]`` (HWIO).
 """
@@ -42,7 +47,7 @@ from jax import lax
 
 from leptonlab import speedups
 
-__all__ = ["MAX_PATCH_BYTES", "conv2d", "conv_general_dilated", "max_pool_2x2"]
+__all__ = ["MAX_PATCH_BYTES", "conv2d", "conv_general_dilated", "dot_general", "max_pool_2x2"]
 
 #: Above this many bytes of patches per convolution, :func:`conv_general_dilated` calls ``lax``
 #: instead (im2col keeps ``KH * KW`` copies of the input alive until the backward pass).
@@ -603,3 +608,76 @@ def max_pool_2x2(x: jax.Array) -> jax.Array:
         raise ValueError(f"max_pool_2x2 expects [B, H, W, C], got shape {x.shape}.")
     _, h, w, _ = x.shape
     return _max_pool_even(x[:, : h // 2 * 2, : w // 2 * 2])
+
+
+# --------------------------------------------------------------------------- dense layers
+
+
+@jax.custom_vjp
+def _dense(x: jax.Array, w: jax.Array) -> jax.Array:
+    """``x: [..., D] @ w: [D, F] -> [..., F]`` (no bias: ``nnx.Linear`` adds it after the product)."""
+    return lax.dot_general(x, w, (((x.ndim - 1,), (0,)), ((), ())))
+
+
+def _dense_fwd(x, w):
+    return _dense(x, w), (x, w)
+
+
+def _dense_bwd(residuals, dy):
+    x, w = residuals
+    dx = lax.dot_general(dy, w, (((dy.ndim - 1,), (1,)), ((), ())))  # [..., F] . [D, F] -> [..., D]
+    dw = _weight_grad(
+        x.reshape(-1, x.shape[-1]), dy.reshape(-1, dy.shape[-1])
+    )  # [N, D], [N, F] -> [D, F]
+    return dx, dw
+
+
+_dense.defvjp(_dense_fwd, _dense_bwd)
+
+
+def _is_dense(lhs, rhs, dimension_numbers, precision, preferred_element_type, extra) -> bool:
+    """True for a dense layer's product: ``lhs: [..., D]`` summed over its last axis with ``rhs: [D, F]``
+    over its first, no batch axes, one dtype, concrete shapes, no precision or output options."""
+    lhs, rhs = jnp.asarray(lhs), jnp.asarray(rhs)
+    if lhs.ndim < 1 or rhs.ndim != 2 or lhs.dtype != rhs.dtype:
+        return False
+    if not all(isinstance(d, int) for d in (*lhs.shape, *rhs.shape)):
+        return False
+    if (
+        precision is not None
+        or preferred_element_type is not None
+        or any(v is not None for v in extra.values())
+    ):
+        return False
+    (lc, rc), (lb, rb) = dimension_numbers
+    return tuple(lc) == (lhs.ndim - 1,) and tuple(rc) == (0,) and not tuple(lb) and not tuple(rb)
+
+
+def dot_general(
+    lhs: jax.Array,
+    rhs: jax.Array,
+    dimension_numbers,
+    precision=None,
+    preferred_element_type=None,
+    **extra,
+) -> jax.Array:
+    """``lax.dot_general``, but a dense layer's product takes a hand-written gradient on the CPU.
+
+    ``lhs: [..., D]`` times ``rhs: [D, F]`` (what ``nnx.Linear`` computes) gives the same values;
+    its weight gradient is computed as ``(dy^T @ x)^T`` in the form XLA's fast CPU kernels take
+    (see ``_weight_grad``) instead of ``x^T @ dy``, which XLA leaves to Eigen. The choice is made
+    when the computation is lowered (``lax.platform_dependent``): other backends keep XLA's own
+    gradient. Other products (batch axes, other contractions, ``precision``, mixed dtypes,
+    symbolic shapes) and the speed-ups switched off go to ``lax.dot_general`` unchanged.
+    """
+
+    def with_lax(lhs, rhs):
+        return lax.dot_general(
+            lhs, rhs, dimension_numbers, precision, preferred_element_type, **extra
+        )
+
+    if not speedups.is_enabled() or not _is_dense(
+        lhs, rhs, dimension_numbers, precision, preferred_element_type, extra
+    ):
+        return with_lax(lhs, rhs)
+    return lax.platform_dependent(lhs, rhs, cpu=_dense, default=with_lax)

@@ -17,9 +17,12 @@ results agree to float rounding; only the time differs (PERFORMANCE.md has the f
    convolutions. The probe reads the compiled HLO text, whose format may change with XLA:
    when it stops matching, training degrades to XLA's defaults with a warning, never to
    other numbers (tests/test_speedups.py fails then, so that the probe gets updated).
-3. **Steps per compiled call** (:func:`leptonlab.train.steps_per_call`): one step per call on
+3. **Dense layers' weight gradients in the form XLA's fast kernels take**: :func:`apply` also
+   gives every ``nnx.Linear`` :func:`leptonlab.kernels.dot_general`, whose hand-written gradient
+   computes ``x^T @ dy`` as ``(dy^T @ x)^T`` (YNNPACK) instead of leaving it to Eigen.
+4. **Steps per compiled call** (:func:`leptonlab.train.steps_per_call`): one step per call on
    the CPU, a ``lax.scan`` of 32 on accelerators (``TrainConfig.steps_per_call`` overrides it).
-4. **glibc allocator settings** (``leptonlab._env.ALLOCATOR_TUNABLES``): they must be set
+5. **glibc allocator settings** (``leptonlab._env.ALLOCATOR_TUNABLES``): they must be set
    before a process starts, so ``make`` and the course's Jupyter kernel set them, not fit.
 
 :func:`tuned_jit` is ``jax.jit`` with the options of 2 when the switch is on; it keeps one
@@ -83,9 +86,11 @@ def is_enabled() -> bool:
 
 
 def apply(model: nnx.Module) -> nnx.Module:
-    """A copy of ``model`` (same arrays) whose ``nnx.Conv`` layers use the im2col convolution.
+    """A copy of ``model`` (same arrays) whose ``nnx.Conv`` layers use the im2col convolution
+    and whose ``nnx.Linear`` layers use :func:`leptonlab.kernels.dot_general`.
 
-    Only convolutions that use ``lax.conv_general_dilated`` (Flax's default) are changed.
+    Only layers that use Flax's default products (``lax.conv_general_dilated``,
+    ``lax.dot_general``) are changed.
     """
     from leptonlab import (
         kernels,
@@ -99,6 +104,8 @@ def apply(model: nnx.Module) -> nnx.Module:
             and module.conv_general_dilated is jax.lax.conv_general_dilated
         ):
             module.conv_general_dilated = kernels.conv_general_dilated
+        elif isinstance(module, nnx.Linear) and module.dot_general is jax.lax.dot_general:
+            module.dot_general = kernels.dot_general
     return copy
 
 

@@ -378,3 +378,74 @@ def test_a_narrow_3x3_layer_under_the_option_is_xla_convolution_with_the_same_nu
     np.testing.assert_allclose(
         jax.jit(lambda x, w: kernels.conv2d(x, w))(x, w), _lax_conv(x, w, (1, 1), "SAME"), rtol=1e-6
     )
+
+
+# --- dense layers (kernels.dot_general, issue 26)
+
+
+def _dense_dn(x):
+    return (((x.ndim - 1,), (0,)), ((), ()))
+
+
+@pytest.mark.parametrize("x_shape", [(64, 24), (4, 16, 48), (7,)])  # 2-D, [B, T, D], one vector
+def test_dense_dot_general_matches_lax_values_and_both_gradients(x_shape):
+    kx, kw, kg = jax.random.split(jax.random.key(21), 3)
+    x, w = jax.random.normal(kx, x_shape), jax.random.normal(kw, (x_shape[-1], 40))
+    g = jax.random.normal(kg, (*x_shape[:-1], 40))
+
+    def loss(dot):
+        return lambda x, w: jnp.sum(dot(x, w, _dense_dn(x)) * g)
+
+    np.testing.assert_allclose(
+        kernels.dot_general(x, w, _dense_dn(x)), lax.dot_general(x, w, _dense_dn(x)), rtol=1e-6
+    )
+    ours = jax.jit(jax.grad(loss(kernels.dot_general), (0, 1)))(x, w)
+    theirs = jax.grad(loss(lax.dot_general), (0, 1))(x, w)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_dense_dot_general_under_vmap_matches_lax():
+    # search.train_epoch vmaps training over stacked models
+    x, w = jax.random.normal(jax.random.key(22), (3, 50, 40)), jnp.ones((3, 40, 8)) / 40
+
+    def grads(dot):
+        return jax.vmap(jax.grad(lambda x, w: jnp.sum(dot(x, w, _dense_dn(x)) ** 2), (0, 1)))
+
+    for a, b in zip(jax.jit(grads(kernels.dot_general))(x, w), grads(lax.dot_general)(x, w)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _takes_dense(*args, **kw) -> bool:
+    jaxpr = str(jax.make_jaxpr(lambda a, b: kernels.dot_general(a, b, *args[2:], **kw))(*args[:2]))
+    return "custom_vjp_call" in jaxpr
+
+
+def test_dense_dot_general_takes_the_hand_written_gradient_only_for_dense_products():
+    x, w = jnp.ones((8, 16)), jnp.ones((16, 4))
+    assert _takes_dense(x, w, _dense_dn(x))
+    assert not _takes_dense(x, w.T, (((1,), (1,)), ((), ())))  # another contraction
+    assert not _takes_dense(
+        jnp.ones((2, 8, 16)), jnp.ones((2, 16, 4)), (((2,), (1,)), ((0,), (0,)))
+    )
+    assert not _takes_dense(x, w, _dense_dn(x), precision=lax.Precision.HIGHEST)
+    assert not _takes_dense(x, w, _dense_dn(x), preferred_element_type=jnp.float32)
+    assert not _takes_dense(x.astype(jnp.bfloat16), w, _dense_dn(x))  # mixed dtypes
+    with kernels.speedups.enabled(False):
+        assert not _takes_dense(x, w, _dense_dn(x))
+
+
+def test_a_dense_layers_weight_gradient_compiles_to_the_fast_form():
+    # nnx.Linear's weight gradient x^T @ dy sums over the rows: XLA leaves that form to Eigen
+    x, w = jnp.ones((2048, 128)), jnp.ones((128, 64))
+
+    def weight_grad(dot):
+        return jax.grad(lambda w: jnp.sum(jnp.tanh(dot(x, w, _dense_dn(x)))))
+
+    ours = _compiled_dots(weight_grad(kernels.dot_general), w)
+    assert any("f32[128,64]" in d or "f32[64,128]" in d for d in ours), (
+        ours
+    )  # the weight gradient is one of them
+    assert not any("lhs_contracting_dims={0}" in d for d in ours), ours
+    plain = _compiled_dots(weight_grad(lax.dot_general), w)
+    assert any("lhs_contracting_dims={0}" in d for d in plain), plain

@@ -9,7 +9,7 @@ from flax import nnx
 from jax import lax
 
 from leptonlab import kernels, speedups, train
-from leptonlab.models import CNN, ResNet
+from leptonlab.models import CNN, MLP, ResNet
 
 _HLO = """\
 %fused_computation (param_0: f32[4,4]) -> f32[4,4] {
@@ -193,3 +193,33 @@ def test_fit_with_and_without_the_speedups_trains_the_same_model():
     np.testing.assert_allclose(runs[True][1]["train_loss"], runs[False][1]["train_loss"], rtol=1e-4)
     for a, b in zip(jax.tree.leaves(runs[True][0].params), jax.tree.leaves(runs[False][0].params)):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_apply_gives_a_copys_dense_layers_the_dense_product_and_leaves_custom_ones():
+    model = MLP(6, [16], 3, rngs=nnx.Rngs(0))
+
+    def own(*args, **kwargs):  # a layer's own product, e.g. a quantised one
+        return lax.dot_general(*args, **kwargs)
+
+    custom = nnx.Linear(3, 2, dot_general=own, rngs=nnx.Rngs(1))
+    fast, fast_custom = speedups.apply(model), speedups.apply(custom)
+    assert all(layer.dot_general is kernels.dot_general for layer in fast.layers)
+    assert all(layer.dot_general is lax.dot_general for layer in model.layers)  # unchanged
+    assert fast_custom.dot_general is own  # a layer's own product is kept
+    x = jax.random.normal(jax.random.key(0), (5, 6))
+    np.testing.assert_allclose(fast(x), model(x), rtol=1e-6)
+
+
+def test_fit_with_and_without_the_speedups_trains_the_same_dense_model():
+    x = jax.random.normal(jax.random.key(3), (96, 40))
+    y = jax.random.randint(jax.random.key(4), (96,), 0, 4)
+    config = train.TrainConfig(epochs=2, batch_size=32, progress=False)
+    runs = {
+        flag: train.fit(MLP(40, [64, 32], 4, rngs=nnx.Rngs(0)), (x, y), config, cpu_speedups=flag)
+        for flag in (True, False)
+    }
+    assert runs[True][0].model().layers[0].dot_general is kernels.dot_general
+    assert runs[False][0].model().layers[0].dot_general is lax.dot_general
+    np.testing.assert_allclose(runs[True][1]["train_loss"], runs[False][1]["train_loss"], rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(runs[True][0].params), jax.tree.leaves(runs[False][0].params)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
