@@ -31,13 +31,15 @@ course's convolutional models the formulation a CPU is fast at, as ``jax.custom_
   (``x: [..., D] @ kernel: [D, F]``, what ``nnx.Linear`` computes) get a hand-written gradient
   on the CPU: the weight gradient ``x^T @ dy`` sums over the rows, a form XLA leaves to Eigen,
   and is written as for the convolutions (``_weight_grad``). :func:`leptonlab.speedups.apply`
-  gives it to a model's ``nnx.Linear`` layers (issue 26: the GPT's step about 12% faster).
+  gives it to a model's ``nnx.Linear`` layers where it pays (``_dense_pays``: many rows, as in a
+  sequence model; issue 26: the GPT's step about 12% faster).
 
 Shapes: images ``[B, H, W, C]`` (NHWC), kernels ``[KH, KW, C, O]`` (HWIO).
 """
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Any
 
@@ -653,6 +655,15 @@ def _is_dense(lhs, rhs, dimension_numbers, precision, preferred_element_type, ex
     return tuple(lc) == (lhs.ndim - 1,) and tuple(rc) == (0,) and not tuple(lb) and not tuple(rb)
 
 
+def _dense_pays(rows: int, d: int, f: int) -> bool:
+    """Whether the hand-written gradient of a ``[rows, d] @ [d, f]`` product measured faster: when the
+    weight gradient sums over at least as many rows as either side has features (a sequence model's
+    ``[B * T, D]``; the GPT's step 0.88x the time). For a batch of a few hundred images or vectors
+    against wide layers (the MLP's 784 -> 256, the CNN's flattened head) the transposes it adds
+    cost more than the faster product saves (1.17x and 1.05x the time, PERFORMANCE.md)."""
+    return rows >= max(d, f)
+
+
 def dot_general(
     lhs: jax.Array,
     rhs: jax.Array,
@@ -667,8 +678,9 @@ def dot_general(
     its weight gradient is computed as ``(dy^T @ x)^T`` in the form XLA's fast CPU kernels take
     (see ``_weight_grad``) instead of ``x^T @ dy``, which XLA leaves to Eigen. The choice is made
     when the computation is lowered (``lax.platform_dependent``): other backends keep XLA's own
-    gradient. Other products (batch axes, other contractions, ``precision``, mixed dtypes,
-    symbolic shapes) and the speed-ups switched off go to ``lax.dot_general`` unchanged.
+    gradient. Products with fewer rows than features (:func:`_dense_pays`), other products (batch
+    axes, other contractions, ``precision``, mixed dtypes, symbolic shapes) and the speed-ups
+    switched off go to ``lax.dot_general`` unchanged.
     """
 
     def with_lax(lhs, rhs):
@@ -679,5 +691,7 @@ def dot_general(
     if not speedups.is_enabled() or not _is_dense(
         lhs, rhs, dimension_numbers, precision, preferred_element_type, extra
     ):
+        return with_lax(lhs, rhs)
+    if not _dense_pays(math.prod(lhs.shape[:-1]), *rhs.shape):
         return with_lax(lhs, rhs)
     return lax.platform_dependent(lhs, rhs, cpu=_dense, default=with_lax)

@@ -422,7 +422,7 @@ def _takes_dense(*args, **kw) -> bool:
 
 
 def test_dense_dot_general_takes_the_hand_written_gradient_only_for_dense_products():
-    x, w = jnp.ones((8, 16)), jnp.ones((16, 4))
+    x, w = jnp.ones((32, 16)), jnp.ones((16, 4))
     assert _takes_dense(x, w, _dense_dn(x))
     assert not _takes_dense(x, w.T, (((1,), (1,)), ((), ())))  # another contraction
     assert not _takes_dense(
@@ -433,6 +433,13 @@ def test_dense_dot_general_takes_the_hand_written_gradient_only_for_dense_produc
     assert not _takes_dense(x.astype(jnp.bfloat16), w, _dense_dn(x))  # mixed dtypes
     with kernels.speedups.enabled(False):
         assert not _takes_dense(x, w, _dense_dn(x))
+
+
+def test_dense_dot_general_leaves_wide_layers_over_few_rows_to_lax():
+    # a batch of 128 images against a 784 -> 256 layer: the transposes cost more than they save
+    assert not _takes_dense(jnp.ones((128, 784)), jnp.ones((784, 256)), (((1,), (0,)), ((), ())))
+    assert _takes_dense(jnp.ones((16, 64, 128)), jnp.ones((128, 512)), (((2,), (0,)), ((), ())))
+    assert kernels._dense_pays(2048, 128, 512) and not kernels._dense_pays(127, 128, 10)
 
 
 def test_a_dense_layers_weight_gradient_compiles_to_the_fast_form():

@@ -211,9 +211,11 @@ def test_apply_gives_a_copys_dense_layers_the_dense_product_and_leaves_custom_on
 
 
 def test_fit_with_and_without_the_speedups_trains_the_same_dense_model():
-    x = jax.random.normal(jax.random.key(3), (96, 40))
-    y = jax.random.randint(jax.random.key(4), (96,), 0, 4)
-    config = train.TrainConfig(epochs=2, batch_size=32, progress=False)
+    x = jax.random.normal(jax.random.key(3), (128, 40))
+    y = jax.random.randint(jax.random.key(4), (128,), 0, 4)
+    config = train.TrainConfig(
+        epochs=2, batch_size=64, progress=False
+    )  # 64 rows: kernels._dense_pays
     runs = {
         flag: train.fit(MLP(40, [64, 32], 4, rngs=nnx.Rngs(0)), (x, y), config, cpu_speedups=flag)
         for flag in (True, False)
