@@ -465,6 +465,17 @@ def conv2d(
     return _im2col_conv(x, w, strides, _pads(padding, x.shape[1:3], w.shape[:2], strides))
 
 
+def _concrete_and_default(lhs, rhs, precision, preferred_element_type, extra) -> bool:
+    """Concrete shapes (not a symbolic batch) and none of ``lax``'s precision or output options set."""
+    if not all(isinstance(d, int) for d in (*lhs.shape, *rhs.shape)):
+        return False
+    return (
+        precision is None
+        and preferred_element_type is None
+        and all(v is None for v in extra.values())
+    )
+
+
 def _is_plain(
     lhs,
     rhs,
@@ -482,15 +493,9 @@ def _is_plain(
     Shapes must be concrete: a symbolic batch (``jax.export`` with ``"B, ..."``) goes to ``lax``,
     which is also what an exported model should carry to other machines.
     """
-    if not all(isinstance(d, int) for d in (*lhs.shape, *rhs.shape)):
+    if not _concrete_and_default(lhs, rhs, precision, preferred_element_type, extra):
         return False
     if lhs.ndim != 4 or rhs.ndim != 4 or feature_group_count != 1 or batch_group_count != 1:
-        return False
-    if (
-        precision is not None
-        or preferred_element_type is not None
-        or any(v is not None for v in extra.values())
-    ):
         return False
     if any(d != 1 for d in (*(lhs_dilation or (1, 1)), *(rhs_dilation or (1, 1)))):
         return False
@@ -643,13 +648,7 @@ def _is_dense(lhs, rhs, dimension_numbers, precision, preferred_element_type, ex
     lhs, rhs = jnp.asarray(lhs), jnp.asarray(rhs)
     if lhs.ndim < 1 or rhs.ndim != 2 or lhs.dtype != rhs.dtype:
         return False
-    if not all(isinstance(d, int) for d in (*lhs.shape, *rhs.shape)):
-        return False
-    if (
-        precision is not None
-        or preferred_element_type is not None
-        or any(v is not None for v in extra.values())
-    ):
+    if not _concrete_and_default(lhs, rhs, precision, preferred_element_type, extra):
         return False
     (lc, rc), (lb, rb) = dimension_numbers
     return tuple(lc) == (lhs.ndim - 1,) and tuple(rc) == (0,) and not tuple(lb) and not tuple(rb)
