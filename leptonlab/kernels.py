@@ -687,10 +687,11 @@ def dot_general(
             lhs, rhs, dimension_numbers, precision, preferred_element_type, **extra
         )
 
-    if not speedups.is_enabled() or not _is_dense(
-        lhs, rhs, dimension_numbers, precision, preferred_element_type, extra
-    ):
-        return with_lax(lhs, rhs)
-    if not _dense_pays(math.prod(lhs.shape[:-1]), *rhs.shape):
+    taken = (
+        speedups.is_enabled()
+        and _is_dense(lhs, rhs, dimension_numbers, precision, preferred_element_type, extra)
+        and _dense_pays(math.prod(lhs.shape[:-1]), *rhs.shape)
+    )
+    if not taken:
         return with_lax(lhs, rhs)
     return lax.platform_dependent(lhs, rhs, cpu=_dense, default=with_lax)

@@ -19,7 +19,8 @@ results agree to float rounding; only the time differs (PERFORMANCE.md has the f
    other numbers (tests/test_speedups.py fails then, so that the probe gets updated).
 3. **Dense layers' weight gradients in the form XLA's fast kernels take**: :func:`apply` also
    gives every ``nnx.Linear`` :func:`leptonlab.kernels.dot_general`, whose hand-written gradient
-   computes ``x^T @ dy`` as ``(dy^T @ x)^T`` (YNNPACK) instead of leaving it to Eigen.
+   computes ``x^T @ dy`` as ``(dy^T @ x)^T`` (YNNPACK) instead of leaving it to Eigen, where
+   the rows outnumber the features (a sequence model's ``[B * T, D]``; ``kernels._dense_pays``).
 4. **Steps per compiled call** (:func:`leptonlab.train.steps_per_call`): one step per call on
    the CPU, a ``lax.scan`` of 32 on accelerators (``TrainConfig.steps_per_call`` overrides it).
 5. **glibc allocator settings** (``leptonlab._env.ALLOCATOR_TUNABLES``): they must be set

@@ -4,7 +4,8 @@ The real book is built from the notebooks nbval executed earlier in the same pyt
 (``conftest.py`` writes each with its outputs to build/test-notebooks/): ``make test`` runs every
 notebook once (in parallel workers), and these tests (marked ``after_notebooks``) then run in a
 second pytest process that reads those copies from ``LEPTONLAB_BOOK_FROM`` and builds and checks the
-site; in a single pytest session they run last and read the session's own copies. Run alone, without the notebooks, the real-book tests skip and say so.
+site; in a single pytest session they run last and read the session's own copies. Run alone,
+without the notebooks, the real-book tests skip and say so.
 Measured 2026-12-06 on the shared 2-core CPU: the Sphinx build of 22 quick-run notebooks (87
 figures) and the API reference took 2 min (34 s of CPU time), the site checks and the browser 29 s.
 """
@@ -156,14 +157,14 @@ def book(request, tmp_path_factory):
     executed_from = os.environ.get("LEPTONLAB_BOOK_FROM")
     if executed_from:
         executed = {p.name: p for p in Path(executed_from).glob("*.ipynb")}
-        missing = [name for name in COURSE if name not in executed]
-        if missing:
-            pytest.fail(
-                f"LEPTONLAB_BOOK_FROM={executed_from} lacks {len(missing)} executed notebook(s) "
-                f"(e.g. {missing[0]}): run the notebooks under nbval first, as `make test` does"
-            )
-    executed = executed if executed_from else getattr(request.config, "leptonlab_executed", {})
+    else:
+        executed = getattr(request.config, "leptonlab_executed", {})  # conftest.py's nbval hook
     missing = [name for name in COURSE if name not in executed]
+    if missing and executed_from:
+        pytest.fail(
+            f"LEPTONLAB_BOOK_FROM={executed_from} lacks {len(missing)} executed notebook(s) "
+            f"(e.g. {missing[0]}): run the notebooks under nbval first, as `make test` does"
+        )
     if missing:
         pytest.skip(
             f"the book is built from the notebooks this pytest session executes, and "
