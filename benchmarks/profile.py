@@ -150,18 +150,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="the case's quick size (a few steps)")
     parser.add_argument("--top", type=int, default=40, help="rows per table (default 40)")
     args = parser.parse_args(argv)
+    from benchmarks._cases import CASES
     from leptonlab._env import ALLOCATOR_ENV, with_allocator_settings
 
+    if args.case not in CASES:
+        parser.error(f"unknown case {args.case!r}; choose from {', '.join(CASES)}")
     if ALLOCATOR_ENV not in os.environ:  # glibc reads its settings at start: run again with them
         argv = sys.argv[1:] if argv is None else argv
         env = with_allocator_settings(dict(os.environ))
         os.execve(sys.executable, [sys.executable, "-m", "benchmarks.profile", *argv], env)
-    from benchmarks._cases import CASES
-
-    if args.case not in CASES:
-        raise SystemExit(
-            f"benchmarks.profile: unknown case {args.case!r}; choose from {', '.join(CASES)}."
-        )
     with tempfile.TemporaryDirectory() as dump:
         # Set before JAX starts its backend: XLA writes the step's optimised HLO here (the shapes).
         os.environ["XLA_FLAGS"] = " ".join(
