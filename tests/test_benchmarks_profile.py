@@ -55,16 +55,21 @@ def test_op_times_come_from_a_real_trace_of_a_jitted_function(tmp_path):
     assert named, f"no traced operation {sorted(times)} is an instruction of the compiled HLO"
 
 
-def test_cli_prints_operations_with_shapes_and_kinds():
+def _profile_cli(*args: str) -> subprocess.CompletedProcess:
+    """``python -m benchmarks.profile ARGS`` in a clean environment (no allocator or XLA flags)."""
     env = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", "XLA_FLAGS")}
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.profile", "--case", "mlp", "--quick", "--top", "5"],
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks.profile", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         timeout=600,
     )
+
+
+def test_cli_prints_operations_with_shapes_and_kinds():
+    done = _profile_cli("--case", "mlp", "--quick", "--top", "5")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| ms/step | operation | output shape |" in done.stdout
     assert "| ms/step | kind | share |" in done.stdout
@@ -73,12 +78,6 @@ def test_cli_prints_operations_with_shapes_and_kinds():
 
 
 def test_cli_names_the_cases_when_one_is_unknown():
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.profile", "--case", "nope"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _profile_cli("--case", "nope")
     assert done.returncode == 2  # a usage error, as in python -m benchmarks
     assert "unknown case 'nope'" in done.stderr and "resnet" in done.stderr
