@@ -47,7 +47,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from leptonlab import speedups
+from leptonlab import onednn, speedups
 
 __all__ = ["MAX_PATCH_BYTES", "conv2d", "conv_general_dilated", "dot_general", "max_pool_2x2"]
 
@@ -432,6 +432,12 @@ def _im2col_conv(x: jax.Array, w: jax.Array, strides: tuple[int, int], pads: Pad
     return _conv_im2col(x, w, strides, pads, _col2im_pays(w.shape[3], ho * wo))
 
 
+def _onednn_pays(x: jax.Array, w: jax.Array) -> bool:
+    """Whether this convolution runs as oneDNN's (:mod:`leptonlab.onednn`): float32 image and
+    kernel, and the oneDNN custom calls built and loaded on this machine."""
+    return x.dtype == jnp.float32 and w.dtype == jnp.float32 and onednn.available()
+
+
 def _pads(
     padding: Any, hw: tuple[int, int], kernel: tuple[int, int], strides: tuple[int, int]
 ) -> Pads:
@@ -557,6 +563,10 @@ def conv_general_dilated(
         return with_lax(lhs, rhs)
     strides = tuple(int(s) for s in window_strides)
     pads = _pads(padding, lhs.shape[1:3], rhs.shape[:2], strides)
+    if _onednn_pays(lhs, rhs):
+        return lax.platform_dependent(
+            lhs, rhs, cpu=lambda a, b: onednn.conv(a, b, strides, pads), default=with_lax
+        )
     ho, wo = _out_hw(lhs.shape[1:3], rhs.shape[:2], strides, pads)
     patch_bytes = (
         lhs.shape[0] * ho * wo * rhs.shape[0] * rhs.shape[1] * rhs.shape[2] * lhs.dtype.itemsize

@@ -1,4 +1,4 @@
-"""leptonlab.kernels: im2col convolution and max-pooling with hand-written gradients."""
+"""leptonlab.kernels: im2col and Winograd convolutions and max-pooling with hand-written gradients."""
 
 import jax
 import jax.numpy as jnp
@@ -7,7 +7,14 @@ import pytest
 from flax import nnx
 from jax import lax
 
-from leptonlab import kernels
+from leptonlab import kernels, onednn
+
+
+@pytest.fixture(autouse=True)
+def _routes_written_in_jax(monkeypatch):
+    """These tests pin the routes written in JAX (what runs where oneDNN's custom calls are not
+    available); tests/test_onednn.py pins the oneDNN route."""
+    monkeypatch.setenv(onednn.DISABLE_ENV, "0")
 
 NHWC = ("NHWC", "HWIO", "NHWC")
 CONFIGS = [  # (x shape, kernel size, strides, padding)
