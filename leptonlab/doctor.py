@@ -34,6 +34,7 @@ KEYS = (
     "backend",
     "devices",
     "xla_options",
+    "convolutions",
     "memory_env",
     "quick",
     "data_dir",
@@ -79,6 +80,22 @@ def _xla_options() -> dict[str, str] | str:
         return f"invalid: {err}"
 
 
+def _convolutions(backend: str) -> str:
+    """Which kernels the CPU training step's float32 convolutions run on (:mod:`leptonlab.onednn`)."""
+    if backend.startswith("error"):
+        return "unknown: JAX did not start (see backend)"
+    if backend != "cpu":
+        return f"XLA's own, on the {backend}"
+    try:
+        from leptonlab import onednn
+
+        if onednn.available():
+            return "oneDNN's (leptonlab.onednn)"
+        return f"written in JAX (leptonlab.kernels): oneDNN's are not used: {onednn.unavailable_reason()}"
+    except Exception as err:  # reported, not raised
+        return f"written in JAX (leptonlab.kernels): oneDNN's failed: {type(err).__name__}: {err}"
+
+
 def _quick() -> bool | str:
     try:
         return quick_mode()
@@ -110,12 +127,14 @@ def doctor() -> dict[str, Any]:
     ``leptonlab.data.status()`` or a string saying why there is none. Introduced in notebook 00.
     """
     data = data_dir()
+    jax_facts = _jax_facts()
     return {
         "python": platform.python_version(),
         "platform": f"{platform.system()} {platform.machine()}",
         "packages": {name: _version(name) for name in PACKAGES},
-        **_jax_facts(),
+        **jax_facts,
         "xla_options": _xla_options(),
+        "convolutions": _convolutions(jax_facts["backend"]),
         "memory_env": {name: os.environ.get(name) for name in MEMORY_ENV},
         "quick": _quick(),
         "data_dir": None if data is None else str(data),
@@ -175,6 +194,7 @@ def format_doctor(facts: Mapping[str, Any]) -> str:
             else " ".join(f"{k}={v}" for k, v in options.items()) or "XLA's defaults",
         )
     ]
+    pairs += [("convolutions", facts["convolutions"])]
     pairs += [
         (name, "(unset)" if value is None else value) for name, value in facts["memory_env"].items()
     ]

@@ -22,9 +22,13 @@ course's convolutional models the formulation a CPU is fast at, as ``jax.custom_
   layers of 32 to 63 channels are left to XLA's own convolution when the speed-ups' compiler
   option sends it to Eigen (``_eigen_pays``).
 * :func:`conv_general_dilated`: a drop-in for ``lax.conv_general_dilated`` that takes
-  that path for plain 2-D NHWC convolutions on the CPU and calls ``lax`` otherwise (other
+  these paths for plain 2-D NHWC convolutions on the CPU and calls ``lax`` otherwise (other
   backends, dilations, groups, patches over :data:`MAX_PATCH_BYTES`, the speed-ups switched
-  off). :func:`leptonlab.speedups.apply` gives it to a model's ``nnx.Conv`` layers.
+  off). Where oneDNN's custom calls are available (:mod:`leptonlab.onednn`: Linux x86-64, the
+  default install) a float32 convolution runs as oneDNN's instead, forward and both gradients:
+  faster than every route above (PERFORMANCE.md, issue 28); the routes written here are what
+  runs elsewhere, and the exercise's reference. :func:`leptonlab.speedups.apply` gives it to a
+  model's ``nnx.Conv`` layers.
 * :func:`max_pool_2x2`: 2x2 max-pooling whose gradient goes to the first maximum of each
   window (PyTorch's convention), computed in one elementwise pass.
 * :func:`dot_general`: a drop-in for ``lax.dot_general`` whose dense-layer products
@@ -524,7 +528,8 @@ def conv_general_dilated(
     preferred_element_type=None,
     **extra,
 ) -> jax.Array:
-    """``lax.conv_general_dilated``, but plain 2-D NHWC convolutions run as :func:`conv2d` on the CPU.
+    """``lax.conv_general_dilated``, but plain 2-D NHWC convolutions run as oneDNN's
+    (:func:`leptonlab.onednn.conv`, float32, where available) or as :func:`conv2d` on the CPU.
 
     The choice is made when the computation is lowered (``lax.platform_dependent``): GPUs and
     TPUs keep their own convolution kernels. Anything :func:`conv2d` does not cover

@@ -8,8 +8,9 @@ results agree to float rounding; only the time differs (PERFORMANCE.md has the f
    :func:`apply` gives every ``nnx.Conv`` of a model :func:`leptonlab.kernels.conv_general_dilated`,
    which on the CPU computes a plain 2-D convolution as patches times kernel and its weight
    gradient as one more matrix product, or, for 3x3 stride-1 layers of 64 channels or more, by
-   Winograd's F(2x2, 3x3) (GPUs and TPUs keep XLA's kernels). The models
-   themselves are plain Flax.
+   Winograd's F(2x2, 3x3) (GPUs and TPUs keep XLA's kernels). On Linux x86-64, float32
+   convolutions run as oneDNN's kernels instead, called from XLA (:mod:`leptonlab.onednn`;
+   ``LEPTONLAB_ONEDNN=0`` switches that off). The models themselves are plain Flax.
 2. **An XLA compiler option, found by probing the installed XLA** (:func:`cpu_compiler_options`):
    JAX 0.10's XLA hands CPU convolutions to YNNPACK, the slow path for the input gradients of
    the course's small convolutions; one experimental option keeps them in Eigen. It is used

@@ -47,6 +47,18 @@ def test_xla_options_are_reported_and_a_failed_probe_says_why(monkeypatch):
     assert "XLA options: XLA's defaults: the probe program did not compile" in format_doctor(facts)
 
 
+def test_the_cpu_convolutions_are_reported_and_when_not_onednn_why(monkeypatch):
+    from leptonlab import onednn
+
+    if onednn.available():  # Linux x86-64 with leptonlab's install
+        assert doctor()["convolutions"] == "oneDNN's (leptonlab.onednn)"
+    monkeypatch.setenv(onednn.DISABLE_ENV, "0")
+    facts = doctor()
+    assert facts["convolutions"].startswith("written in JAX (leptonlab.kernels)")
+    assert f"{onednn.DISABLE_ENV}=0 switches it off" in facts["convolutions"]
+    assert "convolutions" in format_doctor(facts)
+
+
 def test_invalid_quick_setting_is_reported_not_raised(monkeypatch):
     monkeypatch.setenv("LEPTONLAB_QUICK", "maybe")
     assert doctor()["quick"].startswith("invalid: LEPTONLAB_QUICK='maybe'")

@@ -16,6 +16,7 @@ def _routes_written_in_jax(monkeypatch):
     available); tests/test_onednn.py pins the oneDNN route."""
     monkeypatch.setenv(onednn.DISABLE_ENV, "0")
 
+
 NHWC = ("NHWC", "HWIO", "NHWC")
 CONFIGS = [  # (x shape, kernel size, strides, padding)
     ((3, 9, 11, 4), (3, 3), (1, 1), "SAME"),
