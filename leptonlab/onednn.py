@@ -11,14 +11,16 @@ keeps its other routes. The numbers equal ``lax.conv_general_dilated``'s up to f
 
 Where it comes from: oneDNN is Intel's library, installed from PyPI on Linux x86-64 as
 ``onednn-cpu-gomp`` (the library, run on GNU OpenMP's threads) and ``onednn-devel-cpu-gomp`` (its
-headers). The small C++ file is compiled with the system's ``g++`` on first use (about 5 s),
+headers), found through the wheels' lists of installed files. The small C++ file is compiled with the system's ``g++`` on first use (about 5 s),
 into ``LEPTONLAB_CACHE_DIR`` (or the user's cache folder), once per version of the source, JAX
 and oneDNN. Nothing happens at import.
 
 When it is not there (another OS or CPU, no compiler, the wheels not installed, or
 ``LEPTONLAB_ONEDNN=0``), :func:`available` is False, :func:`unavailable_reason` says why, and
 the convolutions take the routes written in JAX (:mod:`leptonlab.kernels`), with the same
-numbers.
+numbers. Where leptonlab installs oneDNN (Linux x86-64) but building or loading fails, a
+:class:`leptonlab.speedups.SpeedupWarning` says so once, with the reason. ``leptonlab doctor``
+reports which kernels run.
 """
 
 from __future__ import annotations
@@ -32,12 +34,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
 from leptonlab import _env
+from leptonlab.speedups import SpeedupWarning
 
 __all__ = ["DISABLE_ENV", "available", "build", "conv", "unavailable_reason"]
 
@@ -53,23 +57,35 @@ _HANDLERS = {
 _TARGET_PREFIX = "leptonlab_onednn_conv_"
 
 
-def _prefixes() -> list[Path]:
-    """Where pip puts a wheel's data files (``include/``, ``lib/``): the environment, then the user's."""
-    import site
+_WHEELS = ("onednn-cpu-gomp", "onednn-devel-cpu-gomp")
 
-    return [Path(sys.prefix), Path(site.getuserbase())]
+
+def _installed_files() -> list[Path]:
+    """The files pip installed for oneDNN's two wheels, wherever its scheme put them (a venv's
+    ``include/`` and ``lib/``, or ``/usr/local`` on a hosted runtime such as Colab)."""
+    from importlib import metadata
+
+    found = []
+    for wheel in _WHEELS:
+        try:
+            dist = metadata.distribution(wheel)
+        except metadata.PackageNotFoundError:
+            continue
+        found += [Path(dist.locate_file(f)).resolve() for f in dist.files or []]
+    return found
 
 
 def _find_onednn() -> tuple[Path, Path]:
     """``(include_dir, lib_dir)`` of the installed oneDNN, or ``FileNotFoundError`` saying what is missing."""
-    for prefix in _prefixes():
-        include, lib = prefix / "include", prefix / "lib"
-        if (include / "oneapi" / "dnnl" / "dnnl.hpp").is_file() and (lib / "libdnnl.so").exists():
-            return include, lib
+    files = _installed_files()
+    headers = [f.parents[2] for f in files if f.parts[-3:] == ("oneapi", "dnnl", "dnnl.hpp")]
+    libraries = [f.parent for f in files if f.name == "libdnnl.so"]
+    if headers and libraries and headers[0].is_dir() and (libraries[0] / "libdnnl.so").exists():
+        return headers[0], libraries[0]
     raise FileNotFoundError(
-        "oneDNN's headers and library were not found under "
-        + " or ".join(str(p) for p in _prefixes())
-        + ": install them with `pip install onednn-cpu-gomp==2023.2.0 onednn-devel-cpu-gomp==2023.2.0`"
+        "oneDNN's headers and library were not found (the wheels "
+        + " and ".join(_WHEELS)
+        + "): install them with `pip install onednn-cpu-gomp==2023.2.0 onednn-devel-cpu-gomp==2023.2.0`"
         " (leptonlab's own install does this on Linux x86-64)."
     )
 
@@ -140,6 +156,13 @@ def _load() -> tuple[bool, str | None]:
     try:
         library = ctypes.CDLL(str(build()))
     except (FileNotFoundError, RuntimeError, OSError) as error:
+        # leptonlab installs oneDNN on this platform: say once that the faster kernels are lost
+        warnings.warn(
+            f"oneDNN's convolutions are not used, the ones written in JAX run instead (the same "
+            f"numbers, slower): {error}",
+            SpeedupWarning,
+            stacklevel=2,
+        )
         return False, str(error)
     for pass_name, symbol in _HANDLERS.items():
         jax.ffi.register_ffi_target(

@@ -137,8 +137,12 @@ def test_model_gradients_equal_those_of_xla_convolutions(make):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
-def test_missing_onednn_is_an_error_that_says_what_to_install(monkeypatch, tmp_path):
-    monkeypatch.setattr(onednn, "_prefixes", lambda: [tmp_path])
+@pytest.mark.parametrize("present", [[], ["include/oneapi/dnnl/dnnl.hpp"], ["lib/libdnnl.so"]])
+def test_missing_onednn_is_an_error_that_says_what_to_install(monkeypatch, tmp_path, present):
+    for name in present:  # one wheel of the two installed, or neither
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    monkeypatch.setattr(onednn, "_installed_files", lambda: [tmp_path / n for n in present])
     with pytest.raises(FileNotFoundError, match=r"pip install onednn-cpu-gomp==2023\.2\.0"):
         onednn.build(tmp_path)
 
@@ -149,6 +153,22 @@ def test_a_failing_compiler_is_an_error_with_its_message_and_leaves_no_file(monk
     with pytest.raises(RuntimeError, match="building leptonlab's oneDNN convolutions failed"):
         onednn.build(tmp_path)
     assert list((tmp_path / "onednn").iterdir()) == []
+
+
+@needs_onednn
+def test_a_failed_build_warns_once_and_leaves_the_jax_routes(monkeypatch, tmp_path):
+    from leptonlab.speedups import SpeedupWarning
+
+    monkeypatch.setattr(onednn, "_installed_files", lambda: [])
+    onednn._load.cache_clear()
+    try:
+        with pytest.warns(SpeedupWarning, match="not used, the ones written in JAX run instead"):
+            assert not onednn.available()
+        assert "pip install onednn-cpu-gomp" in onednn.unavailable_reason()
+        x, w = jnp.ones((2, 8, 8, 4)), jnp.ones((3, 3, 4, 8))
+        assert "leptonlab_onednn" not in _compiled(lambda x, w: _dropin(x, w, (1, 1), "SAME"), x, w)
+    finally:
+        onednn._load.cache_clear()  # the next test loads the real library again
 
 
 @needs_onednn
