@@ -438,8 +438,14 @@ def _im2col_conv(x: jax.Array, w: jax.Array, strides: tuple[int, int], pads: Pad
 
 def _onednn_pays(x: jax.Array, w: jax.Array) -> bool:
     """Whether this convolution runs as oneDNN's (:mod:`leptonlab.onednn`): float32 image and
-    kernel, and the oneDNN custom calls built and loaded on this machine."""
-    return x.dtype == jnp.float32 and w.dtype == jnp.float32 and onednn.available()
+    kernel, a CPU as JAX's default backend (GPUs keep theirs; nothing is built there), and the
+    oneDNN custom calls built and loaded on this machine."""
+    return (
+        x.dtype == jnp.float32
+        and w.dtype == jnp.float32
+        and jax.default_backend() == "cpu"
+        and onednn.available()
+    )
 
 
 def _pads(

@@ -188,7 +188,8 @@ Pads = tuple[tuple[int, int], tuple[int, int]]
 
 def _call(pass_name: str, out: jax.ShapeDtypeStruct, a, b, strides, pads):
     (top, bottom), (left, right) = pads
-    return jax.ffi.ffi_call(_TARGET_PREFIX + pass_name, out)(
+    # under jax.vmap (leptonlab.search trains a stack of models) one call per item of the batch
+    return jax.ffi.ffi_call(_TARGET_PREFIX + pass_name, out, vmap_method="sequential")(
         a, b,
         stride_h=int(strides[0]), stride_w=int(strides[1]),
         pad_top=int(top), pad_bottom=int(bottom), pad_left=int(left), pad_right=int(right),

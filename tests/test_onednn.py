@@ -60,6 +60,20 @@ def test_values_and_both_gradients_equal_lax(x_shape, w_shape, strides, pads):
 
 
 @needs_onednn
+def test_under_vmap_each_item_is_its_own_convolution():
+    # leptonlab.search trains a stack of models under jax.vmap: kernels and images both batched
+    kx, kw, kg = jax.random.split(jax.random.key(4), 3)
+    x, w = jax.random.normal(kx, (3, 2, 8, 8, 4)), jax.random.normal(kw, (3, 3, 3, 4, 5))
+    pads = ((1, 1), (1, 1))
+    mine = jax.jit(jax.vmap(lambda x, w: onednn.conv(x, w, (1, 1), pads)))
+    ref = jax.vmap(lambda x, w: _lax_conv(x, w, (1, 1), pads))
+    np.testing.assert_allclose(mine(x, w), ref(x, w), rtol=1e-5, atol=1e-4)
+    loss = lambda f: lambda x, w: jnp.sum(jnp.sin(f(x, w)))
+    for a, b in zip(jax.grad(loss(mine), (0, 1))(x, w), jax.grad(loss(ref), (0, 1))(x, w)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
+
+
+@needs_onednn
 def test_repeated_calls_give_the_same_bits():
     x = jax.random.normal(jax.random.key(1), (8, 16, 16, 32))
     w = jax.random.normal(jax.random.key(2), (3, 3, 32, 32))
