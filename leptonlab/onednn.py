@@ -208,13 +208,22 @@ def _out_shape(x_shape, w_shape, strides, pads) -> tuple[int, int, int, int]:
     )
 
 
+# The three passes are one bilinear map B(x, w) = conv(x, w) seen three ways, so each one's
+# gradient is made of the others (any order of differentiation: notebook 18 trains on
+# adversarial images, the gradient of a loss that holds an input gradient):
+#   backward_data(dy, w)    = d<dy, B(x, w)>/dx;  its VJP for c [B, H, W, C]:   dy <- B(c, w),
+#                                                                                w <- backward_weights(c, dy)
+#   backward_weights(x, dy) = d<dy, B(x, w)>/dw;  its VJP for v [KH, KW, C, O]: x <- backward_data(dy, v),
+#                                                                                dy <- B(x, v)
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def conv(x: jax.Array, w: jax.Array, strides: tuple[int, int], pads: Pads) -> jax.Array:
     """``x: [B, H, W, C]`` float32, ``w: [KH, KW, C, O]`` float32 ``-> [B, Ho, Wo, O]`` by oneDNN.
 
     Equals ``lax.conv_general_dilated(x, w, strides, pads, dimension_numbers=("NHWC", "HWIO",
-    "NHWC"))`` up to float rounding; both gradients are oneDNN's too. CPU only, and only after
-    :func:`available` returned True (it registers the custom calls).
+    "NHWC"))`` up to float rounding; its gradients (of any order, reverse mode) are oneDNN's
+    too. CPU only, and only after :func:`available` returned True (it registers the custom calls).
     """
     out = jax.ShapeDtypeStruct(_out_shape(x.shape, w.shape, strides, pads), jnp.float32)
     return _call("forward", out, x, w, strides, pads)
@@ -226,9 +235,48 @@ def _conv_fwd(x, w, strides, pads):
 
 def _conv_bwd(strides, pads, residuals, dy):
     x, w = residuals
-    dx = _call("backward_data", jax.ShapeDtypeStruct(x.shape, x.dtype), dy, w, strides, pads)
-    dw = _call("backward_weights", jax.ShapeDtypeStruct(w.shape, w.dtype), x, dy, strides, pads)
-    return dx, dw
+    return (
+        _backward_data(dy, w, x.shape, strides, pads),
+        _backward_weights(x, dy, w.shape, strides, pads),
+    )
 
 
 conv.defvjp(_conv_fwd, _conv_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _backward_data(dy: jax.Array, w: jax.Array, x_shape, strides, pads) -> jax.Array:
+    """``dy: [B, Ho, Wo, O]``, ``w: [KH, KW, C, O] -> dx: x_shape [B, H, W, C]``."""
+    return _call("backward_data", jax.ShapeDtypeStruct(x_shape, jnp.float32), dy, w, strides, pads)
+
+
+def _backward_data_fwd(dy, w, x_shape, strides, pads):
+    return _backward_data(dy, w, x_shape, strides, pads), (dy, w)
+
+
+def _backward_data_bwd(x_shape, strides, pads, residuals, c):
+    dy, w = residuals
+    return conv(c, w, strides, pads), _backward_weights(c, dy, w.shape, strides, pads)
+
+
+_backward_data.defvjp(_backward_data_fwd, _backward_data_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _backward_weights(x: jax.Array, dy: jax.Array, w_shape, strides, pads) -> jax.Array:
+    """``x: [B, H, W, C]``, ``dy: [B, Ho, Wo, O] -> dw: w_shape [KH, KW, C, O]``."""
+    return _call(
+        "backward_weights", jax.ShapeDtypeStruct(w_shape, jnp.float32), x, dy, strides, pads
+    )
+
+
+def _backward_weights_fwd(x, dy, w_shape, strides, pads):
+    return _backward_weights(x, dy, w_shape, strides, pads), (x, dy)
+
+
+def _backward_weights_bwd(w_shape, strides, pads, residuals, v):
+    x, dy = residuals
+    return _backward_data(dy, v, x.shape, strides, pads), conv(x, v, strides, pads)
+
+
+_backward_weights.defvjp(_backward_weights_fwd, _backward_weights_bwd)

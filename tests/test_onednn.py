@@ -60,6 +60,26 @@ def test_values_and_both_gradients_equal_lax(x_shape, w_shape, strides, pads):
 
 
 @needs_onednn
+@pytest.mark.parametrize("x_shape, w_shape, strides, pads", [CONFIGS[1], CONFIGS[4]])
+def test_gradients_of_gradients_equal_lax(x_shape, w_shape, strides, pads):
+    # notebook 18 trains on adversarial images: the gradient of a loss that holds an input gradient
+    kx, kw = jax.random.split(jax.random.key(5))
+    x, w = jax.random.normal(kx, x_shape), 0.3 * jax.random.normal(kw, w_shape)
+
+    def penalty(f):  # the squared input gradient and a weight-gradient term, differentiated again
+        def loss(x, w):
+            gx, gw = jax.grad(lambda x, w: jnp.sum(jnp.tanh(f(x, w))), (0, 1))(x, w)
+            return jnp.sum(gx**2) + jnp.sum(jnp.sin(gw))
+
+        return jax.jit(jax.grad(loss, (0, 1)))
+
+    mine = penalty(lambda x, w: onednn.conv(x, w, strides, pads))(x, w)
+    theirs = penalty(lambda x, w: _lax_conv(x, w, strides, pads))(x, w)
+    for a, b in zip(mine, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
+
+
+@needs_onednn
 def test_under_vmap_each_item_is_its_own_convolution():
     # leptonlab.search trains a stack of models under jax.vmap: kernels and images both batched
     kx, kw, kg = jax.random.split(jax.random.key(4), 3)
