@@ -18,6 +18,7 @@ from leptonlab import descent as descent
 from leptonlab import diagnostics as diagnostics
 from leptonlab import gradients as gradients
 from leptonlab import kernels as kernels
+from leptonlab import onednn as onednn
 from leptonlab import layers as layers
 from leptonlab import losses as losses
 from leptonlab import models as models
