@@ -26,9 +26,10 @@ course's convolutional models the formulation a CPU is fast at, as ``jax.custom_
   backends, dilations, groups, patches over :data:`MAX_PATCH_BYTES`, the speed-ups switched
   off). Where oneDNN's custom calls are available (:mod:`leptonlab.onednn`: Linux x86-64, the
   default install) a float32 convolution runs as oneDNN's instead, forward and both gradients:
-  faster than every route above (PERFORMANCE.md, issue 28); the routes written here are what
-  runs elsewhere, and the exercise's reference. :func:`leptonlab.speedups.apply` gives it to a
-  model's ``nnx.Conv`` layers.
+  faster than every route above (PERFORMANCE.md, issue 28); the routes written here run
+  elsewhere (bfloat16, other platforms, ``LEPTONLAB_ONEDNN=0``) and in exported models (a
+  symbolic batch goes to ``lax``). :func:`leptonlab.speedups.apply` gives it to a model's
+  ``nnx.Conv`` layers.
 * :func:`max_pool_2x2`: 2x2 max-pooling whose gradient goes to the first maximum of each
   window (PyTorch's convention), computed in one elementwise pass.
 * :func:`dot_general`: a drop-in for ``lax.dot_general`` whose dense-layer products
