@@ -39,7 +39,6 @@ struct Geometry {
 };
 
 struct Primitives {
-  dnnl::convolution_forward::primitive_desc fwd_pd;
   dnnl::primitive main;
   memory::desc weights_md;  // the layout oneDNN chose for this pass's (diff) weights
   memory::desc user_weights_md;
@@ -76,7 +75,7 @@ std::shared_ptr<Primitives> Build(const Geometry& g, Pass pass) {
   auto fwd_pd = dnnl::convolution_forward::primitive_desc(
       eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, any, dst,
       strides, pad_l, pad_r, attr);
-  auto p = std::make_shared<Primitives>(Primitives{fwd_pd, {}, {}, user});
+  auto p = std::make_shared<Primitives>(Primitives{{}, {}, user});
   if (pass == kForward) {
     p->main = dnnl::convolution_forward(fwd_pd);
     p->weights_md = fwd_pd.weights_desc();
