@@ -187,6 +187,12 @@ Pads = tuple[tuple[int, int], tuple[int, int]]
 
 
 def _call(pass_name: str, out: jax.ShapeDtypeStruct, a, b, strides, pads):
+    ok, reason = _load()  # builds and registers the custom calls on first use
+    if not ok:
+        raise RuntimeError(
+            f"leptonlab.onednn.conv cannot run here: {reason}. Use lax.conv_general_dilated "
+            "(or leptonlab.kernels.conv_general_dilated, which chooses for you)."
+        )
     (top, bottom), (left, right) = pads
     # under jax.vmap (leptonlab.search trains a stack of models) one call per item of the batch
     return jax.ffi.ffi_call(_TARGET_PREFIX + pass_name, out, vmap_method="sequential")(
@@ -223,7 +229,8 @@ def conv(x: jax.Array, w: jax.Array, strides: tuple[int, int], pads: Pads) -> ja
 
     Equals ``lax.conv_general_dilated(x, w, strides, pads, dimension_numbers=("NHWC", "HWIO",
     "NHWC"))`` up to float rounding; its gradients (of any order, reverse mode) are oneDNN's
-    too. CPU only, and only after :func:`available` returned True (it registers the custom calls).
+    too. CPU only; the first call builds and registers the custom calls, and raises
+    ``RuntimeError`` with the reason where they cannot run (:func:`unavailable_reason`).
     """
     out = jax.ShapeDtypeStruct(_out_shape(x.shape, w.shape, strides, pads), jnp.float32)
     return _call("forward", out, x, w, strides, pads)

@@ -205,6 +205,13 @@ def test_a_failed_build_warns_once_and_leaves_the_jax_routes(monkeypatch, tmp_pa
         onednn._load.cache_clear()  # the next test loads the real library again
 
 
+def test_calling_it_where_it_cannot_run_is_an_error_with_the_reason(monkeypatch):
+    monkeypatch.setattr(onednn, "_load", lambda: (False, "no C++ compiler (g++, or $CXX)"))
+    x, w = jnp.ones((1, 4, 4, 2)), jnp.ones((3, 3, 2, 2))
+    with pytest.raises(RuntimeError, match=r"cannot run here: no C\+\+ compiler"):
+        onednn.conv(x, w, (1, 1), ((1, 1), (1, 1)))
+
+
 @needs_onednn
 def test_build_is_cached_by_source_jax_and_onednn(tmp_path):
     first = onednn.build(tmp_path)
