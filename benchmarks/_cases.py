@@ -273,8 +273,16 @@ def _resnet():
     return ResNet(10, width=32, stages=(2, 2, 2), stem_stride=2, rngs=nnx.Rngs(0))
 
 
-def _torch_resnet(width: int = 32, stages: tuple[int, ...] = (2, 2, 2), stem_stride: int = 2):
-    """The twin of ``leptonlab.models.ResNet(10, width=, stages=, stem_stride=)`` in PyTorch (NCHW)."""
+def _torch_resnet(
+    width: int = 32,
+    stages: tuple[int, ...] = (2, 2, 2),
+    stem_stride: int = 2,
+    zero_init: bool = True,
+):
+    """The twin of ``leptonlab.models.ResNet(10, width=, stages=, stem_stride=, zero_init=)`` in
+    PyTorch (NCHW), initialised alike where it changes training: with ``zero_init`` (leptonlab's
+    default) each block's last batch-norm scale starts at 0, so every block starts as the identity.
+    """
     import torch.nn as nn
 
     def conv_bn(a, b, k, stride):
@@ -284,6 +292,8 @@ def _torch_resnet(width: int = 32, stages: tuple[int, ...] = (2, 2, 2), stem_str
         def __init__(self, a, b, stride):
             super().__init__()
             self.body = nn.Sequential(*conv_bn(a, b, 3, stride), nn.ReLU(), *conv_bn(b, b, 3, 1))
+            if zero_init:
+                nn.init.zeros_(self.body[-1].weight)  # the last batch norm's scale
             self.shortcut = (
                 nn.Sequential(*conv_bn(a, b, 1, stride))
                 if (stride != 1 or a != b)

@@ -506,3 +506,27 @@ def test_channels_last_changes_pytorchs_memory_layout_not_its_numbers():
         memory_format=torch.channels_last
     )  # a batch keeps it
     torch.testing.assert_close(model(x_cl), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("zero_init", [True, False])
+def test_pytorch_resnet_twin_starts_like_leptonlabs(zero_init):
+    """Same parameter count and the same batch-norm scales starting at 0 (each block's last with
+    ``zero_init``): a time-to-target comparison must not hinge on a different initialisation."""
+    torch = pytest.importorskip("torch")
+    import jax
+    from flax import nnx
+
+    from benchmarks._cases import _torch_resnet
+    from leptonlab.models import ResNet
+
+    twin, _ = _torch_resnet(width=8, stages=(2, 1), stem_stride=1, zero_init=zero_init)
+    ours = ResNet(10, width=8, stages=(2, 1), zero_init=zero_init, rngs=nnx.Rngs(0))
+    params = nnx.state(ours, nnx.Param)
+    assert sum(p.size for p in jax.tree.leaves(params)) == sum(p.numel() for p in twin.parameters())
+
+    twin_scales = [m.weight for m in twin.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    our_scales = [m.scale[...] for _, m in nnx.iter_modules(ours) if isinstance(m, nnx.BatchNorm)]
+    assert len(twin_scales) == len(our_scales) == 8  # stem, 2 per block, 1 projection
+    twin_zero = sorted(bool((s == 0).all()) for s in twin_scales)
+    our_zero = sorted(bool((s == 0).all()) for s in our_scales)
+    assert twin_zero == our_zero and sum(our_zero) == (3 if zero_init else 0)
