@@ -6,7 +6,10 @@ JSON line and this process gathers them into a table and a JSON file. leptonlab'
 child runs with the course's glibc malloc settings (``leptonlab._env.ALLOCATOR_TUNABLES``,
 as the course kernel does); PyTorch's child as its users run it, or with the same
 settings under ``--same-allocator``; PyTorch's images in its default layout, or in channels-last
-(its fast path for CPU convolutions) under ``--torch-channels-last``. The table's header says which.
+(its fast path for CPU convolutions) under ``--torch-channels-last``. ``--compute-dtype bfloat16``
+trains leptonlab in bf16 compute (float32 master weights, ``TrainConfig.compute_dtype``) and
+PyTorch under bf16 autocast, the mixed precision each framework's users run on a GPU; the naive
+JAX loop stays float32. The table's header says which.
 
 A run cut short loses nothing it finished: each case's row is printed as soon as it is
 measured and the JSON file is rewritten after every case (``"complete": false`` until the
@@ -18,6 +21,7 @@ the way to fit a run into a borrowed machine's time limit.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -38,8 +42,25 @@ from benchmarks._target import TARGETS
 from leptonlab._env import ALLOCATOR_ENV, with_allocator_settings
 
 
+COMPUTE_DTYPES = ("float32", "bfloat16")
+
+
+def case_in_dtype(name: str, quick: bool, compute_dtype: str):
+    """Case ``name`` computing in ``compute_dtype``; the matrix factorisation (``fit_mf``) has no bf16
+    path and stays float32 (its row is labelled by the case's own ``compute_dtype``)."""
+    case = CASES[name](quick)
+    if compute_dtype == "float32" or case.trainer != "fit":
+        return case
+    return dataclasses.replace(case, compute_dtype=compute_dtype)
+
+
 def _child(
-    name: str, quick: bool, repeats: int, part: str, channels_last_layout: bool = False
+    name: str,
+    quick: bool,
+    repeats: int,
+    part: str,
+    channels_last_layout: bool = False,
+    compute_dtype: str = "float32",
 ) -> None:
     if part.startswith("target-"):
         from benchmarks import _target
@@ -64,7 +85,13 @@ def _child(
     else:
         from benchmarks._run import run_case
 
-        row = run_case(CASES[name](quick), repeats, part, channels_last_layout)
+        row = run_case(
+            case_in_dtype(name, quick, compute_dtype),
+            repeats,
+            part,
+            channels_last_layout,
+            torch_bf16=compute_dtype == "bfloat16",
+        )
     print("BENCHMARK-ROW " + json.dumps(row), flush=True)
 
 
@@ -93,6 +120,7 @@ def _run_child(
     same_allocator: bool = False,
     timeout_s: float | None = None,
     channels_last_layout: bool = False,
+    compute_dtype: str = "float32",
 ) -> dict:
     cmd = [
         sys.executable,
@@ -109,6 +137,8 @@ def _run_child(
         cmd.append("--quick")
     if channels_last_layout and part.endswith("torch"):
         cmd.append("--torch-channels-last")
+    if compute_dtype != "float32":
+        cmd += ["--compute-dtype", compute_dtype]
     try:
         done = subprocess.run(
             cmd,
@@ -141,6 +171,7 @@ def _run_case(
     rounds: int = 1,
     timeout_s: float | None = None,
     channels_last_layout: bool = False,
+    compute_dtype: str = "float32",
 ) -> dict:
     """The JAX part and the PyTorch part of a case, each in its own process, back to back, ``rounds``
     times; the rounds merged into one row (ratios: medians of the ratios within each round)."""
@@ -148,11 +179,20 @@ def _run_case(
 
     rows = []
     for _ in range(rounds):
-        row = _run_child(name, quick, repeats, "jax", timeout_s=timeout_s)
+        row = _run_child(
+            name, quick, repeats, "jax", timeout_s=timeout_s, compute_dtype=compute_dtype
+        )
         if "error" in row:
             return row
         row["pytorch"] = _run_child(
-            name, quick, repeats, "torch", same_allocator, timeout_s, channels_last_layout
+            name,
+            quick,
+            repeats,
+            "torch",
+            same_allocator,
+            timeout_s,
+            channels_last_layout,
+            compute_dtype,
         ).get("pytorch")
         rows.append(row)
     return merge_rounds(rows)
@@ -177,7 +217,7 @@ def _time_to_target(
     return row
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.splitlines()[0]
     )
@@ -233,6 +273,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="end a child process (one side of one case) that runs longer than this (an error row)",
     )
+    parser.add_argument(
+        "--compute-dtype",
+        default="float32",
+        choices=COMPUTE_DTYPES,
+        help="bfloat16: leptonlab in bf16 compute with float32 master weights, PyTorch under bf16 "
+        "autocast (the GPU's mixed precision); the naive JAX loop stays float32 (default float32)",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--part",
@@ -240,6 +287,11 @@ def main(argv: list[str] | None = None) -> int:
         choices=("jax", "torch", "target-jax", "target-torch"),
         help=argparse.SUPPRESS,
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 5)
     if repeats < 1:
@@ -250,7 +302,14 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, option) is not None and getattr(args, option) <= 0:
             parser.error(f"--{option.replace('_', '-')} must be a positive number of seconds")
     if args.child is not None:
-        _child(args.child, args.quick, repeats, args.part, args.torch_channels_last)
+        _child(
+            args.child,
+            args.quick,
+            repeats,
+            args.part,
+            args.torch_channels_last,
+            args.compute_dtype,
+        )
         return 0
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in CASES]
@@ -271,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     result["environment"]["torch_layout"] = (
         "channels-last" if args.torch_channels_last else "default"
     )
+    result["environment"]["compute_dtype"] = args.compute_dtype
     start = time.monotonic()
 
     def over_budget(name: str) -> dict | None:
@@ -305,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.rounds,
                 args.child_timeout_s,
                 args.torch_channels_last,
+                args.compute_dtype,
             ),
         )
     if args.time_to_target:

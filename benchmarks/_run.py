@@ -181,10 +181,16 @@ def _jax_backend() -> str:
 
 
 def run_torch(
-    case: Case, x: np.ndarray, y: np.ndarray, repeats: int, channels_last_layout: bool = False
+    case: Case,
+    x: np.ndarray,
+    y: np.ndarray,
+    repeats: int,
+    channels_last_layout: bool = False,
+    bf16: bool = False,
 ) -> dict | None:
     """PyTorch eager on the identical network and batches (None when PyTorch is not installed);
-    ``channels_last_layout``: images and convolution weights in PyTorch's channels-last layout."""
+    ``channels_last_layout``: images and convolution weights in PyTorch's channels-last layout;
+    ``bf16``: the forward pass and loss under bf16 autocast (float32 weights and optimizer)."""
     if case.make_torch is None or importlib.util.find_spec("torch") is None:
         return None
     import torch
@@ -207,7 +213,8 @@ def run_torch(
         for i in range(case.steps):
             idx = order[i * case.batch_size : (i + 1) * case.batch_size]
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model, xs[idx], ys[idx])
+            with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
+                loss = loss_fn(model, xs[idx], ys[idx])
             loss.backward()
             opt.step()
         if device == "cuda":
@@ -219,11 +226,16 @@ def run_torch(
     result["threads"] = torch.get_num_threads()
     result["device"] = device
     result["layout"] = "channels-last" if channels_last_layout else "default"
+    result["compute_dtype"] = "bfloat16 autocast" if bf16 else "float32"
     return result
 
 
 def run_case(
-    case: Case, repeats: int, part: str = "jax", channels_last_layout: bool = False
+    case: Case,
+    repeats: int,
+    part: str = "jax",
+    channels_last_layout: bool = False,
+    torch_bf16: bool = False,
 ) -> dict:
     """One part of a case: ``"jax"`` (leptonlab, then the naive JAX loop) or ``"torch"`` (PyTorch eager).
 
@@ -240,7 +252,7 @@ def run_case(
         "steps_per_run": case.steps,
     }
     if part == "torch":
-        row["pytorch"] = run_torch(case, x, y, repeats, channels_last_layout)
+        row["pytorch"] = run_torch(case, x, y, repeats, channels_last_layout, torch_bf16)
         return row
     row["leptonlab"] = run_leptonlab(case, x, y, repeats)
     row["leptonlab"]["peak_rss_mib"] = peak_rss_mib()

@@ -51,6 +51,16 @@ def _allocator_lines(env: dict) -> list[str]:
     ]
 
 
+def _dtype_lines(env: dict) -> list[str]:
+    """How the sides computed, when not all in float32 (``--compute-dtype bfloat16``)."""
+    if env.get("compute_dtype", "float32") == "float32":
+        return []
+    return [
+        f"compute: leptonlab {env['compute_dtype']} (float32 master weights) | PyTorch "
+        f"{env['compute_dtype']} autocast | naive JAX float32 | mf float32 on every side"
+    ]
+
+
 def _pytorch_column(env: dict) -> str:
     return "PyTorch eager" + (
         ", channels-last" if env.get("torch_layout") == "channels-last" else ""
@@ -69,6 +79,7 @@ def format_table(result: dict) -> str:
             else ""
         ),
         *_allocator_lines(env),
+        *_dtype_lines(env),
         "",
         f"| case | batch | leptonlab samples/s | naive JAX | {_pytorch_column(env)} | vs naive JAX | vs PyTorch "
         "| compile s | peak MiB |",

@@ -19,13 +19,22 @@ report adds PyTorch's accuracy, time to accuracy and the throughput ratio.
 The defaults are notebook 16's GPU settings; its CPU settings are
 ``--width 32 --stages 2,2,2 --stem-stride 2 --batch-size 128 --learning-rate 0.2 --epochs 20
 --compute-dtype float32``.
+
+A machine without the dataset (a borrowed GPU with no internet) can be given the decoded arrays:
+``--pack-arrays cifar.npz.xz [--train-images 10000]`` writes the training images (or a balanced
+subset of them) and the test split into one xz-compressed file (the 10,000 + 10,000 images
+take about 46 MB), and ``--arrays cifar.npz.xz`` trains on them there; the report names the
+file and the SHA-256 of its arrays, so the two machines' data can be compared.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
+import io
 import json
+import lzma
 import statistics
 import sys
 import time
@@ -448,6 +457,21 @@ def _parser() -> argparse.ArgumentParser:
         help="also train PyTorch eager on the same recipe; each side in its own process",
     )
     parser.add_argument(
+        "--arrays",
+        type=Path,
+        default=None,
+        help="train and test on the arrays in this file (written by --pack-arrays) instead of "
+        "the data leptonlab finds",
+    )
+    parser.add_argument(
+        "--pack-arrays",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the data leptonlab finds (with --train-images: that subset) to FILE for "
+        "--arrays, and stop",
+    )
+    parser.add_argument(
         "--part", choices=("leptonlab", "pytorch"), default=None, help=argparse.SUPPRESS
     )
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
@@ -457,6 +481,65 @@ def _parser() -> argparse.ArgumentParser:
 def balanced_subset(y: np.ndarray, n: int, classes: int = 10) -> np.ndarray:
     """Sorted indices of the first ``n // classes`` examples of each class."""
     return np.sort(np.concatenate([np.flatnonzero(y == c)[: n // classes] for c in range(classes)]))
+
+
+_ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
+
+
+def arrays_digest(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 over the four arrays' shapes, dtypes and bytes: the same data gives the same digest."""
+    h = hashlib.sha256()
+    for name in _ARRAY_NAMES:
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name} {a.dtype} {a.shape}\n".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def pack_arrays(path: Path, arrays: dict[str, np.ndarray], source: str) -> str:
+    """Write ``x_train [N, 32, 32, 3] uint8``, ``y_train [N]``, ``x_test``, ``y_test`` and a note of
+    where they came from to ``path`` (an xz-compressed ``.npz``); returns :func:`arrays_digest`.
+    The file appears whole or not at all (written beside it, then renamed)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **{n: arrays[n] for n in _ARRAY_NAMES}, source=np.asarray(source))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(lzma.compress(buffer.getvalue(), preset=6))
+    tmp.replace(path)
+    return arrays_digest(arrays)
+
+
+def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], str]:
+    """The arrays :func:`pack_arrays` wrote and their source note; a clear error for a missing,
+    damaged or foreign file."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"--arrays {path}: no such file. Write it where the dataset is with "
+            f"`python -m benchmarks.cifar10 --pack-arrays {path.name} [--train-images N]` "
+            "and copy it here."
+        )
+    try:
+        with np.load(io.BytesIO(lzma.decompress(path.read_bytes())), allow_pickle=False) as saved:
+            arrays = {n: saved[n] for n in _ARRAY_NAMES}
+            source = str(saved["source"])
+    except (lzma.LZMAError, OSError, ValueError, KeyError, EOFError) as err:
+        raise ValueError(
+            f"--arrays {path} is not a file written by --pack-arrays, or it was damaged in "
+            f"transit ({type(err).__name__}: {err}). Write and copy it again."
+        ) from None
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if (
+            x.dtype != np.uint8
+            or x.ndim != 4
+            or x.shape[1:] != (32, 32, 3)
+            or y.shape != x.shape[:1]
+        ):
+            raise ValueError(
+                f"--arrays {path}: x_{split} must be [N, 32, 32, 3] uint8 with N labels, got "
+                f"{x.shape} {x.dtype} and {y.shape}."
+            )
+    return arrays, source
 
 
 def _recipe_argv(recipe: Recipe, args: argparse.Namespace) -> list[str]:
@@ -470,6 +553,8 @@ def _recipe_argv(recipe: Recipe, args: argparse.Namespace) -> list[str]:
         ]
     if args.train_images is not None:
         argv += ["--train-images", str(args.train_images)]
+    if args.arrays is not None:
+        argv += ["--arrays", str(args.arrays.resolve())]
     return argv + ["--targets", ",".join(map(str, args.targets))]
 
 
@@ -513,8 +598,32 @@ def format_pytorch(result: dict, ours: dict) -> str:
     )
 
 
+def _data(args: argparse.Namespace):
+    """``(x_train, y_train, x_test, y_test, description)``: from ``--arrays``, or what leptonlab
+    finds; then the ``--train-images`` subset."""
+    if args.arrays is not None:
+        arrays, source = load_arrays(args.arrays)
+        x_train, y_train, x_test, y_test = (arrays[n] for n in _ARRAY_NAMES)
+        data = f"{source}, from {args.arrays.name} (arrays sha256 {arrays_digest(arrays)[:16]})"
+    else:
+        from leptonlab.data import load_cifar10
+
+        x_train, y_train, info = load_cifar10("train", return_info=True)
+        x_test, y_test = load_cifar10("test")
+        data = "official CIFAR-10" if info.official else "offline CIFAR-10 PNG subset"
+    if args.train_images is not None:
+        keep = balanced_subset(y_train, args.train_images)
+        x_train, y_train = x_train[keep], y_train[keep]
+    return x_train, y_train, x_test, y_test, data
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.pack_arrays is not None and (args.pytorch or args.arrays is not None):
+        print(
+            "--pack-arrays only writes the data: leave out --pytorch and --arrays", file=sys.stderr
+        )
+        return 2
     recipe = Recipe(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Recipe)})
     if args.pytorch:  # each side in its own process, then one report
         result = _run_part("leptonlab", _recipe_argv(recipe, args))
@@ -524,13 +633,16 @@ def main(argv: list[str] | None = None) -> int:
         result["pytorch"] = _run_part("pytorch", _recipe_argv(recipe, args))
         print(format_report(result) + "\n" + format_pytorch(result["pytorch"], result))
     else:
-        from leptonlab.data import load_cifar10
-
-        x_train, y_train, info = load_cifar10("train", return_info=True)
-        x_test, y_test = load_cifar10("test")
-        if args.train_images is not None:
-            keep = balanced_subset(y_train, args.train_images)
-            x_train, y_train = x_train[keep], y_train[keep]
+        x_train, y_train, x_test, y_test, data = _data(args)
+        if args.pack_arrays is not None:
+            arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+            digest = pack_arrays(args.pack_arrays, arrays, data)
+            size = args.pack_arrays.stat().st_size
+            print(
+                f"wrote {args.pack_arrays} ({size / 1e6:.1f} MB): {len(y_train):,} training and "
+                f"{len(y_test):,} test images from the {data}; arrays sha256 {digest}"
+            )
+            return 0
         if args.part == "pytorch":
             result = torch_reference(
                 x_train,
@@ -548,7 +660,7 @@ def main(argv: list[str] | None = None) -> int:
                 y_test,
                 recipe,
                 targets=args.targets,
-                data="official CIFAR-10" if info.official else "offline CIFAR-10 PNG subset",
+                data=data,
             )
         if args.part is not None:  # a child: one line for the parent
             print("CIFAR10-RESULT " + json.dumps(result), flush=True)

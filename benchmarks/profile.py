@@ -131,13 +131,18 @@ def format_profile(
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.profile", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--case", required=True, help="a benchmark case, e.g. resnet, cnn, gpt")
     parser.add_argument("--quick", action="store_true", help="the case's quick size (a few steps)")
     parser.add_argument("--top", type=int, default=40, help="rows per table (default 40)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
     args = parser.parse_args(argv)
     from benchmarks._cases import CASES
     from leptonlab._env import ALLOCATOR_ENV, with_allocator_settings

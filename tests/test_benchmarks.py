@@ -530,3 +530,47 @@ def test_pytorch_resnet_twin_starts_like_leptonlabs(zero_init):
     twin_zero = sorted(bool((s == 0).all()) for s in twin_scales)
     our_zero = sorted(bool((s == 0).all()) for s in our_scales)
     assert twin_zero == our_zero and sum(our_zero) == (3 if zero_init else 0)
+
+
+def test_compute_dtype_reaches_both_children_and_names_itself_in_the_table(monkeypatch, capsys):
+    import benchmarks.__main__ as runner
+
+    commands, real_run = [], subprocess.run
+
+    def fake_run(cmd, **kwargs):  # each child prints its row; none is started
+        if "--child" not in cmd:
+            return real_run(cmd, **kwargs)
+        commands.append(cmd)
+        part = cmd[cmd.index("--part") + 1]
+        row = (
+            {"case": "cnn", "pytorch": _measure(50.0)} if part == "torch" else _finished_case("cnn")
+        )
+        return subprocess.CompletedProcess(
+            cmd, 0, stdout="BENCHMARK-ROW " + json.dumps(row), stderr=""
+        )
+
+    monkeypatch.setattr(runner.subprocess, "run", fake_run)
+    assert runner.main(["--only", "cnn", "--compute-dtype", "bfloat16"]) == 0
+    assert [cmd[cmd.index("--compute-dtype") + 1] for cmd in commands] == ["bfloat16"] * 2
+    assert "compute: leptonlab bfloat16 (float32 master weights) | PyTorch bfloat16 autocast" in (
+        capsys.readouterr().out
+    )
+    commands.clear()
+    assert runner.main(["--only", "cnn"]) == 0  # the default says nothing and passes nothing
+    assert all("--compute-dtype" not in cmd for cmd in commands)
+    assert "compute:" not in capsys.readouterr().out
+
+
+def test_bf16_cases_train_leptonlab_in_bf16_and_pytorch_under_autocast():
+    from benchmarks.__main__ import case_in_dtype
+    from benchmarks._run import _config, run_case
+
+    assert _config(case_in_dtype("resnet", True, "bfloat16")).compute_dtype == "bfloat16"
+    assert _config(case_in_dtype("resnet", True, "float32")).compute_dtype == "float32"
+    assert case_in_dtype("mf", True, "bfloat16").compute_dtype == "float32"  # fit_mf: no bf16 path
+    pytest.importorskip("torch")
+    row = run_case(case_in_dtype("mlp", True, "bfloat16"), 1, "torch", torch_bf16=True)
+    assert row["pytorch"]["compute_dtype"] == "bfloat16 autocast"
+    assert row["pytorch"]["samples_per_s"] > 0
+    row = run_case(case_in_dtype("mlp", True, "float32"), 1, "torch")
+    assert row["pytorch"]["compute_dtype"] == "float32"

@@ -109,16 +109,7 @@ def test_run_recipe_reports_accuracy_time_and_flops():
 
 
 def test_main_writes_json_and_names_its_data(tmp_path, monkeypatch, capsys):
-    from leptonlab import data
-
-    class Info:
-        official = False
-
-    def fake_load(split, return_info=False):
-        x, y = _images(200 if split == "train" else 40, 0 if split == "train" else 1)
-        return (x, y, Info()) if return_info else (x, y)
-
-    monkeypatch.setattr(data, "load_cifar10", fake_load)
+    _fake_loader(monkeypatch)
     out = tmp_path / "c10.json"
     assert (
         cifar10.main(
@@ -189,3 +180,64 @@ def test_pytorch_report_gives_the_ratio_or_the_error():
         cifar10.format_pytorch({"error": "ModuleNotFoundError: torch"}, {})
         == "PyTorch: ModuleNotFoundError: torch"
     )
+
+
+def _fake_loader(monkeypatch):
+    from leptonlab import data
+
+    class Info:
+        official = False
+
+    def fake_load(split, return_info=False):
+        x, y = _images(200 if split == "train" else 40, 0 if split == "train" else 1)
+        return (x, y, Info()) if return_info else (x, y)
+
+    monkeypatch.setattr(data, "load_cifar10", fake_load)
+
+
+def test_packed_arrays_carry_the_data_to_a_machine_without_it(tmp_path, monkeypatch, capsys):
+    _fake_loader(monkeypatch)
+    packed = tmp_path / "sub" / "c10.npz.xz"
+    assert cifar10.main(["--pack-arrays", str(packed), "--train-images", "100"]) == 0
+    said = capsys.readouterr().out
+    assert "100 training and 40 test images from the offline CIFAR-10 PNG subset" in said
+    arrays, source = cifar10.load_arrays(packed)
+    x, y = _images(200, 0)
+    keep = cifar10.balanced_subset(y, 100)
+    np.testing.assert_array_equal(arrays["x_train"], x[keep])
+    np.testing.assert_array_equal(arrays["y_test"], _images(40, 1)[1])
+    assert source == "offline CIFAR-10 PNG subset"
+    assert f"arrays sha256 {cifar10.arrays_digest(arrays)}" in said
+    assert not list(packed.parent.glob(".*.tmp"))  # nothing half-written left beside it
+
+    monkeypatch.undo()  # no loader from here on: the recipe must read the packed file
+    out = tmp_path / "run.json"
+    argv = ["--epochs", "1", "--batch-size", "32", "--width", "4", "--stages", "1"]
+    argv += ["--compute-dtype", "float32", "--arrays", str(packed), "--json", str(out)]
+    monkeypatch.setattr(
+        "leptonlab.data.load_cifar10", lambda *a, **k: pytest.fail("read the dataset")
+    )
+    assert cifar10.main(argv) == 0
+    result = json.loads(out.read_text())
+    assert result["train_images"] == 100 and result["test_images"] == 40
+    assert result["data"].startswith("offline CIFAR-10 PNG subset, from c10.npz.xz (arrays sha256 ")
+
+
+def test_a_missing_damaged_or_foreign_arrays_file_says_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="--pack-arrays"):
+        cifar10.load_arrays(tmp_path / "nowhere.npz.xz")
+    x, y = _images(20, 0)
+    good = tmp_path / "good.npz.xz"
+    cifar10.pack_arrays(good, dict(x_train=x, y_train=y, x_test=x, y_test=y), "test data")
+    damaged = tmp_path / "damaged.npz.xz"
+    damaged.write_bytes(good.read_bytes()[:-100])  # cut off in transit
+    with pytest.raises(ValueError, match="damaged in transit.*Write and copy it again"):
+        cifar10.load_arrays(damaged)
+    foreign = tmp_path / "foreign.npz.xz"
+    cifar10.pack_arrays(foreign, dict(x_train=x[:, :16], y_train=y, x_test=x, y_test=y), "cropped")
+    with pytest.raises(ValueError, match=r"x_train must be \[N, 32, 32, 3\] uint8"):
+        cifar10.load_arrays(foreign)
+
+
+def test_packing_is_only_packing():
+    assert cifar10.main(["--pack-arrays", "x.npz.xz", "--pytorch"]) == 2
