@@ -54,6 +54,12 @@ def case_in_dtype(name: str, quick: bool, compute_dtype: str):
     return dataclasses.replace(case, compute_dtype=compute_dtype)
 
 
+def torch_bf16(case, compute_dtype: str) -> bool:
+    """Whether PyTorch's side of ``case`` runs under bf16 autocast: in a bf16 run, for the cases whose
+    leptonlab side computes in bf16 (not ``mf``); ``cnn-bf16`` in a float32 run keeps PyTorch float32."""
+    return compute_dtype == "bfloat16" and case.trainer == "fit"
+
+
 def _child(
     name: str,
     quick: bool,
@@ -85,12 +91,9 @@ def _child(
     else:
         from benchmarks._run import run_case
 
+        case = case_in_dtype(name, quick, compute_dtype)
         row = run_case(
-            case_in_dtype(name, quick, compute_dtype),
-            repeats,
-            part,
-            channels_last_layout,
-            torch_bf16=compute_dtype == "bfloat16",
+            case, repeats, part, channels_last_layout, torch_bf16=torch_bf16(case, compute_dtype)
         )
     print("BENCHMARK-ROW " + json.dumps(row), flush=True)
 

@@ -562,12 +562,15 @@ def test_compute_dtype_reaches_both_children_and_names_itself_in_the_table(monke
 
 
 def test_bf16_cases_train_leptonlab_in_bf16_and_pytorch_under_autocast():
-    from benchmarks.__main__ import case_in_dtype
+    from benchmarks.__main__ import case_in_dtype, torch_bf16
     from benchmarks._run import _config, run_case
 
     assert _config(case_in_dtype("resnet", True, "bfloat16")).compute_dtype == "bfloat16"
     assert _config(case_in_dtype("resnet", True, "float32")).compute_dtype == "float32"
-    assert case_in_dtype("mf", True, "bfloat16").compute_dtype == "float32"  # fit_mf: no bf16 path
+    mf = case_in_dtype("mf", True, "bfloat16")
+    assert mf.compute_dtype == "float32" and not torch_bf16(mf, "bfloat16")  # fit_mf: no bf16 path
+    assert torch_bf16(case_in_dtype("resnet", True, "bfloat16"), "bfloat16")
+    assert not torch_bf16(case_in_dtype("cnn-bf16", True, "float32"), "float32")  # PyTorch float32
     pytest.importorskip("torch")
     row = run_case(case_in_dtype("mlp", True, "bfloat16"), 1, "torch", torch_bf16=True)
     assert row["pytorch"]["compute_dtype"] == "bfloat16 autocast"
