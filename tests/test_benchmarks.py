@@ -458,15 +458,14 @@ def test_the_pytorch_char_gru_drops_out_in_training_only_as_charrnn_does():
     assert ours.dropout.rate == 0.5
 
 
-def test_torch_channels_last_reaches_only_pytorchs_children_and_names_itself_in_the_tables(
-    monkeypatch, capsys
-):
+def _fake_cnn_children(monkeypatch):
+    """The runner module with its child processes replaced: each prints a finished cnn row (leptonlab
+    100 samples/s, PyTorch 50) and none is started; returns it and the list of their commands."""
     import benchmarks.__main__ as runner
-    from benchmarks._table import format_target_table
 
     commands, real_run = [], subprocess.run
 
-    def fake_run(cmd, **kwargs):  # each child prints its row; none is started
+    def fake_run(cmd, **kwargs):
         if "--child" not in cmd:  # e.g. platform.processor()'s own call
             return real_run(cmd, **kwargs)
         commands.append(cmd)
@@ -479,6 +478,15 @@ def test_torch_channels_last_reaches_only_pytorchs_children_and_names_itself_in_
         )
 
     monkeypatch.setattr(runner.subprocess, "run", fake_run)
+    return runner, commands
+
+
+def test_torch_channels_last_reaches_only_pytorchs_children_and_names_itself_in_the_tables(
+    monkeypatch, capsys
+):
+    from benchmarks._table import format_target_table
+
+    runner, commands = _fake_cnn_children(monkeypatch)
     assert runner.main(["--only", "cnn", "--torch-channels-last"]) == 0
     jax_cmd, torch_cmd = commands
     assert "--torch-channels-last" not in jax_cmd and "--torch-channels-last" in torch_cmd
@@ -533,23 +541,7 @@ def test_pytorch_resnet_twin_starts_like_leptonlabs(zero_init):
 
 
 def test_compute_dtype_reaches_both_children_and_names_itself_in_the_table(monkeypatch, capsys):
-    import benchmarks.__main__ as runner
-
-    commands, real_run = [], subprocess.run
-
-    def fake_run(cmd, **kwargs):  # each child prints its row; none is started
-        if "--child" not in cmd:
-            return real_run(cmd, **kwargs)
-        commands.append(cmd)
-        part = cmd[cmd.index("--part") + 1]
-        row = (
-            {"case": "cnn", "pytorch": _measure(50.0)} if part == "torch" else _finished_case("cnn")
-        )
-        return subprocess.CompletedProcess(
-            cmd, 0, stdout="BENCHMARK-ROW " + json.dumps(row), stderr=""
-        )
-
-    monkeypatch.setattr(runner.subprocess, "run", fake_run)
+    runner, commands = _fake_cnn_children(monkeypatch)
     assert runner.main(["--only", "cnn", "--compute-dtype", "bfloat16"]) == 0
     assert [cmd[cmd.index("--compute-dtype") + 1] for cmd in commands] == ["bfloat16"] * 2
     assert "compute: leptonlab bfloat16 (float32 master weights) | PyTorch bfloat16 autocast" in (
